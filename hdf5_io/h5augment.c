@@ -1,0 +1,105 @@
+/* h5augment.c — deterministic randomness for the data path: the counter-based hash, the
+ * per-epoch permutation (Fisher-Yates) and float batches with normalisation and the reference's
+ * augmentation (random crop with zero padding, horizontal flip). See h5reader.h. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "h5reader.h"
+
+static uint64_t absa_mix64(uint64_t z)
+{
+    z ^= z >> 30;
+    z *= 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 27;
+    z *= 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* For a fixed key, counter -> hash is a bijection (odd multiply, xor and mix64 are bijective). */
+uint64_t absa_hash64(uint64_t key, uint64_t counter)
+{
+    return absa_mix64(absa_mix64(key + 0x9E3779B97F4A7C15ull) ^
+                      (counter * 0xD1B54A32D192ED03ull + 0x9E3779B97F4A7C15ull));
+}
+
+/* Unbiased uniform integer in [0, range) from the stream (key, counter, attempt...). */
+static uint64_t absa_bounded(uint64_t key, uint64_t counter, uint64_t range)
+{
+    uint64_t threshold = (0 - range) % range; /* 2^64 mod range */
+    for (uint64_t attempt = 0;; attempt++) {
+        uint64_t r = absa_hash64(key, counter ^ (attempt << 48));
+        if (r >= threshold) return r % range;
+    }
+}
+
+void absa_permutation(uint64_t seed, uint64_t epoch, size_t count, uint64_t *perm)
+{
+    uint64_t key = absa_hash64(seed, epoch);
+    for (size_t i = 0; i < count; i++) perm[i] = i;
+    for (size_t i = count; i-- > 1;) {
+        size_t j = (size_t)absa_bounded(key, i, (uint64_t)i + 1);
+        uint64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+absa_status absa_h5reader_gather_f32(absa_h5reader *r, const uint64_t *idx, size_t n,
+                                     int normalise, int crop_pad, int flip, uint64_t aug_seed,
+                                     float *x, int32_t *labels)
+{
+    absa_status status = ABSA_OK;
+    int C, H, W;
+    absa_h5reader_shape(r, &C, &H, &W);
+    const size_t plane = (size_t)H * (size_t)W, sb = (size_t)C * plane;
+    const float *mean = absa_h5reader_mean(r), *std = absa_h5reader_std(r);
+    float lut[4][256];
+    uint8_t *u8 = NULL;
+    if (crop_pad < 0 || crop_pad > H || crop_pad > W)
+        ABSA_FAIL(ABSA_EINVAL, "crop padding %d out of range for %dx%d images", crop_pad, H, W);
+    for (int c = 0; c < C; c++)
+        for (int v = 0; v < 256; v++) {
+            float u = (float)v / 255.0f;
+            lut[c][v] = normalise ? (u - mean[c]) / std[c] : u;
+        }
+    u8 = malloc(n * sb + 1);
+    if (!u8) ABSA_FAIL(ABSA_ENOMEM, "out of memory (batch of %zu samples)", n);
+    ABSA_TRY(absa_h5reader_gather_u8(r, idx, n, u8, labels));
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *in = u8 + i * sb;
+        float *out = x + i * sb;
+        int oy = 0, ox = 0, fl = 0;
+        if (crop_pad > 0 || flip) {
+            uint64_t h = absa_hash64(aug_seed, idx[i]);
+            if (crop_pad > 0) {
+                uint64_t span = 2 * (uint64_t)crop_pad + 1;
+                oy = (int)(absa_hash64(h, 0) % span) - crop_pad;
+                ox = (int)(absa_hash64(h, 1) % span) - crop_pad;
+            }
+            if (flip) fl = (int)(absa_hash64(h, 2) & 1);
+        }
+        if (oy == 0 && ox == 0 && !fl) {
+            for (int c = 0; c < C; c++)
+                for (size_t k = 0; k < plane; k++) out[c * plane + k] = lut[c][in[c * plane + k]];
+            continue;
+        }
+        /* out[y][x] = in[y + oy][(fl ? W-1-x : x) + ox], zero (uint8) outside the image */
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++) {
+                int sy = y + oy;
+                float *o = out + c * plane + (size_t)y * W;
+                if (sy < 0 || sy >= H) {
+                    for (int xx = 0; xx < W; xx++) o[xx] = lut[c][0];
+                    continue;
+                }
+                const uint8_t *row = in + c * plane + (size_t)sy * W;
+                for (int xx = 0; xx < W; xx++) {
+                    int sx = (fl ? W - 1 - xx : xx) + ox;
+                    o[xx] = (sx < 0 || sx >= W) ? lut[c][0] : lut[c][row[sx]];
+                }
+            }
+    }
+cleanup:
+    free(u8);
+    return status;
+}

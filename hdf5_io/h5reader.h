@@ -1,0 +1,54 @@
+/* h5reader.h — the trainer's read access to one split of a packed HDF5 dataset (docs/data.md).
+ *
+ * absa_h5reader_open opens the file read-only with HDF5 file locking off (shared file systems).
+ * If the split's images fit memory_budget_bytes the whole split is read into RAM with one H5Dread;
+ * otherwise whole chunks are read on demand into an LRU cache of budget/chunk_bytes slots (at least
+ * one) and batches are assembled by memcpy: a gather groups its indices by chunk, so each chunk
+ * it needs is read at most once per call. Labels always live in RAM.
+ *
+ * A reader is not thread-safe (one per thread, or external locking). Indices must be < count.
+ *
+ * Determinism: absa_permutation(seed, epoch, n) is a Fisher-Yates shuffle driven by a
+ * counter-based hash of (seed, epoch, step), identical on every machine and rank. Augmentation in
+ * absa_h5reader_gather_f32 draws each sample's crop offset and flip from a hash of
+ * (aug_seed, sample index idx[i]) only, so it does not depend on batch composition or order, or on
+ * how a batch is split across ranks. Padding is zero in uint8 space (as torchvision's
+ * RandomCrop(padding=p) before ToTensor/Normalize), i.e. -mean/std after normalisation.
+ */
+#ifndef ABSA_H5READER_H
+#define ABSA_H5READER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "absa_error.h"
+
+typedef struct absa_h5reader absa_h5reader;
+
+absa_status absa_h5reader_open(const char *path, const char *split, size_t memory_budget_bytes,
+                               absa_h5reader **out);
+void absa_h5reader_close(absa_h5reader *r);
+/* shape and metadata */
+size_t absa_h5reader_count(const absa_h5reader *r);
+void absa_h5reader_shape(const absa_h5reader *r, int *C, int *H, int *W);
+int absa_h5reader_num_classes(const absa_h5reader *r);
+const float *absa_h5reader_mean(const absa_h5reader *r); /* per-channel train mean, [0,1] units, C entries */
+const float *absa_h5reader_std(const absa_h5reader *r);
+/* 1 when the whole split is in RAM, 0 when the chunk cache is used */
+int absa_h5reader_in_ram(const absa_h5reader *r);
+/* number of chunk reads (H5Dread calls on images) since open, for tests and benchmarks */
+uint64_t absa_h5reader_chunk_reads(const absa_h5reader *r);
+/* raw access: copy samples idx[0..n) (any order) as uint8 NCHW + int32 labels (labels may be NULL) */
+absa_status absa_h5reader_gather_u8(absa_h5reader *r, const uint64_t *idx, size_t n,
+                                    uint8_t *images, int32_t *labels);
+/* float batch: x = (u8/255 - mean)/std if normalise, else u8/255; optional augmentation (random
+ * crop with zero padding `crop_pad`, horizontal flip with probability 1/2 if flip) */
+absa_status absa_h5reader_gather_f32(absa_h5reader *r, const uint64_t *idx, size_t n,
+                                     int normalise, int crop_pad, int flip, uint64_t aug_seed,
+                                     float *x, int32_t *labels);
+/* deterministic per-epoch permutation of [0,count) from (seed, epoch) */
+void absa_permutation(uint64_t seed, uint64_t epoch, size_t count, uint64_t *perm);
+/* the counter-based hash used above: a well-mixed 64-bit value of (key, counter) */
+uint64_t absa_hash64(uint64_t key, uint64_t counter);
+
+#endif

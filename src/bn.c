@@ -1,0 +1,20 @@
+/* bn.c — 2-D batch normalisation (PyTorch BatchNorm2d semantics) in float32 and float64:
+ * forward with batch or running statistics, backward, R-forward and R-backward, each in train
+ * mode (differentiating through the batch statistics) and eval mode (per-channel affine map).
+ * Kernels are in bn_impl.h, compiled twice (see absa_generic.h). */
+#include <math.h>
+
+#include "absa_error.h"
+#include "layers.h"
+
+#define ABSA_T float
+#define ABSA_SFX f32
+#include "bn_impl.h"
+#undef ABSA_T
+#undef ABSA_SFX
+
+#define ABSA_T double
+#define ABSA_SFX f64
+#include "bn_impl.h"
+#undef ABSA_T
+#undef ABSA_SFX

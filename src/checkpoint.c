@@ -1,0 +1,582 @@
+/* checkpoint.c — HDF5 checkpoints of a model (PyTorch state_dict names and layouts), optimizer
+ * and training state: atomic save, checked load, peek. Format and rules: checkpoint.h and
+ * docs/checkpoints.md. HDF5's own error printing is silenced; its errors become absa_errorf
+ * messages naming the file. */
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef ABSA_VERSION
+#define ABSA_VERSION "unknown"
+#endif
+
+#define CKPT_SHOW 3 /* mismatches of each kind spelled out in the error message */
+
+/* ------------------------------------------------------------------ HDF5 errors */
+
+typedef struct ckpt_detail {
+    char text[256];
+} ckpt_detail;
+
+static herr_t detail_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    ckpt_detail *d = data;
+    if (n == 0 && e->desc) snprintf(d->text, sizeof d->text, "%s", e->desc);
+    return 0;
+}
+
+/* The innermost message of HDF5's current error stack (then cleared), or "unknown". */
+static const char *h5_detail(ckpt_detail *d)
+{
+    snprintf(d->text, sizeof d->text, "unknown HDF5 error");
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, detail_cb, d);
+    H5Eclear2(H5E_DEFAULT);
+    return d->text;
+}
+
+static void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* Closes any HDF5 object id (file, group, dataset, attribute, space, type, plist). */
+static void h5_close(hid_t *id)
+{
+    if (*id >= 0) H5Idec_ref(*id);
+    *id = H5I_INVALID_HID;
+}
+
+/* ------------------------------------------------------------------ writing helpers */
+
+/* Writer state: what is being written and the HDF5 message of the first failure (captured
+ * before any cleanup call, since every HDF5 call clears the error stack). */
+typedef struct ckpt_w {
+    const char *what;
+    int failed;
+    ckpt_detail d;
+} ckpt_w;
+
+static int w_fail(ckpt_w *w)
+{
+    if (!w->failed) h5_detail(&w->d);
+    w->failed = 1;
+    return -1;
+}
+
+/* Attribute with `n` elements of memtype (n == 0: scalar). */
+static int put_attr(ckpt_w *w, hid_t obj, const char *name, hid_t memtype, hsize_t n, const void *buf)
+{
+    hid_t sp = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
+    hid_t a = sp < 0 ? -1 : H5Acreate2(obj, name, memtype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a >= 0 && H5Awrite(a, memtype, buf) >= 0 ? 0 : w_fail(w);
+    h5_close(&a);
+    h5_close(&sp);
+    return rc;
+}
+
+static int put_attr_str(ckpt_w *w, hid_t obj, const char *name, const char *s)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    int rc = t >= 0 && H5Tset_size(t, H5T_VARIABLE) >= 0 && H5Tset_cset(t, H5T_CSET_UTF8) >= 0
+                 ? put_attr(w, obj, name, t, 0, &s) : w_fail(w);
+    h5_close(&t);
+    return rc;
+}
+
+static int put_dataset(ckpt_w *w, hid_t g, const char *name, hid_t type, int ndim,
+                       const int *shape, const void *buf)
+{
+    hsize_t dims[ABSA_MAX_DIMS];
+    for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
+    w->what = name;
+    hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+    hid_t d = sp < 0 ? -1 : H5Dcreate2(g, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 ? 0 : w_fail(w);
+    h5_close(&d);
+    h5_close(&sp);
+    return rc;
+}
+
+/* Group whose links iterate in creation order (h5py then lists state_dict order). */
+static hid_t make_group(ckpt_w *w, hid_t parent, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    w->what = name;
+    hid_t g = gcpl < 0 || H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED) < 0
+                  ? -1 : H5Gcreate2(parent, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    if (g < 0) w_fail(w);
+    h5_close(&gcpl);
+    return g;
+}
+
+static const void *tensor_data(const absa_model *m, const absa_tensor_info *t)
+{
+    if (t->kind == ABSA_TENSOR_PARAM) return m->params + t->offset;
+    if (t->kind == ABSA_TENSOR_BUF) return m->bufs + t->offset;
+    ABSA_ASSERT((int)t->offset < m->n_counts, "counter index %zu out of range", t->offset);
+    return m->num_batches_tracked + t->offset;
+}
+
+/* /optimizer attribute names (absa_sgd fields lr, momentum, dampening, weight_decay; nesterov,
+ * has_buf; plus "step" = steps) */
+static const char *const ckpt_opt_f64[4] = {"lr", "momentum", "dampening", "weight_decay"};
+static const char *const ckpt_opt_int[2] = {"nesterov", "has_momentum"};
+
+static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_extra *extra)
+{
+    int input_shape[3] = {m->in_c, m->in_h, m->in_w}, version = ABSA_CKPT_FORMAT_VERSION;
+    w->what = "root attributes";
+    if (put_attr(w, f, "format_version", H5T_NATIVE_INT, 0, &version) < 0 ||
+        put_attr_str(w, f, "model", m->name) < 0 ||
+        put_attr(w, f, "input_shape", H5T_NATIVE_INT, 3, input_shape) < 0 ||
+        put_attr(w, f, "num_classes", H5T_NATIVE_INT, 0, &m->n_classes) < 0 ||
+        put_attr_str(w, f, "absa_version", ABSA_VERSION) < 0)
+        return -1;
+    hid_t g = make_group(w, f, "model");
+    for (int i = 0; g >= 0 && !w->failed && i < m->n_tensors; i++) {
+        const absa_tensor_info *t = &m->tensors[i];
+        hid_t type = t->kind == ABSA_TENSOR_COUNT ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
+        put_dataset(w, g, t->name, type, t->ndim, t->shape, tensor_data(m, t));
+    }
+    h5_close(&g);
+    if (!extra || w->failed) return w->failed ? -1 : 0;
+
+    const absa_sgd *o = &extra->sgd;
+    const double dv[4] = {o->lr, o->momentum, o->dampening, o->weight_decay};
+    int iv[2] = {o->nesterov != 0, o->has_buf != 0};
+    g = make_group(w, f, "optimizer");
+    w->what = "/optimizer attributes";
+    for (int i = 0; g >= 0 && i < 4; i++) put_attr(w, g, ckpt_opt_f64[i], H5T_NATIVE_DOUBLE, 0, &dv[i]);
+    for (int i = 0; g >= 0 && i < 2; i++) put_attr(w, g, ckpt_opt_int[i], H5T_NATIVE_INT, 0, &iv[i]);
+    if (g >= 0) put_attr(w, g, "step", H5T_NATIVE_INT64, 0, &o->steps);
+    hid_t mb = g >= 0 && !w->failed && iv[1] ? make_group(w, g, "momentum_buffer") : H5I_INVALID_HID;
+    for (int i = 0; mb >= 0 && !w->failed && i < m->n_tensors; i++) {
+        const absa_tensor_info *t = &m->tensors[i];
+        if (t->kind == ABSA_TENSOR_PARAM)
+            put_dataset(w, mb, t->name, H5T_NATIVE_FLOAT, t->ndim, t->shape, m->mom + t->offset);
+    }
+    h5_close(&mb);
+    h5_close(&g);
+    if (w->failed) return -1;
+
+    g = make_group(w, f, "train");
+    w->what = "/train attributes";
+    if (g >= 0 && extra->n_rng > 0)
+        put_attr(w, g, "rng", H5T_NATIVE_UINT64, (hsize_t)extra->n_rng, extra->rng);
+    for (int i = 0; g >= 0 && !w->failed && i < extra->n_kv; i++) {
+        const absa_ckpt_kv *kv = &extra->kv[i];
+        put_attr(w, g, kv->key, kv->is_int ? H5T_NATIVE_INT64 : H5T_NATIVE_DOUBLE, 0,
+                 kv->is_int ? (const void *)&kv->i64 : (const void *)&kv->f64);
+    }
+    h5_close(&g);
+    return w->failed ? -1 : 0;
+}
+
+/* fsync a file or directory by name (0 ok, -1 with errno). */
+static int fsync_path(const char *p, int dir)
+{
+    int fd = open(p, O_RDONLY | (dir ? O_DIRECTORY : 0));
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+absa_status absa_checkpoint_save(const char *path, const absa_model *m, const absa_ckpt_extra *extra)
+{
+    absa_status status = ABSA_OK;
+    ckpt_detail d;
+    ckpt_w w = {"", 0, {""}};
+    char tmp[4096], dir[4096];
+    hid_t f = H5I_INVALID_HID;
+    int created = 0;
+    ABSA_ASSERT(path && m, "null argument");
+    ABSA_ASSERT(!extra || (extra->n_rng >= 0 && extra->n_rng <= ABSA_CKPT_RNG_MAX &&
+                           extra->n_kv >= 0 && extra->n_kv <= ABSA_CKPT_MAX_KV), "corrupt extra");
+    h5_quiet();
+    if (!path[0]) ABSA_FAIL(ABSA_EINVAL, "checkpoint: empty output path");
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
+        ABSA_FAIL(ABSA_EINVAL, "checkpoint %s: path too long", path);
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (f < 0) {
+        int e = errno;
+        ABSA_FAIL(ABSA_EIO, "checkpoint %s: cannot create %s: %s (%s)", path, tmp, strerror(e),
+                  h5_detail(&d));
+    }
+    created = 1;
+    if (write_model(&w, f, m, extra) < 0)
+        ABSA_FAIL(ABSA_EHDF5, "checkpoint %s: cannot write %s: %s", path, w.what, w.d.text);
+    herr_t rc = H5Fclose(f);
+    f = H5I_INVALID_HID;
+    if (rc < 0) ABSA_FAIL(ABSA_EIO, "checkpoint %s: cannot finish %s: %s", path, tmp, h5_detail(&d));
+    if (fsync_path(tmp, 0) < 0)
+        ABSA_FAIL(ABSA_EIO, "checkpoint %s: fsync of %s failed: %s", path, tmp, strerror(errno));
+    if (rename(tmp, path) < 0)
+        ABSA_FAIL(ABSA_EIO, "checkpoint %s: cannot rename %s to it: %s", path, tmp, strerror(errno));
+    created = 0;
+    /* make the rename durable (best effort: some file systems refuse fsync on directories) */
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    (void)fsync_path(dir, 1);
+cleanup:
+    h5_close(&f);
+    if (created) unlink(tmp);
+    return status;
+}
+
+/* ------------------------------------------------------------------ reading helpers */
+
+/* Opens an existing checkpoint read-only with a precise message for each way it can fail. */
+static absa_status open_checkpoint(const char *path, hid_t *out)
+{
+    absa_status status = ABSA_OK;
+    ckpt_detail d;
+    struct stat st;
+    h5_quiet();
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) ABSA_FAIL(ABSA_ENOTFOUND, "checkpoint %s: no such file", path);
+        ABSA_FAIL(ABSA_EIO, "checkpoint %s: %s", path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "checkpoint %s is a directory, not a file", path);
+    if (access(path, R_OK) != 0) ABSA_FAIL(ABSA_EIO, "checkpoint %s: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s is not an HDF5 file (%lld bytes)", path, (long long)st.st_size);
+    }
+    if ((*out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: cannot open HDF5 file (truncated or corrupt?): %s",
+                  path, h5_detail(&d));
+cleanup:
+    return status;
+}
+
+/* Reads a string attribute (fixed or variable length) into buf. 1 found, 0 absent, -1 error. */
+static int get_attr_str(hid_t obj, const char *name, char *buf, size_t len)
+{
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    int rc = -1;
+    if (ft >= 0 && mt >= 0 && H5Tget_class(ft) == H5T_STRING) {
+        int vlen = H5Tis_variable_str(ft) > 0;
+        size_t n = vlen ? sizeof(char *) : H5Tget_size(ft) + 1;
+        char *s = NULL, *fixed = vlen ? NULL : calloc(n, 1);
+        H5Tset_size(mt, vlen ? H5T_VARIABLE : n);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* HDF5 does not convert between character sets */
+        if ((vlen || fixed) && H5Aread(a, mt, vlen ? (void *)&s : (void *)fixed) >= 0) {
+            snprintf(buf, len, "%s", vlen ? (s ? s : "") : fixed);
+            rc = 1;
+        }
+        if (s) H5free_memory(s);
+        free(fixed);
+    }
+    h5_close(&mt);
+    h5_close(&ft);
+    h5_close(&a);
+    return rc;
+}
+
+/* Reads a numeric attribute of 1..nmax elements (scalar or 1-D) into buf as memtype.
+ * Returns the element count, 0 if absent, -1 if malformed. */
+static int get_attr_num(hid_t obj, const char *name, hid_t memtype, int nmax, void *buf)
+{
+    if (H5Aexists(obj, name) <= 0) return 0;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), sp = a < 0 ? -1 : H5Aget_space(a);
+    hid_t ft = a < 0 ? -1 : H5Aget_type(a);
+    H5T_class_t cls = ft < 0 ? H5T_NO_CLASS : H5Tget_class(ft);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    int ok = n >= 1 && n <= nmax && (cls == H5T_INTEGER || cls == H5T_FLOAT) &&
+             H5Aread(a, memtype, buf) >= 0;
+    h5_close(&ft);
+    h5_close(&sp);
+    h5_close(&a);
+    return ok ? (int)n : -1;
+}
+
+/* Root attributes; absent ones read as ""/0 unless `require`. */
+static absa_status read_root(const char *path, hid_t f, int require, char *model, size_t len,
+                             int shape[3], int *n_classes)
+{
+    absa_status status = ABSA_OK;
+    int version = 0;
+    int rv = get_attr_num(f, "format_version", H5T_NATIVE_INT, 1, &version);
+    if (rv < 0) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: bad 'format_version' attribute", path);
+    if (version > ABSA_CKPT_FORMAT_VERSION)
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has format_version %d; this absa reads up to %d",
+                  path, version, ABSA_CKPT_FORMAT_VERSION);
+    model[0] = '\0';
+    shape[0] = shape[1] = shape[2] = *n_classes = 0;
+    int rm = get_attr_str(f, "model", model, len);
+    int rs = get_attr_num(f, "input_shape", H5T_NATIVE_INT, 3, shape);
+    int rc = get_attr_num(f, "num_classes", H5T_NATIVE_INT, 1, n_classes);
+    const char *bad = rm < 0 ? "model" : (rs >= 0 && rs != 3 && rs) || rs < 0 ? "input_shape"
+                      : rc < 0 ? "num_classes" : NULL;
+    if (bad) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed root attribute '%s'", path, bad);
+    if (require && (!rm || !rs || !rc))
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has no '%s' attribute (not an absa checkpoint?)",
+                  path, !rm ? "model" : !rs ? "input_shape" : "num_classes");
+cleanup:
+    return status;
+}
+
+absa_status absa_checkpoint_peek(const char *path, char *model_name, size_t len, int *C, int *H,
+                                 int *W, int *n_classes)
+{
+    absa_status status = ABSA_OK;
+    hid_t f = H5I_INVALID_HID;
+    char name[ABSA_NAME_MAX];
+    int shape[3], nc;
+    ABSA_ASSERT(path, "null path");
+    ABSA_TRY(open_checkpoint(path, &f));
+    ABSA_TRY(read_root(path, f, 1, name, sizeof name, shape, &nc));
+    if (model_name && len) snprintf(model_name, len, "%s", name);
+    if (C) *C = shape[0];
+    if (H) *H = shape[1];
+    if (W) *W = shape[2];
+    if (n_classes) *n_classes = nc;
+cleanup:
+    h5_close(&f);
+    return status;
+}
+
+/* ------------------------------------------------------------------ load */
+
+/* What does not match, as three short lists (shape/type, missing, unexpected) for one line. */
+enum { CKPT_SHAPE, CKPT_MISSING, CKPT_UNEXPECTED };
+typedef struct ckpt_report {
+    char list[3][400];
+    int n[3];
+    ckpt_detail read_err; /* HDF5 message of a failed read */
+    char bad_value[160];  /* first non-finite value */
+} ckpt_report;
+
+static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, cap - used, fmt, ap);
+    va_end(ap);
+}
+
+static void note(ckpt_report *r, int kind, const char *prefix, const char *name, const char *rest)
+{
+    if (++r->n[kind] <= CKPT_SHOW)
+        append(r->list[kind], sizeof r->list[kind], "%s%s%s%s", r->n[kind] > 1 ? (kind ? ", " : "; ") : "",
+               prefix, name, rest);
+}
+
+static void shape_str(char *buf, size_t cap, int ndim, const hsize_t *dims, const char *type)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < ndim; i++) append(buf, cap, "%s%llu", i ? "," : "[", (unsigned long long)dims[i]);
+    append(buf, cap, "%s%s", ndim ? "]" : "[]", type);
+}
+
+/* Notes every link of g that is not a tensor of m (params_only: not a parameter). */
+static int note_unexpected(hid_t g, const absa_model *m, int params_only, ckpt_report *r)
+{
+    H5G_info_t gi;
+    char name[256];
+    if (H5Gget_info(g, &gi) < 0) return -1;
+    /* creation (= state_dict) order when the writer tracked it, else alphabetical */
+    H5_index_t idx = gi.nlinks && H5Lget_name_by_idx(g, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, 0,
+                                                      name, sizeof name, H5P_DEFAULT) >= 0
+                         ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+    H5Eclear2(H5E_DEFAULT);
+    for (hsize_t i = 0; i < gi.nlinks; i++) {
+        if (H5Lget_name_by_idx(g, ".", idx, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0) return -1;
+        const absa_tensor_info *t = absa_model_find(m, name);
+        if (!t || (params_only && t->kind != ABSA_TENSOR_PARAM)) note(r, CKPT_UNEXPECTED, "", name, "");
+    }
+    return 0;
+}
+
+/* Checks and reads one tensor of group g into dst (float or int64 by kind).
+ * 0 ok, 1 mismatch or non-finite value noted, -1 HDF5 read error (r->read_err). */
+static int read_tensor(hid_t g, const char *prefix, const absa_tensor_info *t, void *dst, ckpt_report *r)
+{
+    if (H5Lexists(g, t->name, H5P_DEFAULT) <= 0) {
+        note(r, CKPT_MISSING, prefix, t->name, "");
+        return 1;
+    }
+    hid_t ds = H5Dopen2(g, t->name, H5P_DEFAULT);
+    hid_t sp = ds < 0 ? -1 : H5Dget_space(ds), ft = ds < 0 ? -1 : H5Dget_type(ds);
+    hsize_t dims[32] = {0}, want[ABSA_MAX_DIMS];
+    int nd = sp < 0 || ft < 0 ? -1 : H5Sget_simple_extent_ndims(sp), rc = -1;
+    if (nd < 0 || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) goto done;
+    int same = nd == t->ndim, want_int = t->kind == ABSA_TENSOR_COUNT;
+    for (int i = 0; i < t->ndim; i++) want[i] = (hsize_t)t->shape[i];
+    for (int i = 0; same && i < nd; i++) same = dims[i] == want[i];
+    H5T_class_t cls = H5Tget_class(ft);
+    int type_ok = want_int ? cls == H5T_INTEGER : cls == H5T_FLOAT;
+    if (!same || !type_ok) {
+        char got[160], exp[120];
+        strcpy(got, " has shape ");
+        shape_str(got + 11, sizeof got - 11, nd, dims,
+                  type_ok ? "" : cls == H5T_INTEGER ? " (integer)" : cls == H5T_FLOAT ? " (float)" : " (non-numeric)");
+        shape_str(exp, sizeof exp, t->ndim, want, type_ok ? "" : want_int ? " (int64)" : " (float32)");
+        append(got, sizeof got, ", model expects %s", exp);
+        note(r, CKPT_SHAPE, prefix, t->name, got);
+        rc = 1;
+        goto done;
+    }
+    rc = H5Dread(ds, want_int ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0 ? -1 : 0;
+    for (size_t i = 0; rc == 0 && !want_int && i < t->numel; i++)
+        if (!isfinite(((const float *)dst)[i])) {
+            if (!r->bad_value[0])
+                snprintf(r->bad_value, sizeof r->bad_value, "%s%s holds a non-finite value at index %zu",
+                         prefix, t->name, i);
+            rc = 1;
+        }
+done:
+    if (rc < 0) h5_detail(&r->read_err);
+    h5_close(&ft);
+    h5_close(&sp);
+    h5_close(&ds);
+    return rc;
+}
+
+/* Optimizer attributes (all optional) into *o; returns has_momentum, or -1 if malformed. */
+static int read_optimizer(hid_t g, absa_sgd *o)
+{
+    double *dv[4] = {&o->lr, &o->momentum, &o->dampening, &o->weight_decay};
+    int iv[2] = {0, -1}, bad = get_attr_num(g, "step", H5T_NATIVE_INT64, 1, &o->steps) < 0;
+    for (int i = 0; i < 4; i++) bad |= get_attr_num(g, ckpt_opt_f64[i], H5T_NATIVE_DOUBLE, 1, dv[i]) < 0;
+    for (int i = 0; i < 2; i++) bad |= get_attr_num(g, ckpt_opt_int[i], H5T_NATIVE_INT, 1, &iv[i]) < 0;
+    if (iv[1] < 0) iv[1] = H5Lexists(g, "momentum_buffer", H5P_DEFAULT) > 0; /* attribute absent */
+    o->nesterov = iv[0] != 0;
+    o->has_buf = iv[1] != 0;
+    return bad ? -1 : o->has_buf;
+}
+
+/* /train attributes: "rng" (uint64 array) and scalar doubles / integers into the lists. */
+static herr_t train_attr_cb(hid_t loc, const char *name, const H5A_info_t *info, void *data)
+{
+    (void)info;
+    absa_ckpt_extra *e = data;
+    if (!strcmp(name, "rng")) {
+        e->n_rng = get_attr_num(loc, name, H5T_NATIVE_UINT64, ABSA_CKPT_RNG_MAX, e->rng);
+        return e->n_rng < 0 ? (absa_errorf("bad rng attribute"), -1) : 0;
+    }
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
+    H5T_class_t cls = ft < 0 ? H5T_NO_CLASS : H5Tget_class(ft);
+    double dv;
+    int64_t iv;
+    herr_t rc = 0;
+    if (cls == H5T_FLOAT && get_attr_num(loc, name, H5T_NATIVE_DOUBLE, 1, &dv) == 1)
+        rc = absa_ckpt_set_f64(e, name, dv) == ABSA_OK ? 0 : -1;
+    else if (cls == H5T_INTEGER && get_attr_num(loc, name, H5T_NATIVE_INT64, 1, &iv) == 1)
+        rc = absa_ckpt_set_i64(e, name, iv) == ABSA_OK ? 0 : -1;
+    h5_close(&ft);
+    h5_close(&a);
+    return rc;
+}
+
+/* Reads every tensor of m (params_only: the parameters, into params) from group g. */
+static absa_status read_group(const char *path, hid_t g, const char *prefix, const absa_model *m,
+                              int params_only, float *params, float *bufs, int64_t *counts, ckpt_report *r)
+{
+    absa_status status = ABSA_OK;
+    ckpt_detail d;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const absa_tensor_info *t = &m->tensors[i];
+        if (params_only && t->kind != ABSA_TENSOR_PARAM) continue;
+        void *dst = t->kind == ABSA_TENSOR_PARAM ? (void *)(params + t->offset)
+                    : t->kind == ABSA_TENSOR_BUF ? (void *)(bufs + t->offset) : (void *)(counts + t->offset);
+        if (read_tensor(g, prefix, t, dst, r) < 0)
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: cannot read %s%s: %s", path, prefix, t->name, r->read_err.text);
+    }
+    if (note_unexpected(g, m, params_only, r) < 0)
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: cannot list %s: %s", path, prefix, h5_detail(&d));
+cleanup:
+    return status;
+}
+
+absa_status absa_checkpoint_load(const char *path, absa_model *m, absa_ckpt_extra *extra_or_NULL)
+{
+    absa_status status = ABSA_OK;
+    hid_t f = H5I_INVALID_HID, g = H5I_INVALID_HID, go = H5I_INVALID_HID, gm = H5I_INVALID_HID;
+    ckpt_report *r = absa_xcalloc(1, sizeof *r);
+    absa_ckpt_extra *ex = absa_xcalloc(1, sizeof *ex);
+    /* everything is read into scratch copies first, so a failed load leaves m unchanged */
+    float *params = absa_try_alloc((2 * m->n_params + m->n_bufs + 1) * sizeof(float));
+    float *mom = params ? params + m->n_params : NULL, *bufs = params ? mom + m->n_params : NULL;
+    int64_t *counts = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof *counts);
+    char name[ABSA_NAME_MAX], msg[1024];
+    int shape[3], nc, has_mom = 0;
+    ABSA_ASSERT(path && m, "null argument");
+    if (!params)
+        ABSA_FAIL(ABSA_ENOMEM, "checkpoint %s: cannot allocate %zu parameters", path, m->n_params);
+    ABSA_TRY(open_checkpoint(path, &f));
+    ABSA_TRY(read_root(path, f, 0, name, sizeof name, shape, &nc));
+
+    /* a model/input mismatch heads the report; tensors are compared either way */
+    snprintf(msg, sizeof msg, "checkpoint %s", path);
+    int other = (name[0] && strcmp(name, m->name)) || (nc && nc != m->n_classes) ||
+                (shape[0] && (shape[0] != m->in_c || shape[1] != m->in_h || shape[2] != m->in_w));
+    if (other)
+        append(msg, sizeof msg, " holds %s (input %dx%dx%d, %d classes), not %s (input %dx%dx%d, "
+               "%d classes)", name[0] ? name : "an unnamed model", shape[0], shape[1], shape[2], nc,
+               m->name, m->in_c, m->in_h, m->in_w, m->n_classes);
+    if (H5Lexists(f, "model", H5P_DEFAULT) <= 0 || (g = H5Gopen2(f, "model", H5P_DEFAULT)) < 0)
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has no /model group (not a checkpoint?)", path);
+    ABSA_TRY(read_group(path, g, "", m, 0, params, bufs, counts, r));
+    if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
+        if ((go = H5Gopen2(f, "optimizer", H5P_DEFAULT)) < 0 || (has_mom = read_optimizer(go, &ex->sgd)) < 0)
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed /optimizer group", path);
+        if (has_mom && (gm = H5Gopen2(go, "momentum_buffer", H5P_DEFAULT)) < 0)
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: /optimizer has_momentum is set but there is no "
+                      "momentum_buffer group", path);
+        if (has_mom) ABSA_TRY(read_group(path, gm, "momentum_buffer/", m, 1, mom, NULL, NULL, r));
+    }
+    if (other || r->n[CKPT_SHAPE] || r->n[CKPT_MISSING] || r->n[CKPT_UNEXPECTED]) {
+        static const char *const label[3] = {"", "missing: ", "unexpected: "};
+        const char *sep = ": ";
+        for (int k = 0; k < 3; k++) {
+            if (!r->n[k]) continue;
+            append(msg, sizeof msg, "%s%s%s", sep, label[k], r->list[k]);
+            if (r->n[k] > CKPT_SHOW) append(msg, sizeof msg, " (+%d more)", r->n[k] - CKPT_SHOW);
+            sep = "; ";
+        }
+        ABSA_FAIL(ABSA_EMISMATCH, "%s", msg);
+    }
+    if (r->bad_value[0]) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: %s", path, r->bad_value);
+    if (extra_or_NULL && H5Lexists(f, "train", H5P_DEFAULT) > 0) {
+        hid_t gt = H5Gopen2(f, "train", H5P_DEFAULT);
+        herr_t rc = gt < 0 ? -1 : H5Aiterate2(gt, H5_INDEX_NAME, H5_ITER_NATIVE, NULL, train_attr_cb, ex);
+        h5_close(&gt);
+        if (rc < 0) {
+            snprintf(msg, sizeof msg, "%s", absa_last_error()); /* the message buffer is reused */
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: bad /train attributes (%s)", path, msg);
+        }
+    }
+
+    /* everything checked: commit */
+    memcpy(m->params, params, m->n_params * sizeof(float));
+    memcpy(m->bufs, bufs, m->n_bufs * sizeof(float));
+    memcpy(m->num_batches_tracked, counts, (size_t)m->n_counts * sizeof(int64_t));
+    if (has_mom) memcpy(m->mom, mom, m->n_params * sizeof(float));
+    else memset(m->mom, 0, m->n_params * sizeof(float));
+    if (extra_or_NULL) *extra_or_NULL = *ex;
+cleanup:
+    h5_close(&gm);
+    h5_close(&go);
+    h5_close(&g);
+    h5_close(&f);
+    absa_free(params);
+    free(counts);
+    free(ex);
+    free(r);
+    return status;
+}

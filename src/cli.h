@@ -1,0 +1,13 @@
+/* cli.h — subcommands of the `absa` binary. Each takes (argc, argv) with argv[0] = the
+ * subcommand name, prints its own --help, and returns the process exit code (0 ok, 1 runtime
+ * error with a one-line "absa <cmd>: error: ..." on stderr, 2 usage error). */
+#ifndef ABSA_CLI_H
+#define ABSA_CLI_H
+
+int absa_cmd_eig(int argc, char **argv);   /* src/cmd_eig.c   */
+int absa_cmd_bench(int argc, char **argv); /* src/cmd_bench.c */
+int absa_cmd_init(int argc, char **argv);  /* src/cmd_init.c  */
+int absa_cmd_pack(int argc, char **argv);  /* hdf5_io/       */
+int absa_cmd_info(int argc, char **argv);  /* hdf5_io/       */
+
+#endif

@@ -1,0 +1,106 @@
+/* cli_util.c — argument parsing, error printing, timing and thread control for the CLI. */
+#include "cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+int absa_arg_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) return absa_cli_usage(cmd, "%s: '%s' is not an integer", opt, s);
+    if (v < lo || v > hi) return absa_cli_usage(cmd, "%s: %ld is out of range [%ld, %ld]", opt, v, lo, hi);
+    *out = (int)v;
+    return 0;
+}
+
+int absa_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (*s == '-') return absa_cli_usage(cmd, "%s: '%s' must be non-negative", opt, s);
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end) return absa_cli_usage(cmd, "%s: '%s' is not an unsigned integer", opt, s);
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int absa_arg_double(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v)) return absa_cli_usage(cmd, "%s: '%s' is not a number", opt, s);
+    if (v < lo || v > hi) return absa_cli_usage(cmd, "%s: %g is out of range [%g, %g]", opt, v, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int absa_arg_shape(const char *cmd, const char *opt, const char *s, int *C, int *H, int *W)
+{
+    int c, h, w, n = 0;
+    if (sscanf(s, "%d,%d,%d%n", &c, &h, &w, &n) != 3 || s[n] || c < 1 || h < 1 || w < 1 ||
+        c > 65536 || h > 65536 || w > 65536)
+        return absa_cli_usage(cmd, "%s: '%s' is not a shape C,H,W", opt, s);
+    *C = c;
+    *H = h;
+    *W = w;
+    return 0;
+}
+
+int absa_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "absa %s: error: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int absa_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "absa %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see 'absa %s --help')\n", cmd);
+    va_end(ap);
+    return 2;
+}
+
+double absa_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void absa_set_threads(int n)
+{
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+void absa_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+        else if (c < 0x20) fprintf(f, "\\u%04x", c);
+        else fputc(c, f);
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,228 @@
+/* conv_impl.h — generic body of the conv2d kernels, included by conv.c once per precision with
+ * ABSA_T / ABSA_SFX defined (see absa_generic.h). No include guard on purpose.
+ *
+ * Helpers (static, suffixed): im2col of a chunk of samples into col[K, S*P], col2im (+=) back into
+ * an NCHW gradient, gather of dy into channel-major dyc[O, S*P] (with bias-gradient sums), and the
+ * scatter of a GEMM result [O, S*P] to NCHW (with bias). The passes are in layers.h's conventions.
+ */
+
+/* col[r, s*P + p] = x[n0+s, ch(r), oh*sh - ph + i(r), ow*sw - pw + j(r)] (0 outside). */
+static void ABSA_FN(absa_conv_im2col)(const absa_conv_cfg *c, const ABSA_T *x, int n0, int S,
+                                      ABSA_T *col)
+{
+    const int C = c->C, H = c->H, W = c->W, kh = c->kh, kw = c->kw, Ho = c->Ho, Wo = c->Wo;
+    const int sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw;
+    const int K = C * kh * kw;
+    const size_t P = (size_t)Ho * Wo, SP = (size_t)S * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int r = 0; r < K; r++) {
+        for (int s = 0; s < S; s++) {
+            const int ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
+            const ABSA_T *xp = x + ((size_t)(n0 + s) * C + ch) * H * W;
+            ABSA_T *dst = col + (size_t)r * SP + (size_t)s * P;
+            int lo, hi;
+            absa_conv_valid_range(Wo, W, sw, pw, j, &lo, &hi);
+            for (int oh = 0; oh < Ho; oh++) {
+                ABSA_T *d = dst + (size_t)oh * Wo;
+                const int ih = oh * sh - ph + i;
+                if (ih < 0 || ih >= H) {
+                    memset(d, 0, (size_t)Wo * sizeof(ABSA_T));
+                    continue;
+                }
+                const ABSA_T *xr = xp + (size_t)ih * W - pw + j;
+                for (int ow = 0; ow < lo; ow++) d[ow] = 0;
+                if (sw == 1) {
+                    if (hi > lo) memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof(ABSA_T));
+                } else {
+                    for (int ow = lo; ow < hi; ow++) d[ow] = xr[(size_t)ow * sw];
+                }
+                for (int ow = hi; ow < Wo; ow++) d[ow] = 0;
+            }
+        }
+    }
+}
+
+/* dx[n0+s] += fold(col): the adjoint of im2col. Each (sample, channel) plane has one writer. */
+static void ABSA_FN(absa_conv_col2im)(const absa_conv_cfg *c, const ABSA_T *col, int n0, int S,
+                                      ABSA_T *dx)
+{
+    const int C = c->C, H = c->H, W = c->W, kh = c->kh, kw = c->kw, Ho = c->Ho, Wo = c->Wo;
+    const int sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw;
+    const size_t P = (size_t)Ho * Wo, SP = (size_t)S * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int s = 0; s < S; s++) {
+        for (int ch = 0; ch < C; ch++) {
+            ABSA_T *dxp = dx + ((size_t)(n0 + s) * C + ch) * H * W;
+            for (int i = 0; i < kh; i++) {
+                for (int j = 0; j < kw; j++) {
+                    const size_t r = ((size_t)ch * kh + i) * kw + j;
+                    const ABSA_T *src = col + r * SP + (size_t)s * P;
+                    int lo, hi;
+                    absa_conv_valid_range(Wo, W, sw, pw, j, &lo, &hi);
+                    for (int oh = 0; oh < Ho; oh++) {
+                        const int ih = oh * sh - ph + i;
+                        if (ih < 0 || ih >= H) continue;
+                        ABSA_T *dr = dxp + (size_t)ih * W - pw + j;
+                        const ABSA_T *sr = src + (size_t)oh * Wo;
+                        if (sw == 1) {
+                            for (int ow = lo; ow < hi; ow++) dr[ow] += sr[ow];
+                        } else {
+                            for (int ow = lo; ow < hi; ow++) dr[(size_t)ow * sw] += sr[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* dyc[o, s*P + p] = dy[n0+s, o, p] (if dyc) and db[o] += sum_{s,p} dy[n0+s, o, p] (if db). */
+static void ABSA_FN(absa_conv_gather)(const absa_conv_cfg *c, const ABSA_T *dy, int n0, int S,
+                                      ABSA_T *dyc, ABSA_T *db)
+{
+    const int O = c->O;
+    const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++) {
+        double sum = 0;
+        for (int s = 0; s < S; s++) {
+            const ABSA_T *src = dy + ((size_t)(n0 + s) * O + o) * P;
+            if (dyc) memcpy(dyc + (size_t)o * SP + (size_t)s * P, src, P * sizeof(ABSA_T));
+            if (db) {
+                ABSA_T part = 0;
+                for (size_t p = 0; p < P; p++) part += src[p];
+                sum += (double)part;
+            }
+        }
+        if (db) db[o] += (ABSA_T)sum;
+    }
+}
+
+/* y[n0+s, o, p] = t[o, s*P + p] + (b ? b[o] : 0). */
+static void ABSA_FN(absa_conv_scatter)(const absa_conv_cfg *c, const ABSA_T *t, const ABSA_T *b,
+                                       int n0, int S, ABSA_T *y)
+{
+    const int O = c->O;
+    const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int s = 0; s < S; s++) {
+        for (int o = 0; o < O; o++) {
+            const ABSA_T *src = t + (size_t)o * SP + (size_t)s * P;
+            ABSA_T *dst = y + ((size_t)(n0 + s) * O + o) * P;
+            if (b) {
+                const ABSA_T bo = b[o];
+                for (size_t p = 0; p < P; p++) dst[p] = src[p] + bo;
+            } else {
+                memcpy(dst, src, P * sizeof(ABSA_T));
+            }
+        }
+    }
+}
+
+void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
+                                  const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
+{
+    ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
+    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
+    ABSA_T *col = ws, *t = ws + 2 * (size_t)K * Smax * P;
+    const ABSA_T *bias = c->has_bias ? b : NULL;
+    for (int n0 = 0; n0 < c->N; n0 += Smax) {
+        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
+        ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, W, K, col, SP, 0, t, SP);
+        ABSA_FN(absa_conv_scatter)(c, t, bias, n0, S, y);
+    }
+}
+
+void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
+                                   const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+{
+    ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
+    ABSA_ASSERT(ws || (!dx && !dW), "conv2d_backward: NULL workspace");
+    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
+    ABSA_T *bsum = c->has_bias ? db : NULL;
+    if (!dx && !dW) {
+        if (bsum) ABSA_FN(absa_conv_gather)(c, dy, 0, c->N, NULL, bsum);
+        return;
+    }
+    ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
+    for (int n0 = 0; n0 < c->N; n0 += Smax) {
+        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, bsum);
+        if (dW) {
+            ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
+            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyc, SP, col, SP, 1, dW, K);
+        }
+        if (dx) {
+            ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, dyc, SP, 0, col, SP);
+            ABSA_FN(absa_conv_col2im)(c, col, n0, S, dx);
+        }
+    }
+}
+
+void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                   const ABSA_T *W, const ABSA_T *V, const ABSA_T *Vb, ABSA_T *Ry,
+                                   ABSA_T *ws)
+{
+    ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
+    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
+    ABSA_T *col = ws, *t = ws + 2 * (size_t)K * Smax * P;
+    ABSA_T *wcat = t + 2 * (size_t)O * Smax * P;
+    const ABSA_T *bias = c->has_bias ? Vb : NULL;
+    if (Rx) { /* wcat[O, 2K] = [V | W]: one GEMM against the stacked columns [col(x); col(Rx)] */
+        for (int o = 0; o < O; o++) {
+            memcpy(wcat + (size_t)o * 2 * K, V + (size_t)o * K, (size_t)K * sizeof(ABSA_T));
+            memcpy(wcat + (size_t)o * 2 * K + K, W + (size_t)o * K, (size_t)K * sizeof(ABSA_T));
+        }
+    }
+    for (int n0 = 0; n0 < c->N; n0 += Smax) {
+        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
+        if (Rx) {
+            ABSA_FN(absa_conv_im2col)(c, Rx, n0, S, col + (size_t)K * SP);
+            ABSA_FN(absa_gemm)(0, 0, O, SP, 2 * K, 1, wcat, 2 * K, col, SP, 0, t, SP);
+        } else {
+            ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, V, K, col, SP, 0, t, SP);
+        }
+        ABSA_FN(absa_conv_scatter)(c, t, bias, n0, S, Ry);
+    }
+}
+
+void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                    const ABSA_T *W, const ABSA_T *V, const ABSA_T *dy,
+                                    const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb,
+                                    ABSA_T *ws)
+{
+    ABSA_ASSERT(c && x && W && V && dy && Rdy, "conv2d_rbackward: NULL argument");
+    ABSA_ASSERT(ws || (!Rdx && !RdW), "conv2d_rbackward: NULL workspace");
+    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
+    ABSA_T *bsum = c->has_bias ? Rdb : NULL;
+    if (!Rdx && !RdW) {
+        if (bsum) ABSA_FN(absa_conv_gather)(c, Rdy, 0, c->N, NULL, bsum);
+        return;
+    }
+    ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
+    ABSA_T *wcat = dyc + 2 * (size_t)O * Smax * P;
+    if (Rdx) { /* wcat[2O, K] = [V; W]: dcol = wcat^T [dy; Rdy] = V^T dy + W^T Rdy, one GEMM */
+        memcpy(wcat, V, (size_t)O * K * sizeof(ABSA_T));
+        memcpy(wcat + (size_t)O * K, W, (size_t)O * K * sizeof(ABSA_T));
+    }
+    for (int n0 = 0; n0 < c->N; n0 += Smax) {
+        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_T *dyg = dyc, *Rdyg = dyc + (size_t)O * SP;
+        ABSA_FN(absa_conv_gather)(c, Rdy, n0, S, Rdyg, bsum);
+        if (Rdx || (RdW && Rx)) ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyg, NULL);
+        if (RdW) {
+            ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
+            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, Rdyg, SP, col, SP, 1, RdW, K);
+            if (Rx) {
+                ABSA_FN(absa_conv_im2col)(c, Rx, n0, S, col);
+                ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyg, SP, col, SP, 1, RdW, K);
+            }
+        }
+        if (Rdx) {
+            ABSA_FN(absa_gemm)(1, 0, K, SP, 2 * O, 1, wcat, K, dyc, SP, 0, col, SP);
+            ABSA_FN(absa_conv_col2im)(c, col, n0, S, Rdx);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+/* curvature.c — Hessian-vector products over a sample set, power iteration with deflation and
+ * Hutchinson's trace; see curvature.h. Dot products and norms accumulate in double. */
+#include "curvature.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+void absa_eig_defaults(absa_eig_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->max_iters = 10;
+    o->tol = 1e-2;
+    o->rule = ABSA_EIG_ABSOLUTE;
+    o->topk = 1;
+    o->chunk = 128;
+    o->seed = 0;
+}
+
+absa_status absa_eig_check(const absa_eig_opts *o)
+{
+    absa_status status = ABSA_OK;
+    if (o->max_iters < 1) ABSA_FAIL(ABSA_EINVAL, "eigenvalue iterations must be >= 1 (got %d)", o->max_iters);
+    if (!(o->tol > 0)) ABSA_FAIL(ABSA_EINVAL, "eigenvalue tolerance must be positive (got %g)", o->tol);
+    if (o->topk < 1 || o->topk > ABSA_EIG_MAX_K)
+        ABSA_FAIL(ABSA_EINVAL, "top-k must be in 1..%d (got %d)", ABSA_EIG_MAX_K, o->topk);
+    if (o->chunk < 1) ABSA_FAIL(ABSA_EINVAL, "HVP chunk must be >= 1 (got %d)", o->chunk);
+    if (o->rule != ABSA_EIG_ABSOLUTE && o->rule != ABSA_EIG_RELATIVE)
+        ABSA_FAIL(ABSA_EINVAL, "unknown eigenvalue stopping rule %d", o->rule);
+cleanup:
+    return status;
+}
+
+absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int n, int chunk,
+                            int train, const float *v, float *hv, double *loss)
+{
+    absa_status status = ABSA_OK;
+    const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
+    if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
+    if (v != m->v) memcpy(m->v, v, P * sizeof(float));
+    absa_vec_zero(P, m->hv);
+    double lsum = 0;
+    for (int s = 0; s < n; s += chunk) {
+        int nb = n - s < chunk ? n - s : chunk;
+        double l = 0;
+        ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n, &l));
+        lsum += l * nb;
+    }
+    if (hv != m->hv) memcpy(hv, m->hv, P * sizeof(float));
+    if (loss) *loss = lsum / n;
+cleanup:
+    return status;
+}
+
+/* v -= sum_j <v, e_j> e_j (e_j orthonormal), then normalise; returns the norm before scaling */
+static double orthonormalise(size_t P, float *v, const float *basis, int k)
+{
+    for (int j = 0; j < k; j++) {
+        const float *e = basis + (size_t)j * P;
+        absa_vec_axpy(P, (float)-absa_vec_dot(P, v, e), e, v);
+    }
+    double nrm = absa_vec_norm(P, v);
+    if (nrm > 0) absa_vec_scale(P, v, (float)(1.0 / nrm));
+    return nrm;
+}
+
+absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y, int n,
+                                 const absa_eig_opts *o, const float *v0, absa_eig_result *res,
+                                 float *eigvecs)
+{
+    absa_status status = ABSA_OK;
+    const size_t P = m->n_params;
+    float *v = NULL, *hv = NULL, *basis = NULL;
+    memset(res, 0, sizeof *res);
+    ABSA_TRY(absa_eig_check(o));
+    v = absa_try_alloc(P * sizeof(float));
+    hv = absa_try_alloc(P * sizeof(float));
+    basis = eigvecs ? eigvecs : absa_try_alloc((size_t)o->topk * P * sizeof(float));
+    if (!v || !hv || !basis) ABSA_FAIL(ABSA_ENOMEM, "power iteration: cannot allocate %zu-vectors", P);
+    absa_rng rng;
+    absa_rng_seed(&rng, o->seed, 0xE16);
+    for (int k = 0; k < o->topk; k++) {
+        if (k == 0 && v0) memcpy(v, v0, P * sizeof(float));
+        else absa_rng_fill_normal(&rng, P, v, 1.0f);
+        orthonormalise(P, v, basis, k);
+        double lambda = 0;
+        int it;
+        for (it = 0; it < o->max_iters; it++) {
+            double loss;
+            ABSA_TRY(absa_hessian_vp(m, x, y, n, o->chunk, o->train_mode, v, hv, &loss));
+            res->n_hvp++;
+            res->loss = loss;
+            double tmp = absa_vec_dot(P, hv, v);
+            memcpy(v, hv, P * sizeof(float));
+            double nrm = orthonormalise(P, v, basis, k);
+            if (nrm == 0 || !isfinite(nrm))
+                ABSA_FAIL(ABSA_EINVAL, "power iteration: Hv is %s (loss %g)", nrm == 0 ? "zero" : "not finite", loss);
+            if (it > 0) {
+                double diff = fabs(lambda - tmp);
+                if (o->rule == ABSA_EIG_RELATIVE) diff /= fabs(lambda) + 1e-6;
+                if (diff < o->tol) {
+                    lambda = tmp;
+                    res->converged[k] = 1;
+                    it++;
+                    break;
+                }
+            }
+            lambda = tmp;
+        }
+        res->eig[k] = lambda;
+        res->iters[k] = it;
+        memcpy(basis + (size_t)k * P, v, P * sizeof(float));
+        res->k = k + 1;
+    }
+cleanup:
+    absa_free(v);
+    absa_free(hv);
+    if (basis != eigvecs) absa_free(basis);
+    return status;
+}
+
+absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *y, int n,
+                                  int chunk, int train, int probes, uint64_t seed, double *trace,
+                                  double *stderr_out)
+{
+    absa_status status = ABSA_OK;
+    const size_t P = m->n_params;
+    float *z = NULL, *hz = NULL;
+    if (probes < 1) ABSA_FAIL(ABSA_EINVAL, "Hutchinson needs at least one probe (got %d)", probes);
+    z = absa_try_alloc(P * sizeof(float));
+    hz = absa_try_alloc(P * sizeof(float));
+    if (!z || !hz) ABSA_FAIL(ABSA_ENOMEM, "Hutchinson: cannot allocate %zu-vectors", P);
+    absa_rng rng;
+    absa_rng_seed(&rng, seed, 0x7ACE);
+    double sum = 0, sum2 = 0;
+    for (int i = 0; i < probes; i++) {
+        absa_rng_fill_rademacher(&rng, P, z);
+        ABSA_TRY(absa_hessian_vp(m, x, y, n, chunk, train, z, hz, NULL));
+        double t = absa_vec_dot(P, z, hz);
+        sum += t;
+        sum2 += t * t;
+    }
+    *trace = sum / probes;
+    if (stderr_out) {
+        double var = probes > 1 ? (sum2 - sum * sum / probes) / (probes - 1) : 0;
+        *stderr_out = var > 0 ? sqrt(var / probes) : 0;
+    }
+cleanup:
+    absa_free(z);
+    absa_free(hz);
+    return status;
+}

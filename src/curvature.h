@@ -1,0 +1,52 @@
+/* curvature.h — second-order information of the training loss from exact Hessian-vector
+ * products: Hv on a sample set, the top eigenvalue(s) by power iteration (with the HessianFlow
+ * absolute and the PyHessian relative stopping rule, and deflation for top-k), and Hutchinson's
+ * trace estimate. The loss is the mean cross-entropy over all n samples; samples are processed
+ * in chunks of at most `chunk`, each weighted n_chunk/n, so the result does not depend on it
+ * (up to float summation order). Batch norm mode is the caller's choice (reference: eval). */
+#ifndef ABSA_CURVATURE_H
+#define ABSA_CURVATURE_H
+#include <stdint.h>
+
+#include "model.h"
+
+enum { ABSA_EIG_ABSOLUTE = 0, ABSA_EIG_RELATIVE = 1 };
+#define ABSA_EIG_MAX_K 16
+
+typedef struct absa_eig_opts {
+    int max_iters;   /* per eigenvalue (reference 10; PyHessian 100) */
+    double tol;      /* reference 1e-2 absolute; PyHessian 1e-3 relative */
+    int rule;        /* ABSA_EIG_ABSOLUTE or ABSA_EIG_RELATIVE */
+    int topk;        /* number of eigenvalues (deflation), 1..ABSA_EIG_MAX_K */
+    int train_mode;  /* BN with batch statistics during the HVPs (reference: 0) */
+    int chunk;       /* samples per HVP pass */
+    uint64_t seed;   /* Gaussian start vector */
+} absa_eig_opts;
+
+typedef struct absa_eig_result {
+    int k;
+    double eig[ABSA_EIG_MAX_K];
+    int iters[ABSA_EIG_MAX_K];
+    int converged[ABSA_EIG_MAX_K];
+    int n_hvp;       /* HVP passes over the sample set */
+    double loss;     /* mean loss on the sample set */
+} absa_eig_result;
+
+void absa_eig_defaults(absa_eig_opts *o); /* HessianFlow reference settings */
+absa_status absa_eig_check(const absa_eig_opts *o);
+
+/* hv = H v over the n samples (hv and v are n_params long; m->v and m->hv are used). */
+absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int n, int chunk,
+                            int train, const float *v, float *hv, double *loss);
+
+/* Power iteration. If v0 is non-NULL it is the (unnormalised) start vector of the first
+ * eigenvalue, otherwise a Gaussian from opts->seed. eigvecs (topk * n_params floats) may be NULL. */
+absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y, int n,
+                                 const absa_eig_opts *opts, const float *v0, absa_eig_result *res,
+                                 float *eigvecs);
+
+/* Hutchinson: trace ~ mean over probes of <z, Hz>, z Rademacher. stderr_out may be NULL. */
+absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *y, int n,
+                                  int chunk, int train, int probes, uint64_t seed, double *trace,
+                                  double *stderr_out);
+#endif

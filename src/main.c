@@ -1,0 +1,49 @@
+/* main.c — the `absa` binary: dispatches to the subcommands declared in cli.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct absa_subcommand {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} absa_subcommand;
+
+static const absa_subcommand absa_subcommands[] = {
+    {"init", absa_cmd_init, "write a freshly initialised model checkpoint (HDF5)"},
+    {"eig", absa_cmd_eig, "top Hessian eigenvalue(s) and trace of a checkpoint on a dataset (JSON)"},
+    {"bench", absa_cmd_bench, "training-step and Hessian-vector-product throughput (images/s)"},
+    {"pack", absa_cmd_pack, "pack a dataset (IDX, CIFAR, SVHN, image folders) into HDF5"},
+    {"info", absa_cmd_info, "describe a packed HDF5 dataset"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: absa <command> [options]   (absa <command> --help for details)\n\n"
+               "Adaptive-batch-size training with exact Hessian-vector products.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof absa_subcommands / sizeof absa_subcommands[0]; i++)
+        fprintf(f, "  %-8s %s\n", absa_subcommands[i].name, absa_subcommands[i].summary);
+    fprintf(f, "\n  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("absa %s\n", ABSA_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof absa_subcommands / sizeof absa_subcommands[0]; i++)
+        if (!strcmp(argv[1], absa_subcommands[i].name)) return absa_subcommands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "absa: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

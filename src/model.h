@@ -1,0 +1,137 @@
+/* model.h — a model is a small DAG of layer nodes over ONE flat parameter arena.
+ *
+ * The arena holds every trainable parameter in PyTorch `model.parameters()` order (so
+ * torch.nn.utils.parameters_to_vector gives the same vector). The gradient, the HVP direction v,
+ * Hv and the momentum buffer have exactly the same layout, so an allreduce is one call and power
+ * iteration works on flat vectors. Non-trainable state (BN running mean/var, num_batches_tracked)
+ * lives in a second flat arena `bufs` with its own name table.
+ *
+ * Passes (float32):
+ *   absa_model_forward   logits for a batch (train mode = BN batch statistics + running update)
+ *   absa_model_loss      softmax cross-entropy of the last forward, mean over the batch
+ *   absa_model_backward  grad += scale * dL/dw (and dL/dx for FGSM if asked)
+ *   absa_model_hvp       hv += scale * H v   (forward, R-forward, backward, R-backward)
+ */
+#ifndef ABSA_MODEL_H
+#define ABSA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "absa_error.h"
+#include "layers.h"
+
+#define ABSA_NAME_MAX 64
+#define ABSA_MAX_DIMS 4
+
+/* One named tensor in an arena (a state_dict entry). */
+typedef struct absa_tensor_info {
+    char name[ABSA_NAME_MAX]; /* PyTorch state_dict name, e.g. "layer1.0.conv1.weight" */
+    int ndim;
+    int shape[ABSA_MAX_DIMS];
+    size_t offset; /* in elements, into params (kind PARAM) or bufs (kind BUF) */
+    size_t numel;
+    int kind;      /* ABSA_TENSOR_PARAM, ABSA_TENSOR_BUF (float), ABSA_TENSOR_COUNT (int64 num_batches_tracked) */
+} absa_tensor_info;
+
+enum { ABSA_TENSOR_PARAM = 0, ABSA_TENSOR_BUF = 1, ABSA_TENSOR_COUNT = 2 };
+
+typedef enum absa_op {
+    ABSA_OP_INPUT = 0,
+    ABSA_OP_CONV,
+    ABSA_OP_LINEAR,
+    ABSA_OP_BN,
+    ABSA_OP_RELU,
+    ABSA_OP_MAXPOOL,
+    ABSA_OP_AVGPOOL,
+    ABSA_OP_FLATTEN,
+    ABSA_OP_ADD
+} absa_op;
+
+typedef struct absa_node {
+    absa_op op;
+    int in0, in1;            /* producer node indices (-1 = none) */
+    int C, H, W;             /* output shape per sample (flat features: C=features, H=W=1) */
+    /* op parameters */
+    int out, k, stride, pad, has_bias;
+    size_t w_off, b_off;     /* into params (weight/bias or gamma/beta) */
+    size_t rm_off, rv_off;   /* BN running stats, into bufs */
+    int count_idx;           /* BN: index into num_batches_tracked[] */
+    /* per-batch buffers (capacity = model batch capacity) */
+    float *y, *dy, *Ry, *Rdy;
+    float *save_mean, *save_invstd; /* BN */
+    int32_t *argmax;                /* max-pool */
+    int alias;               /* flatten: y/dy/Ry/Rdy alias the producer's */
+} absa_node;
+
+typedef struct absa_model {
+    char name[32];
+    int in_c, in_h, in_w, n_classes;
+    absa_node *nodes;
+    int n_nodes;
+    /* arenas */
+    size_t n_params;
+    float *params, *grad, *v, *hv, *mom;
+    size_t n_bufs;
+    float *bufs;
+    int64_t *num_batches_tracked;
+    int n_counts;
+    /* state_dict table in PyTorch order (params, buffers and counters interleaved) */
+    absa_tensor_info *tensors;
+    int n_tensors;
+    /* batch buffers */
+    int capacity;            /* allocated batch size */
+    int batch;               /* N of the last forward */
+    int train_mode;          /* mode of the last forward */
+    float *probs;            /* softmax of the last forward [N, n_classes] */
+    float *ws;               /* shared conv workspace */
+    size_t ws_len;
+    float *dinput;           /* dL/dx of the last backward when requested [N, C*H*W] */
+    float *scratch;          /* n_params scratch (parameter gradients discarded during an HVP) */
+    int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
+} absa_model;
+
+/* Names accepted by absa_model_create ("mlp", "lenet", "c1", "resnet20"), NULL-terminated. */
+extern const char *const absa_model_names[];
+
+/* Build a model for inputs C x H x W and n_classes outputs. Parameters are zero until
+ * absa_model_init. Errors: unknown name, input too small for the architecture. */
+absa_status absa_model_create(const char *name, int C, int H, int W, int n_classes,
+                              absa_model **out);
+void absa_model_free(absa_model *m);
+
+/* PyTorch-default initialisation (kaiming-uniform(a=sqrt 5) conv/linear weights, uniform biases;
+ * resnet20: He-normal conv weights; BN weight 1, bias 0, running mean 0 / var 1). */
+void absa_model_init(absa_model *m, uint64_t seed);
+
+/* Ensure buffers for batches up to N (reserve_r also allocates the R-pass buffers; the passes
+ * call these themselves, so callers need them only to fail early on memory). */
+absa_status absa_model_reserve(absa_model *m, int N);
+absa_status absa_model_reserve_r(absa_model *m, int N);
+
+/* x: N x C x H x W float32. train: BN with batch statistics (and running-stat update if
+ * update_running). Returns the logits [N, n_classes] (owned by the model), or NULL if the
+ * activations for N samples cannot be allocated (message recorded). */
+const float *absa_model_forward(absa_model *m, const float *x, int N, int train, int update_running);
+/* Mean cross-entropy of the last forward against labels (fills probs). */
+double absa_model_loss(absa_model *m, const int32_t *labels);
+/* After forward+loss: grad += scale * dL/dw. If want_dinput, also fills m->dinput (overwritten). */
+void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, double scale,
+                         int want_dinput);
+/* Full HVP on a batch: hv += scale * H(w) v, with v = m->v (caller fills it). Runs its own
+ * forward (train flag as given, running stats NOT updated; the reference uses eval) and stores
+ * the batch loss in *loss (may be NULL). Fails only on allocation (ABSA_ENOMEM). */
+absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train,
+                           double scale, double *loss);
+
+/* Look up a tensor by state_dict name (NULL if absent). */
+const absa_tensor_info *absa_model_find(const absa_model *m, const char *name);
+
+/* Small flat-vector helpers (double accumulation). */
+double absa_vec_dot(size_t n, const float *a, const float *b);
+double absa_vec_norm(size_t n, const float *a);
+void absa_vec_scale(size_t n, float *a, float s);
+void absa_vec_axpy(size_t n, float alpha, const float *x, float *y);
+void absa_vec_zero(size_t n, float *a);
+
+#endif

@@ -1,0 +1,350 @@
+/* model_build.c — building a model graph (nodes + state_dict table), allocating its flat arenas
+ * and per-batch buffers, tensor lookup, and the flat-vector helpers. Execution is model_exec.c;
+ * the architectures are models.c. */
+#include "model_build.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* builder-time bookkeeping lives in the model itself: capacity of nodes/tensors arrays and an
+ * error flag carried in m->batch (negative = a node had an impossible shape) until finish. */
+#define ABSA_MB_MAX_NODES 256
+#define ABSA_MB_MAX_TENSORS 512
+
+absa_model *absa_mb_begin(const char *name, int C, int H, int W, int n_classes)
+{
+    absa_model *m = absa_xcalloc(1, sizeof *m);
+    snprintf(m->name, sizeof m->name, "%s", name);
+    m->in_c = C;
+    m->in_h = H;
+    m->in_w = W;
+    m->n_classes = n_classes;
+    m->nodes = absa_xcalloc(ABSA_MB_MAX_NODES, sizeof *m->nodes);
+    m->tensors = absa_xcalloc(ABSA_MB_MAX_TENSORS, sizeof *m->tensors);
+    absa_node *n = &m->nodes[m->n_nodes++];
+    n->op = ABSA_OP_INPUT;
+    n->in0 = n->in1 = -1;
+    n->C = C;
+    n->H = H;
+    n->W = W;
+    if (C <= 0 || H <= 0 || W <= 0 || n_classes <= 1) {
+        absa_errorf("model %s: invalid input shape %dx%dx%d or class count %d", name, C, H, W, n_classes);
+        m->batch = -1;
+    }
+    return m;
+}
+
+static absa_node *mb_node(absa_model *m, absa_op op, int in0, int in1)
+{
+    ABSA_ASSERT(m->n_nodes < ABSA_MB_MAX_NODES, "too many nodes");
+    ABSA_ASSERT(in0 >= 0 && in0 < m->n_nodes, "bad producer %d", in0);
+    absa_node *n = &m->nodes[m->n_nodes++];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->in0 = in0;
+    n->in1 = in1;
+    n->C = m->nodes[in0].C;
+    n->H = m->nodes[in0].H;
+    n->W = m->nodes[in0].W;
+    return n;
+}
+
+static size_t mb_tensor(absa_model *m, const char *prefix, const char *leaf, int kind, int ndim,
+                        const int *shape)
+{
+    ABSA_ASSERT(m->n_tensors < ABSA_MB_MAX_TENSORS, "too many tensors");
+    absa_tensor_info *t = &m->tensors[m->n_tensors++];
+    snprintf(t->name, sizeof t->name, "%s.%s", prefix, leaf);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        t->numel *= (size_t)shape[i];
+    }
+    t->kind = kind;
+    if (kind == ABSA_TENSOR_PARAM) {
+        t->offset = m->n_params;
+        m->n_params += t->numel;
+    } else if (kind == ABSA_TENSOR_BUF) {
+        t->offset = m->n_bufs;
+        m->n_bufs += t->numel;
+    } else {
+        t->offset = (size_t)m->n_counts++;
+    }
+    return t->offset;
+}
+
+static void mb_bad(absa_model *m, const char *what)
+{
+    if (m->batch >= 0) absa_errorf("model %s: input %dx%dx%d is too small (%s)", m->name, m->in_c,
+                                   m->in_h, m->in_w, what);
+    m->batch = -1;
+}
+
+int absa_mb_conv(absa_model *m, int in, const char *prefix, int out, int k, int stride, int pad,
+                 int bias)
+{
+    absa_node *p = &m->nodes[in];
+    int C = p->C, H = p->H, W = p->W;
+    absa_node *n = mb_node(m, ABSA_OP_CONV, in, -1);
+    n->out = out;
+    n->k = k;
+    n->stride = stride;
+    n->pad = pad;
+    n->has_bias = bias;
+    n->C = out;
+    n->H = (H + 2 * pad - k) / stride + 1;
+    n->W = (W + 2 * pad - k) / stride + 1;
+    if (H + 2 * pad < k || W + 2 * pad < k) {
+        mb_bad(m, prefix);
+        n->H = n->W = 1;
+    }
+    int ws[4] = {out, C, k, k};
+    n->w_off = mb_tensor(m, prefix, "weight", ABSA_TENSOR_PARAM, 4, ws);
+    if (bias) n->b_off = mb_tensor(m, prefix, "bias", ABSA_TENSOR_PARAM, 1, &out);
+    return m->n_nodes - 1;
+}
+
+int absa_mb_linear(absa_model *m, int in, const char *prefix, int out, int bias)
+{
+    absa_node *p = &m->nodes[in];
+    int fin = p->C * p->H * p->W;
+    absa_node *n = mb_node(m, ABSA_OP_LINEAR, in, -1);
+    n->out = out;
+    n->has_bias = bias;
+    n->C = out;
+    n->H = n->W = 1;
+    int ws[2] = {out, fin};
+    n->w_off = mb_tensor(m, prefix, "weight", ABSA_TENSOR_PARAM, 2, ws);
+    if (bias) n->b_off = mb_tensor(m, prefix, "bias", ABSA_TENSOR_PARAM, 1, &out);
+    return m->n_nodes - 1;
+}
+
+int absa_mb_bn(absa_model *m, int in, const char *prefix)
+{
+    absa_node *n = mb_node(m, ABSA_OP_BN, in, -1);
+    int C = n->C;
+    n->w_off = mb_tensor(m, prefix, "weight", ABSA_TENSOR_PARAM, 1, &C);
+    n->b_off = mb_tensor(m, prefix, "bias", ABSA_TENSOR_PARAM, 1, &C);
+    n->rm_off = mb_tensor(m, prefix, "running_mean", ABSA_TENSOR_BUF, 1, &C);
+    n->rv_off = mb_tensor(m, prefix, "running_var", ABSA_TENSOR_BUF, 1, &C);
+    n->count_idx = (int)mb_tensor(m, prefix, "num_batches_tracked", ABSA_TENSOR_COUNT, 0, NULL);
+    return m->n_nodes - 1;
+}
+
+int absa_mb_relu(absa_model *m, int in)
+{
+    mb_node(m, ABSA_OP_RELU, in, -1);
+    return m->n_nodes - 1;
+}
+
+int absa_mb_maxpool(absa_model *m, int in, int k, int stride, int pad)
+{
+    absa_node *n = mb_node(m, ABSA_OP_MAXPOOL, in, -1);
+    n->k = k;
+    n->stride = stride;
+    n->pad = pad;
+    int H = n->H, W = n->W;
+    n->H = (H + 2 * pad - k) / stride + 1;
+    n->W = (W + 2 * pad - k) / stride + 1;
+    if (H + 2 * pad < k || W + 2 * pad < k) {
+        mb_bad(m, "max-pool");
+        n->H = n->W = 1;
+    }
+    return m->n_nodes - 1;
+}
+
+int absa_mb_avgpool(absa_model *m, int in)
+{
+    absa_node *n = mb_node(m, ABSA_OP_AVGPOOL, in, -1);
+    n->H = n->W = 1;
+    return m->n_nodes - 1;
+}
+
+int absa_mb_flatten(absa_model *m, int in)
+{
+    absa_node *n = mb_node(m, ABSA_OP_FLATTEN, in, -1);
+    n->C = n->C * n->H * n->W;
+    n->H = n->W = 1;
+    n->alias = 1;
+    return m->n_nodes - 1;
+}
+
+int absa_mb_add(absa_model *m, int a, int b)
+{
+    absa_node *n = mb_node(m, ABSA_OP_ADD, a, b);
+    const absa_node *pb = &m->nodes[b];
+    ABSA_ASSERT(pb->C == n->C && pb->H == n->H && pb->W == n->W, "residual shapes differ");
+    return m->n_nodes - 1;
+}
+
+absa_status absa_mb_finish(absa_model *m, absa_model **out)
+{
+    absa_status status = ABSA_OK;
+    *out = NULL;
+    if (m->batch < 0) ABSA_FAIL(ABSA_EINVAL, "%s", absa_last_error());
+    size_t np = m->n_params ? m->n_params : 1;
+    m->params = absa_try_alloc(np * sizeof(float));
+    m->grad = absa_try_alloc(np * sizeof(float));
+    m->v = absa_try_alloc(np * sizeof(float));
+    m->hv = absa_try_alloc(np * sizeof(float));
+    m->mom = absa_try_alloc(np * sizeof(float));
+    m->scratch = absa_try_alloc(np * sizeof(float));
+    m->bufs = absa_try_alloc((m->n_bufs ? m->n_bufs : 1) * sizeof(float));
+    m->num_batches_tracked = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
+    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->scratch || !m->bufs)
+        ABSA_FAIL(ABSA_ENOMEM, "model %s: cannot allocate %zu parameters", m->name, m->n_params);
+    m->batch = 0;
+    *out = m;
+    return ABSA_OK;
+cleanup:
+    absa_model_free(m);
+    return status;
+}
+
+static void free_batch_buffers(absa_model *m)
+{
+    for (int i = 0; i < m->n_nodes; i++) {
+        absa_node *n = &m->nodes[i];
+        if (!n->alias) {
+            absa_free(n->y);
+            absa_free(n->dy);
+            absa_free(n->Ry);
+            absa_free(n->Rdy);
+        }
+        absa_free(n->save_mean);
+        absa_free(n->save_invstd);
+        absa_free(n->argmax);
+        n->y = n->dy = n->Ry = n->Rdy = n->save_mean = n->save_invstd = NULL;
+        n->argmax = NULL;
+    }
+    absa_free(m->probs);
+    absa_free(m->ws);
+    absa_free(m->dinput);
+    m->probs = m->ws = m->dinput = NULL;
+    m->capacity = 0;
+    m->have_r = 0;
+}
+
+void absa_model_free(absa_model *m)
+{
+    if (!m) return;
+    if (m->nodes) free_batch_buffers(m);
+    absa_free(m->params);
+    absa_free(m->grad);
+    absa_free(m->v);
+    absa_free(m->hv);
+    absa_free(m->mom);
+    absa_free(m->scratch);
+    absa_free(m->bufs);
+    free(m->num_batches_tracked);
+    free(m->nodes);
+    free(m->tensors);
+    free(m);
+}
+
+static size_t node_numel(const absa_node *n) { return (size_t)n->C * n->H * n->W; }
+
+/* Workspace of the largest conv at batch N (in floats). */
+static size_t conv_ws(const absa_model *m, int N)
+{
+    size_t ws = 0;
+    for (int i = 1; i < m->n_nodes; i++) {
+        const absa_node *n = &m->nodes[i];
+        if (n->op != ABSA_OP_CONV) continue;
+        const absa_node *p = &m->nodes[n->in0];
+        absa_conv_cfg c;
+        absa_conv_cfg_init(&c, N, p->C, p->H, p->W, n->out, n->k, n->stride, n->pad, n->has_bias);
+        size_t w = absa_conv_workspace(&c);
+        if (w > ws) ws = w;
+    }
+    return ws;
+}
+
+/* Allocate y/dy (and Ry/Rdy when with_r) for N samples. */
+static absa_status reserve_impl(absa_model *m, int N, int with_r)
+{
+    absa_status status = ABSA_OK;
+    if (N <= 0) ABSA_FAIL(ABSA_EINVAL, "batch size must be positive (got %d)", N);
+    if (N <= m->capacity && (!with_r || m->have_r)) return ABSA_OK;
+    int cap = N > m->capacity ? N : m->capacity;
+    free_batch_buffers(m);
+    for (int i = 0; i < m->n_nodes; i++) {
+        absa_node *n = &m->nodes[i];
+        size_t e = (size_t)cap * node_numel(n) * sizeof(float);
+        if (n->alias) {
+            const absa_node *p = &m->nodes[n->in0];
+            n->y = p->y;
+            n->dy = p->dy;
+            n->Ry = p->Ry;
+            n->Rdy = p->Rdy;
+            continue;
+        }
+        n->y = absa_try_alloc(e);
+        n->dy = absa_try_alloc(e);
+        if (!n->y || !n->dy) goto oom;
+        if (with_r) {
+            n->Ry = absa_try_alloc(e);
+            n->Rdy = absa_try_alloc(e);
+            if (!n->Ry || !n->Rdy) goto oom;
+        }
+        if (n->op == ABSA_OP_BN) {
+            n->save_mean = absa_try_alloc((size_t)n->C * sizeof(float));
+            n->save_invstd = absa_try_alloc((size_t)n->C * sizeof(float));
+            if (!n->save_mean || !n->save_invstd) goto oom;
+        }
+        if (n->op == ABSA_OP_MAXPOOL) {
+            n->argmax = absa_try_alloc((size_t)cap * node_numel(n) * sizeof(int32_t));
+            if (!n->argmax) goto oom;
+        }
+    }
+    m->ws_len = conv_ws(m, cap);
+    m->ws = absa_try_alloc((m->ws_len ? m->ws_len : 1) * sizeof(float));
+    m->probs = absa_try_alloc((size_t)cap * m->n_classes * sizeof(float));
+    m->dinput = absa_try_alloc((size_t)cap * node_numel(&m->nodes[0]) * sizeof(float));
+    if (!m->ws || !m->probs || !m->dinput) goto oom;
+    m->capacity = cap;
+    m->have_r = with_r;
+    return ABSA_OK;
+oom:
+    free_batch_buffers(m);
+    ABSA_FAIL(ABSA_ENOMEM, "model %s: cannot allocate activations for batch %d", m->name, cap);
+cleanup:
+    return status;
+}
+
+absa_status absa_model_reserve(absa_model *m, int N) { return reserve_impl(m, N, m->have_r); }
+absa_status absa_model_reserve_r(absa_model *m, int N) { return reserve_impl(m, N, 1); }
+
+const absa_tensor_info *absa_model_find(const absa_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name)) return &m->tensors[i];
+    return NULL;
+}
+
+double absa_vec_dot(size_t n, const float *a, const float *b)
+{
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+double absa_vec_norm(size_t n, const float *a) { return sqrt(absa_vec_dot(n, a, a)); }
+
+void absa_vec_scale(size_t n, float *a, float s)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) a[i] *= s;
+}
+
+void absa_vec_axpy(size_t n, float alpha, const float *x, float *y)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+void absa_vec_zero(size_t n, float *a) { memset(a, 0, n * sizeof *a); }

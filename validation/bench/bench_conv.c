@@ -1,0 +1,116 @@
+/* bench_conv.c — timing of the conv2d kernels (float32) on the convolution shapes of lenet and
+ * resnet20 (not a test): for each shape, the median time of forward + backward (dx, dW, db; no dx
+ * for an input layer) and of R-forward + R-backward, then the per-network totals weighted by how
+ * many times the shape occurs in the network.
+ *
+ * usage: bench_conv [batch=128] [repetitions=10] [shape-name substring]
+ * Compare with PyTorch by timing F.conv2d forward + autograd backward on the same shapes with
+ * torch.set_num_threads(2).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "layers.h"
+
+typedef struct shape {
+    const char *net, *name;
+    int C, H, W, O, k, s, p, bias, first, count;
+} shape;
+
+static const shape shapes[] = {
+    {"lenet", "conv1 1->32 28x28", 1, 28, 28, 32, 3, 1, 1, 1, 1, 1},
+    {"lenet", "conv2 32->64 14x14", 32, 14, 14, 64, 3, 1, 1, 1, 0, 1},
+    {"resnet20", "stem 3->16 32x32", 3, 32, 32, 16, 3, 1, 1, 0, 1, 1},
+    {"resnet20", "16->16 32x32", 16, 32, 32, 16, 3, 1, 1, 0, 0, 6},
+    {"resnet20", "16->32 s2 32x32", 16, 32, 32, 32, 3, 2, 1, 0, 0, 1},
+    {"resnet20", "proj 16->32 1x1 s2", 16, 32, 32, 32, 1, 2, 0, 0, 0, 1},
+    {"resnet20", "32->32 16x16", 32, 16, 16, 32, 3, 1, 1, 0, 0, 5},
+    {"resnet20", "32->64 s2 16x16", 32, 16, 16, 64, 3, 2, 1, 0, 0, 1},
+    {"resnet20", "proj 32->64 1x1 s2", 32, 16, 16, 64, 1, 2, 0, 0, 0, 1},
+    {"resnet20", "64->64 8x8", 64, 8, 8, 64, 3, 1, 1, 0, 0, 5},
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static float *rnd(size_t n, unsigned *seed)
+{
+    float *v = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1664525u + 1013904223u;
+        v[i] = (float)((*seed >> 8) * (1.0 / 16777216.0) - 0.5);
+    }
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    int N = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 10;
+    if (N <= 0 || reps <= 0) {
+        fprintf(stderr, "usage: bench_conv [batch>0] [repetitions>0] [shape substring]\n");
+        return 2;
+    }
+    double tot_fb[2] = {0, 0}, tot_r[2] = {0, 0};
+    double *t_fb = malloc((size_t)reps * sizeof(double)), *t_r = malloc((size_t)reps * sizeof(double));
+    printf("batch %d, median of %d repetitions (ms)\n", N, reps);
+    printf("%-9s %-22s %5s %10s %10s %8s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd", "ws MB");
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        const shape *sh = &shapes[si];
+        if (argc > 3 && !strstr(sh->name, argv[3])) continue;
+        absa_conv_cfg c;
+        if (absa_conv_cfg_init(&c, N, sh->C, sh->H, sh->W, sh->O, sh->k, sh->s, sh->p, sh->bias)) {
+            fprintf(stderr, "bad shape %s\n", sh->name);
+            return 1;
+        }
+        unsigned seed = 1234u + (unsigned)si;
+        size_t nx = (size_t)N * c.C * c.H * c.W, nw = (size_t)c.O * c.C * c.kh * c.kw;
+        size_t ny = (size_t)N * c.O * c.Ho * c.Wo, nws = absa_conv_workspace(&c);
+        float *x = rnd(nx, &seed), *Rx = rnd(nx, &seed), *W = rnd(nw, &seed), *V = rnd(nw, &seed);
+        float *b = rnd((size_t)c.O, &seed), *Vb = rnd((size_t)c.O, &seed);
+        float *dy = rnd(ny, &seed), *Rdy = rnd(ny, &seed);
+        float *y = calloc(ny, sizeof(float)), *dx = calloc(nx, sizeof(float));
+        float *dW = calloc(nw, sizeof(float)), *db = calloc((size_t)c.O, sizeof(float));
+        float *ws = malloc(nws * sizeof(float));
+        float *gx = sh->first ? NULL : dx;
+        for (int r = -2; r < reps; r++) { /* two warm-up rounds */
+            double t0 = now();
+            absa_conv2d_forward_f32(&c, x, W, b, y, ws);
+            absa_conv2d_backward_f32(&c, x, W, dy, gx, dW, db, ws);
+            double t1 = now();
+            absa_conv2d_rforward_f32(&c, x, sh->first ? NULL : Rx, W, V, Vb, y, ws);
+            absa_conv2d_rbackward_f32(&c, x, sh->first ? NULL : Rx, W, V, dy, Rdy, gx, dW, db, ws);
+            double t2 = now();
+            if (r >= 0) {
+                t_fb[r] = t1 - t0;
+                t_r[r] = t2 - t1;
+            }
+        }
+        qsort(t_fb, (size_t)reps, sizeof(double), cmp_double);
+        qsort(t_r, (size_t)reps, sizeof(double), cmp_double);
+        double mfb = 1e3 * t_fb[reps / 2], mr = 1e3 * t_r[reps / 2];
+        int net = strcmp(sh->net, "lenet") == 0 ? 0 : 1;
+        tot_fb[net] += sh->count * mfb;
+        tot_r[net] += sh->count * mr;
+        printf("%-9s %-22s %5d %10.3f %10.3f %8.2f\n", sh->net, sh->name, sh->count, mfb, mr,
+               (double)nws * sizeof(float) / 1048576.0);
+        free(x); free(Rx); free(W); free(V); free(b); free(Vb); free(dy); free(Rdy);
+        free(y); free(dx); free(dW); free(db); free(ws);
+    }
+    printf("total lenet convs    fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms\n", tot_fb[0], tot_r[0]);
+    printf("total resnet20 convs fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms\n", tot_fb[1], tot_r[1]);
+    free(t_fb);
+    free(t_r);
+    return 0;
+}

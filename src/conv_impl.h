@@ -76,34 +76,41 @@ static void ABSA_FN(absa_conv_col2im)(const absa_conv_cfg *c, const ABSA_T *col,
     }
 }
 
-/* dyc[o, s*P + p] = dy[n0+s, o, p] (if dyc) and db[o] += sum_{s,p} dy[n0+s, o, p] (if db). */
-static void ABSA_FN(absa_conv_gather)(const absa_conv_cfg *c, const ABSA_T *dy, int n0, int S,
-                                      ABSA_T *dyc, ABSA_T *db)
+/* dyc[o, s*P + p] = dy[n0+s, o, p] (if dyc) and db[o] += sum_{s,p} dy[n0+s, o, p] (if db).
+ * Returns the gathered matrix: dy's own sample when S == 1 (already [O, P]), else dyc. */
+static const ABSA_T *ABSA_FN(absa_conv_gather)(const absa_conv_cfg *c, const ABSA_T *dy, int n0,
+                                               int S, ABSA_T *dyc, ABSA_T *db)
 {
     const int O = c->O;
     const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
+    if (S == 1) dyc = NULL; /* no copy needed */
+    if (dyc || db) {
 #pragma omp parallel for schedule(static)
-    for (int o = 0; o < O; o++) {
-        double sum = 0;
-        for (int s = 0; s < S; s++) {
-            const ABSA_T *src = dy + ((size_t)(n0 + s) * O + o) * P;
-            if (dyc) memcpy(dyc + (size_t)o * SP + (size_t)s * P, src, P * sizeof(ABSA_T));
-            if (db) {
-                ABSA_T part = 0;
-                for (size_t p = 0; p < P; p++) part += src[p];
-                sum += (double)part;
+        for (int o = 0; o < O; o++) {
+            double sum = 0;
+            for (int s = 0; s < S; s++) {
+                const ABSA_T *src = dy + ((size_t)(n0 + s) * O + o) * P;
+                if (dyc) memcpy(dyc + (size_t)o * SP + (size_t)s * P, src, P * sizeof(ABSA_T));
+                if (db) {
+                    ABSA_T part = 0;
+                    for (size_t p = 0; p < P; p++) part += src[p];
+                    sum += (double)part;
+                }
             }
+            if (db) db[o] += (ABSA_T)sum;
         }
-        if (db) db[o] += (ABSA_T)sum;
     }
+    return S == 1 ? dy + (size_t)n0 * O * P : dyc;
 }
 
-/* y[n0+s, o, p] = t[o, s*P + p] + (b ? b[o] : 0). */
+/* y[n0+s, o, p] = t[o, s*P + p] + (b ? b[o] : 0). When S == 1 the GEMM wrote y's sample in place
+ * (t == y + n0*O*P) and only the bias is added. */
 static void ABSA_FN(absa_conv_scatter)(const absa_conv_cfg *c, const ABSA_T *t, const ABSA_T *b,
                                        int n0, int S, ABSA_T *y)
 {
     const int O = c->O;
     const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
+    if (S == 1 && !b) return;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int s = 0; s < S; s++) {
         for (int o = 0; o < O; o++) {
@@ -119,6 +126,13 @@ static void ABSA_FN(absa_conv_scatter)(const absa_conv_cfg *c, const ABSA_T *t, 
     }
 }
 
+/* Where the chunk's GEMM output [O, S*P] goes: y's own sample when S == 1, else the buffer t. */
+static inline ABSA_T *ABSA_FN(absa_conv_out)(const absa_conv_cfg *c, ABSA_T *y, int n0, int S,
+                                             ABSA_T *t)
+{
+    return S == 1 ? y + (size_t)n0 * c->O * c->Ho * c->Wo : t;
+}
+
 void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                   const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
 {
@@ -128,9 +142,10 @@ void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const
     const ABSA_T *bias = c->has_bias ? b : NULL;
     for (int n0 = 0; n0 < c->N; n0 += Smax) {
         const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_T *out = ABSA_FN(absa_conv_out)(c, y, n0, S, t);
         ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
-        ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, W, K, col, SP, 0, t, SP);
-        ABSA_FN(absa_conv_scatter)(c, t, bias, n0, S, y);
+        ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, W, K, col, SP, 0, out, SP);
+        ABSA_FN(absa_conv_scatter)(c, out, bias, n0, S, y);
     }
 }
 
@@ -148,13 +163,13 @@ void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, cons
     ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
     for (int n0 = 0; n0 < c->N; n0 += Smax) {
         const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, bsum);
+        const ABSA_T *dyg = ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, bsum);
         if (dW) {
             ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
-            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyc, SP, col, SP, 1, dW, K);
+            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyg, SP, col, SP, 1, dW, K);
         }
         if (dx) {
-            ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, dyc, SP, 0, col, SP);
+            ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, dyg, SP, 0, col, SP);
             ABSA_FN(absa_conv_col2im)(c, col, n0, S, dx);
         }
     }
@@ -177,14 +192,15 @@ void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, cons
     }
     for (int n0 = 0; n0 < c->N; n0 += Smax) {
         const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
+        ABSA_T *out = ABSA_FN(absa_conv_out)(c, Ry, n0, S, t);
         ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
         if (Rx) {
             ABSA_FN(absa_conv_im2col)(c, Rx, n0, S, col + (size_t)K * SP);
-            ABSA_FN(absa_gemm)(0, 0, O, SP, 2 * K, 1, wcat, 2 * K, col, SP, 0, t, SP);
+            ABSA_FN(absa_gemm)(0, 0, O, SP, 2 * K, 1, wcat, 2 * K, col, SP, 0, out, SP);
         } else {
-            ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, V, K, col, SP, 0, t, SP);
+            ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, V, K, col, SP, 0, out, SP);
         }
-        ABSA_FN(absa_conv_scatter)(c, t, bias, n0, S, Ry);
+        ABSA_FN(absa_conv_scatter)(c, out, bias, n0, S, Ry);
     }
 }
 
@@ -203,15 +219,16 @@ void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, con
     }
     ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
     ABSA_T *wcat = dyc + 2 * (size_t)O * Smax * P;
-    if (Rdx) { /* wcat[2O, K] = [V; W]: dcol = wcat^T [dy; Rdy] = V^T dy + W^T Rdy, one GEMM */
+    if (Rdx && Smax > 1) { /* wcat[2O, K] = [V; W]: dcol = wcat^T [dy; Rdy] = V^T dy + W^T Rdy */
         memcpy(wcat, V, (size_t)O * K * sizeof(ABSA_T));
         memcpy(wcat + (size_t)O * K, W, (size_t)O * K * sizeof(ABSA_T));
     }
     for (int n0 = 0; n0 < c->N; n0 += Smax) {
         const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        ABSA_T *dyg = dyc, *Rdyg = dyc + (size_t)O * SP;
-        ABSA_FN(absa_conv_gather)(c, Rdy, n0, S, Rdyg, bsum);
-        if (Rdx || (RdW && Rx)) ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyg, NULL);
+        /* gathered [dy; Rdy] stacked in dyc when S > 1; the tensors' own samples when S == 1 */
+        const ABSA_T *Rdyg = ABSA_FN(absa_conv_gather)(c, Rdy, n0, S, dyc + (size_t)O * SP, bsum);
+        const ABSA_T *dyg = NULL;
+        if (Rdx || (RdW && Rx)) dyg = ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, NULL);
         if (RdW) {
             ABSA_FN(absa_conv_im2col)(c, x, n0, S, col);
             ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, Rdyg, SP, col, SP, 1, RdW, K);
@@ -221,7 +238,12 @@ void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, con
             }
         }
         if (Rdx) {
-            ABSA_FN(absa_gemm)(1, 0, K, SP, 2 * O, 1, wcat, K, dyc, SP, 0, col, SP);
+            if (S > 1) {
+                ABSA_FN(absa_gemm)(1, 0, K, SP, 2 * O, 1, wcat, K, dyc, SP, 0, col, SP);
+            } else {
+                ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, V, K, dyg, SP, 0, col, SP);
+                ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, Rdyg, SP, 1, col, SP);
+            }
             ABSA_FN(absa_conv_col2im)(c, col, n0, S, Rdx);
         }
     }

@@ -1,6 +1,8 @@
 /* h5reader.c — read access to one split of a packed HDF5 dataset: the whole split in RAM when it
- * fits the memory budget, otherwise an LRU cache of whole chunks (one regular hyperslab H5Dread
- * per chunk, never one per sample, never union selections). See h5reader.h. */
+ * fits the memory budget, otherwise whole chunks (one regular hyperslab H5Dread per chunk, never
+ * one per sample, never union selections) either through an LRU cache (random gathers) or
+ * through a look-ahead window over a planned epoch order (absa_h5reader_plan / _next_*), both in
+ * one arena of the budget's size. See h5reader.h. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +16,8 @@ struct absa_h5reader {
     float mean[4], std[4];
     int32_t *labels;
     uint8_t *all; /* whole split (RAM path) */
-    /* chunk cache */
-    size_t chunk_n, nchunks, nslots, chunk_bytes;
+    /* chunk cache; `slots` is the arena shared with the window (the path used last owns it) */
+    size_t chunk_n, nchunks, nslots, chunk_bytes, arena_bytes;
     uint8_t *slots;
     int64_t *slot_chunk;  /* chunk held by each slot, -1 free */
     int64_t *chunk_slot;  /* slot holding each chunk, -1 absent */
@@ -23,6 +25,16 @@ struct absa_h5reader {
     /* gather scratch: (chunk, position) keys sorted by chunk */
     uint64_t *keys;
     size_t keys_cap;
+    /* planned order and look-ahead window: staging holds plan[win0, win0+win_n) in plan order
+     * (arena[0, win_cap*sample_bytes)), followed by one chunk of scratch */
+    uint64_t *plan;
+    size_t plan_n, win_cap, win0, win_n; /* win_n == 0: no valid window (or arena used by the cache) */
+    size_t *bucket_start;                /* nchunks+1 counting-sort offsets */
+    uint32_t *bucket_pos;                /* win_cap window positions grouped by chunk */
+    size_t plan_cap;
+    int arena_window;                    /* 1 while the arena holds the window, 0 the LRU cache */
+    int serve_pending;                   /* next_f32 -> gather_f32 -> gather_u8 hand-over */
+    size_t serve_cursor, serve_n;
 };
 
 static absa_status absa_h5reader_attr_floats(hid_t f, const char *name, float *v, int n)
@@ -118,7 +130,15 @@ absa_status absa_h5reader_open(const char *path, const char *split, size_t memor
         r->nslots = memory_budget_bytes / r->chunk_bytes;
         if (r->nslots < 1) r->nslots = 1;
         if (r->nslots > r->nchunks) r->nslots = r->nchunks;
-        r->slots = malloc(r->nslots * r->chunk_bytes);
+        /* window: staging of the budget less one chunk of scratch, at least one chunk's samples */
+        r->win_cap = memory_budget_bytes > r->chunk_bytes ? (memory_budget_bytes - r->chunk_bytes) / r->sample_bytes : 0;
+        if (r->win_cap < r->chunk_n) r->win_cap = r->chunk_n;
+        if (r->win_cap > r->count) r->win_cap = r->count;
+        ABSA_ASSERT(r->win_cap < ((size_t)1 << 32), "window too large");
+        r->arena_bytes = r->nslots * r->chunk_bytes;
+        if (r->arena_bytes < r->win_cap * r->sample_bytes + r->chunk_bytes)
+            r->arena_bytes = r->win_cap * r->sample_bytes + r->chunk_bytes;
+        r->slots = malloc(r->arena_bytes);
         r->slot_chunk = malloc(r->nslots * sizeof *r->slot_chunk);
         r->slot_used = calloc(r->nslots, sizeof *r->slot_used);
         r->chunk_slot = malloc(r->nchunks * sizeof *r->chunk_slot);
@@ -150,6 +170,9 @@ void absa_h5reader_close(absa_h5reader *r)
     free(r->slot_used);
     free(r->chunk_slot);
     free(r->keys);
+    free(r->plan);
+    free(r->bucket_start);
+    free(r->bucket_pos);
     free(r);
 }
 
@@ -166,11 +189,41 @@ const float *absa_h5reader_std(const absa_h5reader *r) { return r->std; }
 int absa_h5reader_in_ram(const absa_h5reader *r) { return r->all != NULL; }
 uint64_t absa_h5reader_chunk_reads(const absa_h5reader *r) { return r->reads; }
 
+/* One whole-chunk read (a regular hyperslab of the chunk's samples) of chunk c into dst. */
+static absa_status absa_h5reader_read_chunk(absa_h5reader *r, size_t c, uint8_t *dst)
+{
+    absa_status status = ABSA_OK;
+    size_t first = c * r->chunk_n;
+    size_t n = r->count - first < r->chunk_n ? r->count - first : r->chunk_n;
+    hsize_t start[4] = {first, 0, 0, 0}, cnt[4] = {n, (hsize_t)r->C, (hsize_t)r->H, (hsize_t)r->W};
+    hid_t mspace = H5Screate_simple(4, cnt, NULL);
+    if (mspace < 0 || H5Sselect_hyperslab(r->fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+        H5Dread(r->dimg, H5T_NATIVE_UINT8, mspace, r->fspace, H5P_DEFAULT, dst) < 0)
+        ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed", c);
+    r->reads++;
+cleanup:
+    if (mspace >= 0) H5Sclose(mspace);
+    return status;
+}
+
+/* Hand the arena to the LRU cache (window = 0) or to the window (1), dropping the other's data. */
+static void absa_h5reader_arena_to(absa_h5reader *r, int window)
+{
+    if (r->arena_window == window) return;
+    r->arena_window = window;
+    r->win_n = 0;
+    for (size_t s = 0; s < r->nslots; s++) {
+        r->slot_chunk[s] = -1;
+        r->slot_used[s] = 0;
+    }
+    for (size_t c = 0; c < r->nchunks; c++) r->chunk_slot[c] = -1;
+}
+
 /* Make chunk c resident; returns its bytes. */
 static absa_status absa_h5reader_load(absa_h5reader *r, size_t c, const uint8_t **data)
 {
     absa_status status = ABSA_OK;
-    hid_t mspace = -1;
+    absa_h5reader_arena_to(r, 0);
     int64_t s = r->chunk_slot[c];
     if (s < 0) {
         size_t victim = 0;
@@ -178,15 +231,7 @@ static absa_status absa_h5reader_load(absa_h5reader *r, size_t c, const uint8_t 
             if (r->slot_used[k] < r->slot_used[victim]) victim = k;
         if (r->slot_chunk[victim] >= 0) r->chunk_slot[r->slot_chunk[victim]] = -1;
         r->slot_chunk[victim] = -1;
-        size_t first = c * r->chunk_n;
-        size_t n = r->count - first < r->chunk_n ? r->count - first : r->chunk_n;
-        hsize_t start[4] = {first, 0, 0, 0}, cnt[4] = {n, (hsize_t)r->C, (hsize_t)r->H, (hsize_t)r->W};
-        mspace = H5Screate_simple(4, cnt, NULL);
-        if (H5Sselect_hyperslab(r->fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-            H5Dread(r->dimg, H5T_NATIVE_UINT8, mspace, r->fspace, H5P_DEFAULT,
-                    r->slots + victim * r->chunk_bytes) < 0)
-            ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed", c);
-        r->reads++;
+        ABSA_TRY(absa_h5reader_read_chunk(r, c, r->slots + victim * r->chunk_bytes));
         r->slot_chunk[victim] = (int64_t)c;
         r->chunk_slot[c] = (int64_t)victim;
         s = (int64_t)victim;
@@ -194,7 +239,6 @@ static absa_status absa_h5reader_load(absa_h5reader *r, size_t c, const uint8_t 
     r->slot_used[s] = ++r->tick;
     *data = r->slots + (size_t)s * r->chunk_bytes;
 cleanup:
-    if (mspace >= 0) H5Sclose(mspace);
     return status;
 }
 
@@ -209,6 +253,11 @@ absa_status absa_h5reader_gather_u8(absa_h5reader *r, const uint64_t *idx, size_
 {
     absa_status status = ABSA_OK;
     const size_t sb = r->sample_bytes;
+    if (r->serve_pending) { /* absa_h5reader_next_f32's batch, passed through gather_f32 */
+        r->serve_pending = 0;
+        ABSA_ASSERT(idx == r->plan + r->serve_cursor && n == r->serve_n, "unexpected hand-over");
+        return absa_h5reader_next_u8(r, r->serve_cursor, n, images, labels);
+    }
     for (size_t i = 0; i < n; i++)
         if (idx[i] >= r->count)
             ABSA_FAIL(ABSA_EINVAL, "sample index %llu out of range (count %zu)", (unsigned long long)idx[i], r->count);
@@ -241,6 +290,124 @@ absa_status absa_h5reader_gather_u8(absa_h5reader *r, const uint64_t *idx, size_
         }
         memcpy(images + i * sb, data + (idx[i] - c * r->chunk_n) * sb, sb);
     }
+cleanup:
+    return status;
+}
+
+/* ---- planned order: look-ahead window ---- */
+
+absa_status absa_h5reader_plan(absa_h5reader *r, const uint64_t *order, size_t n)
+{
+    absa_status status = ABSA_OK;
+    for (size_t i = 0; i < n; i++)
+        if (order[i] >= r->count)
+            ABSA_FAIL(ABSA_EINVAL, "plan position %zu: sample index %llu out of range (count %zu)", i,
+                      (unsigned long long)order[i], r->count);
+    r->plan_n = 0;
+    r->win_n = 0;
+    if (n > r->plan_cap || !r->plan) {
+        free(r->plan);
+        r->plan_cap = 0;
+        r->plan = malloc((n ? n : 1) * sizeof *r->plan);
+        if (!r->plan) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate a plan of %zu samples", n);
+        r->plan_cap = n;
+    }
+    if (n) memcpy(r->plan, order, n * sizeof *order);
+    r->plan_n = n;
+    if (!r->all && !r->bucket_start) {
+        r->bucket_start = malloc((r->nchunks + 1) * sizeof *r->bucket_start);
+        r->bucket_pos = malloc(r->win_cap * sizeof *r->bucket_pos);
+        if (!r->bucket_start || !r->bucket_pos) {
+            free(r->bucket_start);
+            free(r->bucket_pos);
+            r->bucket_start = NULL;
+            r->bucket_pos = NULL;
+            ABSA_FAIL(ABSA_ENOMEM, "cannot allocate the window index");
+        }
+    }
+cleanup:
+    return status;
+}
+
+size_t absa_h5reader_window_samples(const absa_h5reader *r) { return r->all ? 0 : r->win_cap; }
+
+/* Stage plan[p, p + win_cap) (clipped to the plan): group the positions by chunk (counting
+ * sort), read every chunk they touch once into the scratch slot after the staging area and copy
+ * each sample to its position. */
+static absa_status absa_h5reader_load_window(absa_h5reader *r, size_t p)
+{
+    absa_status status = ABSA_OK;
+    const size_t sb = r->sample_bytes, n = r->plan_n - p < r->win_cap ? r->plan_n - p : r->win_cap;
+    const uint64_t *idx = r->plan + p;
+    size_t *bs = r->bucket_start;
+    uint8_t *stage = r->slots, *scratch = r->slots + r->win_cap * sb;
+    absa_h5reader_arena_to(r, 1);
+    r->win_n = 0;
+    memset(bs, 0, (r->nchunks + 1) * sizeof *bs);
+    for (size_t i = 0; i < n; i++) bs[idx[i] / r->chunk_n + 1]++;
+    for (size_t c = 0; c < r->nchunks; c++) bs[c + 1] += bs[c];
+    for (size_t i = 0; i < n; i++) r->bucket_pos[bs[idx[i] / r->chunk_n]++] = (uint32_t)i;
+    /* now bs[c] is the end of chunk c's positions (and the start of chunk c+1's) */
+    for (size_t c = 0, begin = 0; c < r->nchunks; begin = bs[c], c++) {
+        if (bs[c] == begin) continue;
+        ABSA_TRY(absa_h5reader_read_chunk(r, c, scratch));
+        const uint64_t first = (uint64_t)c * r->chunk_n;
+        for (size_t k = begin; k < bs[c]; k++) {
+            size_t i = r->bucket_pos[k];
+            memcpy(stage + i * sb, scratch + (idx[i] - first) * sb, sb);
+        }
+    }
+    r->win0 = p;
+    r->win_n = n;
+cleanup:
+    return status;
+}
+
+absa_status absa_h5reader_next_u8(absa_h5reader *r, size_t cursor, size_t n, uint8_t *images,
+                                  int32_t *labels)
+{
+    absa_status status = ABSA_OK;
+    const size_t sb = r->sample_bytes;
+    if (cursor > r->plan_n || n > r->plan_n - cursor)
+        ABSA_FAIL(ABSA_EINVAL, "plan positions [%zu, %zu) beyond the plan of %zu samples", cursor,
+                  cursor + n, r->plan_n);
+    if (n == 0) goto cleanup;
+    const uint64_t *idx = r->plan + cursor;
+    if (labels)
+        for (size_t i = 0; i < n; i++) labels[i] = r->labels[idx[i]];
+    if (r->all) {
+        for (size_t i = 0; i < n; i++) memcpy(images + i * sb, r->all + idx[i] * sb, sb);
+        goto cleanup;
+    }
+    for (size_t done = 0; done < n;) {
+        size_t p = cursor + done;
+        if (!r->arena_window || r->win_n == 0 || p < r->win0 || p > r->win0 + r->win_n)
+            ABSA_TRY(absa_h5reader_load_window(r, p));
+        size_t k = r->win0 + r->win_n - p;
+        if (k > n - done) k = n - done;
+        memcpy(images + done * sb, r->slots + (p - r->win0) * sb, k * sb);
+        done += k;
+    }
+cleanup:
+    return status;
+}
+
+absa_status absa_h5reader_next_f32(absa_h5reader *r, size_t cursor, size_t n, int normalise,
+                                   int crop_pad, int flip, uint64_t aug_seed, float *x,
+                                   int32_t *labels)
+{
+    absa_status status = ABSA_OK;
+    if (cursor > r->plan_n || n > r->plan_n - cursor)
+        ABSA_FAIL(ABSA_EINVAL, "plan positions [%zu, %zu) beyond the plan of %zu samples", cursor,
+                  cursor + n, r->plan_n);
+    if (n == 0) goto cleanup;
+    /* gather_f32 (h5augment.c) converts and augments what gather_u8 returns for these indices;
+     * the flag makes that gather_u8 call serve plan[cursor, cursor+n) from the window instead */
+    r->serve_pending = 1;
+    r->serve_cursor = cursor;
+    r->serve_n = n;
+    status = absa_h5reader_gather_f32(r, r->plan + cursor, n, normalise, crop_pad, flip, aug_seed, x, labels);
+    r->serve_pending = 0;
 cleanup:
     return status;
 }

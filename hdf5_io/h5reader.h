@@ -14,6 +14,16 @@
  * (aug_seed, sample index idx[i]) only, so it does not depend on batch composition or order, or on
  * how a batch is split across ranks. Padding is zero in uint8 space (as torchvision's
  * RandomCrop(padding=p) before ToTensor/Normalize), i.e. -mean/std after normalisation.
+ *
+ * Planned order (the trainer's epoch walk): absa_h5reader_plan copies the epoch's sample order,
+ * then absa_h5reader_next_u8/_f32(cursor, n) return exactly what gather_u8/_f32 return for
+ * plan[cursor, cursor+n). When the split is not in RAM they read through a look-ahead window: for
+ * the next absa_h5reader_window_samples() plan positions, every chunk those positions touch is read
+ * once (whole chunk) and the samples are copied into a staging buffer in plan order; batches are
+ * copied out of it, and a batch crossing the window's end loads the next window. A cursor outside
+ * the window (a jump) starts a new window there. Staging plus one chunk of scratch fit the memory
+ * budget (or two chunks when the budget is smaller); they share one arena with the LRU cache of
+ * gather_*, so interleaving gathers with next_* is correct but reloads the window.
  */
 #ifndef ABSA_H5READER_H
 #define ABSA_H5READER_H
@@ -46,6 +56,18 @@ absa_status absa_h5reader_gather_u8(absa_h5reader *r, const uint64_t *idx, size_
 absa_status absa_h5reader_gather_f32(absa_h5reader *r, const uint64_t *idx, size_t n,
                                      int normalise, int crop_pad, int flip, uint64_t aug_seed,
                                      float *x, int32_t *labels);
+/* planned order: copies order[0, n) (indices < count, any order, repeats allowed); replaces any
+ * earlier plan and drops the window */
+absa_status absa_h5reader_plan(absa_h5reader *r, const uint64_t *order, size_t n);
+/* samples plan[cursor, cursor+n) as gather_u8 / gather_f32 would return them (byte-identical,
+ * augmentation keyed by the sample index as there); ABSA_EINVAL past the plan's end */
+absa_status absa_h5reader_next_u8(absa_h5reader *r, size_t cursor, size_t n, uint8_t *images,
+                                  int32_t *labels);
+absa_status absa_h5reader_next_f32(absa_h5reader *r, size_t cursor, size_t n, int normalise,
+                                   int crop_pad, int flip, uint64_t aug_seed, float *x,
+                                   int32_t *labels);
+/* plan positions per window (0 when the split is in RAM: no window is needed) */
+size_t absa_h5reader_window_samples(const absa_h5reader *r);
 /* deterministic per-epoch permutation of [0,count) from (seed, epoch) */
 void absa_permutation(uint64_t seed, uint64_t epoch, size_t count, uint64_t *perm);
 /* the counter-based hash used above: a well-mixed 64-bit value of (key, counter) */

@@ -7,6 +7,8 @@
 int absa_cmd_eig(int argc, char **argv);   /* src/cmd_eig.c   */
 int absa_cmd_bench(int argc, char **argv); /* src/cmd_bench.c */
 int absa_cmd_init(int argc, char **argv);  /* src/cmd_init.c  */
+int absa_cmd_train(int argc, char **argv); /* src/cmd_train.c */
+int absa_cmd_plot(int argc, char **argv);  /* src/cmd_plot.c  */
 int absa_cmd_pack(int argc, char **argv);  /* hdf5_io/       */
 int absa_cmd_info(int argc, char **argv);  /* hdf5_io/       */
 

@@ -11,6 +11,8 @@ typedef struct absa_subcommand {
 } absa_subcommand;
 
 static const absa_subcommand absa_subcommands[] = {
+    {"train", absa_cmd_train, "train with SGD, ABS or ABSA (adaptive batch size), metrics + checkpoints"},
+    {"plot", absa_cmd_plot, "plot eigenvalue, batch, lr and accuracy of a run directory (PNG)"},
     {"init", absa_cmd_init, "write a freshly initialised model checkpoint (HDF5)"},
     {"eig", absa_cmd_eig, "top Hessian eigenvalue(s) and trace of a checkpoint on a dataset (JSON)"},
     {"bench", absa_cmd_bench, "training-step and Hessian-vector-product throughput (images/s)"},

@@ -118,6 +118,11 @@ double absa_model_loss(absa_model *m, const int32_t *labels);
 /* After forward+loss: grad += scale * dL/dw. If want_dinput, also fills m->dinput (overwritten). */
 void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, double scale,
                          int want_dinput);
+/* Gradient of the mean loss w.r.t. the INPUT (for FGSM) of N samples: forward (train flag as
+ * given, running stats not updated), loss, backward; parameter gradients go to scratch, m->grad
+ * is untouched. Returns the input gradient (owned by the model, N x C x H x W) or NULL on ENOMEM. */
+const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t *labels, int N,
+                                   int train);
 /* Full HVP on a batch: hv += scale * H(w) v, with v = m->v (caller fills it). Runs its own
  * forward (train flag as given, running stats NOT updated; the reference uses eval) and stores
  * the batch loss in *loss (may be NULL). Fails only on allocation (ABSA_ENOMEM). */

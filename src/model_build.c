@@ -325,11 +325,22 @@ const absa_tensor_info *absa_model_find(const absa_model *m, const char *name)
     return NULL;
 }
 
+/* Deterministic whatever the thread count: 64 fixed blocks, each summed in order, then the
+ * block sums added in order (an OpenMP float reduction would combine in arrival order). */
 double absa_vec_dot(size_t n, const float *a, const float *b)
 {
+    enum { NB = 64 };
+    double part[NB];
+    size_t blk = (n + NB - 1) / NB;
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int k = 0; k < NB; k++) {
+        size_t lo = (size_t)k * blk, hi = lo + blk < n ? lo + blk : n;
+        double s = 0;
+        for (size_t i = lo; i < hi; i++) s += (double)a[i] * b[i];
+        part[k] = s;
+    }
     double s = 0;
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int k = 0; k < NB; k++) s += part[k];
     return s;
 }
 

@@ -166,6 +166,19 @@ void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, d
         memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
 }
 
+const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t *labels, int N,
+                                   int train)
+{
+    if (!absa_model_forward(m, x, N, train, 0)) return NULL;
+    absa_model_loss(m, labels);
+    zero_grads(m, 0);
+    absa_node *last = &m->nodes[m->n_nodes - 1];
+    absa_xent_backward_f32(N, m->n_classes, m->probs, labels, 1.0, last->dy);
+    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], m->scratch, 1);
+    memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    return m->dinput;
+}
+
 /* R-forward of one node: Ry from the producer's y and Ry (node 0's Ry is zero: pass NULL). */
 static void node_rforward(absa_model *m, absa_node *n)
 {

@@ -4,7 +4,10 @@
  * path must return identical bytes, a gather reads each needed chunk at most once, the per-epoch
  * permutation is a deterministic bijection, normalisation matches the formula, and every
  * augmented sample equals the crop/flip of its source that an independent brute-force search
- * finds. Usage: test_h5_reader WORKDIR */
+ * finds. The planned-order path (absa_h5reader_plan + next_u8/_f32) must return exactly what the
+ * gathers return for the same indices, in RAM and through windows (batches crossing window ends,
+ * a short final batch, batch sizes not dividing the window, jumps, interleaved gathers), reading
+ * each chunk once per window. Usage: test_h5_reader WORKDIR */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,109 @@ static void check_perm(void)
     free(b);
     free(c);
     free(seen);
+}
+
+/* Walk plan `perm` through reader r with the batch sizes sizes[] (cycled) and compare every
+ * batch with gather_u8 of the RAM reader and with the generator; returns the wrong batches. */
+static size_t walk(absa_h5reader *r, absa_h5reader *ram, const uint64_t *perm, const size_t *sizes,
+                   size_t nsizes)
+{
+    uint8_t *a = malloc(1000 * SB), *b = malloc(1000 * SB);
+    int32_t la[1000], lb[1000];
+    size_t bad = 0, k = 0;
+    for (size_t s = 0; s < N; k++) {
+        size_t n = sizes[k % nsizes] < N - s ? sizes[k % nsizes] : N - s;
+        int ok = absa_h5reader_next_u8(r, s, n, a, la) == ABSA_OK &&
+                 absa_h5reader_gather_u8(ram, perm + s, n, b, lb) == ABSA_OK &&
+                 memcmp(a, b, n * SB) == 0 && memcmp(la, lb, n * sizeof *la) == 0;
+        for (size_t i = 0; i < n && ok; i++)
+            for (size_t q = 0; q < SB && ok; q++) ok = a[i * SB + q] == pix(perm[s + i], q);
+        bad += !ok;
+        s += n;
+    }
+    free(a);
+    free(b);
+    return bad;
+}
+
+static void check_window(const char *path, absa_h5reader *ram, absa_h5reader *small)
+{
+    absa_h5reader *big = NULL, *fresh = NULL;
+    CHECK(absa_h5reader_open(path, "train", 700 * SB, &big) == ABSA_OK, "open 700: %s", absa_last_error());
+    CHECK(absa_h5reader_open(path, "train", 700 * SB, &fresh) == ABSA_OK, "open 700: %s", absa_last_error());
+    if (!big || !fresh) return;
+    /* budget 700 samples, chunks of 10: staging 690 + one chunk of scratch; tiny budget: 1 chunk */
+    size_t wbig = absa_h5reader_window_samples(big), wsmall = absa_h5reader_window_samples(small);
+    CHECK(wbig == 690 && wsmall == 15 && absa_h5reader_window_samples(ram) == 0,
+          "window sizes %zu (want 690) %zu (want 15) ram %zu (want 0)", wbig, wsmall,
+          absa_h5reader_window_samples(ram));
+    uint64_t *perm = malloc(N * sizeof *perm);
+    absa_permutation(99, 0, N, perm);
+    const size_t b256[1] = {256}, mixed[5] = {1, 7, 1000, 256, 33};
+    absa_h5reader *rs[3] = {ram, small, big};
+    for (int k = 0; k < 3; k++) {
+        CHECK(absa_h5reader_plan(rs[k], perm, N) == ABSA_OK, "plan: %s", absa_last_error());
+        uint64_t r0 = absa_h5reader_chunk_reads(rs[k]);
+        size_t bad = walk(rs[k], ram, perm, b256, 1);
+        uint64_t reads = absa_h5reader_chunk_reads(rs[k]) - r0;
+        CHECK(bad == 0, "reader %d, batches of 256: %zu batches differ from gather", k, bad);
+        CHECK(walk(rs[k], ram, perm, mixed, 5) == 0, "reader %d, batches 1,7,1000,256,33 differ", k);
+        if (k == 2) { /* windows [690j, 690(j+1)): each distinct chunk of a window read once */
+            uint64_t want = 0;
+            for (size_t w0 = 0; w0 < N; w0 += wbig) {
+                int seen[N / 10 + 1] = {0};
+                for (size_t i = w0; i < N && i < w0 + wbig; i++) want += !seen[perm[i] / 10]++;
+            }
+            CHECK(reads == want, "window walk: %llu chunk reads, want %llu", (unsigned long long)reads,
+                  (unsigned long long)want);
+        }
+    }
+    /* a new epoch's plan replaces the window; interleaved gathers, jumps back and to the end */
+    absa_permutation(99, 1, N, perm);
+    CHECK(absa_h5reader_plan(big, perm, N) == ABSA_OK, "replan");
+    uint8_t *a = malloc(1000 * SB), *b = malloc(1000 * SB);
+    int32_t la[1000], lb[1000];
+    const size_t ops[6][2] = {{0, 256}, {256, 500}, {100, 50}, {N - 5, 5}, {690, 1}, {689, 2}};
+    for (int o = 0; o < 6; o++) {
+        size_t s = ops[o][0], n = ops[o][1];
+        CHECK(absa_h5reader_next_u8(big, s, n, a, la) == ABSA_OK, "next %zu+%zu", s, n);
+        CHECK(absa_h5reader_gather_u8(ram, perm + s, n, b, lb) == ABSA_OK, "gather ram");
+        CHECK(memcmp(a, b, n * SB) == 0 && memcmp(la, lb, n * sizeof *la) == 0, "op %d [%zu,+%zu) differs", o, s, n);
+        uint64_t some[3] = {N - 1, 0, perm[s]}; /* gather between next calls takes the arena */
+        CHECK(absa_h5reader_gather_u8(big, some, 3, a, la) == ABSA_OK &&
+                  a[2 * SB + 5] == pix(perm[s], 5) && a[SB] == pix(0, 0) && la[0] == lab(N - 1),
+              "interleaved gather after op %d", o);
+    }
+    CHECK(absa_h5reader_next_u8(big, N, 0, a, la) == ABSA_OK, "empty batch at the end");
+    CHECK(absa_h5reader_next_u8(big, N - 5, 6, a, la) == ABSA_EINVAL, "batch past the plan rejected");
+    printf("  past the plan: %s\n", absa_last_error());
+    CHECK(absa_h5reader_next_u8(fresh, 0, 1, a, la) == ABSA_EINVAL, "next without a plan rejected");
+    uint64_t badorder[2] = {3, N};
+    CHECK(absa_h5reader_plan(big, badorder, 2) == ABSA_EINVAL, "plan with index N rejected");
+    CHECK(absa_h5reader_next_u8(big, 1000, 10, a, la) == ABSA_OK &&
+              absa_h5reader_gather_u8(ram, perm + 1000, 10, b, lb) == ABSA_OK && memcmp(a, b, 10 * SB) == 0,
+          "a rejected plan keeps the earlier one");
+
+    /* float path: next_f32 == gather_f32 bit for bit (normalised, cropped, flipped), all batches */
+    float *x = malloc(256 * SB * sizeof *x), *y = malloc(256 * SB * sizeof *y);
+    size_t fbad = 0;
+    for (size_t s = 0; s < N; s += 256) {
+        size_t n = N - s < 256 ? N - s : 256;
+        int ok = absa_h5reader_next_f32(big, s, n, 1, 2, 1, 5, x, la) == ABSA_OK &&
+                 absa_h5reader_gather_f32(ram, perm + s, n, 1, 2, 1, 5, y, lb) == ABSA_OK;
+        fbad += !ok || memcmp(x, y, n * SB * sizeof *x) != 0 || memcmp(la, lb, n * sizeof *la) != 0;
+    }
+    CHECK(fbad == 0, "%zu float batches differ from gather_f32", fbad);
+    CHECK(absa_h5reader_next_f32(big, 0, 4, 0, H + 1, 0, 0, x, la) == ABSA_EINVAL, "bad crop rejected");
+    uint64_t two[2] = {7, 8}; /* and the failed call left no hand-over behind */
+    CHECK(absa_h5reader_gather_u8(big, two, 2, a, la) == ABSA_OK && a[SB + 3] == pix(8, 3), "gather after failure");
+    absa_h5reader_close(big);
+    absa_h5reader_close(fresh);
+    free(perm);
+    free(a);
+    free(b);
+    free(x);
+    free(y);
 }
 
 int main(int argc, char **argv)
@@ -219,6 +325,7 @@ int main(int argc, char **argv)
     CHECK(absa_h5reader_open(path, "nosuch", 1 << 20, &bad) == ABSA_ENOTFOUND && !bad, "missing split");
     printf("  missing split message: %s\n", absa_last_error());
     check_perm();
+    check_window(path, ram, cache);
     absa_h5reader_close(ram);
     absa_h5reader_close(cache);
     free(perm);

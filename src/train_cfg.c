@@ -1,0 +1,301 @@
+/* train_cfg.c — the option table of `absa train` (flags and config files), defaults, help and
+ * validation; see train_cfg.h. */
+#include "train_cfg.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+typedef enum { T_STR, T_INT, T_DBL, T_U64, T_SIZE, T_FLAG, T_METHOD, T_RULE, T_INTLIST } opt_type;
+
+typedef struct opt {
+    const char *key;
+    opt_type type;
+    size_t off, cap; /* offset in absa_train_cfg; capacity for strings */
+    double lo, hi;   /* numeric range */
+    const char *help;
+} opt;
+
+#define F(field) offsetof(absa_train_cfg, field), sizeof(((absa_train_cfg *)0)->field)
+static const opt absa_train_opts[] = {
+    {"data", T_STR, F(data), 0, 0, "packed HDF5 dataset (absa pack)"},
+    {"model", T_STR, F(model), 0, 0, "mlp | lenet | c1 | resnet20"},
+    {"schedule", T_METHOD, F(sched.method), 0, 0, "sgd | abs | absa"},
+    {"epochs", T_INT, F(sched.epochs), 1, 1e6, "epochs"},
+    {"batch", T_INT, F(sched.batch0), 1, 1 << 24, "initial (effective) batch B0"},
+    {"micro-batch", T_INT, F(sched.micro), 1, 1 << 20, "samples per forward/backward (BN statistics)"},
+    {"max-batch", T_INT, F(sched.max_batch), 1, 1 << 30, "batch cap"},
+    {"lr", T_DBL, F(sched.lr0), -1e9, 1e9, "initial learning rate"},
+    {"lr-decay-epochs", T_INTLIST, F(sched.lr_decay_epochs), 0, 0, "comma list of epochs after which lr *= lr-decay ('none' for none)"},
+    {"lr-decay", T_DBL, F(sched.lr_decay), 0, 1e9, "lr decay factor"},
+    {"momentum", T_DBL, F(momentum), 0, 1, "SGD momentum"},
+    {"weight-decay", T_DBL, F(weight_decay), 0, 1, "SGD weight decay"},
+    {"dampening", T_DBL, F(dampening), 0, 1, "SGD dampening"},
+    {"nesterov", T_INT, F(nesterov), 0, 1, "Nesterov momentum (0/1)"},
+    {"adv-ratio", T_DBL, F(sched.adv_ratio0), 0, 1, "initial FGSM ratio (absa only)"},
+    {"adv-eps", T_DBL, F(adv_eps), 0, 1, "FGSM step in [0,1] pixel units"},
+    {"eig-samples", T_INT, F(eig_samples), 1, 1 << 24, "samples for the eigenvalue"},
+    {"eig-iters", T_INT, F(eig_iters), 1, 100000, "max power iterations"},
+    {"eig-tol", T_DBL, F(eig_tol), 1e-300, 1e300, "power iteration tolerance"},
+    {"eig-rule", T_RULE, F(eig_rule), 0, 0, "absolute (HessianFlow) | relative (PyHessian)"},
+    {"eig-chunk", T_INT, F(eig_chunk), 1, 1 << 20, "samples per HVP pass"},
+    {"growth-ratio", T_DBL, F(sched.growth_ratio), 1, 1e9, "grow when lambda <= reference / ratio"},
+    {"duration", T_INT, F(sched.duration), 1, 1e6, "eigenvalue epochs without growth before a forced growth"},
+    {"seed", T_U64, F(seed), 0, 0, "seed of data order, eigenvalue samples, initialisation"},
+    {"out", T_STR, F(out), 0, 0, "output directory (metrics.jsonl, checkpoint.h5, summary.json)"},
+    {"resume", T_STR, F(resume), 0, 0, "checkpoint to resume from"},
+    {"train-split", T_STR, F(train_split), 0, 0, "split to train on"},
+    {"test-split", T_STR, F(test_split), 0, 0, "split to test on ('none' to skip)"},
+    {"augment", T_STR, F(augment), 0, 0, "auto (crop+flip for 32x32 RGB) | none | crop-flip"},
+    {"limit-train", T_INT, F(limit_train), 0, 1 << 30, "use only the first N train samples (0 = all)"},
+    {"limit-test", T_INT, F(limit_test), 0, 1 << 30, "use only the first N test samples (0 = all)"},
+    {"test-batch", T_INT, F(test_batch), 1, 1 << 20, "batch of the test pass"},
+    {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores)"},
+    {"step-log", T_INT, F(step_log), 0, 1 << 30, "a metrics line every N steps (0 = none)"},
+    {"memory-budget", T_SIZE, F(memory_budget), 1 << 20, 1e15, "bytes of RAM for the data reader"},
+    {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop (exit 3) after N epochs"},
+    {"quiet", T_FLAG, F(quiet), 0, 0, "no progress output"},
+};
+#undef F
+#define N_OPTS (sizeof absa_train_opts / sizeof absa_train_opts[0])
+
+void absa_train_cfg_defaults(absa_train_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    strcpy(c->model, "lenet");
+    strcpy(c->train_split, "train");
+    strcpy(c->test_split, "test");
+    strcpy(c->augment, "auto");
+    strcpy(c->out, "absa-run");
+    absa_sched_defaults(&c->sched);
+    c->sched.epochs = 10;
+    c->sched.lr0 = 0.02;
+    c->sched.n_lr_decay = 0;
+    c->momentum = 0.9;
+    c->adv_eps = 0.005;
+    c->eig_samples = 128;
+    c->eig_iters = 10;
+    c->eig_tol = 1e-2;
+    c->eig_rule = ABSA_EIG_ABSOLUTE;
+    c->eig_chunk = 128;
+    c->test_batch = 1000;
+    c->step_log = 1;
+    c->memory_budget = (size_t)4 << 30;
+}
+
+static int keyeq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a == '_' ? '-' : *a, y = *b == '_' ? '-' : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+static absa_status set_opt(absa_train_cfg *c, const opt *o, const char *v)
+{
+    absa_status status = ABSA_OK;
+    char *p = (char *)c + o->off, *end;
+    errno = 0;
+    switch (o->type) {
+    case T_STR:
+        if (strlen(v) >= o->cap) ABSA_FAIL(ABSA_EINVAL, "--%s: value too long", o->key);
+        strcpy(p, v);
+        break;
+    case T_FLAG: *(int *)p = 1; break;
+    case T_INT: case T_DBL: case T_SIZE: {
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(d)) ABSA_FAIL(ABSA_EINVAL, "--%s: '%s' is not a number", o->key, v);
+        if (d < o->lo || d > o->hi) ABSA_FAIL(ABSA_EINVAL, "--%s: %s is out of range [%g, %g]", o->key, v, o->lo, o->hi);
+        if (o->type != T_DBL && d != floor(d)) ABSA_FAIL(ABSA_EINVAL, "--%s: '%s' is not an integer", o->key, v);
+        if (o->type == T_INT) *(int *)p = (int)d;
+        else if (o->type == T_SIZE) *(size_t *)p = (size_t)d;
+        else *(double *)p = d;
+    } break;
+    case T_U64: {
+        unsigned long long u = strtoull(v, &end, 0);
+        if (errno || end == v || *end || *v == '-') ABSA_FAIL(ABSA_EINVAL, "--%s: '%s' is not an unsigned integer", o->key, v);
+        *(uint64_t *)p = u;
+    } break;
+    case T_METHOD:
+        if (!strcmp(v, "sgd")) c->sched.method = ABSA_SCHED_SGD;
+        else if (!strcmp(v, "abs")) c->sched.method = ABSA_SCHED_ABS;
+        else if (!strcmp(v, "absa")) c->sched.method = ABSA_SCHED_ABSA;
+        else ABSA_FAIL(ABSA_EINVAL, "--schedule: '%s' is not sgd, abs or absa", v);
+        break;
+    case T_RULE:
+        if (!strcmp(v, "absolute")) c->eig_rule = ABSA_EIG_ABSOLUTE;
+        else if (!strcmp(v, "relative")) c->eig_rule = ABSA_EIG_RELATIVE;
+        else ABSA_FAIL(ABSA_EINVAL, "--eig-rule: '%s' is not absolute or relative", v);
+        break;
+    case T_INTLIST: {
+        c->sched.n_lr_decay = 0;
+        if (!strcmp(v, "none") || !*v) break;
+        const char *s = v;
+        while (*s) {
+            long e = strtol(s, &end, 10);
+            if (end == s || e < 1 || e > 1000000 || (*end && *end != ','))
+                ABSA_FAIL(ABSA_EINVAL, "--lr-decay-epochs: '%s' is not a comma list of epochs", v);
+            if (c->sched.n_lr_decay == ABSA_SCHED_MAX_DECAYS) ABSA_FAIL(ABSA_EINVAL, "--lr-decay-epochs: at most %d", ABSA_SCHED_MAX_DECAYS);
+            c->sched.lr_decay_epochs[c->sched.n_lr_decay++] = (int)e;
+            s = *end ? end + 1 : end;
+        }
+    } break;
+    }
+cleanup:
+    return status;
+}
+
+absa_status absa_train_cfg_set(absa_train_cfg *c, const char *key, const char *value, int *used_value)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (keyeq(absa_train_opts[i].key, key)) {
+            *used_value = absa_train_opts[i].type != T_FLAG;
+            if (*used_value && !value) {
+                absa_errorf("--%s needs a value", key);
+                return ABSA_EINVAL;
+            }
+            return set_opt(c, &absa_train_opts[i], value);
+        }
+    absa_errorf("unknown option '%s'", key);
+    return ABSA_EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r')) *--e = 0;
+    return s;
+}
+
+absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path)
+{
+    absa_status status = ABSA_OK;
+    char line[8192];
+    int lineno = 0, used;
+    FILE *f = fopen(path, "r");
+    if (!f) ABSA_FAIL(ABSA_ENOTFOUND, "cannot open config file %s", path);
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) ABSA_FAIL(ABSA_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
+        *eq = 0;
+        char *k = trim(s), *v = trim(eq + 1);
+        if (keyeq(k, "config") || keyeq(k, "quiet")) {
+            if (keyeq(k, "quiet") && strcmp(v, "0")) c->quiet = 1;
+            continue;
+        }
+        if (absa_train_cfg_set(c, k, v, &used) != ABSA_OK)
+            ABSA_FAIL(ABSA_EINVAL, "%s:%d: %s", path, lineno, absa_last_error());
+    }
+cleanup:
+    if (f) fclose(f);
+    return status;
+}
+
+absa_status absa_train_cfg_parse(absa_train_cfg *c, int argc, char **argv, int *help)
+{
+    absa_status status = ABSA_OK;
+    *help = 0;
+    for (int i = 1; i < argc; i++) /* --config first, so flags override it */
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) ABSA_FAIL(ABSA_EINVAL, "--config needs a file");
+            ABSA_TRY(absa_train_cfg_load_file(c, argv[i + 1]));
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = 1;
+            return ABSA_OK;
+        }
+        if (strncmp(a, "--", 2)) ABSA_FAIL(ABSA_EINVAL, "unexpected argument '%s'", a);
+        if (!strcmp(a, "--config")) {
+            i++;
+            continue;
+        }
+        char key[64];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL, *eq = strchr(a, '=');
+        snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a - 2) : (int)strlen(a + 2), a + 2);
+        if (eq) val = eq + 1;
+        int used = 0;
+        ABSA_TRY(absa_train_cfg_set(c, key, val, &used));
+        if (used && !eq) i++;
+    }
+cleanup:
+    return status;
+}
+
+absa_status absa_train_cfg_check(const absa_train_cfg *c)
+{
+    absa_status status = ABSA_OK;
+    int known = 0;
+    for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
+    if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
+    if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack)");
+    ABSA_TRY(absa_sched_check(&c->sched));
+    if (c->sched.micro > c->sched.batch0)
+        ABSA_FAIL(ABSA_EINVAL, "micro-batch %d is larger than the batch %d", c->sched.micro, c->sched.batch0);
+    if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        ABSA_FAIL(ABSA_EINVAL, "Nesterov momentum requires a momentum and zero dampening");
+    if (strcmp(c->augment, "auto") && strcmp(c->augment, "none") && strcmp(c->augment, "crop-flip"))
+        ABSA_FAIL(ABSA_EINVAL, "--augment: '%s' is not auto, none or crop-flip", c->augment);
+    if (!c->out[0]) ABSA_FAIL(ABSA_EINVAL, "--out must name a directory");
+cleanup:
+    return status;
+}
+
+static void fmt_value(char *buf, size_t len, const absa_train_cfg *c, const opt *o)
+{
+    const char *p = (const char *)c + o->off;
+    switch (o->type) {
+    case T_STR: snprintf(buf, len, "%s", p); break;
+    case T_FLAG: case T_INT: snprintf(buf, len, "%d", *(const int *)p); break;
+    case T_DBL: snprintf(buf, len, "%.17g", *(const double *)p); break;
+    case T_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+    case T_SIZE: snprintf(buf, len, "%zu", *(const size_t *)p); break;
+    case T_METHOD: snprintf(buf, len, "%s", c->sched.method == ABSA_SCHED_SGD ? "sgd" : c->sched.method == ABSA_SCHED_ABS ? "abs" : "absa"); break;
+    case T_RULE: snprintf(buf, len, "%s", c->eig_rule == ABSA_EIG_RELATIVE ? "relative" : "absolute"); break;
+    case T_INTLIST: {
+        size_t n = 0;
+        buf[0] = 0;
+        for (int i = 0; i < c->sched.n_lr_decay && n < len; i++)
+            n += (size_t)snprintf(buf + n, len - n, "%s%d", i ? "," : "", c->sched.lr_decay_epochs[i]);
+        if (!c->sched.n_lr_decay) snprintf(buf, len, "none");
+    } break;
+    }
+}
+
+void absa_train_cfg_help(FILE *f)
+{
+    absa_train_cfg d;
+    absa_train_cfg_defaults(&d);
+    fprintf(f, "usage: absa train --data FILE.h5 [options]\n\n"
+               "Train with SGD, ABS or ABSA (adaptive batch size from the top Hessian eigenvalue,\n"
+               "FGSM adversarial samples early on). Every option may also be given in a --config FILE\n"
+               "as 'key = value' lines; flags override the file.\n\n");
+    fprintf(f, "  %-18s %s\n", "--config FILE", "read options from FILE first");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char v[256], k[64];
+        fmt_value(v, sizeof v, &d, &absa_train_opts[i]);
+        snprintf(k, sizeof k, "--%s", absa_train_opts[i].key);
+        if (absa_train_opts[i].type == T_FLAG) fprintf(f, "  %-18s %s\n", k, absa_train_opts[i].help);
+        else fprintf(f, "  %-18s %s (default: %s)\n", k, absa_train_opts[i].help, v[0] ? v : "none");
+    }
+    fprintf(f, "  %-18s %s\n", "-h, --help", "this help");
+}
+
+void absa_train_cfg_write(FILE *f, const absa_train_cfg *c)
+{
+    for (size_t i = 0; i < N_OPTS; i++) {
+        char v[8192];
+        fmt_value(v, sizeof v, c, &absa_train_opts[i]);
+        fprintf(f, "%s = %s\n", absa_train_opts[i].key, v);
+    }
+}

@@ -1,0 +1,69 @@
+/* ucx_lease.h — the server's bookkeeping of one pass over the data per epoch: the epoch
+ * permutation, the global cursor, leases (contiguous ranges of permutation positions handed to a
+ * client) and their commits. Pure logic, no UCX: unit-tested and fuzzed on its own.
+ *
+ * Every position of an epoch is FREE (never issued, or given back), LEASED (held by exactly one
+ * lease) or COMMITTED. A grant takes positions first from the queue of given-back ranges (in the
+ * order they came back; a dropped owner's ranges sorted by position) and then from the cursor,
+ * so a lease is at most ABSA_UCX_MAX_RANGES ranges. Committing the last position of an epoch
+ * starts the next one (new permutation from (seed, epoch)); at the epoch limit the manager is
+ * done. Hence every position — and every sample — is committed exactly once per epoch, whatever
+ * the order of grants, commits, releases and drops. Owners are opaque 64-bit ids. */
+#ifndef ABSA_UCX_LEASE_H
+#define ABSA_UCX_LEASE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "absa_error.h"
+#include "ucx_proto.h"
+
+typedef struct absa_lease_mgr absa_lease_mgr;
+
+typedef struct absa_ucx_lease {
+    uint64_t id, owner, epoch, count;
+    uint32_t nranges;
+    absa_ucx_range ranges[ABSA_UCX_MAX_RANGES];
+} absa_ucx_lease;
+
+typedef enum absa_lease_result {
+    ABSA_LEASE_GRANTED = 0,
+    ABSA_LEASE_EXHAUSTED, /* nothing free in this epoch now (positions are leased, not committed) */
+    ABSA_LEASE_DONE       /* the epoch limit is reached */
+} absa_lease_result;
+
+/* count samples, permutation seed, epochs = number of epochs to serve (0 = unlimited). */
+absa_status absa_lease_mgr_create(uint64_t count, uint64_t seed, uint64_t epochs, absa_lease_mgr **out);
+void absa_lease_mgr_free(absa_lease_mgr *m);
+
+uint64_t absa_lease_mgr_count(const absa_lease_mgr *m);
+uint64_t absa_lease_mgr_epoch(const absa_lease_mgr *m);
+uint64_t absa_lease_mgr_epochs(const absa_lease_mgr *m);
+int absa_lease_mgr_done(const absa_lease_mgr *m);
+uint64_t absa_lease_mgr_committed(const absa_lease_mgr *m);   /* in the current epoch */
+uint64_t absa_lease_mgr_free_count(const absa_lease_mgr *m);  /* grantable now */
+size_t absa_lease_mgr_outstanding(const absa_lease_mgr *m);   /* leases not committed */
+const uint64_t *absa_lease_mgr_perm(const absa_lease_mgr *m); /* current epoch's permutation */
+
+/* Grant up to n (>= 1) positions to owner. out is filled on GRANTED (count may be < n: end of
+ * the epoch, or the range limit while re-issuing given-back ranges). */
+absa_lease_result absa_lease_grant(absa_lease_mgr *m, uint64_t owner, uint64_t n, absa_ucx_lease *out);
+/* The lease with this id if it is outstanding and belongs to owner, else NULL. */
+const absa_ucx_lease *absa_lease_find(const absa_lease_mgr *m, uint64_t owner, uint64_t id);
+/* Commit: ABSA_EINVAL if the lease is unknown or not owner's. *advanced = 1 when it completed
+ * the epoch (the manager then is in the next epoch, or done). */
+absa_status absa_lease_commit(absa_lease_mgr *m, uint64_t owner, uint64_t id, int *advanced);
+/* Give a lease back uncommitted (its positions are re-issued first). */
+absa_status absa_lease_release(absa_lease_mgr *m, uint64_t owner, uint64_t id);
+/* Give back every lease of owner; returns how many. */
+size_t absa_lease_drop_owner(absa_lease_mgr *m, uint64_t owner);
+
+/* Checkpoint state: the committed positions of the current epoch as merged, sorted ranges
+ * (malloc'd, free with free(); *ranges = NULL when there are none). */
+absa_status absa_lease_state(const absa_lease_mgr *m, absa_ucx_range **ranges, size_t *nranges);
+/* Resume: only when no lease is outstanding. Sets the epoch (< the limit if any) and marks the
+ * given ranges (sorted, disjoint, validated) committed; starts the next epoch if that completes
+ * it. ABSA_EEXIST when leases are outstanding, ABSA_EINVAL for a bad epoch or bad ranges. */
+absa_status absa_lease_seek(absa_lease_mgr *m, uint64_t epoch, const absa_ucx_range *ranges, size_t nranges);
+
+#endif

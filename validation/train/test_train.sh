@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test_train.sh — end-to-end checks of `absa train` and `absa plot`:
+#  1. bad configurations fail with one line and a non-zero exit before any training starts
+#     (no metrics written): unknown model, cap below the batch, negative lr, resuming a checkpoint
+#     whose input shape differs from the data;
+#  2. the eigenvalue logged for an epoch equals `absa eig` on that epoch's checkpoint with the
+#     logged seed and the same sample count;
+#  3. SIGKILL mid-run + --resume gives exactly (bitwise, all non-timing fields) the metrics and
+#     final weights of an uninterrupted run;
+#  4. absa plot writes a real PNG.
+# Usage: test_train.sh ABSA PYTHON
+set -u
+ABSA=$1; PY=${2:-/usr/bin/python3}
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass+1)); echo "ok   $1"; }
+bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && sed 's/^/     /' "$W/err" | tail -5; }
+expect_fail() {
+  local name=$1 pat=$2; shift 2
+  "$@" >"$W/out" 2>"$W/err"; local rc=$?
+  if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then bad "$name (exit $rc)"; return; fi
+  if [ "$(grep -c . "$W/err")" -ne 1 ]; then bad "$name (stderr is not one line)"; return; fi
+  grep -q -- "$pat" "$W/err" && ok "$name" || bad "$name (no '$pat')"
+}
+$ABSA pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 && ok "pack fashion-mnist" || { bad "pack"; echo "$pass passed, $fail failed"; exit 1; }
+COMMON=(--data "$W/fm.h5" --model lenet --epochs 3 --batch 64 --micro-batch 64 --max-batch 256 --lr 0.02
+        --duration 1 --limit-train 768 --limit-test 300 --eig-samples 48 --eig-iters 4 --eig-chunk 48
+        --seed 7 --threads 1 --quiet)
+
+expect_fail "unknown model" "unknown model 'vgg'" $ABSA train --data "$W/fm.h5" --model vgg --out "$W/x"
+expect_fail "cap below batch" "max batch 64 is below the batch 128" $ABSA train --data "$W/fm.h5" --max-batch 64 --out "$W/x"
+expect_fail "negative lr" "learning rate must be positive" $ABSA train --data "$W/fm.h5" --lr -0.1 --out "$W/x"
+expect_fail "unknown option" "unknown option 'bogus'" $ABSA train --bogus 1
+expect_fail "missing data" "fm-missing.h5" $ABSA train --data "$W/fm-missing.h5" --out "$W/x"
+[ ! -e "$W/x" ] && ok "nothing written by failed starts" || bad "nothing written by failed starts"
+$ABSA init --model lenet --input 3,32,32 --out "$W/cifar-lenet.h5" 2>/dev/null
+expect_fail "resume with another input shape" "expects 3x32x32" $ABSA train --data "$W/fm.h5" --resume "$W/cifar-lenet.h5" --out "$W/x"
+printf 'epochs = 3\nmodel = lenet\nlr = abc\n' > "$W/bad.cfg"
+expect_fail "bad config file" "bad.cfg:3" $ABSA train --config "$W/bad.cfg" --data "$W/fm.h5"
+
+# uninterrupted reference run
+if $ABSA train "${COMMON[@]}" --out "$W/full" 2>"$W/err"; then ok "train 3 epochs"; else bad "train 3 epochs"; fi
+# interrupted run: stop after epoch 1, SIGKILL during epoch 2, resume to the end
+$ABSA train "${COMMON[@]}" --out "$W/cut" --stop-after 1 2>"$W/err" && ok "stop after 1 epoch" || bad "stop after 1 epoch"
+# the eigenvalue logged for epoch 1 == absa eig on the checkpoint written after epoch 1
+read -r EIG SEED EP < <($PY - "$W/cut/metrics.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"type": "epoch"' in l]
+last = rows[-1]
+print(last["eig"] if last["eig"] is not None else "none", last["eig_seed"], last["epoch"])
+PY
+)
+if [ "$EIG" != none ]; then
+  $ABSA eig --checkpoint "$W/cut/checkpoint.h5" --data "$W/fm.h5" --samples 48 --seed "$SEED" --iters 4 --chunk 48 --threads 1 --quiet > "$W/eig.json"
+  $PY -c "import json,sys; e=json.load(open(sys.argv[1]))['eigenvalues'][0]; t=float(sys.argv[2]); print('  trainer', t, 'absa eig', e); sys.exit(0 if abs(e-t) <= 1e-6*abs(t) else 1)" "$W/eig.json" "$EIG" \
+    && ok "logged eigenvalue == absa eig (epoch $EP)" || bad "logged eigenvalue == absa eig"
+else
+  bad "no eigenvalue logged for epoch 1"
+fi
+
+timeout -s KILL 1.5 $ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/checkpoint.h5" 2>/dev/null
+echo "  killed with rc $? (137 = SIGKILL)"
+$ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/checkpoint.h5" 2>"$W/err" && ok "resume to the end" || bad "resume to the end"
+$PY - "$W/full" "$W/cut" <<'PY' && ok "resumed run bitwise equal to uninterrupted" || bad "resumed run bitwise equal to uninterrupted"
+import json, sys, h5py, numpy as np
+def rows(d):
+    out = []
+    for l in open(d + "/metrics.jsonl"):
+        r = json.loads(l); r.pop("wall", None); out.append(r)
+    return out
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+assert len(a) == len(b) and len(a) > 3, (len(a), len(b))
+for x, y in zip(a, b):
+    assert x == y, (x, y)
+fa, fb = h5py.File(sys.argv[1] + "/checkpoint.h5", "r"), h5py.File(sys.argv[2] + "/checkpoint.h5", "r")
+for k in fa["model"]:
+    assert np.array_equal(fa["model"][k][()], fb["model"][k][()]), k
+print("  %d metrics lines and all weights identical" % len(a))
+PY
+$ABSA plot "$W/full" "$W/cut" -o "$W/run.png" 2>"$W/err" && \
+  $PY -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(0 if d[:8]==b'\x89PNG\r\n\x1a\n' and len(d)>20000 else 1)" "$W/run.png" \
+  && ok "plot PNG" || bad "plot PNG"
+expect_fail "plot without metrics" "metrics.jsonl" $ABSA plot "$W/nothing" -o "$W/x.png"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -7,7 +7,7 @@
 # apt-get is skipped entirely when every package is already installed.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools zlib1g-dev
-      libjpeg-dev libpng-dev libmatio-dev libucx-dev ucx-utils gnuplot-nox dataset-fashion-mnist)
+      libjpeg-dev libpng-dev libmatio-dev libucx-dev ucx-utils libopenmpi-dev openmpi-bin libpmix-dev gnuplot-nox dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(python3 python3-torch python3-numpy python3-h5py clang libclang-rt-14-dev)
 fi

@@ -1,0 +1,78 @@
+/* ucx_server_impl.h — internal state of `absa serve` shared by ucx_server.c (event loop,
+ * connections, drops) and ucx_server_msg.c (message handling, sends, lease serving).
+ * Only compiled with UCX. */
+#ifndef ABSA_UCX_SERVER_IMPL_H
+#define ABSA_UCX_SERVER_IMPL_H
+#ifdef ABSA_HAVE_UCX
+
+#include <stdio.h>
+
+#include <ucp/api/ucp.h>
+
+#include "h5reader.h"
+#include "ucx_lease.h"
+#include "ucx_server.h"
+
+typedef struct absa_srv_client {
+    uint64_t id;
+    ucp_ep_h ep;
+    int authed;
+    int dropping;          /* scheduled for removal (reason in drop_reason) */
+    int end_sent;          /* END already answered for epoch end_epoch */
+    uint64_t end_epoch;
+    uint32_t inflight;     /* sends not completed */
+    uint32_t queued;       /* requests in the pending queue */
+    uint32_t leases;       /* leases held (not committed or released) */
+    double t_connect;
+    void *close_req;       /* ucp_ep_close_nbx request while closing */
+    int closing, quiet_drop;
+    char addr[80];
+    char drop_reason[200];
+} absa_srv_client;
+
+typedef struct absa_srv_pending {
+    uint64_t client, req;
+    uint32_t n;
+} absa_srv_pending;
+
+typedef struct absa_srv {
+    const absa_ucx_server_opts *o;
+    absa_h5reader *rd;
+    absa_lease_mgr *lm;
+    int C, H, W, K;
+    size_t sample_bytes, buf_bytes; /* buf_bytes: payload of a batch_max lease */
+    uint32_t batch_max;
+    float mean[ABSA_UCX_MAX_C], std[ABSA_UCX_MAX_C];
+    ucp_context_h ctx;
+    ucp_worker_h w;
+    ucp_listener_h lst;
+    int efd, sfd;
+    absa_srv_client **cl;
+    size_t ncl, clcap;
+    uint64_t next_client;
+    ucp_conn_request_h *conn;
+    size_t nconn, conncap;
+    absa_srv_pending *pq;
+    size_t npq, pqcap;
+    void **pool; /* free batch buffers of buf_bytes */
+    size_t npool, poolcap;
+    FILE *audit;
+    absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
+    int stop;
+    uint64_t batches, bytes, drops;
+} absa_srv;
+
+/* ucx_server.c */
+absa_srv_client *absa_srv_find(absa_srv *s, uint64_t id);
+void absa_srv_drop(absa_srv *s, absa_srv_client *c, int quiet, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void absa_srv_log(const absa_srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ucx_server_msg.c */
+ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length, void *data,
+                            size_t length, const ucp_am_recv_param_t *param);
+void absa_srv_serve_pending(absa_srv *s);
+void absa_srv_pool_free(absa_srv *s);
+
+#endif
+#endif

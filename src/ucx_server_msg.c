@@ -1,0 +1,323 @@
+/* ucx_server_msg.c — the message side of `absa serve`: the active-message handler (decode,
+ * authenticate, dispatch; anything malformed or out of protocol drops that client), replies,
+ * lease serving from the pending-request queue, and batch assembly (permutation positions ->
+ * sample ids -> absa_h5reader_gather_u8 into a pooled buffer sent with UCP AM, rendezvous for
+ * large payloads chosen by UCX). See ucx_server.h and docs/ucx.md. */
+#ifdef ABSA_HAVE_UCX
+#include <stdlib.h>
+#include <string.h>
+
+#include "ucx_server_impl.h"
+
+typedef struct absa_srv_send {
+    absa_srv *s;
+    uint64_t client;
+    void *buf;
+    int pooled;
+    uint8_t hdr[ABSA_UCX_MAX_HLEN];
+} absa_srv_send;
+
+/* ---- batch buffer pool ---- */
+static void *absa_srv_pool_get(absa_srv *s)
+{
+    if (s->npool) return s->pool[--s->npool];
+    return absa_try_alloc(s->buf_bytes);
+}
+
+static void absa_srv_pool_put(absa_srv *s, void *p)
+{
+    if (s->npool == s->poolcap) {
+        size_t cap = s->poolcap ? 2 * s->poolcap : 16;
+        void **t = realloc(s->pool, cap * sizeof *t);
+        if (!t) {
+            absa_free(p);
+            return;
+        }
+        s->pool = t;
+        s->poolcap = cap;
+    }
+    s->pool[s->npool++] = p;
+}
+
+void absa_srv_pool_free(absa_srv *s)
+{
+    for (size_t i = 0; i < s->npool; i++) absa_free(s->pool[i]);
+    free(s->pool);
+    s->pool = NULL;
+    s->npool = s->poolcap = 0;
+}
+
+/* ---- sends ---- */
+static void absa_srv_send_done(absa_srv_send *x, ucs_status_t st)
+{
+    absa_srv *s = x->s;
+    absa_srv_client *c = absa_srv_find(s, x->client);
+    if (c) {
+        c->inflight--;
+        if (st != UCS_OK && !c->dropping) absa_srv_drop(s, c, 0, "send failed: %s", ucs_status_string(st));
+    }
+    if (x->pooled)
+        absa_srv_pool_put(s, x->buf);
+    else
+        free(x->buf);
+    free(x);
+}
+
+static void absa_srv_send_cb(void *req, ucs_status_t st, void *user_data)
+{
+    absa_srv_send_done(user_data, st);
+    ucp_request_free(req);
+}
+
+/* Send m with payload (ownership taken: pooled buffer or malloc'd, may be NULL). */
+static void absa_srv_send(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void *payload, int pooled)
+{
+    absa_srv_send *x = absa_xcalloc(1, sizeof *x);
+    x->s = s;
+    x->client = c->id;
+    x->buf = payload;
+    x->pooled = pooled;
+    size_t hlen = absa_ucx_encode(m, x->hdr, sizeof x->hdr);
+    ABSA_ASSERT(hlen > 0, "cannot encode a %s message", absa_ucx_type_name(m->type));
+    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+                             .cb.send = absa_srv_send_cb,
+                             .user_data = x};
+    c->inflight++;
+    ucs_status_ptr_t r = ucp_am_send_nbx(c->ep, ABSA_UCX_AM_TO_CLIENT, x->hdr, hlen, payload,
+                                         (size_t)m->payload_len, &p);
+    if (r == NULL)
+        absa_srv_send_done(x, UCS_OK);
+    else if (UCS_PTR_IS_ERR(r))
+        absa_srv_send_done(x, UCS_PTR_STATUS(r));
+}
+
+static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m)
+{
+    absa_srv_send(s, c, m, NULL, 0);
+}
+
+/* ---- lease serving ---- */
+static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, const absa_ucx_lease *l)
+{
+    void *buf = absa_srv_pool_get(s);
+    absa_ucx_range *r;
+    uint64_t *ids;
+    int32_t *labels;
+    uint8_t *images;
+    if (!buf) {
+        s->fatal = ABSA_ENOMEM;
+        absa_srv_log(s, "error: %s", absa_last_error());
+        return -1;
+    }
+    absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, &labels, &images);
+    memcpy(r, l->ranges, l->nranges * sizeof *r);
+    const uint64_t *perm = absa_lease_mgr_perm(s->lm);
+    size_t k = 0;
+    for (uint32_t i = 0; i < l->nranges; i++)
+        for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++) ids[k++] = perm[p];
+    if (absa_h5reader_gather_u8(s->rd, ids, (size_t)l->count, images, labels) != ABSA_OK) {
+        s->fatal = ABSA_EIO;
+        absa_srv_log(s, "error: reading samples: %s", absa_last_error());
+        absa_srv_pool_put(s, buf);
+        return -1;
+    }
+    absa_ucx_msg m = {.type = ABSA_UCX_BATCH, .req = req, .epoch = l->epoch, .lease = l->id,
+                      .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
+                      .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W};
+    s->batches++;
+    s->bytes += absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes);
+    absa_srv_send(s, c, &m, buf, 1);
+    return 0;
+}
+
+void absa_srv_serve_pending(absa_srv *s)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < s->npq; i++) {
+        absa_srv_pending p = s->pq[i];
+        absa_srv_client *c = absa_srv_find(s, p.client);
+        if (!c || c->dropping) continue;
+        if (c->inflight >= ABSA_UCX_MAX_INFLIGHT || s->fatal) {
+            s->pq[j++] = p;
+            continue;
+        }
+        absa_ucx_lease l;
+        absa_lease_result r = absa_lease_grant(s->lm, c->id, p.n, &l);
+        uint64_t epoch = absa_lease_mgr_epoch(s->lm);
+        if (r == ABSA_LEASE_GRANTED) {
+            c->queued--;
+            c->leases++;
+            if (absa_srv_send_batch(s, c, p.req, &l) != 0) {
+                absa_lease_release(s->lm, c->id, l.id);
+                c->leases--;
+            }
+        } else if (r == ABSA_LEASE_DONE || !c->end_sent || c->end_epoch != epoch) {
+            absa_ucx_msg m = {.type = ABSA_UCX_END, .req = p.req, .epoch = epoch,
+                              .flags = r == ABSA_LEASE_DONE ? ABSA_UCX_END_DONE : 0};
+            c->queued--;
+            c->end_sent = 1;
+            c->end_epoch = epoch;
+            absa_srv_send_simple(s, c, &m);
+        } else {
+            s->pq[j++] = p; /* parked until the epoch completes or positions come back */
+        }
+    }
+    s->npq = j;
+}
+
+static void absa_srv_queue_request(absa_srv *s, absa_srv_client *c, uint64_t req, uint32_t n)
+{
+    if (s->npq == s->pqcap) {
+        s->pqcap = s->pqcap ? 2 * s->pqcap : 64;
+        s->pq = realloc(s->pq, s->pqcap * sizeof *s->pq);
+        ABSA_ASSERT(s->pq != NULL, "out of memory for the request queue");
+    }
+    s->pq[s->npq++] = (absa_srv_pending){.client = c->id, .req = req, .n = n};
+    c->queued++;
+}
+
+/* ---- handlers ---- */
+static void absa_srv_hello(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m)
+{
+    if (!absa_ucx_secret_equal(m->secret, m->secret_len, s->o->secret, s->o->secret_len)) {
+        absa_srv_drop(s, c, 0, "wrong secret");
+        return;
+    }
+    c->authed = 1;
+    absa_ucx_msg r = {.type = ABSA_UCX_META, .count = absa_lease_mgr_count(s->lm),
+                      .epoch = absa_lease_mgr_epoch(s->lm), .epochs = absa_lease_mgr_epochs(s->lm),
+                      .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W,
+                      .num_classes = (uint32_t)s->K, .batch_max = s->batch_max};
+    float *ms = absa_xcalloc(2 * (size_t)s->C, sizeof *ms);
+    memcpy(ms, s->mean, (size_t)s->C * sizeof *ms);
+    memcpy(ms + s->C, s->std, (size_t)s->C * sizeof *ms);
+    absa_srv_send(s, c, &r, ms, 0);
+    absa_srv_log(s, "client %llu (%s) authenticated", (unsigned long long)c->id, c->addr);
+}
+
+static void absa_srv_commit(absa_srv *s, absa_srv_client *c, uint64_t lease)
+{
+    const absa_ucx_lease *l = absa_lease_find(s->lm, c->id, lease);
+    if (!l) {
+        absa_srv_drop(s, c, 0, "commit of lease %llu, which it does not hold", (unsigned long long)lease);
+        return;
+    }
+    if (s->audit) {
+        const uint64_t *perm = absa_lease_mgr_perm(s->lm);
+        for (uint32_t i = 0; i < l->nranges; i++)
+            for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++)
+                fprintf(s->audit, "%llu %llu\n", (unsigned long long)l->epoch, (unsigned long long)perm[p]);
+    }
+    uint64_t epoch = l->epoch;
+    int advanced = 0;
+    absa_status st = absa_lease_commit(s->lm, c->id, lease, &advanced);
+    ABSA_ASSERT(st == ABSA_OK, "commit of a found lease failed");
+    c->leases--;
+    absa_ucx_msg r = {.type = ABSA_UCX_COMMIT_OK, .lease = lease, .epoch = absa_lease_mgr_epoch(s->lm)};
+    absa_srv_send_simple(s, c, &r);
+    if (advanced) {
+        if (s->audit) fflush(s->audit);
+        absa_srv_log(s, "epoch %llu complete (%llu samples committed)%s", (unsigned long long)epoch,
+                     (unsigned long long)absa_lease_mgr_count(s->lm),
+                     absa_lease_mgr_done(s->lm) ? "; all epochs served" : "");
+    }
+}
+
+static void absa_srv_state(absa_srv *s, absa_srv_client *c)
+{
+    absa_ucx_range *r = NULL;
+    size_t nr = 0;
+    if (absa_lease_state(s->lm, &r, &nr) != ABSA_OK || nr > ABSA_UCX_MAX_STATE_RANGES) {
+        free(r);
+        absa_ucx_msg e = {.type = ABSA_UCX_ERROR, .code = ABSA_UCX_ERR_STATE_TOO_BIG, .flags = ABSA_UCX_STATE};
+        absa_srv_send_simple(s, c, &e);
+        return;
+    }
+    absa_ucx_msg m = {.type = ABSA_UCX_STATE_REPLY, .epoch = absa_lease_mgr_epoch(s->lm),
+                      .count = absa_lease_mgr_count(s->lm), .committed = absa_lease_mgr_committed(s->lm),
+                      .nranges = (uint32_t)nr};
+    absa_srv_send(s, c, &m, r, 0);
+}
+
+static void absa_srv_seek(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m, const void *data)
+{
+    absa_ucx_range *r = NULL;
+    if (m->nranges) {
+        r = absa_xcalloc(m->nranges, sizeof *r);
+        memcpy(r, data, m->nranges * sizeof *r); /* data may be unaligned */
+    }
+    absa_status st = absa_lease_seek(s->lm, m->epoch, r, m->nranges);
+    free(r);
+    if (st != ABSA_OK) {
+        absa_srv_log(s, "client %llu: %s", (unsigned long long)c->id, absa_last_error());
+        absa_ucx_msg e = {.type = ABSA_UCX_ERROR, .flags = ABSA_UCX_SEEK,
+                          .code = st == ABSA_EEXIST ? ABSA_UCX_ERR_SEEK_BUSY : ABSA_UCX_ERR_SEEK_RANGE};
+        absa_srv_send_simple(s, c, &e);
+        return;
+    }
+    for (size_t i = 0; i < s->ncl; i++) s->cl[i]->end_sent = 0;
+    absa_srv_log(s, "client %llu: seek to epoch %llu with %llu samples committed", (unsigned long long)c->id,
+                 (unsigned long long)absa_lease_mgr_epoch(s->lm), (unsigned long long)absa_lease_mgr_committed(s->lm));
+    absa_ucx_msg ok = {.type = ABSA_UCX_SEEK_OK, .epoch = absa_lease_mgr_epoch(s->lm),
+                       .committed = absa_lease_mgr_committed(s->lm)};
+    absa_srv_send_simple(s, c, &ok);
+}
+
+static absa_srv_client *absa_srv_find_ep(absa_srv *s, ucp_ep_h ep)
+{
+    for (size_t i = 0; i < s->ncl; i++)
+        if (s->cl[i]->ep == ep) return s->cl[i];
+    return NULL;
+}
+
+ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length, void *data,
+                            size_t length, const ucp_am_recv_param_t *param)
+{
+    absa_srv *s = arg;
+    absa_srv_client *c = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) ? absa_srv_find_ep(s, param->reply_ep) : NULL;
+    if (!c || c->dropping) return UCS_OK; /* unattributable or already being dropped: discard */
+    if (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) {
+        absa_srv_drop(s, c, 0, "rendezvous message of %zu bytes (clients send small messages only)", length);
+        return UCS_OK;
+    }
+    absa_ucx_msg m;
+    if (absa_ucx_decode(header, header_length, length, &m) != ABSA_OK) {
+        absa_srv_drop(s, c, 0, "malformed message: %s", absa_last_error());
+        return UCS_OK;
+    }
+    if (!c->authed && m.type != ABSA_UCX_HELLO) {
+        absa_srv_drop(s, c, 0, "first message is %s, not HELLO", absa_ucx_type_name(m.type));
+        return UCS_OK;
+    }
+    switch (m.type) {
+    case ABSA_UCX_HELLO:
+        if (c->authed)
+            absa_srv_drop(s, c, 0, "second HELLO");
+        else
+            absa_srv_hello(s, c, &m);
+        break;
+    case ABSA_UCX_REQUEST:
+        if (m.n > s->batch_max)
+            absa_srv_drop(s, c, 0, "request of %u samples exceeds the batch maximum %u", m.n, s->batch_max);
+        else if (c->queued + c->leases >= ABSA_UCX_MAX_CLIENT_LEASES)
+            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u)", c->leases, c->queued);
+        else
+            absa_srv_queue_request(s, c, m.req, m.n);
+        break;
+    case ABSA_UCX_COMMIT: absa_srv_commit(s, c, m.lease); break;
+    case ABSA_UCX_RELEASE:
+        if (absa_lease_release(s->lm, c->id, m.lease) != ABSA_OK)
+            absa_srv_drop(s, c, 0, "release of lease %llu, which it does not hold", (unsigned long long)m.lease);
+        else
+            c->leases--;
+        break;
+    case ABSA_UCX_STATE: absa_srv_state(s, c); break;
+    case ABSA_UCX_SEEK: absa_srv_seek(s, c, &m, data); break;
+    case ABSA_UCX_BYE: absa_srv_drop(s, c, 1, "left"); break;
+    default: absa_srv_drop(s, c, 0, "unexpected message type %s from a client", absa_ucx_type_name(m.type)); break;
+    }
+    return UCS_OK;
+}
+#else
+typedef int absa_ucx_server_msg_unused; /* built without UCX */
+#endif

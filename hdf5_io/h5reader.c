@@ -131,10 +131,12 @@ absa_status absa_h5reader_open(const char *path, const char *split, size_t memor
         if (r->nslots < 1) r->nslots = 1;
         if (r->nslots > r->nchunks) r->nslots = r->nchunks;
         /* window: staging of the budget less one chunk of scratch, at least one chunk's samples */
-        r->win_cap = memory_budget_bytes > r->chunk_bytes ? (memory_budget_bytes - r->chunk_bytes) / r->sample_bytes : 0;
+        r->win_cap = memory_budget_bytes > r->chunk_bytes
+                         ? (memory_budget_bytes - r->chunk_bytes) / r->sample_bytes
+                         : 0;
         if (r->win_cap < r->chunk_n) r->win_cap = r->chunk_n;
         if (r->win_cap > r->count) r->win_cap = r->count;
-        ABSA_ASSERT(r->win_cap < ((size_t)1 << 32), "window too large");
+        if (r->win_cap > UINT32_MAX) r->win_cap = UINT32_MAX; /* window positions are uint32 */
         r->arena_bytes = r->nslots * r->chunk_bytes;
         if (r->arena_bytes < r->win_cap * r->sample_bytes + r->chunk_bytes)
             r->arena_bytes = r->win_cap * r->sample_bytes + r->chunk_bytes;
@@ -303,17 +305,6 @@ absa_status absa_h5reader_plan(absa_h5reader *r, const uint64_t *order, size_t n
         if (order[i] >= r->count)
             ABSA_FAIL(ABSA_EINVAL, "plan position %zu: sample index %llu out of range (count %zu)", i,
                       (unsigned long long)order[i], r->count);
-    r->plan_n = 0;
-    r->win_n = 0;
-    if (n > r->plan_cap || !r->plan) {
-        free(r->plan);
-        r->plan_cap = 0;
-        r->plan = malloc((n ? n : 1) * sizeof *r->plan);
-        if (!r->plan) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate a plan of %zu samples", n);
-        r->plan_cap = n;
-    }
-    if (n) memcpy(r->plan, order, n * sizeof *order);
-    r->plan_n = n;
     if (!r->all && !r->bucket_start) {
         r->bucket_start = malloc((r->nchunks + 1) * sizeof *r->bucket_start);
         r->bucket_pos = malloc(r->win_cap * sizeof *r->bucket_pos);
@@ -325,6 +316,17 @@ absa_status absa_h5reader_plan(absa_h5reader *r, const uint64_t *order, size_t n
             ABSA_FAIL(ABSA_ENOMEM, "cannot allocate the window index");
         }
     }
+    r->plan_n = 0;
+    r->win_n = 0;
+    if (n > r->plan_cap || !r->plan) {
+        free(r->plan);
+        r->plan_cap = 0;
+        r->plan = malloc((n ? n : 1) * sizeof *r->plan);
+        if (!r->plan) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate a plan of %zu samples", n);
+        r->plan_cap = n;
+    }
+    if (n) memcpy(r->plan, order, n * sizeof *order);
+    r->plan_n = n;
 cleanup:
     return status;
 }
@@ -381,7 +383,7 @@ absa_status absa_h5reader_next_u8(absa_h5reader *r, size_t cursor, size_t n, uin
     }
     for (size_t done = 0; done < n;) {
         size_t p = cursor + done;
-        if (!r->arena_window || r->win_n == 0 || p < r->win0 || p > r->win0 + r->win_n)
+        if (!r->arena_window || r->win_n == 0 || p < r->win0 || p >= r->win0 + r->win_n)
             ABSA_TRY(absa_h5reader_load_window(r, p));
         size_t k = r->win0 + r->win_n - p;
         if (k > n - done) k = n - done;
@@ -406,7 +408,8 @@ absa_status absa_h5reader_next_f32(absa_h5reader *r, size_t cursor, size_t n, in
     r->serve_pending = 1;
     r->serve_cursor = cursor;
     r->serve_n = n;
-    status = absa_h5reader_gather_f32(r, r->plan + cursor, n, normalise, crop_pad, flip, aug_seed, x, labels);
+    status = absa_h5reader_gather_f32(r, r->plan + cursor, n, normalise, crop_pad, flip, aug_seed,
+                                      x, labels);
     r->serve_pending = 0;
 cleanup:
     return status;

@@ -317,8 +317,7 @@ static absa_status read_root(const char *path, hid_t f, int require, char *model
     int rm = get_attr_str(f, "model", model, len);
     int rs = get_attr_num(f, "input_shape", H5T_NATIVE_INT, 3, shape);
     int rc = get_attr_num(f, "num_classes", H5T_NATIVE_INT, 1, n_classes);
-    const char *bad = rm < 0 ? "model" : (rs >= 0 && rs != 3 && rs) || rs < 0 ? "input_shape"
-                      : rc < 0 ? "num_classes" : NULL;
+    const char *bad = rm < 0 ? "model" : (rs != 0 && rs != 3) ? "input_shape" : rc < 0 ? "num_classes" : NULL;
     if (bad) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed root attribute '%s'", path, bad);
     if (require && (!rm || !rs || !rc))
         ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has no '%s' attribute (not an absa checkpoint?)",

@@ -1,8 +1,8 @@
 /* test_oracle.c — the C engine (float32) against PyTorch (float64) on one fixture written by
  * gen_fixture.py: same weights (loaded with absa_checkpoint_load from the torch-written file),
  * same inputs. Compares, in train and eval mode, logits, loss, every parameter gradient, Hv,
- * the BN running statistics after a train-mode forward; the top eigenvalue from 20 power
- * iterations (the test's own loop and absa_power_iteration); the symmetry <u,Hw> = <Hu,w>;
+ * the BN running statistics after a train-mode forward; the top eigenvalue after 20 power
+ * iterations (absa_power_iteration, same start vector); the symmetry <u,Hw> = <Hu,w>;
  * and the losses of 5 SGD steps. Prints a table with torch's own float32 error next to ours.
  *
  *   test_oracle FIXTURE.h5        exit 0 pass, 1 fail, 77 fixture missing (generator skipped)
@@ -30,6 +30,8 @@
 #define TOL_EIG 1e-3
 #define TOL_SYM 1e-4
 #define TOL_SGD 1e-5
+#define SGD_STRICT 3 /* losses before and after the first two steps */
+#define TOL_SGD_UNSTABLE 1e-4 /* all steps, when torch float32 itself is off by > TOL_SGD */
 
 typedef struct fixture {
     hid_t f;
@@ -218,33 +220,13 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
     free(ref);
 }
 
+/* absa_power_iteration (curvature.c) from the fixture's start vector, with a tolerance it cannot
+ * reach so it runs all iterations: lambda = <Hv, v>, v = Hv/|Hv|, eval mode, as torch did. */
 static void compare_eig(absa_model *m, const fixture *fx, const state *s0)
 {
-    const size_t P = m->n_params;
     double *lam_ref = xalloc((size_t)fx->eig_iters * sizeof(double));
     rd(fx->f, "/expected/eig/lambda", H5T_NATIVE_DOUBLE, (size_t)fx->eig_iters, lam_ref);
     restore_state(m, s0);
-    /* the test's own loop: v = v0/|v0|; lambda = <Hv, v>; v = Hv/|Hv| (eval mode) */
-    float *w = xalloc(P * sizeof(float));
-    memcpy(w, fx->v0, P * sizeof(float));
-    absa_vec_scale(P, w, (float)(1.0 / absa_vec_norm(P, w)));
-    double lam = 0, worst_it = 0;
-    for (int it = 0; it < fx->eig_iters; it++) {
-        memcpy(m->v, w, P * sizeof(float));
-        absa_vec_zero(P, m->hv);
-        if (absa_model_hvp(m, fx->x, fx->y, fx->N, 0, 1.0, NULL) != ABSA_OK) break;
-        lam = absa_vec_dot(P, m->hv, w);
-        worst_it = fmax(worst_it, fabs(lam - lam_ref[it]) / fabs(lam_ref[it]));
-        memcpy(w, m->hv, P * sizeof(float));
-        absa_vec_scale(P, w, (float)(1.0 / absa_vec_norm(P, w)));
-    }
-    double ref = lam_ref[fx->eig_iters - 1];
-    char what[128];
-    snprintf(what, sizeof what, "eig %d it (%.6g)", fx->eig_iters, ref);
-    row(what, fabs(lam - ref) / fabs(ref), rd_attr(fx->f, "/baseline_f32", "eig"), TOL_EIG);
-    printf("  %-30s %11.3e\n", "eig worst iterate", worst_it);
-
-    /* the engine's power iteration with the same start and a tolerance it cannot reach */
     absa_eig_opts o;
     absa_eig_defaults(&o);
     o.max_iters = fx->eig_iters;
@@ -253,13 +235,14 @@ static void compare_eig(absa_model *m, const fixture *fx, const state *s0)
     absa_eig_result res;
     memset(&res, 0, sizeof res);
     absa_status st = absa_power_iteration(m, fx->x, fx->y, fx->N, &o, fx->v0, &res, NULL);
-    CHECK(st == ABSA_OK && res.k == 1, "absa_power_iteration: %s", absa_last_error());
+    CHECK(st == ABSA_OK && res.k == 1 && res.iters[0] == fx->eig_iters,
+          "absa_power_iteration: %s (%d iterations)", st == ABSA_OK ? "" : absa_last_error(), res.iters[0]);
     if (st == ABSA_OK && res.iters[0] >= 1) {
         double r = lam_ref[res.iters[0] - 1];
-        snprintf(what, sizeof what, "absa_power_iteration (%d it)", res.iters[0]);
+        char what[128];
+        snprintf(what, sizeof what, "eig, %d power it. (%.6g)", res.iters[0], r);
         row(what, fabs(res.eig[0] - r) / fabs(r), rd_attr(fx->f, "/baseline_f32", "eig"), TOL_EIG);
     }
-    free(w);
     free(lam_ref);
 }
 
@@ -290,7 +273,7 @@ static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
 {
     const int S = fx->sgd_steps, N = fx->N;
     const size_t per = (size_t)N * m->in_c * m->in_h * m->in_w;
-    double *ref = xalloc((size_t)(S + 1) * sizeof(double)), worst = 0;
+    double *ref = xalloc((size_t)(S + 1) * sizeof(double)), worst = 0, worst_strict = 0;
     rd(fx->f, "/expected/sgd/losses", H5T_NATIVE_DOUBLE, (size_t)S + 1, ref);
     restore_state(m, s0);
     absa_sgd opt;
@@ -304,15 +287,23 @@ static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
         absa_model_forward(m, fx->sgd_x + k * per, N, 1, 1);
         double l = absa_model_loss(m, fx->sgd_y + (size_t)k * N);
         worst = fmax(worst, fabs(l - ref[k]) / fabs(ref[k]));
+        if (k < SGD_STRICT) worst_strict = worst;
         printf(" %.6f/%.6f", l, ref[k]);
         if (k == S) break;
         absa_model_backward(m, fx->sgd_x + k * per, fx->sgd_y + (size_t)k * N, 1.0, 0);
         absa_sgd_step(m, &opt);
     }
     printf("\n");
+    /* The first SGD_STRICT losses (a plain step, then one with momentum and weight decay) must
+     * match to TOL_SGD. Over all steps, when lr * lambda_max > 2 the trajectory is unstable
+     * and amplifies float32 rounding (c1: lambda ~ 650, lr 0.05): when torch's own float32 run
+     * misses TOL_SGD, ours is held to TOL_SGD_UNSTABLE instead. */
+    double base = rd_attr(fx->f, "/baseline_f32", "sgd_losses");
     char what[64];
+    snprintf(what, sizeof what, "SGD first %d losses (max)", SGD_STRICT);
+    row(what, worst_strict, NAN, TOL_SGD);
     snprintf(what, sizeof what, "SGD %d steps, losses (max)", S);
-    row(what, worst, rd_attr(fx->f, "/baseline_f32", "sgd_losses"), TOL_SGD);
+    row(what, worst, base, base > TOL_SGD ? TOL_SGD_UNSTABLE : TOL_SGD);
     free(ref);
 }
 

@@ -297,7 +297,7 @@ static void test_atomic(void)
     /* failure in the middle of writing (a tensor name HDF5 cannot create): the previous
      * checkpoint stays byte-identical and no temporary remains */
     CHECK(absa_checkpoint_save(p, m, &e) == ABSA_OK, "save: %s", absa_last_error());
-    CHECK(absa_checkpoint_save(ref, m, &e) == ABSA_OK, "save: %s", absa_last_error());
+    copy_prefix(p, ref, file_size(p)); /* byte copy (HDF5 stores times: a re-save may differ) */
     char saved[ABSA_NAME_MAX];
     memcpy(saved, m->tensors[2].name, sizeof saved);
     snprintf(m->tensors[2].name, ABSA_NAME_MAX, "no_such_group/weight");

@@ -11,5 +11,7 @@ int absa_cmd_train(int argc, char **argv); /* src/cmd_train.c */
 int absa_cmd_plot(int argc, char **argv);  /* src/cmd_plot.c  */
 int absa_cmd_pack(int argc, char **argv);  /* hdf5_io/       */
 int absa_cmd_info(int argc, char **argv);  /* hdf5_io/       */
+int absa_cmd_serve(int argc, char **argv); /* src/cmd_serve.c */
+int absa_cmd_slurm(int argc, char **argv); /* slurm/cmd_slurm.c */
 
 #endif

@@ -18,6 +18,8 @@ static const absa_subcommand absa_subcommands[] = {
     {"bench", absa_cmd_bench, "training-step and Hessian-vector-product throughput (images/s)"},
     {"pack", absa_cmd_pack, "pack a dataset (IDX, CIFAR, SVHN, image folders) into HDF5"},
     {"info", absa_cmd_info, "describe a packed HDF5 dataset"},
+    {"serve", absa_cmd_serve, "stream a packed dataset to training ranks over UCX"},
+    {"slurm", absa_cmd_slurm, "read the Slurm allocation: hosts and slots to grow into"},
 };
 
 static void usage(FILE *f)

@@ -101,7 +101,7 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
     switch (m->type) {
     case ABSA_UCX_HELLO:
         absa_put32(&w, m->secret_len);
-        absa_put32(&w, 0);
+        absa_put32(&w, m->flags);
         memcpy(w.p, m->secret, m->secret_len);
         w.p += m->secret_len;
         break;

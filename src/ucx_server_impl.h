@@ -5,6 +5,7 @@
 #define ABSA_UCX_SERVER_IMPL_H
 #ifdef ABSA_HAVE_UCX
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include <ucp/api/ucp.h>
@@ -15,7 +16,7 @@
 
 typedef struct absa_srv_client {
     uint64_t id;
-    ucp_ep_h ep;
+    ucp_ep_h ep;           /* accepted from the listener, peer error handling */
     int authed;
     int dropping;          /* scheduled for removal (reason in drop_reason) */
     int end_sent;          /* END already answered for epoch end_epoch */
@@ -34,6 +35,16 @@ typedef struct absa_srv_pending {
     uint64_t client, req;
     uint32_t n;
 } absa_srv_pending;
+
+/* a batch being read by the reader thread (ucx_server_gather.c) */
+typedef struct absa_srv_job {
+    struct absa_srv_job *next;
+    uint64_t client;
+    absa_ucx_msg m; /* the BATCH header to send (lease, epoch, ranges count...) */
+    void *buf;      /* pooled payload; ranges and ids filled in, images/labels by the thread */
+    absa_status st;
+    char err[200];
+} absa_srv_job;
 
 typedef struct absa_srv {
     const absa_ucx_server_opts *o;
@@ -57,6 +68,12 @@ typedef struct absa_srv {
     void **pool; /* free batch buffers of buf_bytes */
     size_t npool, poolcap;
     FILE *audit;
+    /* reader thread */
+    pthread_t gthr;
+    pthread_mutex_t gmu;
+    pthread_cond_t gcv;
+    absa_srv_job *todo, *todo_tail, *done, *done_tail;
+    int gfd, gstop, gsync, gthr_started;
     absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
     int stop;
     uint64_t batches, bytes, drops;
@@ -68,7 +85,14 @@ void absa_srv_drop(absa_srv *s, absa_srv_client *c, int quiet, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 void absa_srv_log(const absa_srv *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ucx_server_gather.c */
+absa_status absa_srv_gather_start(absa_srv *s);
+void absa_srv_gather_submit(absa_srv *s, absa_srv_job *j);
+absa_srv_job *absa_srv_gather_take_done(absa_srv *s); /* finished jobs, in order; NULL if none */
+void absa_srv_gather_stop(absa_srv *s);
+
 /* ucx_server_msg.c */
+void absa_srv_collect_batches(absa_srv *s);
 ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length, void *data,
                             size_t length, const ucp_am_recv_param_t *param);
 void absa_srv_serve_pending(absa_srv *s);

@@ -9,13 +9,13 @@
 
 #include "ucx_server_impl.h"
 
-typedef struct absa_srv_send {
+typedef struct absa_srv_sendctx {
     absa_srv *s;
     uint64_t client;
     void *buf;
     int pooled;
     uint8_t hdr[ABSA_UCX_MAX_HLEN];
-} absa_srv_send;
+} absa_srv_sendctx;
 
 /* ---- batch buffer pool ---- */
 static void *absa_srv_pool_get(absa_srv *s)
@@ -48,7 +48,7 @@ void absa_srv_pool_free(absa_srv *s)
 }
 
 /* ---- sends ---- */
-static void absa_srv_send_done(absa_srv_send *x, ucs_status_t st)
+static void absa_srv_send_done(absa_srv_sendctx *x, ucs_status_t st)
 {
     absa_srv *s = x->s;
     absa_srv_client *c = absa_srv_find(s, x->client);
@@ -69,17 +69,21 @@ static void absa_srv_send_cb(void *req, ucs_status_t st, void *user_data)
     ucp_request_free(req);
 }
 
-/* Send m with payload (ownership taken: pooled buffer or malloc'd, may be NULL). */
+/* Send m with payload (ownership taken: pooled buffer or malloc'd, may be NULL). Batches and
+ * state replies let UCX choose eager or rendezvous by size; small control replies are eager. */
 static void absa_srv_send(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void *payload, int pooled)
 {
-    absa_srv_send *x = absa_xcalloc(1, sizeof *x);
+    int eager = m->type != ABSA_UCX_BATCH && m->type != ABSA_UCX_STATE_REPLY;
+    absa_srv_sendctx *x = absa_xcalloc(1, sizeof *x);
     x->s = s;
     x->client = c->id;
     x->buf = payload;
     x->pooled = pooled;
     size_t hlen = absa_ucx_encode(m, x->hdr, sizeof x->hdr);
     ABSA_ASSERT(hlen > 0, "cannot encode a %s message", absa_ucx_type_name(m->type));
-    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
+    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
+                                             UCP_OP_ATTR_FIELD_FLAGS,
+                             .flags = eager ? UCP_AM_SEND_FLAG_EAGER : 0,
                              .cb.send = absa_srv_send_cb,
                              .user_data = x};
     c->inflight++;
@@ -97,6 +101,7 @@ static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *
 }
 
 /* ---- lease serving ---- */
+/* Fill ranges and ids and hand the batch to the reader thread; sent by absa_srv_collect_batches. */
 static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, const absa_ucx_lease *l)
 {
     void *buf = absa_srv_pool_get(s);
@@ -115,19 +120,38 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, co
     size_t k = 0;
     for (uint32_t i = 0; i < l->nranges; i++)
         for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++) ids[k++] = perm[p];
-    if (absa_h5reader_gather_u8(s->rd, ids, (size_t)l->count, images, labels) != ABSA_OK) {
-        s->fatal = ABSA_EIO;
-        absa_srv_log(s, "error: reading samples: %s", absa_last_error());
-        absa_srv_pool_put(s, buf);
-        return -1;
-    }
-    absa_ucx_msg m = {.type = ABSA_UCX_BATCH, .req = req, .epoch = l->epoch, .lease = l->id,
-                      .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
-                      .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W};
-    s->batches++;
-    s->bytes += absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes);
-    absa_srv_send(s, c, &m, buf, 1);
+    absa_srv_job *j = absa_xcalloc(1, sizeof *j);
+    j->client = c->id;
+    j->buf = buf;
+    j->m = (absa_ucx_msg){.type = ABSA_UCX_BATCH, .req = req, .epoch = l->epoch, .lease = l->id,
+                          .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
+                          .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W};
+    c->inflight++; /* until sent (or dropped) */
+    absa_srv_gather_submit(s, j);
     return 0;
+}
+
+/* Send the batches the reader thread finished; a batch whose client left or whose lease went
+ * back to the queue meanwhile is dropped (its positions are re-issued from the queue). */
+void absa_srv_collect_batches(absa_srv *s)
+{
+    for (absa_srv_job *j = absa_srv_gather_take_done(s), *nx; j; j = nx) {
+        nx = j->next;
+        absa_srv_client *c = absa_srv_find(s, j->client);
+        if (c) c->inflight--;
+        if (j->st != ABSA_OK) {
+            if (!s->fatal) absa_srv_log(s, "error: reading samples: %s", j->err);
+            s->fatal = j->st;
+            absa_srv_pool_put(s, j->buf);
+        } else if (!c || c->dropping || !absa_lease_find(s->lm, c->id, j->m.lease)) {
+            absa_srv_pool_put(s, j->buf);
+        } else {
+            s->batches++;
+            s->bytes += absa_ucx_batch_payload_len(j->m.count, j->m.nranges, s->sample_bytes);
+            absa_srv_send(s, c, &j->m, j->buf, 1);
+        }
+        free(j);
+    }
 }
 
 void absa_srv_serve_pending(absa_srv *s)
@@ -316,6 +340,10 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
     case ABSA_UCX_BYE: absa_srv_drop(s, c, 1, "left"); break;
     default: absa_srv_drop(s, c, 0, "unexpected message type %s from a client", absa_ucx_type_name(m.type)); break;
     }
+    /* answer at once, in arrival order relative to other messages: a request that arrives while
+     * nothing of the epoch is free gets END even if a commit completing the epoch follows it */
+    if (m.type == ABSA_UCX_REQUEST || m.type == ABSA_UCX_COMMIT || m.type == ABSA_UCX_RELEASE || m.type == ABSA_UCX_SEEK)
+        absa_srv_serve_pending(s);
     return UCS_OK;
 }
 #else

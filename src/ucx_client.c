@@ -1,0 +1,445 @@
+/* ucx_client.c — the caller's side of the UCX data client (ucx_client.h): connect and HELLO,
+ * the prefetch ring of outstanding requests delivered in request order, commit / release /
+ * sync, checkpoint state and seek, and close. The caller's thread never calls UCX: it queues
+ * messages for the progress thread (ucx_client_io.c) and waits on a condition variable. */
+#include "ucx_client.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef ABSA_HAVE_UCX
+#include <errno.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "ucx_client_impl.h"
+#include "ucx_util.h"
+
+#define ABSA_UCX_CLIENT_TIMEOUT_S 30.0
+
+/* wait on cv until deadline (monotonic seconds); returns 0 on timeout */
+static int absa_cli_wait_until(absa_ucx_client *c, double deadline)
+{
+    double now = absa_now();
+    if (now >= deadline) return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double left = deadline - now;
+    ts.tv_sec += (time_t)left;
+    ts.tv_nsec += (long)((left - (double)(time_t)left) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return pthread_cond_timedwait(&c->cv, &c->mu, &ts) != ETIMEDOUT || absa_now() < deadline;
+}
+
+/* mu held: report the client's failure in this thread's error message */
+static absa_status absa_cli_failed_locked(absa_ucx_client *c)
+{
+    absa_errorf("%s", c->err);
+    return c->failed;
+}
+
+static absa_status absa_cli_connect_once(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
+{
+    absa_status status = ABSA_OK;
+    ucs_status_t st;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    pthread_condattr_t ca;
+    absa_ucx_client *c = absa_xcalloc(1, sizeof *c);
+    *out = NULL;
+    c->efd = c->evfd = -1;
+    c->prefetch = prefetch > 0 ? prefetch : ABSA_UCX_DEFAULT_PREFETCH;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    size_t slen = secret ? strlen(secret) : 0;
+    if (slen < 1 || slen > ABSA_UCX_MAX_SECRET) ABSA_FAIL(ABSA_EINVAL, "the shared secret must be 1..%d bytes", ABSA_UCX_MAX_SECRET);
+    if (strncmp(url, "ucx://", 6)) ABSA_FAIL(ABSA_EINVAL, "'%s': expected ucx://HOST:PORT", url);
+    ABSA_TRY(absa_ucx_parse_addr(url, &ss, &sl));
+    ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
+    if ((st = ucp_init(&p, NULL, &c->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
+    ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
+    if ((st = ucp_worker_create(c->ctx, &wp, &c->w)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_create: %s", ucs_status_string(st));
+    ucp_am_handler_param_t hp = {.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                                               UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+                                 .id = ABSA_UCX_AM_TO_CLIENT, .cb = absa_cli_am_cb, .arg = c,
+                                 .flags = UCP_AM_FLAG_WHOLE_MSG};
+    if ((st = ucp_worker_set_am_recv_handler(c->w, &hp)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_set_am_recv_handler: %s", ucs_status_string(st));
+    if ((st = ucp_worker_get_efd(c->w, &c->efd)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_efd: %s", ucs_status_string(st));
+    if ((c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) ABSA_FAIL(ABSA_EIO, "eventfd: %s", strerror(errno));
+    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_FLAGS | UCP_EP_PARAM_FIELD_SOCK_ADDR |
+                                        UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          .flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
+                          .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
+                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_handler = {.cb = absa_cli_ep_err_cb, .arg = c}};
+    if ((st = ucp_ep_create(c->w, &ep, &c->ep)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "cannot connect to %s: %s", url, ucs_status_string(st));
+    {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the caller's threads */
+        int rc = pthread_create(&c->thr, NULL, absa_cli_thread, c);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0) ABSA_FAIL(ABSA_EIO, "cannot start the UCX progress thread: %s", strerror(rc));
+        c->thr_started = 1;
+    }
+    pthread_mutex_lock(&c->mu);
+    absa_ucx_msg h = {.type = ABSA_UCX_HELLO, .secret_len = (uint32_t)slen};
+    memcpy(h.secret, secret, slen);
+    absa_cli_push_locked(c, &h, NULL);
+    memset(h.secret, 0, sizeof h.secret);
+    absa_cli_wake(c);
+    double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
+    while (!c->have_meta && !c->failed && absa_cli_wait_until(c, deadline)) {
+    }
+    if (!c->have_meta) {
+        if (!c->failed) absa_cli_fail_locked(c, ABSA_EUCX, "no reply within %.0f s", ABSA_UCX_CLIENT_TIMEOUT_S);
+        absa_errorf("%s: no connection (no server there, a wrong secret, or not `absa serve`): %s", url, c->err);
+        status = c->failed;
+        pthread_mutex_unlock(&c->mu);
+        goto cleanup;
+    }
+    pthread_mutex_unlock(&c->mu);
+    *out = c;
+    c = NULL;
+cleanup:
+    if (c) {
+        char keep[512];
+        snprintf(keep, sizeof keep, "%s", absa_last_error());
+        absa_ucx_client_close(c);
+        absa_errorf("%s", keep);
+    }
+    return status;
+}
+
+/* A connection that fails before the metadata arrives is retried twice (a loaded host can make
+ * UCX 1.13's sockaddr connection setup fail transiently); bad arguments are not retried. */
+absa_status absa_ucx_client_connect(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
+{
+    static const useconds_t backoff_us[] = {200000, 500000};
+    absa_status status = ABSA_EUCX;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt) usleep(backoff_us[attempt - 1]);
+        status = absa_cli_connect_once(url, secret, prefetch, out);
+        if (status != ABSA_EUCX) break;
+    }
+    return status;
+}
+
+const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c) { return &c->meta; }
+
+/* mu held: keep `prefetch` requests of n samples outstanding */
+static void absa_cli_top_up_locked(absa_ucx_client *c, uint32_t n)
+{
+    int pushed = 0;
+    while (c->nslots < (size_t)c->prefetch && !c->done_seen) {
+        absa_cli_slot *s = absa_xcalloc(1, sizeof *s);
+        s->seq = c->next_seq++;
+        s->n = n;
+        s->state = ABSA_SLOT_REQUESTED;
+        if (c->tail)
+            c->tail->next = s;
+        else
+            c->head = s;
+        c->tail = s;
+        c->nslots++;
+        absa_ucx_msg m = {.type = ABSA_UCX_REQUEST, .req = s->seq, .n = n};
+        absa_cli_push_locked(c, &m, NULL);
+        pushed = 1;
+    }
+    if (pushed) absa_cli_wake(c);
+}
+
+static absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c)
+{
+    absa_cli_slot *s = c->head;
+    c->head = s->next;
+    if (!c->head) c->tail = NULL;
+    c->nslots--;
+    return s;
+}
+
+absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *out)
+{
+    absa_status status = ABSA_OK;
+    memset(out, 0, sizeof *out);
+    if (n < 1 || n > c->meta.batch_max) {
+        absa_errorf("batch of %zu samples: the server allows 1..%u", n, c->meta.batch_max);
+        return ABSA_EINVAL;
+    }
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        if (c->failed) {
+            status = absa_cli_failed_locked(c);
+            break;
+        }
+        absa_cli_top_up_locked(c, (uint32_t)n);
+        if (!c->head) { /* done: nothing outstanding any more */
+            out->done = 1;
+            out->epoch = c->meta.epochs;
+            break;
+        }
+        if (c->head->state != ABSA_SLOT_READY) {
+            double t0 = absa_now();
+            pthread_cond_wait(&c->cv, &c->mu);
+            c->wait_s += absa_now() - t0;
+            continue;
+        }
+        absa_cli_slot *s = absa_cli_pop_locked(c);
+        if (s->m.type == ABSA_UCX_BATCH && s->m.count > n) {
+            /* requested before the caller changed n: give it back, its samples come first again */
+            absa_ucx_msg r = {.type = ABSA_UCX_RELEASE, .lease = s->m.lease};
+            absa_cli_push_locked(c, &r, NULL);
+            absa_cli_wake(c);
+            absa_cli_pool_put_locked(c, (absa_cli_buf){s->buf, s->cap});
+            free(s);
+            continue;
+        }
+        out->epoch = s->m.epoch;
+        out->C = c->meta.C;
+        out->H = c->meta.H;
+        out->W = c->meta.W;
+        if (s->m.type == ABSA_UCX_END) {
+            out->epoch_end = !(s->m.flags & ABSA_UCX_END_DONE);
+            out->done = !!(s->m.flags & ABSA_UCX_END_DONE);
+            if (out->done) c->done_seen = 1;
+        } else {
+            absa_ucx_batch_view v;
+            absa_ucx_batch_layout(s->buf, s->m.count, s->m.nranges, &v);
+            out->lease = s->m.lease;
+            out->first = s->m.first;
+            out->count = (size_t)s->m.count;
+            out->ids = v.ids;
+            out->labels = v.labels;
+            out->images = v.images;
+            out->nranges = s->m.nranges;
+            out->ranges = v.ranges;
+            if (c->nheld == c->heldcap) {
+                c->heldcap = c->heldcap ? 2 * c->heldcap : 16;
+                c->held = realloc(c->held, c->heldcap * sizeof *c->held);
+                ABSA_ASSERT(c->held != NULL, "out of memory");
+            }
+            c->held[c->nheld++] = (absa_cli_held){.lease = s->m.lease, .b = {s->buf, s->cap}};
+        }
+        free(s);
+        absa_cli_top_up_locked(c, (uint32_t)n);
+        break;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return status;
+}
+
+static absa_status absa_cli_finish(absa_ucx_client *c, const absa_ucx_batch *b, int type)
+{
+    absa_status status = ABSA_OK;
+    if (b->count == 0) return ABSA_OK; /* epoch_end / done markers hold no lease */
+    pthread_mutex_lock(&c->mu);
+    size_t i = 0;
+    while (i < c->nheld && c->held[i].lease != b->lease) i++;
+    if (c->failed) {
+        status = absa_cli_failed_locked(c);
+    } else if (i == c->nheld) {
+        absa_errorf("lease %llu is not held by this client (committed or released twice?)", (unsigned long long)b->lease);
+        status = ABSA_EINVAL;
+    } else {
+        absa_cli_pool_put_locked(c, c->held[i].b);
+        c->held[i] = c->held[--c->nheld];
+        absa_ucx_msg m = {.type = (uint16_t)type, .lease = b->lease};
+        absa_cli_push_locked(c, &m, NULL);
+        if (type == ABSA_UCX_COMMIT) c->unacked++;
+        absa_cli_wake(c);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return status;
+}
+
+absa_status absa_ucx_client_commit(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_cli_finish(c, b, ABSA_UCX_COMMIT); }
+absa_status absa_ucx_client_release(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_cli_finish(c, b, ABSA_UCX_RELEASE); }
+
+absa_status absa_ucx_client_sync(absa_ucx_client *c)
+{
+    absa_status status = ABSA_OK;
+    pthread_mutex_lock(&c->mu);
+    while (c->unacked && !c->failed) pthread_cond_wait(&c->cv, &c->mu);
+    if (c->failed) status = absa_cli_failed_locked(c);
+    pthread_mutex_unlock(&c->mu);
+    return status;
+}
+
+/* mu held: send m (payload owned by the command) and wait for the control reply */
+static absa_status absa_cli_control_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload)
+{
+    c->ctl_wait = 1;
+    c->ctl_ready = 0;
+    absa_cli_push_locked(c, m, payload);
+    absa_cli_wake(c);
+    double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
+    while (!c->ctl_ready && !c->failed && absa_cli_wait_until(c, deadline)) {
+    }
+    c->ctl_wait = 0;
+    if (c->failed) return absa_cli_failed_locked(c);
+    if (!c->ctl_ready) {
+        absa_cli_fail_locked(c, ABSA_EUCX, "no reply to %s within %.0f s", absa_ucx_type_name(m->type), ABSA_UCX_CLIENT_TIMEOUT_S);
+        return absa_cli_failed_locked(c);
+    }
+    return ABSA_OK;
+}
+
+absa_status absa_ucx_client_state(absa_ucx_client *c, absa_ucx_state *out)
+{
+    absa_status status = ABSA_OK;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&c->mu);
+    absa_ucx_msg m = {.type = ABSA_UCX_STATE};
+    ABSA_TRY(absa_cli_control_locked(c, &m, NULL));
+    if (c->ctl.type != ABSA_UCX_STATE_REPLY)
+        ABSA_FAIL(ABSA_EINVAL, "the server refused the state request (code %u)", c->ctl.code);
+    out->epoch = c->ctl.epoch;
+    out->count = c->ctl.count;
+    out->committed = c->ctl.committed;
+    out->nranges = c->ctl.nranges;
+    out->ranges = c->ctl_payload;
+    c->ctl_payload = NULL;
+cleanup:
+    free(c->ctl_payload);
+    c->ctl_payload = NULL;
+    pthread_mutex_unlock(&c->mu);
+    return status;
+}
+
+void absa_ucx_state_free(absa_ucx_state *s)
+{
+    free(s->ranges);
+    memset(s, 0, sizeof *s);
+}
+
+absa_status absa_ucx_client_seek(absa_ucx_client *c, const absa_ucx_state *s)
+{
+    absa_status status = ABSA_OK;
+    pthread_mutex_lock(&c->mu);
+    if (c->next_seq != 0) ABSA_FAIL(ABSA_EINVAL, "seek must come before this client's first next()");
+    if (s->nranges > ABSA_UCX_MAX_STATE_RANGES) ABSA_FAIL(ABSA_EINVAL, "state has too many ranges");
+    absa_ucx_range *r = NULL;
+    if (s->nranges) {
+        r = absa_xcalloc(s->nranges, sizeof *r);
+        memcpy(r, s->ranges, s->nranges * sizeof *r);
+    }
+    absa_ucx_msg m = {.type = ABSA_UCX_SEEK, .epoch = s->epoch, .nranges = (uint32_t)s->nranges};
+    ABSA_TRY(absa_cli_control_locked(c, &m, r));
+    if (c->ctl.type == ABSA_UCX_ERROR)
+        ABSA_FAIL(c->ctl.code == ABSA_UCX_ERR_SEEK_BUSY ? ABSA_EEXIST : ABSA_EINVAL,
+                  "the server refused the seek to epoch %llu: %s", (unsigned long long)s->epoch,
+                  c->ctl.code == ABSA_UCX_ERR_SEEK_BUSY ? "leases are outstanding" : "bad epoch or ranges");
+    if (c->ctl.type != ABSA_UCX_SEEK_OK) ABSA_FAIL(ABSA_EFORMAT, "unexpected reply to SEEK");
+    c->meta.epoch = c->ctl.epoch;
+cleanup:
+    pthread_mutex_unlock(&c->mu);
+    return status;
+}
+
+double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { return c->wait_s; }
+uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { return c->bytes; }
+uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { return c->rndv_batches; }
+
+void absa_ucx_client_close(absa_ucx_client *c)
+{
+    if (!c) return;
+    if (c->thr_started) {
+        pthread_mutex_lock(&c->mu);
+        if (!c->failed && c->have_meta) {
+            absa_ucx_msg m = {.type = ABSA_UCX_BYE};
+            absa_cli_push_locked(c, &m, NULL);
+            c->bye_sent = 1;
+        }
+        c->stop = 1;
+        absa_cli_wake(c);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->thr, NULL);
+    } else if (c->ep) {
+        ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
+        void *r = ucp_ep_close_nbx(c->ep, &p);
+        if (r && !UCS_PTR_IS_ERR(r)) {
+            while (ucp_request_check_status(r) == UCS_INPROGRESS) ucp_worker_progress(c->w);
+            ucp_request_free(r);
+        }
+    }
+    if (c->thr_started && c->ep) {
+        fprintf(stderr, "absa: UCX endpoint did not close; leaving the UCX worker in place\n");
+    } else {
+        if (c->w) ucp_worker_destroy(c->w);
+        if (c->ctx) ucp_cleanup(c->ctx);
+    }
+    if (c->evfd >= 0) close(c->evfd);
+    for (absa_cli_slot *s = c->head, *nx; s; s = nx) {
+        nx = s->next;
+        absa_free(s->buf);
+        free(s);
+    }
+    for (size_t i = 0; i < c->nheld; i++) absa_free(c->held[i].b.p);
+    for (size_t i = 0; i < c->npool; i++) absa_free(c->pool[i].p);
+    for (size_t i = 0; i < c->ncmd; i++) free(c->cmds[i].payload);
+    free(c->held);
+    free(c->pool);
+    free(c->cmds);
+    free(c->ctl_payload);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+#else /* built without UCX */
+
+struct absa_ucx_client {
+    absa_ucx_meta meta;
+};
+
+static absa_status absa_ucx_client_nouc(void)
+{
+    absa_errorf("built without UCX (configure with UCX installed and -DABSA_WITH_UCX=ON)");
+    return ABSA_EUCX;
+}
+absa_status absa_ucx_client_connect(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
+{
+    (void)url, (void)secret, (void)prefetch;
+    *out = NULL;
+    return absa_ucx_client_nouc();
+}
+const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c) { return &c->meta; }
+absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *out)
+{
+    (void)c, (void)n;
+    memset(out, 0, sizeof *out);
+    return absa_ucx_client_nouc();
+}
+absa_status absa_ucx_client_commit(absa_ucx_client *c, const absa_ucx_batch *b) { (void)c, (void)b; return absa_ucx_client_nouc(); }
+absa_status absa_ucx_client_release(absa_ucx_client *c, const absa_ucx_batch *b) { (void)c, (void)b; return absa_ucx_client_nouc(); }
+absa_status absa_ucx_client_sync(absa_ucx_client *c) { (void)c; return absa_ucx_client_nouc(); }
+absa_status absa_ucx_client_state(absa_ucx_client *c, absa_ucx_state *out)
+{
+    (void)c;
+    memset(out, 0, sizeof *out);
+    return absa_ucx_client_nouc();
+}
+void absa_ucx_state_free(absa_ucx_state *s)
+{
+    free(s->ranges);
+    memset(s, 0, sizeof *s);
+}
+absa_status absa_ucx_client_seek(absa_ucx_client *c, const absa_ucx_state *s) { (void)c, (void)s; return absa_ucx_client_nouc(); }
+double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { (void)c; return 0; }
+uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { (void)c; return 0; }
+uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { (void)c; return 0; }
+void absa_ucx_client_close(absa_ucx_client *c) { (void)c; }
+#endif

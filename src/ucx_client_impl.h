@@ -1,0 +1,93 @@
+/* ucx_client_impl.h — internal state of the UCX data client shared by ucx_client.c (the
+ * caller's API, main thread) and ucx_client_io.c (the progress thread: every UCX call, AM
+ * callbacks, sends). Everything marked "shared" is guarded by `mu`. Only compiled with UCX. */
+#ifndef ABSA_UCX_CLIENT_IMPL_H
+#define ABSA_UCX_CLIENT_IMPL_H
+#ifdef ABSA_HAVE_UCX
+
+#include <pthread.h>
+
+#include <ucp/api/ucp.h>
+
+#include "ucx_client.h"
+
+enum { ABSA_SLOT_REQUESTED, ABSA_SLOT_RECEIVING, ABSA_SLOT_READY };
+
+/* one outstanding REQUEST and, once it arrived, its reply (BATCH or END) */
+typedef struct absa_cli_slot {
+    struct absa_cli_slot *next;
+    uint64_t seq;
+    uint32_t n;
+    int state;
+    absa_ucx_msg m;
+    void *buf;
+    size_t cap;
+} absa_cli_slot;
+
+typedef struct absa_cli_buf {
+    void *p;
+    size_t cap;
+} absa_cli_buf;
+
+typedef struct absa_cli_held {
+    uint64_t lease;
+    absa_cli_buf b;
+} absa_cli_held;
+
+/* a message for the progress thread to send (payload malloc'd, owned by the command) */
+typedef struct absa_cli_cmd {
+    absa_ucx_msg m;
+    void *payload;
+} absa_cli_cmd;
+
+struct absa_ucx_client {
+    ucp_context_h ctx;
+    ucp_worker_h w;
+    ucp_ep_h ep;
+    int efd, evfd;
+    pthread_t thr;
+    int thr_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int prefetch;
+    size_t sample_bytes;
+    /* shared */
+    absa_status failed;
+    char err[256];
+    int have_meta;
+    absa_ucx_meta meta;
+    absa_cli_slot *head, *tail;
+    size_t nslots;
+    absa_cli_held *held;
+    size_t nheld, heldcap;
+    absa_cli_buf *pool;
+    size_t npool, poolcap;
+    absa_cli_cmd *cmds;
+    size_t ncmd, cmdcap;
+    uint64_t unacked;
+    int ctl_wait, ctl_ready;
+    absa_ucx_msg ctl;
+    void *ctl_payload;
+    int stop, done_seen, bye_sent;
+    uint64_t next_seq, bytes, rndv_batches;
+    double wait_s;
+    /* progress thread only */
+    int sends;
+};
+
+/* ucx_client_io.c */
+void *absa_cli_thread(void *arg);
+ucs_status_t absa_cli_am_cb(void *arg, const void *header, size_t header_length, void *data,
+                            size_t length, const ucp_am_recv_param_t *param);
+void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
+/* record the first failure (mu held) and wake waiters */
+void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* queue a message for the progress thread (mu held); wake it with absa_cli_wake */
+void absa_cli_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload);
+void absa_cli_wake(absa_ucx_client *c);
+absa_cli_buf absa_cli_pool_get_locked(absa_ucx_client *c, size_t bytes);
+void absa_cli_pool_put_locked(absa_ucx_client *c, absa_cli_buf b);
+
+#endif
+#endif

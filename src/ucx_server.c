@@ -1,0 +1,332 @@
+/* ucx_server.c — the event loop of `absa serve`: reader and lease manager setup, the UCP
+ * context/worker/listener, accepting connections, blocking progress on the worker event fd plus
+ * a signalfd, HELLO timeouts, dropping clients (leases back to the queue, endpoint force-closed)
+ * and an orderly shutdown. Message handling is in ucx_server_msg.c. See ucx_server.h. */
+#include "ucx_server.h"
+
+#ifdef ABSA_HAVE_UCX
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+#include "ucx_server_impl.h"
+#include "ucx_util.h"
+
+void absa_srv_log(const absa_srv *s, const char *fmt, ...)
+{
+    if (s->o->quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "absa serve: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+absa_srv_client *absa_srv_find(absa_srv *s, uint64_t id)
+{
+    for (size_t i = 0; i < s->ncl; i++)
+        if (s->cl[i]->id == id) return s->cl[i];
+    return NULL;
+}
+
+void absa_srv_drop(absa_srv *s, absa_srv_client *c, int quiet, const char *fmt, ...)
+{
+    if (c->dropping) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->drop_reason, sizeof c->drop_reason, fmt, ap);
+    va_end(ap);
+    c->dropping = 1;
+    c->quiet_drop = quiet;
+    if (!quiet) s->drops++;
+    /* one line per dropped client, also when quiet (a drop is an event worth seeing) */
+    if (!quiet || !s->o->quiet)
+        fprintf(stderr, "absa serve: client %llu (%s) %s%s\n", (unsigned long long)c->id, c->addr,
+                quiet ? "" : "dropped: ", c->drop_reason);
+}
+
+static void absa_srv_conn_cb(ucp_conn_request_h req, void *arg)
+{
+    absa_srv *s = arg;
+    if (s->nconn == s->conncap) {
+        size_t cap = s->conncap ? 2 * s->conncap : 16;
+        ucp_conn_request_h *t = realloc(s->conn, cap * sizeof *t);
+        if (!t) {
+            ucp_listener_reject(s->lst, req);
+            return;
+        }
+        s->conn = t;
+        s->conncap = cap;
+    }
+    s->conn[s->nconn++] = req;
+}
+
+static void absa_srv_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+{
+    absa_srv *s = arg;
+    for (size_t i = 0; i < s->ncl; i++)
+        if (s->cl[i]->ep == ep) {
+            absa_srv_drop(s, s->cl[i], 0, "connection lost: %s", ucs_status_string(status));
+            return;
+        }
+}
+
+static void absa_srv_accept(absa_srv *s)
+{
+    for (size_t i = 0; i < s->nconn; i++) {
+        ucp_conn_request_h req = s->conn[i];
+        char addr[80] = "?";
+        ucp_conn_request_attr_t a = {.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR};
+        if (ucp_conn_request_query(req, &a) == UCS_OK)
+            absa_ucx_format_addr((const struct sockaddr *)&a.client_address, addr, sizeof addr);
+        if (s->ncl >= ABSA_UCX_MAX_CLIENTS) {
+            fprintf(stderr, "absa serve: connection from %s rejected: %d clients connected\n", addr, ABSA_UCX_MAX_CLIENTS);
+            ucp_listener_reject(s->lst, req);
+            continue;
+        }
+        absa_srv_client *c = absa_xcalloc(1, sizeof *c);
+        c->id = ++s->next_client;
+        c->t_connect = absa_now();
+        snprintf(c->addr, sizeof c->addr, "%s", addr + (strncmp(addr, "ucx://", 6) ? 0 : 6));
+        ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                                            UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                              .conn_request = req,
+                              .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                              .err_handler = {.cb = absa_srv_ep_err_cb, .arg = s}};
+        ucs_status_t st = ucp_ep_create(s->w, &ep, &c->ep);
+        if (st != UCS_OK) {
+            fprintf(stderr, "absa serve: connection from %s failed: %s\n", c->addr, ucs_status_string(st));
+            free(c);
+            continue;
+        }
+        if (s->ncl == s->clcap) {
+            s->clcap = s->clcap ? 2 * s->clcap : 16;
+            s->cl = realloc(s->cl, s->clcap * sizeof *s->cl);
+            ABSA_ASSERT(s->cl != NULL, "out of memory for clients");
+        }
+        s->cl[s->ncl++] = c;
+        absa_srv_log(s, "client %llu connected from %s", (unsigned long long)c->id, c->addr);
+    }
+    s->nconn = 0;
+}
+
+static void absa_srv_process_drops(absa_srv *s)
+{
+    double timeout = s->o->hello_timeout_s > 0 ? s->o->hello_timeout_s : 10.0, now = absa_now();
+    for (size_t i = 0; i < s->ncl; i++) {
+        absa_srv_client *c = s->cl[i];
+        if (!c->authed && !c->dropping && now - c->t_connect > timeout)
+            absa_srv_drop(s, c, 0, "no HELLO within %.0f s", timeout);
+    }
+    for (size_t i = 0; i < s->ncl;) {
+        absa_srv_client *c = s->cl[i];
+        int closed = 0;
+        if (c->dropping && !c->closing) {
+            size_t n = absa_lease_drop_owner(s->lm, c->id);
+            if (n) absa_srv_log(s, "client %llu: %zu leases go back to the queue", (unsigned long long)c->id, n);
+            c->leases = 0;
+            c->closing = 1;
+            ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
+            void *r = ucp_ep_close_nbx(c->ep, &p);
+            if (r == NULL || UCS_PTR_IS_ERR(r))
+                closed = 1;
+            else
+                c->close_req = r;
+        } else if (c->closing && c->close_req && ucp_request_check_status(c->close_req) != UCS_INPROGRESS) {
+            ucp_request_free(c->close_req);
+            closed = 1;
+        }
+        if (closed) {
+            free(c);
+            s->cl[i] = s->cl[--s->ncl];
+        } else {
+            i++;
+        }
+    }
+}
+
+static absa_status absa_srv_write_address(absa_srv *s, const char *url)
+{
+    absa_status status = ABSA_OK;
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp%ld", s->o->address_file, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "%s\n", url);
+    if (fclose(f) != 0 || rename(tmp, s->o->address_file) != 0)
+        ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", s->o->address_file, strerror(errno));
+cleanup:
+    return status;
+}
+
+static absa_status absa_srv_setup_ucx(absa_srv *s)
+{
+    absa_status status = ABSA_OK;
+    ucs_status_t st;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char url[128];
+    ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
+    if ((st = ucp_init(&p, NULL, &s->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
+    ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
+    if ((st = ucp_worker_create(s->ctx, &wp, &s->w)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_create: %s", ucs_status_string(st));
+    ucp_worker_attr_t wa = {.field_mask = UCP_WORKER_ATTR_FIELD_MAX_AM_HEADER};
+    if (ucp_worker_query(s->w, &wa) == UCS_OK && wa.max_am_header < ABSA_UCX_MAX_HLEN)
+        ABSA_FAIL(ABSA_EUCX, "UCX allows AM headers of %zu bytes, the protocol needs %d", wa.max_am_header, ABSA_UCX_MAX_HLEN);
+    ucp_am_handler_param_t hp = {.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                                               UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
+                                 .id = ABSA_UCX_AM_TO_SERVER, .cb = absa_srv_am_cb, .arg = s,
+                                 .flags = UCP_AM_FLAG_WHOLE_MSG};
+    if ((st = ucp_worker_set_am_recv_handler(s->w, &hp)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_set_am_recv_handler: %s", ucs_status_string(st));
+    if ((st = ucp_worker_get_efd(s->w, &s->efd)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_efd: %s", ucs_status_string(st));
+    ABSA_TRY(absa_ucx_parse_addr(s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN, &ss, &sl));
+    ucp_listener_params_t lp = {.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
+                                .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
+                                .conn_handler = {.cb = absa_srv_conn_cb, .arg = s}};
+    if ((st = ucp_listener_create(s->w, &lp, &s->lst)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "cannot listen on %s: %s (UCX_TLS must include tcp for a sockaddr listener)",
+                  s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN, ucs_status_string(st));
+    ucp_listener_attr_t la = {.field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR};
+    if ((st = ucp_listener_query(s->lst, &la)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_listener_query: %s", ucs_status_string(st));
+    absa_ucx_format_addr((const struct sockaddr *)&la.sockaddr, url, sizeof url);
+    if (s->o->address_file) ABSA_TRY(absa_srv_write_address(s, url));
+    fprintf(stderr, "absa serve: listening on %s (%llu samples %dx%dx%d, %d classes, batch max %u, seed %llu, epochs %s)\n",
+            url, (unsigned long long)absa_lease_mgr_count(s->lm), s->C, s->H, s->W, s->K, s->batch_max,
+            (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited");
+cleanup:
+    return status;
+}
+
+static void absa_srv_teardown(absa_srv *s)
+{
+    absa_srv_gather_stop(s); /* before the reader closes; returns no buffers to the pool */
+    for (size_t i = 0; i < s->ncl; i++)
+        if (!s->cl[i]->dropping) absa_srv_drop(s, s->cl[i], 1, "disconnected (server stopping)");
+    double t0 = absa_now();
+    while (s->ncl && absa_now() - t0 < 5.0) {
+        absa_srv_process_drops(s);
+        if (s->w) ucp_worker_progress(s->w);
+    }
+    for (size_t i = 0; i < s->nconn; i++) ucp_listener_reject(s->lst, s->conn[i]);
+    s->nconn = 0;
+    if (s->lst) ucp_listener_destroy(s->lst);
+    if (s->ncl) {
+        /* an endpoint did not finish closing: destroying the worker under it would abort */
+        fprintf(stderr, "absa serve: %zu endpoints did not close; leaving UCX in place\n", s->ncl);
+    } else {
+        if (s->w) {
+            while (ucp_worker_progress(s->w)) {
+            }
+            ucp_worker_destroy(s->w);
+        }
+        if (s->ctx) ucp_cleanup(s->ctx);
+    }
+    absa_srv_pool_free(s);
+    for (size_t i = 0; i < s->ncl; i++) free(s->cl[i]);
+    free(s->cl);
+    free(s->conn);
+    free(s->pq);
+}
+
+static absa_status absa_srv_loop(absa_srv *s)
+{
+    absa_status status = ABSA_OK;
+    struct pollfd pfd[3] = {{.fd = s->efd, .events = POLLIN}, {.fd = s->sfd, .events = POLLIN},
+                            {.fd = s->gfd, .events = POLLIN}};
+    while (!s->stop && !s->fatal) {
+        while (ucp_worker_progress(s->w)) {
+        }
+        absa_srv_collect_batches(s);
+        absa_srv_accept(s);
+        absa_srv_process_drops(s);
+        absa_srv_serve_pending(s);
+        if (absa_lease_mgr_done(s->lm) && s->ncl == 0 && s->nconn == 0) break;
+        int busy = 0;
+        for (size_t i = 0; i < s->ncl; i++) busy |= s->cl[i]->dropping && !s->cl[i]->closing;
+        if (busy) continue;
+        ucs_status_t st = ucp_worker_arm(s->w);
+        if (st == UCS_ERR_BUSY) continue;
+        if (st != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));
+        if (poll(pfd, 3, 250) < 0 && errno != EINTR) ABSA_FAIL(ABSA_EIO, "poll: %s", strerror(errno));
+        if (pfd[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si)
+                fprintf(stderr, "absa serve: signal %u, stopping\n", si.ssi_signo);
+            s->stop = 1;
+        }
+    }
+    if (s->fatal) status = s->fatal;
+cleanup:
+    return status;
+}
+
+absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
+{
+    absa_status status = ABSA_OK;
+    absa_srv srv, *s = &srv;
+    sigset_t set, old;
+    memset(s, 0, sizeof *s);
+    s->o = o;
+    s->efd = s->sfd = s->gfd = -1;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (o->secret_len < 1 || o->secret_len > ABSA_UCX_MAX_SECRET) ABSA_FAIL(ABSA_EINVAL, "no shared secret given");
+    ABSA_TRY(absa_h5reader_open(o->data, o->split ? o->split : "train", o->memory_budget, &s->rd));
+    absa_h5reader_shape(s->rd, &s->C, &s->H, &s->W);
+    s->K = absa_h5reader_num_classes(s->rd);
+    if (s->C > ABSA_UCX_MAX_C) ABSA_FAIL(ABSA_EFORMAT, "%d channels (the protocol carries at most %d)", s->C, ABSA_UCX_MAX_C);
+    memcpy(s->mean, absa_h5reader_mean(s->rd), (size_t)s->C * sizeof(float));
+    memcpy(s->std, absa_h5reader_std(s->rd), (size_t)s->C * sizeof(float));
+    s->sample_bytes = (size_t)s->C * (size_t)s->H * (size_t)s->W;
+    s->batch_max = o->batch_max;
+    if (!s->batch_max) {
+        size_t cap = ((size_t)64 << 20) / s->sample_bytes;
+        s->batch_max = (uint32_t)(cap < 1 ? 1 : cap < ABSA_UCX_DEFAULT_BATCH_MAX ? cap : ABSA_UCX_DEFAULT_BATCH_MAX);
+    }
+    if (s->batch_max > ABSA_UCX_MAX_BATCH) ABSA_FAIL(ABSA_EINVAL, "batch max %u exceeds %u", s->batch_max, ABSA_UCX_MAX_BATCH);
+    s->buf_bytes = (size_t)absa_ucx_batch_payload_len(s->batch_max, ABSA_UCX_MAX_RANGES, s->sample_bytes);
+    ABSA_TRY(absa_lease_mgr_create(absa_h5reader_count(s->rd), o->seed, o->epochs, &s->lm));
+    if (o->audit_file && !(s->audit = fopen(o->audit_file, "w")))
+        ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", o->audit_file, strerror(errno));
+    if ((s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+        ABSA_FAIL(ABSA_EIO, "signalfd: %s", strerror(errno));
+    ABSA_TRY(absa_srv_setup_ucx(s));
+    ABSA_TRY(absa_srv_gather_start(s));
+    ABSA_TRY(absa_srv_loop(s));
+    fprintf(stderr, "absa serve: stopped after %llu batches (%.1f MiB), %llu clients, %llu dropped, epoch %llu\n",
+            (unsigned long long)s->batches, (double)s->bytes / 1048576.0, (unsigned long long)s->next_client,
+            (unsigned long long)s->drops, (unsigned long long)absa_lease_mgr_epoch(s->lm));
+cleanup:
+    absa_srv_teardown(s);
+    if (s->audit) fclose(s->audit);
+    if (s->sfd >= 0) close(s->sfd);
+    absa_lease_mgr_free(s->lm);
+    absa_h5reader_close(s->rd);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return status;
+}
+
+#else /* built without UCX */
+
+absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
+{
+    (void)o;
+    absa_errorf("built without UCX (configure with UCX installed and -DABSA_WITH_UCX=ON)");
+    return ABSA_EUCX;
+}
+#endif

@@ -1,0 +1,250 @@
+/* test_ucx_hostile.c — malformed and hostile clients against `absa serve`. While a well-behaved
+ * client streams two epochs (checked batch by batch), a raw UCP process opens one connection
+ * per case and sends: a wrong secret, a truncated header, a bad version, garbage, a REQUEST
+ * before HELLO, a second HELLO, an oversized length (SEEK header claiming 1000 ranges with a
+ * 16-byte payload), a request above the batch maximum, a commit of a lease it does not hold,
+ * a server-to-client message type, a 1 MiB rendezvous payload, and nothing at all (HELLO
+ * timeout). Each connection must be closed by the server (endpoint error seen by the raw
+ * client) with one "dropped" log line, the server must not crash, and the good client's
+ * stream must be complete and exact. Usage: test_ucx_hostile SERVE_BIN DIR */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ucp/api/ucp.h>
+
+#include "absa_test.h"
+#include "cli_util.h"
+#include "ucx_test_util.h"
+#include "ucx_util.h"
+
+enum { N = 500, EPOCHS = 2, NCASES = 12 };
+
+typedef struct hx {
+    ucp_context_h ctx;
+    ucp_worker_h w;
+    ucp_ep_h ep;
+    int failed, got_meta;
+} hx;
+
+static void hx_err(void *arg, ucp_ep_h ep, ucs_status_t st)
+{
+    (void)ep, (void)st;
+    ((hx *)arg)->failed = 1;
+}
+
+static ucs_status_t hx_am(void *arg, const void *h, size_t hl, void *d, size_t l, const ucp_am_recv_param_t *p)
+{
+    absa_ucx_msg m;
+    (void)d, (void)p;
+    if (absa_ucx_decode(h, hl, l, &m) == ABSA_OK && m.type == ABSA_UCX_META) ((hx *)arg)->got_meta = 1;
+    return UCS_OK;
+}
+
+static int hx_connect(hx *x, const char *url)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    x->failed = x->got_meta = 0;
+    if (absa_ucx_parse_addr(url, &ss, &sl) != ABSA_OK) return -1;
+    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_FLAGS | UCP_EP_PARAM_FIELD_SOCK_ADDR |
+                                        UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          .flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
+                          .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
+                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_handler = {.cb = hx_err, .arg = x}};
+    return ucp_ep_create(x->w, &ep, &x->ep) == UCS_OK ? 0 : -1;
+}
+
+static void hx_send(hx *x, const void *hdr, size_t hlen, const void *data, size_t len, int rndv)
+{
+    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS,
+                             .flags = UCP_AM_SEND_FLAG_REPLY | (rndv ? UCP_AM_SEND_FLAG_RNDV : 0)};
+    void *r = ucp_am_send_nbx(x->ep, ABSA_UCX_AM_TO_SERVER, hdr, hlen, data, len, &p);
+    double t0 = absa_now();
+    if (r && !UCS_PTR_IS_ERR(r)) {
+        while (ucp_request_check_status(r) == UCS_INPROGRESS && absa_now() - t0 < 5) ucp_worker_progress(x->w);
+        ucp_request_free(r);
+    }
+}
+
+static void hx_progress(hx *x, double seconds, int until_meta)
+{
+    double t0 = absa_now();
+    while (absa_now() - t0 < seconds && !x->failed && !(until_meta && x->got_meta)) {
+        ucp_worker_progress(x->w);
+        usleep(200);
+    }
+}
+
+static void hx_close(hx *x)
+{
+    ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
+    void *r = ucp_ep_close_nbx(x->ep, &p);
+    if (r && !UCS_PTR_IS_ERR(r)) {
+        while (ucp_request_check_status(r) == UCS_INPROGRESS) ucp_worker_progress(x->w);
+        ucp_request_free(r);
+    }
+}
+
+static size_t hx_hello(uint8_t *buf, const char *secret)
+{
+    absa_ucx_msg m = {.type = ABSA_UCX_HELLO, .secret_len = (uint32_t)strlen(secret)};
+    memcpy(m.secret, secret, m.secret_len);
+    return absa_ucx_encode(&m, buf, ABSA_UCX_MAX_HLEN);
+}
+
+/* run case k on a fresh connection; 1 when the server dropped it */
+static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
+{
+    uint8_t b[ABSA_UCX_MAX_HLEN], g[ABSA_UCX_MAX_HLEN];
+    size_t hl = hx_hello(g, e->secret);
+    static uint8_t big[1 << 20];
+    if (hx_connect(x, e->url) != 0) return 0;
+    if (k >= 5 && k <= 10) { /* authenticate first */
+        hx_send(x, g, hl, NULL, 0, 0);
+        hx_progress(x, 5, 1);
+        if (!x->got_meta) return *name = "valid HELLO not answered", 0;
+    }
+    absa_ucx_msg m;
+    size_t n;
+    switch (k) {
+    case 0:
+        *name = "wrong secret";
+        n = hx_hello(b, "not-the-secret");
+        hx_send(x, b, n, NULL, 0, 0);
+        break;
+    case 1:
+        *name = "truncated header";
+        hx_send(x, g, 10, NULL, 0, 0);
+        break;
+    case 2:
+        *name = "bad version";
+        memcpy(b, g, hl);
+        b[4] = 2;
+        hx_send(x, b, hl, NULL, 0, 0);
+        break;
+    case 3:
+        *name = "garbage";
+        for (int i = 0; i < 64; i++) b[i] = (uint8_t)(i * 37 + 11);
+        hx_send(x, b, 64, NULL, 0, 0);
+        break;
+    case 4:
+        *name = "request before HELLO";
+        m = (absa_ucx_msg){.type = ABSA_UCX_REQUEST, .req = 0, .n = 4};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
+        break;
+    case 5:
+        *name = "second HELLO";
+        hx_send(x, g, hl, NULL, 0, 0);
+        break;
+    case 6:
+        *name = "oversized length";
+        m = (absa_ucx_msg){.type = ABSA_UCX_SEEK, .epoch = 0, .nranges = 1};
+        n = absa_ucx_encode(&m, b, sizeof b);
+        b[24] = 0xe8, b[25] = 0x03; /* 1000 ranges claimed, 16 bytes sent */
+        hx_send(x, b, n, big, 16, 0);
+        break;
+    case 7:
+        *name = "request above batch max";
+        m = (absa_ucx_msg){.type = ABSA_UCX_REQUEST, .req = 0, .n = 129};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
+        break;
+    case 8:
+        *name = "commit of a lease it does not hold";
+        m = (absa_ucx_msg){.type = ABSA_UCX_COMMIT, .lease = 1};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
+        break;
+    case 9:
+        *name = "server-to-client type";
+        m = (absa_ucx_msg){.type = ABSA_UCX_END, .req = 0, .epoch = 0};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
+        break;
+    case 10:
+        *name = "1 MiB rendezvous payload";
+        m = (absa_ucx_msg){.type = ABSA_UCX_STATE};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), big, sizeof big, 1);
+        break;
+    default:
+        *name = "silence (HELLO timeout)";
+        break;
+    }
+    hx_progress(x, 8, 0);
+    int dropped = x->failed;
+    hx_close(x);
+    return dropped;
+}
+
+static int hostile_main(const ucxt_env *e, ucxt_shared *sh)
+{
+    hx x = {0};
+    ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM};
+    ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
+    if (ucp_init(&p, NULL, &x.ctx) != UCS_OK || ucp_worker_create(x.ctx, &wp, &x.w) != UCS_OK) return 1;
+    ucp_am_handler_param_t hp = {.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
+                                               UCP_AM_HANDLER_PARAM_FIELD_ARG,
+                                 .id = ABSA_UCX_AM_TO_CLIENT, .cb = hx_am, .arg = &x};
+    ucp_worker_set_am_recv_handler(x.w, &hp);
+    int fails = 0;
+    for (int k = 0; k < NCASES; k++) {
+        const char *name = "?";
+        int ok = hx_case(&x, e, k, &name);
+        fprintf(stderr, "hostile case %2d %-36s %s\n", k, name, ok ? "dropped" : "NOT DROPPED");
+        fails += !ok;
+        sh->batches++;
+    }
+    ucp_worker_destroy(x.w);
+    ucp_cleanup(x.ctx);
+    return fails ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) return 2;
+    ucxt_env e;
+    pid_t pids[2] = {0};
+    alarm(120);
+    if (ucxt_setup(&e, argv[2], "hostile", N, 3, EPOCHS, argv[1]) != 0) return 1;
+    ucxt_shared *sh = ucxt_shared_new(2);
+    const char *extra[] = {"--hello-timeout", "1", NULL};
+    if (ucxt_start_server(&e, "h", extra) != 0) return 1;
+    ucxt_client_cfg good = {.id = 0, .n = 16, .prefetch = 3, .step_us = 300, .slow_us = 100000};
+    pids[0] = ucxt_spawn_client(&e, &good, &sh[0]);
+    while (sh[0].batches < 2 && !sh[0].failures) usleep(2000);
+    fflush(NULL);
+    pids[1] = fork();
+    if (pids[1] == 0) _exit(hostile_main(&e, &sh[1]));
+    int hrc = ucxt_wait_pid(pids[1], 100);
+    pids[1] = 0;
+    CHECK(hrc == 0, "every hostile connection was dropped (exit %d)", hrc);
+    CHECK(!sh[0].finished && sh[0].samples < (uint64_t)N * EPOCHS, "the good client streamed throughout the attacks (%llu)",
+          (unsigned long long)sh[0].samples);
+    sh[0].go_fast = 1;
+    int grc = ucxt_wait_pid(pids[0], 40);
+    pids[0] = 0;
+    CHECK(grc == 0, "good client finished correctly (exit %d): %s", grc, sh[0].msg);
+    int src = ucxt_wait_server(&e, 0, 20);
+    CHECK(src == 0, "server finished normally (exit %d)", src);
+    ucxt_kill_all(&e, pids, 2);
+    uint64_t lines, dups;
+    int complete = ucxt_check_audit(e.audit, N, EPOCHS, &lines, &dups, NULL);
+    CHECK(complete == EPOCHS && lines == (uint64_t)N * EPOCHS, "audit: %d complete epochs, %llu lines", complete,
+          (unsigned long long)lines);
+    int drops = ucxt_log_count(e.log, "dropped:");
+    CHECK(drops == NCASES, "%d 'dropped' log lines (want one per hostile case, %d)", drops, NCASES);
+    const char *reasons[] = {"wrong secret", "truncated header", "unsupported protocol version", "bad magic",
+                             "not HELLO", "second HELLO", "header implies", "exceeds the batch maximum",
+                             "which it does not hold", "unexpected message type", "rendezvous", "no HELLO within"};
+    for (int i = 0; i < NCASES; i++) CHECK(ucxt_log_count(e.log, reasons[i]) == 1, "log names '%s' once", reasons[i]);
+    if (absa_test_st.failures) {
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "grep -E 'dropped|left' %s >&2", e.log);
+        if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
+    } else {
+        unlink(e.data), unlink(e.audit), unlink(e.log), unlink(e.secret_file), unlink(e.addr_file);
+    }
+    return absa_test_finish("test_ucx_hostile");
+}

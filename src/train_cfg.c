@@ -57,7 +57,13 @@ static const opt absa_train_opts[] = {
     {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores)"},
     {"step-log", T_INT, F(step_log), 0, 1 << 30, "a metrics line every N steps (0 = none)"},
     {"memory-budget", T_SIZE, F(memory_budget), 1 << 20, 1e15, "bytes of RAM for the data reader"},
-    {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop (exit 3) after N epochs"},
+    {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop after N epochs of this invocation"},
+    {"max-ranks", T_INT, F(max_ranks), 0, 1 << 20, "most MPI ranks to grow to (0 = the allocation's slots under MPI, 1 = no growth)"},
+    {"growth", T_STR, F(growth), 0, 0, "auto | spawn (MPI_Comm_spawn, under mpirun) | pool (pre-launched ranks, e.g. srun) | none"},
+    {"spawn-host", T_STR, F(spawn_host), 0, 0, "placement of spawned ranks (MPI info key \"host\", e.g. n1,n2)"},
+    {"spawn-timeout", T_DBL, F(spawn_timeout), 0.001, 1e6, "seconds before a spawn is given up (training goes on)"},
+    {"spawn-test-delay", T_DBL, F(spawn_test_delay), 0, 1e6, "testing aid: spawned ranks sleep this long before MPI_Init"},
+    {"sample-log", T_STR, F(sample_log), 0, 0, "debugging aid: directory for per-process logs of the sample ids trained on"},
     {"quiet", T_FLAG, F(quiet), 0, 0, "no progress output"},
 };
 #undef F
@@ -85,6 +91,8 @@ void absa_train_cfg_defaults(absa_train_cfg *c)
     c->test_batch = 1000;
     c->step_log = 1;
     c->memory_budget = (size_t)4 << 30;
+    strcpy(c->growth, "auto");
+    c->spawn_timeout = 60;
 }
 
 static int keyeq(const char *a, const char *b)
@@ -247,6 +255,8 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     if (strcmp(c->augment, "auto") && strcmp(c->augment, "none") && strcmp(c->augment, "crop-flip"))
         ABSA_FAIL(ABSA_EINVAL, "--augment: '%s' is not auto, none or crop-flip", c->augment);
     if (!c->out[0]) ABSA_FAIL(ABSA_EINVAL, "--out must name a directory");
+    if (strcmp(c->growth, "auto") && strcmp(c->growth, "spawn") && strcmp(c->growth, "pool") && strcmp(c->growth, "none"))
+        ABSA_FAIL(ABSA_EINVAL, "--growth: '%s' is not auto, spawn, pool or none", c->growth);
 cleanup:
     return status;
 }
@@ -279,7 +289,11 @@ void absa_train_cfg_help(FILE *f)
     fprintf(f, "usage: absa train --data FILE.h5 [options]\n\n"
                "Train with SGD, ABS or ABSA (adaptive batch size from the top Hessian eigenvalue,\n"
                "FGSM adversarial samples early on). Every option may also be given in a --config FILE\n"
-               "as 'key = value' lines; flags override the file.\n\n");
+               "as 'key = value' lines; flags override the file.\n"
+               "Under mpirun (or srun for a pool of ranks) training is data-parallel and the ranks grow\n"
+               "with the batch up to --max-ranks (docs/growth.md). SIGTERM/SIGINT: the current step is\n"
+               "finished, a checkpoint with the position in the epoch is written and absa exits 0;\n"
+               "--resume continues from there.\n\n");
     fprintf(f, "  %-18s %s\n", "--config FILE", "read options from FILE first");
     for (size_t i = 0; i < N_OPTS; i++) {
         char v[256], k[64];

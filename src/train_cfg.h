@@ -31,7 +31,14 @@ typedef struct absa_train_cfg {
     int step_log;           /* write a metrics line every N steps (0 = none) */
     int quiet;
     size_t memory_budget;   /* bytes for the HDF5 reader's RAM copy / cache */
-    int stop_after;         /* testing aid: exit(3) after this many epochs of this invocation (0 = off) */
+    int stop_after;         /* testing aid: stop after this many epochs of this invocation (0 = off) */
+    /* data parallelism and growth of the worker set (dist.h, docs/growth.md) */
+    int max_ranks;          /* growth limit; 0 = the allocation's slots under MPI, else 1 */
+    char growth[8];         /* auto | spawn | pool | none */
+    char spawn_host[1024];  /* "host" info key (placement) of spawned ranks; "" = launcher's choice */
+    double spawn_timeout;   /* seconds before a spawn is given up */
+    double spawn_test_delay;/* testing aid: spawned ranks sleep this long before MPI_Init */
+    char sample_log[4096];  /* debugging aid: directory for per-process logs of the sample ids used */
 } absa_train_cfg;
 
 void absa_train_cfg_defaults(absa_train_cfg *c);

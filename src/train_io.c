@@ -55,7 +55,14 @@ static int line_epoch(const char *line)
     return p ? atoi(p + 9) : -1;
 }
 
-absa_status absa_metrics_open(const char *dir, int keep_epochs, FILE **out)
+/* a line's "step" (step and resize lines), or -1 for lines without one (epoch lines) */
+static long long line_step(const char *line)
+{
+    const char *p = strstr(line, "\"step\": ");
+    return p ? atoll(p + 8) : -1;
+}
+
+absa_status absa_metrics_open(const char *dir, int keep_epochs, int64_t keep_step, FILE **out)
 {
     absa_status status = ABSA_OK;
     char path[4200];
@@ -71,7 +78,10 @@ absa_status absa_metrics_open(const char *dir, int keep_epochs, FILE **out)
         while (fgets(line, sizeof line, in)) {
             size_t l = strlen(line);
             if (l == 0 || line[l - 1] != '\n') continue; /* a line cut by a kill */
-            if (line_epoch(line) > keep_epochs) continue;
+            if (line_epoch(line) > keep_epochs) {
+                long long st = line_step(line);
+                if (st < 0 || st > keep_step) continue;
+            }
             if (len + l + 1 > cap) {
                 char *nb = realloc(buf, cap *= 2);
                 if (!nb) ABSA_FAIL(ABSA_ENOMEM, "out of memory reading %s", path);
@@ -125,6 +135,13 @@ void absa_progress_to_extra(const absa_train_progress *p, const absa_train_cfg *
     absa_ckpt_set_i64(e, "has_eig_ref", !isnan(p->sched.eig_ref));
     absa_ckpt_set_f64(e, "eig_ref", isnan(p->sched.eig_ref) ? 0.0 : p->sched.eig_ref);
     absa_ckpt_set_f64(e, "wall_total", p->wall_total);
+    absa_ckpt_set_i64(e, "ep_epoch", p->ep_epoch);
+    absa_ckpt_set_i64(e, "ep_cursor", p->ep_cursor);
+    absa_ckpt_set_f64(e, "ep_loss_sum", p->ep_loss_sum);
+    absa_ckpt_set_i64(e, "ep_correct", p->ep_correct);
+    absa_ckpt_set_i64(e, "ep_seen", p->ep_seen);
+    absa_ckpt_set_f64(e, "resize_total", p->resize_total);
+    absa_ckpt_set_i64(e, "resizes", p->resizes);
     absa_ckpt_set_i64(e, "method", c->sched.method);
     absa_ckpt_set_i64(e, "micro_batch", c->sched.micro);
     absa_ckpt_set_i64(e, "seed", (int64_t)c->seed);
@@ -154,6 +171,15 @@ absa_status absa_progress_from_extra(const absa_ckpt_extra *e, const absa_train_
     absa_ckpt_get_f64(e, "eig_ref", &p->sched.eig_ref);
     if (!absa_ckpt_get_i64(e, "has_eig_ref", &has_ref) || !has_ref) p->sched.eig_ref = NAN;
     absa_ckpt_get_f64(e, "wall_total", &p->wall_total);
+    if (absa_ckpt_get_i64(e, "ep_epoch", &v)) p->ep_epoch = (int)v;
+    absa_ckpt_get_i64(e, "ep_cursor", &p->ep_cursor);
+    absa_ckpt_get_f64(e, "ep_loss_sum", &p->ep_loss_sum);
+    absa_ckpt_get_i64(e, "ep_correct", &p->ep_correct);
+    absa_ckpt_get_i64(e, "ep_seen", &p->ep_seen);
+    absa_ckpt_get_f64(e, "resize_total", &p->resize_total);
+    absa_ckpt_get_i64(e, "resizes", &p->resizes);
+    if (p->ep_epoch && (p->ep_epoch != p->epoch + 1 || p->ep_cursor < 0 || p->ep_seen < 0))
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint mid-epoch state is corrupt (epoch %d in progress after %d)", p->ep_epoch, p->epoch);
     if (p->sched.batch < 1 || !(p->sched.lr > 0)) ABSA_FAIL(ABSA_EFORMAT, "checkpoint training state is corrupt (batch %d, lr %g)", p->sched.batch, p->sched.lr);
 cleanup:
     return status;

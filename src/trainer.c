@@ -1,10 +1,14 @@
-/* trainer.c — the single-process training loop of `absa train`: SGD / ABS / ABSA with gradient
- * accumulation over micro-batches, FGSM replacement, the end-of-epoch eigenvalue, the schedule
- * decision, the test pass, metrics, per-epoch atomic checkpoints and bitwise-exact resume.
+/* trainer.c — the training loop of `absa train`: SGD / ABS / ABSA with gradient accumulation
+ * over micro-batches (train_step.c, spread over MPI ranks when there are several), the
+ * end-of-epoch eigenvalue, the schedule decision (rank 0 decides, everyone applies it), the test
+ * pass, metrics, per-epoch atomic checkpoints, bitwise-exact resume, growth of the worker set
+ * when the batch doubles (dist.h) and the graceful stop on SIGTERM/SIGINT with a mid-epoch
+ * checkpoint.
  *
  * All randomness is a function of (seed, epoch, ...) — data order absa_permutation(seed, epoch),
  * augmentation absa_hash64(seed, epoch), eigenvalue samples and start vector from
- * absa_eig_seed(seed, epoch) — so a resumed run needs only model, optimizer and schedule state. */
+ * absa_eig_seed(seed, epoch) — so a resumed run, or a rank that joins, needs only model,
+ * optimizer, schedule state and the epoch cursor. Only active rank 0 writes files. */
 #include "trainer.h"
 
 #include <math.h>
@@ -15,32 +19,14 @@
 
 #include "checkpoint.h"
 #include "cli_util.h"
-#include "curvature.h"
-#include "fgsm.h"
-#include "h5reader.h"
-#include "optim.h"
-#include "train_io.h"
+#include "dist_train.h"
+#include "trainer_impl.h"
 
 uint64_t absa_eig_seed(uint64_t seed, int epoch) { return absa_hash64(seed ^ 0xE16E16ull, (uint64_t)epoch); }
 
-typedef struct tstate {
-    const absa_train_cfg *cfg;
-    absa_model *m;
-    absa_sgd opt;
-    absa_h5reader *train, *test;
-    size_t n_train, n_test;
-    int C, H, W, K, crop, flip;
-    float eps_c[4];
-    absa_train_progress pr;
-    float *x;
-    int32_t *y;
-    uint64_t *perm;
-    FILE *metrics;
-    double t_compute, t_data, t_eig, t_test;
-    int tty;
-} tstate;
+static const char *method_name(int m) { return m == ABSA_SCHED_SGD ? "sgd" : m == ABSA_SCHED_ABS ? "abs" : "absa"; }
 
-static absa_status open_data(tstate *t)
+static absa_status open_data(absa_tstate *t)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -66,8 +52,9 @@ cleanup:
     return status;
 }
 
-/* model, optimizer and progress: fresh or from --resume (all checks before any training) */
-static absa_status setup_model(tstate *t)
+/* model, optimizer and progress: fresh or from --resume (read by rank 0 only: the others get
+ * it by broadcast); all checks before any training */
+static absa_status setup_model(absa_tstate *t)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -80,11 +67,9 @@ static absa_status setup_model(tstate *t)
     t->opt.nesterov = c->nesterov;
     t->opt.lr = c->sched.lr0;
     ABSA_TRY(absa_sgd_check(&t->opt));
-    if (!c->resume[0]) {
-        absa_model_init(t->m, c->seed);
-        absa_sched_init(&c->sched, &t->pr.sched);
-        return ABSA_OK;
-    }
+    absa_model_init(t->m, c->seed);
+    absa_sched_init(&c->sched, &t->pr.sched);
+    if (!c->resume[0] || !t->io) return ABSA_OK;
     char name[64];
     int C, H, W, K;
     ABSA_TRY(absa_checkpoint_peek(c->resume, name, sizeof name, &C, &H, &W, &K));
@@ -97,6 +82,9 @@ static absa_status setup_model(tstate *t)
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ABSA_TRY(absa_checkpoint_load(c->resume, t->m, ex));
     ABSA_TRY(absa_progress_from_extra(ex, c, &t->pr));
+    if (t->pr.ep_epoch && (size_t)t->pr.ep_cursor > t->n_train)
+        ABSA_FAIL(ABSA_EMISMATCH, "checkpoint %s stopped at sample %lld of epoch %d, beyond the %zu training samples (another --limit-train?)",
+                  c->resume, (long long)t->pr.ep_cursor, t->pr.ep_epoch, t->n_train);
     t->opt.has_buf = ex->sgd.has_buf;
     t->opt.steps = ex->sgd.steps;
 cleanup:
@@ -104,121 +92,36 @@ cleanup:
     return status;
 }
 
-static void log_step(tstate *t, int epoch, double loss)
-{
-    const absa_train_cfg *c = t->cfg;
-    if (c->step_log > 0 && t->pr.global_step % c->step_log == 0)
-        fprintf(t->metrics, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
-                epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
-}
-
-/* One epoch of SGD steps; returns mean train loss / accuracy through the pointers. */
-static absa_status train_epoch(tstate *t, int epoch, double *loss_out, double *acc_out)
+static absa_status setup(absa_tstate *t)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
-    const absa_sched_cfg *sc = &c->sched;
-    absa_permutation(c->seed, (uint64_t)epoch, t->n_train, t->perm);
-    uint64_t aug_seed = absa_hash64(c->seed ^ 0xA06ull, (uint64_t)epoch);
-    double lsum = 0;
-    long correct = 0, seen = 0;
-    size_t steps_total = 0;
-    for (size_t cur = 0; cur < t->n_train;) {
-        int B = t->pr.sched.batch;
-        if ((size_t)B > t->n_train - cur) B = (int)(t->n_train - cur);
-        double t0 = absa_now(), step_loss = 0;
-        absa_model_zero_grad(t->m);
-        for (int off = 0; off < B; off += sc->micro) {
-            int nb = B - off < sc->micro ? B - off : sc->micro;
-            double d0 = absa_now();
-            ABSA_TRY(absa_h5reader_gather_f32(t->train, t->perm + cur + off, (size_t)nb, 1, t->crop, t->flip, aug_seed, t->x, t->y));
-            t->t_data += absa_now() - d0;
-            for (int i = 0; i < nb; i++)
-                if (t->y[i] < 0 || t->y[i] >= t->K) ABSA_FAIL(ABSA_EFORMAT, "%s: label %d out of range", c->data, t->y[i]);
-            int k = sc->method == ABSA_SCHED_ABSA ? absa_sched_adv_count(sc, &t->pr.sched, nb) : 0;
-            if (k > 0) ABSA_TRY(absa_fgsm(t->m, t->x, t->y, k, t->eps_c));
-            const float *z = absa_model_forward(t->m, t->x, nb, 1, 1);
-            if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
-            double l = absa_model_loss(t->m, t->y);
-            if (!isfinite(l)) ABSA_FAIL(ABSA_EINVAL, "training diverged: loss is %g at epoch %d step %lld (lr %g too large?)", l, epoch, (long long)t->pr.global_step, t->pr.sched.lr);
-            absa_model_backward(t->m, t->x, t->y, (double)nb / B, 0);
-            correct += absa_xent_correct_f32(nb, t->K, z, t->y);
-            step_loss += l * nb / B;
-        }
-        t->opt.lr = t->pr.sched.lr;
-        absa_sgd_step(t->m, &t->opt);
-        t->pr.global_step++;
-        t->pr.samples_seen += B;
-        lsum += step_loss * B;
-        seen += B;
-        cur += (size_t)B;
-        steps_total++;
-        t->t_compute += absa_now() - t0;
-        log_step(t, epoch, step_loss);
-        if (t->tty && !c->quiet)
-            fprintf(stderr, "\r  epoch %d: %zu/%zu samples, step %lld, loss %.4f   ", epoch, cur, t->n_train,
-                    (long long)t->pr.global_step, step_loss);
+    ABSA_TRY(open_data(t));
+    ABSA_TRY(setup_model(t));
+    /* batch buffers: a micro-batch or a test batch (no larger than the test split) */
+    size_t tb = t->n_test < (size_t)c->test_batch ? t->n_test : (size_t)c->test_batch;
+    size_t xs = (size_t)c->sched.micro > tb ? (size_t)c->sched.micro : tb;
+    const size_t nbuf = t->m->n_bufs;
+    t->x = absa_try_alloc(xs * t->C * t->H * t->W * sizeof(float));
+    t->y = malloc(sizeof(int32_t) * xs);
+    t->perm = malloc(sizeof(uint64_t) * t->n_train);
+    t->bn0 = malloc(sizeof(float) * (nbuf + 1));
+    t->cnt0 = malloc(sizeof(int64_t) * ((size_t)t->m->n_counts + 1));
+    t->red = malloc(sizeof(double) * (nbuf + 8));
+    if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red)
+        ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
+    ABSA_TRY(absa_model_reserve(t->m, (int)xs));
+    if (c->sample_log[0]) {
+        char path[4200];
+        ABSA_TRY(absa_train_mkdir(c->sample_log));
+        snprintf(path, sizeof path, "%s/ids.%ld.txt", c->sample_log, (long)getpid());
+        if (!(t->idlog = fopen(path, "a"))) ABSA_FAIL(ABSA_EIO, "cannot write %s", path);
     }
-    if (t->tty && !c->quiet) fprintf(stderr, "\r%70s\r", "");
-    *loss_out = lsum / (double)seen;
-    *acc_out = (double)correct / (double)seen;
+    if (!t->io) return ABSA_OK;
+    ABSA_TRY(absa_train_mkdir(c->out));
+    ABSA_TRY(absa_train_write_config(c->out, c));
+    ABSA_TRY(absa_metrics_open(c->out, c->resume[0] ? t->pr.epoch : -1, t->pr.global_step, &t->metrics));
 cleanup:
-    return status;
-}
-
-/* Top eigenvalue on eig_samples un-augmented train samples, BN eval (reference). */
-static absa_status epoch_eig(tstate *t, int epoch, double *eig, int *iters)
-{
-    absa_status status = ABSA_OK;
-    const absa_train_cfg *c = t->cfg;
-    size_t full = absa_h5reader_count(t->train);
-    int n = c->eig_samples < (int)full ? c->eig_samples : (int)full;
-    uint64_t es = absa_eig_seed(c->seed, epoch);
-    uint64_t *perm = malloc(sizeof(uint64_t) * full);
-    float *x = absa_try_alloc((size_t)n * t->C * t->H * t->W * sizeof(float));
-    int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
-    if (!perm || !x || !y) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate the eigenvalue samples");
-    absa_permutation(es, 0, full, perm); /* as absa_samples_load(shuffle, seed = es) does */
-    ABSA_TRY(absa_h5reader_gather_f32(t->train, perm, (size_t)n, 1, 0, 0, 0, x, y));
-    absa_eig_opts o;
-    absa_eig_defaults(&o);
-    o.max_iters = c->eig_iters;
-    o.tol = c->eig_tol;
-    o.rule = c->eig_rule;
-    o.chunk = c->eig_chunk;
-    o.seed = es;
-    absa_eig_result r;
-    ABSA_TRY(absa_power_iteration(t->m, x, y, n, &o, NULL, &r, NULL));
-    *eig = r.eig[0];
-    *iters = r.iters[0];
-cleanup:
-    free(perm);
-    absa_free(x);
-    free(y);
-    return status;
-}
-
-static absa_status test_pass(tstate *t, double *loss, double *acc)
-{
-    absa_status status = ABSA_OK;
-    const absa_train_cfg *c = t->cfg;
-    double lsum = 0;
-    long correct = 0;
-    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)c->test_batch);
-    if (!idx) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
-    for (size_t s = 0; s < t->n_test; s += (size_t)c->test_batch) {
-        int nb = (int)(t->n_test - s < (size_t)c->test_batch ? t->n_test - s : (size_t)c->test_batch);
-        for (int i = 0; i < nb; i++) idx[i] = s + (size_t)i;
-        ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)nb, 1, 0, 0, 0, t->x, t->y));
-        const float *z = absa_model_forward(t->m, t->x, nb, 0, 0);
-        if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
-        lsum += absa_model_loss(t->m, t->y) * nb;
-        correct += absa_xent_correct_f32(nb, t->K, z, t->y);
-    }
-    *loss = t->n_test ? lsum / (double)t->n_test : NAN;
-    *acc = t->n_test ? (double)correct / (double)t->n_test : NAN;
-cleanup:
-    free(idx);
     return status;
 }
 
@@ -228,87 +131,170 @@ static void json_num(FILE *f, const char *key, double v)
     else fprintf(f, ", \"%s\": null", key);
 }
 
-static absa_status run_epochs(tstate *t)
+static absa_status save_checkpoint(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", t->cfg->out);
+    absa_ckpt_extra *ex = calloc(1, sizeof *ex);
+    if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
+    ex->sgd = t->opt;
+    absa_progress_to_extra(&t->pr, t->cfg, ex);
+    status = absa_checkpoint_save(ckpt, t->m, ex);
+cleanup:
+    free(ex);
+    return status;
+}
+
+static void flush_metrics(absa_tstate *t)
+{
+    fflush(t->metrics);
+    fsync(fileno(t->metrics));
+}
+
+/* what rank 0 decides at the end of an epoch, applied by every rank */
+typedef struct epoch_decision {
+    absa_sched_state next;
+    absa_sched_decision d;
+    double eig;
+    int eig_iters;
+    int target_ranks; /* > ranks: grow */
+    int stop;         /* --stop-after reached (rank 0 counts: joined ranks ran fewer epochs) */
+} epoch_decision;
+
+static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, double eig, int iters, int ran,
+                   epoch_decision *e)
+{
+    memset(e, 0, sizeof *e);
+    const absa_sched_cfg *sc = &t->cfg->sched;
+    const int R = absa_dist_size(t->dist);
+    if (t->io) {
+        absa_sched_end_epoch(sc, before, eig, epoch, &e->next, &e->d);
+        e->eig = eig;
+        e->eig_iters = iters;
+        e->target_ranks = R;
+        e->stop = t->cfg->stop_after > 0 && ran >= t->cfg->stop_after;
+        /* while ranks < max: the doubling of the batch doubles the ranks (never beyond the
+         * micro-batches of a step); beyond that, accumulation grows */
+        if (e->d.grew && !e->stop && epoch < sc->epochs && absa_dist_can_grow(t->dist)) {
+            int k = absa_sched_accum(sc, e->next.batch), target = 2 * R;
+            if (target > absa_dist_max_ranks(t->dist)) target = absa_dist_max_ranks(t->dist);
+            if (target > k) target = k;
+            if (target > R) e->target_ranks = target;
+        }
+    }
+    absa_dist_bcast(t->dist, e, sizeof *e);
+}
+
+/* mid-epoch stop: the checkpoint carries the cursor of the epoch in progress */
+static absa_status stop_now(absa_tstate *t, int epoch, double e0)
+{
+    absa_status status = ABSA_OK;
+    t->pr.wall_total += absa_now() - e0;
+    if (!t->io) return ABSA_OK;
+    flush_metrics(t);
+    ABSA_TRY(save_checkpoint(t));
+    fprintf(stderr, "absa train: stopped by %s after step %lld (epoch %d, %lld of %zu samples); checkpoint %s/checkpoint.h5, continue with --resume\n",
+            t->stop_sig == SIGTERM ? "SIGTERM" : t->stop_sig == SIGINT ? "SIGINT" : "a signal on another rank",
+            (long long)t->pr.global_step, epoch, (long long)t->pr.ep_cursor, t->n_train, t->cfg->out);
+cleanup:
+    return status;
+}
+
+enum { RUN_DONE = 0, RUN_STOPPED = 1 };
+
+static absa_status run_epochs(absa_tstate *t, int *how)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
-    char ckpt[4200];
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", c->out);
     int ran = 0;
+    *how = RUN_DONE;
     for (int epoch = t->pr.epoch + 1; epoch <= c->sched.epochs; epoch++) {
-        double e0 = absa_now(), tc0 = t->t_compute, td0 = t->t_data, te0 = t->t_eig, tt0 = t->t_test;
+        double e0 = absa_now(), tc0 = t->t_compute, td0 = t->t_data, te0 = t->t_eig, tt0 = t->t_test, tm0 = t->t_comm;
         absa_sched_state before = t->pr.sched;
-        int accum = absa_sched_accum(&c->sched, before.batch);
+        const int accum = absa_sched_accum(&c->sched, before.batch);
         double tr_loss, tr_acc, eig = NAN, te_loss = NAN, te_acc = NAN;
-        int eig_iters = 0;
-        ABSA_TRY(train_epoch(t, epoch, &tr_loss, &tr_acc));
+        int eig_iters = 0, stopped = 0;
+        ABSA_TRY(absa_tr_train_epoch(t, epoch, &tr_loss, &tr_acc, &stopped));
+        /* ranks still spawning join now (or are given up if the run stops here) */
+        absa_tr_grow_wait(t, epoch, stopped);
+        if (stopped) {
+            *how = RUN_STOPPED;
+            return stop_now(t, epoch, e0);
+        }
+        const int R = absa_dist_size(t->dist);
         if (absa_sched_wants_eig(&c->sched, &before)) {
             double q = absa_now();
-            ABSA_TRY(epoch_eig(t, epoch, &eig, &eig_iters));
+            ABSA_TRY(absa_tr_epoch_eig(t, epoch, &eig, &eig_iters));
             t->t_eig += absa_now() - q;
         }
-        absa_sched_decision d;
-        absa_sched_end_epoch(&c->sched, &before, eig, epoch, &t->pr.sched, &d);
+        epoch_decision e;
+        decide(t, &before, epoch, eig, eig_iters, ++ran, &e);
+        t->pr.sched = e.next;
+        eig = e.eig;
+        eig_iters = e.eig_iters;
         if (t->test) {
             double q = absa_now();
-            ABSA_TRY(test_pass(t, &te_loss, &te_acc));
+            ABSA_TRY(absa_tr_test_pass(t, &te_loss, &te_acc));
             t->t_test += absa_now() - q;
         }
+        if (absa_dist_check_params(t->dist, t->m, &t->opt, &t->pr) && t->io)
+            fprintf(stderr, "absa train: warning: weights differed across ranks after epoch %d; resynchronised from rank 0\n", epoch);
         t->pr.epoch = epoch;
+        t->pr.ep_epoch = 0;
+        t->pr.ep_cursor = t->pr.ep_correct = t->pr.ep_seen = 0;
+        t->pr.ep_loss_sum = 0;
         double wall = absa_now() - e0;
         t->pr.wall_total += wall;
-        FILE *f = t->metrics;
-        fprintf(f, "{\"type\": \"epoch\", \"epoch\": %d", epoch);
-        json_num(f, "train_loss", tr_loss);
-        json_num(f, "train_acc", tr_acc);
-        json_num(f, "test_loss", te_loss);
-        json_num(f, "test_acc", te_acc);
-        json_num(f, "eig", eig);
-        fprintf(f, ", \"eig_iters\": %d, \"eig_seed\": %llu", eig_iters, (unsigned long long)absa_eig_seed(c->seed, epoch));
-        json_num(f, "eig_ref", t->pr.sched.eig_ref);
-        fprintf(f, ", \"batch\": %d, \"accum\": %d, \"adv_ratio\": %.9g, \"lr\": %.9g, \"next_batch\": %d, "
-                   "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"sgd_iters\": %lld, "
-                   "\"wall\": {\"compute\": %.3f, \"eig\": %.3f, \"data\": %.3f, \"test\": %.3f, \"epoch\": %.3f, \"total\": %.3f}}\n",
-                before.batch, accum, before.adv_ratio, before.lr, t->pr.sched.batch, t->pr.sched.lr,
-                t->pr.sched.adv_ratio, d.grew ? "true" : "false", (long long)t->pr.global_step,
-                t->t_compute - tc0 - (t->t_data - td0), t->t_eig - te0, t->t_data - td0, t->t_test - tt0, wall,
-                t->pr.wall_total);
-        fflush(f);
-        fsync(fileno(f));
-        absa_ckpt_extra *ex = calloc(1, sizeof *ex);
-        if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
-        ex->sgd = t->opt;
-        absa_progress_to_extra(&t->pr, c, ex);
-        status = absa_checkpoint_save(ckpt, t->m, ex);
-        free(ex);
-        if (status != ABSA_OK) goto cleanup;
-        if (!c->quiet)
-            fprintf(stderr, "epoch %3d/%d  batch %5d  lr %.4g  adv %.4g  train %.4f/%.2f%%  test %.4f/%.2f%%  eig %s%.4g  iters %lld  %.1fs%s\n",
-                    epoch, c->sched.epochs, before.batch, before.lr, before.adv_ratio, tr_loss, 100 * tr_acc,
-                    te_loss, 100 * te_acc, isnan(eig) ? "-" : "", isnan(eig) ? 0.0 : eig,
-                    (long long)t->pr.global_step, wall, d.grew ? "  -> batch grows" : "");
-        if (c->stop_after > 0 && ++ran >= c->stop_after) {
-            status = ABSA_OK;
-            return ABSA_EEXIST; /* sentinel: stopped on request */
+        if (t->io) {
+            FILE *f = t->metrics;
+            fprintf(f, "{\"type\": \"epoch\", \"epoch\": %d", epoch);
+            json_num(f, "train_loss", tr_loss);
+            json_num(f, "train_acc", tr_acc);
+            json_num(f, "test_loss", te_loss);
+            json_num(f, "test_acc", te_acc);
+            json_num(f, "eig", eig);
+            fprintf(f, ", \"eig_iters\": %d, \"eig_seed\": %llu", eig_iters, (unsigned long long)absa_eig_seed(c->seed, epoch));
+            json_num(f, "eig_ref", t->pr.sched.eig_ref);
+            fprintf(f, ", \"batch\": %d, \"accum\": %d, \"ranks\": %d, \"adv_ratio\": %.9g, \"lr\": %.9g, \"next_batch\": %d, "
+                       "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"sgd_iters\": %lld, "
+                       "\"wall\": {\"compute\": %.3f, \"eig\": %.3f, \"data\": %.3f, \"test\": %.3f, \"comm\": %.3f, \"epoch\": %.3f, \"total\": %.3f}}\n",
+                    before.batch, accum, R, before.adv_ratio, before.lr, t->pr.sched.batch, t->pr.sched.lr,
+                    t->pr.sched.adv_ratio, e.d.grew ? "true" : "false", (long long)t->pr.global_step,
+                    t->t_compute - tc0 - (t->t_data - td0) - (t->t_comm - tm0), t->t_eig - te0, t->t_data - td0,
+                    t->t_test - tt0, t->t_comm - tm0, wall, t->pr.wall_total);
+            flush_metrics(t);
+            ABSA_TRY(save_checkpoint(t));
+            if (!c->quiet)
+                fprintf(stderr, "epoch %3d/%d  batch %5d  ranks %d  lr %.4g  adv %.4g  train %.4f/%.2f%%  test %.4f/%.2f%%  eig %s%.4g  iters %lld  %.1fs%s\n",
+                        epoch, c->sched.epochs, before.batch, R, before.lr, before.adv_ratio, tr_loss, 100 * tr_acc,
+                        te_loss, 100 * te_acc, isnan(eig) ? "-" : "", isnan(eig) ? 0.0 : eig,
+                        (long long)t->pr.global_step, wall, e.d.grew ? "  -> batch grows" : "");
         }
+        if (e.stop) return ABSA_EEXIST; /* sentinel: stopped on request (no growth pending) */
+        if (e.target_ranks > R) absa_tr_grow_begin(t, epoch, e.target_ranks);
     }
 cleanup:
     return status;
 }
 
-static absa_status write_summary(tstate *t, double final_loss, double final_acc)
+static absa_status write_summary(absa_tstate *t, double final_loss, double final_acc)
 {
     char path[4200], *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return ABSA_ENOMEM;
     fprintf(f, "{\"model\": \"%s\", \"schedule\": \"%s\", \"epochs\": %d, \"sgd_iters\": %lld, \"samples_seen\": %lld",
-            t->cfg->model, t->cfg->sched.method == ABSA_SCHED_SGD ? "sgd" : t->cfg->sched.method == ABSA_SCHED_ABS ? "abs" : "absa",
-            t->pr.epoch, (long long)t->pr.global_step, (long long)t->pr.samples_seen);
+            t->cfg->model, method_name(t->cfg->sched.method), t->pr.epoch, (long long)t->pr.global_step,
+            (long long)t->pr.samples_seen);
     json_num(f, "final_test_loss", final_loss);
     json_num(f, "final_test_acc", final_acc);
-    fprintf(f, ", \"final_batch\": %d, \"growths\": %lld, \"wall_total_s\": %.3f, \"resize_fraction\": 0}\n",
-            t->pr.sched.batch, (long long)t->pr.sched.growths, t->pr.wall_total);
+    fprintf(f, ", \"final_batch\": %d, \"growths\": %lld, \"wall_total_s\": %.3f, \"ranks\": %d, \"growth_backend\": \"%s\", "
+               "\"resizes\": %lld, \"resize_total_s\": %.6f",
+            t->pr.sched.batch, (long long)t->pr.sched.growths, t->pr.wall_total, absa_dist_size(t->dist),
+            absa_dist_backend_name(t->dist), (long long)t->pr.resizes, t->pr.resize_total);
+    json_num(f, "resize_fraction", t->pr.wall_total > 0 ? t->pr.resize_total / t->pr.wall_total : 0.0);
+    fputs("}\n", f);
     fclose(f);
     snprintf(path, sizeof path, "%s/summary.json", t->cfg->out);
     absa_status st = absa_write_atomic(path, buf, len);
@@ -316,52 +302,98 @@ static absa_status write_summary(tstate *t, double final_loss, double final_acc)
     return st;
 }
 
-absa_status absa_train_run(const absa_train_cfg *c)
+static void banner(absa_tstate *t)
+{
+    const absa_train_cfg *c = t->cfg;
+    if (!t->io || c->quiet) return;
+    fprintf(stderr, "absa train: %s on %s (%zu train, %zu test, %dx%dx%d, %d classes), %s, %zu parameters, %s",
+            c->model, c->data, t->n_train, t->n_test, t->C, t->H, t->W, t->K, method_name(c->sched.method),
+            t->m->n_params, c->resume[0] ? "resuming after epoch " : "fresh start");
+    if (c->resume[0]) fprintf(stderr, "%d%s", t->pr.epoch, t->pr.ep_epoch ? " (mid-epoch)" : "");
+    fputc('\n', stderr);
+    if (!absa_dist_using_mpi(t->dist) && c->max_ranks > 1)
+        fprintf(stderr, "absa train: one process (%s): --max-ranks %d needs an MPI launcher; the batch grows by accumulation\n",
+                absa_dist_backend_why(t->dist), c->max_ranks);
+    else if (absa_dist_using_mpi(t->dist))
+        fprintf(stderr, "absa train: %d rank%s, growth up to %d ranks, backend %s (%s)\n", absa_dist_size(t->dist),
+                absa_dist_size(t->dist) > 1 ? "s" : "", absa_dist_max_ranks(t->dist), absa_dist_backend_name(t->dist),
+                absa_dist_backend_why(t->dist));
+}
+
+absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watch *sw, absa_train_outcome *out)
 {
     absa_status status = ABSA_OK;
-    tstate t;
+    absa_tstate t;
     memset(&t, 0, sizeof t);
     t.cfg = c;
-    t.tty = isatty(fileno(stderr));
+    t.dist = d;
+    t.stop = sw;
+    out->report = 1;
+    out->agreed = 0;
+    int role = absa_dist_role(d);
+    if (role == ABSA_DIST_DISMISSED) return ABSA_OK;
+    t.io = role == ABSA_DIST_ACTIVE && absa_dist_rank(d) == 0;
+    t.tty = t.io && isatty(fileno(stderr));
     absa_set_threads(c->threads);
-    ABSA_TRY(absa_train_cfg_check(c));
-    ABSA_TRY(open_data(&t));
-    ABSA_TRY(setup_model(&t));
-    if (t.pr.epoch >= c->sched.epochs && !c->quiet)
+    double s0 = absa_now();
+    status = setup(&t);
+    double setup_s = absa_now() - s0;
+    if (role != ABSA_DIST_JOINING) { /* every launched rank agrees before anything trains */
+        int r0_failed = 0;
+        absa_status all = absa_dist_agree(d, status, &r0_failed);
+        if (all != ABSA_OK) {
+            if (status == ABSA_OK) absa_errorf("setup failed on another rank");
+            out->report = t.io || (status != ABSA_OK && !r0_failed);
+            out->agreed = 1;
+            status = all;
+            goto cleanup;
+        }
+    }
+    if (status != ABSA_OK) goto cleanup;
+    if (role == ABSA_DIST_PARKED) {
+        if (!absa_dist_park(d)) goto cleanup; /* released at the end of the run */
+        role = ABSA_DIST_JOINING;
+        setup_s = 0; /* set up before parking: nothing to wait for */
+    }
+    if (role == ABSA_DIST_JOINING) { /* the other half of a growth (train_grow.c) */
+        if (!absa_dist_join(d)) goto cleanup; /* given up by the parents: exit quietly */
+        absa_dist_max_f64(d, &setup_s, 1);
+        absa_dist_sync_state(d, t.m, &t.opt, &t.pr);
+    } else {
+        absa_dist_sync_state(d, t.m, &t.opt, &t.pr); /* several launched ranks start equal */
+    }
+    if (t.pr.epoch >= c->sched.epochs && t.io && !c->quiet)
         fprintf(stderr, "absa train: checkpoint already has %d of %d epochs\n", t.pr.epoch, c->sched.epochs);
-    size_t xs = (size_t)(c->sched.micro > c->test_batch ? c->sched.micro : c->test_batch);
-    t.x = absa_try_alloc(xs * t.C * t.H * t.W * sizeof(float));
-    t.y = malloc(sizeof(int32_t) * xs);
-    t.perm = malloc(sizeof(uint64_t) * t.n_train);
-    if (!t.x || !t.y || !t.perm) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
-    ABSA_TRY(absa_model_reserve(t.m, (int)xs));
-    ABSA_TRY(absa_train_mkdir(c->out));
-    ABSA_TRY(absa_train_write_config(c->out, c));
-    ABSA_TRY(absa_metrics_open(c->out, c->resume[0] ? t.pr.epoch : -1, &t.metrics));
-    if (!c->quiet)
-        fprintf(stderr, "absa train: %s on %s (%zu train, %zu test, %dx%dx%d, %d classes), %s, %zu parameters, %s%s\n",
-                c->model, c->data, t.n_train, t.n_test, t.C, t.H, t.W, t.K,
-                c->sched.method == ABSA_SCHED_SGD ? "sgd" : c->sched.method == ABSA_SCHED_ABS ? "abs" : "absa",
-                t.m->n_params, c->resume[0] ? "resuming after epoch " : "fresh start", "");
-    status = run_epochs(&t);
+    banner(&t);
+    int how = RUN_DONE;
+    status = run_epochs(&t, &how);
     if (status == ABSA_EEXIST) { /* --stop-after */
         status = ABSA_OK;
         goto cleanup;
     }
-    if (status != ABSA_OK) goto cleanup;
+    if (status != ABSA_OK || how == RUN_STOPPED) goto cleanup;
     double tl = NAN, ta = NAN;
-    if (t.test) ABSA_TRY(test_pass(&t, &tl, &ta));
-    ABSA_TRY(write_summary(&t, tl, ta));
-    if (!c->quiet)
-        fprintf(stderr, "absa train: done: test accuracy %.2f%%, %lld SGD iterations, final batch %d, %.1f s; output in %s/\n",
-                100 * ta, (long long)t.pr.global_step, t.pr.sched.batch, t.pr.wall_total, c->out);
+    if (t.test) ABSA_TRY(absa_tr_test_pass(&t, &tl, &ta));
+    if (t.io) {
+        ABSA_TRY(write_summary(&t, tl, ta));
+        if (!c->quiet)
+            fprintf(stderr, "absa train: done: test accuracy %.2f%%, %lld SGD iterations, final batch %d, %d rank%s, %.1f s "
+                            "(resizing %.3f s, %.3f%%); output in %s/\n",
+                    100 * ta, (long long)t.pr.global_step, t.pr.sched.batch, absa_dist_size(d),
+                    absa_dist_size(d) > 1 ? "s" : "", t.pr.wall_total, t.pr.resize_total,
+                    t.pr.wall_total > 0 ? 100 * t.pr.resize_total / t.pr.wall_total : 0.0, c->out);
+    }
 cleanup:
     if (t.metrics) fclose(t.metrics);
+    if (t.idlog) fclose(t.idlog);
     absa_h5reader_close(t.train);
     absa_h5reader_close(t.test);
     absa_model_free(t.m);
     absa_free(t.x);
     free(t.y);
     free(t.perm);
+    free(t.bn0);
+    free(t.cnt0);
+    free(t.red);
     return status;
 }

@@ -1,0 +1,175 @@
+/* dist_train.c — the trainer's distributed computations (see dist_train.h): the broadcast of the
+ * whole training state from rank 0 (at start and after a growth), the per-epoch check that all
+ * ranks hold identical weights, and the top Hessian eigenvalue by power iteration on a sample set
+ * spread over the active ranks. The power iteration is absa_power_iteration (curvature.c) for
+ * topk = 1 step by step — Gaussian start from (seed, stream 0xE16), normalise, Hv,
+ * lambda = <Hv, v>, v = Hv/|Hv|, absolute or relative stopping rule — except that each rank
+ * accumulates Hv over its own chunks and one allreduce sums them, so the eigenvalue is that of
+ * the global sample set (bitwise absa_power_iteration's on one rank). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "dist_train.h"
+#include "rng.h"
+
+#define ABSA_SYNC_MAGIC 0xAB5A5E7Cu
+
+typedef struct sync_hdr {
+    uint32_t magic;
+    uint32_t pad;
+    uint64_t n_params, n_bufs, n_counts;
+    absa_train_progress pr;
+    absa_sgd opt;
+} sync_hdr;
+
+double absa_dist_sync_state(absa_dist *d, absa_model *m, absa_sgd *opt, absa_train_progress *pr)
+{
+    if (absa_dist_size(d) <= 1) return 0;
+    double t0 = absa_now();
+    sync_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = ABSA_SYNC_MAGIC;
+    h.n_params = m->n_params;
+    h.n_bufs = m->n_bufs;
+    h.n_counts = (uint64_t)m->n_counts;
+    h.pr = *pr;
+    h.opt = *opt;
+    absa_dist_bcast(d, &h, sizeof h);
+    ABSA_ASSERT(h.magic == ABSA_SYNC_MAGIC && h.n_params == m->n_params && h.n_bufs == m->n_bufs &&
+                    h.n_counts == (uint64_t)m->n_counts,
+                "state broadcast of another model (%llu parameters, this rank has %zu)",
+                (unsigned long long)h.n_params, m->n_params);
+    *pr = h.pr;
+    *opt = h.opt;
+    /* one payload: params | momentum | buffers | counters */
+    const size_t P = m->n_params, nb = m->n_bufs, nc = (size_t)m->n_counts;
+    const size_t bytes = (2 * P + nb) * sizeof(float) + nc * sizeof(int64_t);
+    char *buf = malloc(bytes ? bytes : 1);
+    ABSA_ASSERT(buf, "out of memory for a %zu-byte state broadcast", bytes);
+    char *p = buf;
+    if (absa_dist_rank(d) == 0) {
+        memcpy(p, m->params, P * sizeof(float)), p += P * sizeof(float);
+        memcpy(p, m->mom, P * sizeof(float)), p += P * sizeof(float);
+        if (nb) memcpy(p, m->bufs, nb * sizeof(float)), p += nb * sizeof(float);
+        if (nc) memcpy(p, m->num_batches_tracked, nc * sizeof(int64_t));
+    }
+    absa_dist_bcast(d, buf, bytes);
+    if (absa_dist_rank(d) != 0) {
+        memcpy(m->params, p, P * sizeof(float)), p += P * sizeof(float);
+        memcpy(m->mom, p, P * sizeof(float)), p += P * sizeof(float);
+        if (nb) memcpy(m->bufs, p, nb * sizeof(float)), p += nb * sizeof(float);
+        if (nc) memcpy(m->num_batches_tracked, p, nc * sizeof(int64_t));
+    }
+    free(buf);
+    return absa_now() - t0;
+}
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t absa_model_state_hash(const absa_model *m)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    h = fnv(h, m->params, m->n_params * sizeof(float));
+    h = fnv(h, m->mom, m->n_params * sizeof(float));
+    if (m->n_bufs) h = fnv(h, m->bufs, m->n_bufs * sizeof(float));
+    if (m->n_counts) h = fnv(h, m->num_batches_tracked, (size_t)m->n_counts * sizeof(int64_t));
+    return h;
+}
+
+int absa_dist_check_params(absa_dist *d, absa_model *m, absa_sgd *opt, absa_train_progress *pr)
+{
+    if (absa_dist_size(d) <= 1) return 0;
+    uint64_t mn, mx;
+    absa_dist_minmax_u64(d, absa_model_state_hash(m), &mn, &mx);
+    if (mn == mx) return 0;
+    absa_dist_sync_state(d, m, opt, pr);
+    return 1;
+}
+
+/* ---- distributed power iteration ---- */
+
+int absa_dist_local_count(int n, int chunk, int rank, int size)
+{
+    int cnt = 0;
+    for (int s = 0, c = 0; s < n; s += chunk, c++)
+        if (c % size == rank) cnt += n - s < chunk ? n - s : chunk;
+    return cnt;
+}
+
+int absa_dist_local_index(int i, int chunk, int rank, int size)
+{
+    int k = i / chunk; /* k-th local chunk = global chunk rank + k*size; all but the last are full */
+    return (rank + k * size) * chunk + i % chunk;
+}
+
+static double normalise(size_t P, float *v)
+{
+    double nrm = absa_vec_norm(P, v);
+    if (nrm > 0) absa_vec_scale(P, v, (float)(1.0 / nrm));
+    return nrm;
+}
+
+absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *x, const int32_t *y,
+                                      int n_local, int n_total, const absa_eig_opts *o,
+                                      absa_eig_result *res)
+{
+    absa_status status = ABSA_OK;
+    const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
+    float *v = NULL;
+    memset(res, 0, sizeof *res);
+    ABSA_TRY(absa_eig_check(o));
+    if (o->topk != 1) ABSA_FAIL(ABSA_EINVAL, "distributed power iteration computes one eigenvalue (topk %d)", o->topk);
+    if (n_total <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
+    v = absa_try_alloc(P * sizeof(float));
+    if (!v) ABSA_FAIL(ABSA_ENOMEM, "power iteration: cannot allocate %zu-vectors", P);
+    absa_rng rng;
+    absa_rng_seed(&rng, o->seed, 0xE16);
+    absa_rng_fill_normal(&rng, P, v, 1.0f);
+    normalise(P, v);
+    double lambda = 0;
+    int it;
+    for (it = 0; it < o->max_iters; it++) {
+        memcpy(m->v, v, P * sizeof(float));
+        absa_vec_zero(P, m->hv);
+        double lsum = 0;
+        for (int s = 0; s < n_local; s += o->chunk) {
+            int nb = n_local - s < o->chunk ? n_local - s : o->chunk;
+            double l = 0;
+            ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, o->train_mode, (double)nb / n_total, &l));
+            lsum += l * nb;
+        }
+        absa_dist_allreduce_f32(d, m->hv, P);
+        absa_dist_allreduce_f64(d, &lsum, 1);
+        res->n_hvp++;
+        res->loss = lsum / n_total;
+        double tmp = absa_vec_dot(P, m->hv, v);
+        memcpy(v, m->hv, P * sizeof(float));
+        double nrm = normalise(P, v);
+        if (nrm == 0 || !isfinite(nrm))
+            ABSA_FAIL(ABSA_EINVAL, "power iteration: Hv is %s (loss %g)", nrm == 0 ? "zero" : "not finite", res->loss);
+        if (it > 0) {
+            double diff = fabs(lambda - tmp);
+            if (o->rule == ABSA_EIG_RELATIVE) diff /= fabs(lambda) + 1e-6;
+            if (diff < o->tol) {
+                lambda = tmp;
+                res->converged[0] = 1;
+                it++;
+                break;
+            }
+        }
+        lambda = tmp;
+    }
+    res->eig[0] = lambda;
+    res->iters[0] = it;
+    res->k = 1;
+cleanup:
+    absa_free(v);
+    return status;
+}

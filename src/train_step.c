@@ -1,0 +1,228 @@
+/* train_step.c — the computing part of an epoch of `absa train`, on one rank or spread over the
+ * active ranks so that the result does not depend on their number (up to float summation order):
+ *
+ *  - a step of batch B takes samples [cursor, cursor+B) of the ONE global permutation
+ *    absa_permutation(seed, epoch); its k = ceil(B / micro) micro-batches j go to rank j % R,
+ *    each backpropagated with weight nb/B; then one allreduce of the flat gradient arena and
+ *    one of a small double vector (step loss, correct count, stop flag, batch-norm statistics);
+ *  - batch norm: batch statistics per micro-batch (train mode) as on one process. The running
+ *    statistics after a step are those of the k sequential updates r <- (1-m) r + m s_j, which
+ *    is linear: r_k = (1-m)^k r_0 + sum_j (1-m)^(k-1-j) m s_j, so each rank adds its own
+ *    micro-batches' terms and the sum is reduced (on one rank the updates run natively);
+ *  - FGSM (eval-mode BN) on one rank sees the live running statistics, updated by the earlier
+ *    micro-batches of the step, as the reference (HessianFlow) does; on several ranks those
+ *    micro-batches are elsewhere, so it sees the step-start statistics. This is the one place
+ *    where results depend on the number of ranks: batch-norm models, ABSA with adversarial
+ *    ratio > 0 and accumulation > 1 (docs/growth.md);
+ *  - the eigenvalue: chunk c of the eig-samples set goes to rank c % R, Hv is allreduced;
+ *  - the test pass: test batch b goes to rank b % R, loss and correct counts are summed.
+ * A stop signal (SIGTERM/SIGINT) seen by any rank ends the epoch after the current step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_util.h"
+#include "dist_train.h"
+#include "fgsm.h"
+#include "trainer.h"
+#include "trainer_impl.h"
+
+enum { RED_LOSS = 0, RED_CORRECT, RED_STOP, RED_GROW, RED_BN = RED_GROW + 3 };
+
+static void log_ids(absa_tstate *t, int epoch, const uint64_t *idx, int n)
+{
+    if (!t->idlog) return;
+    fprintf(t->idlog, "%d %d", epoch, absa_dist_rank(t->dist));
+    for (int i = 0; i < n; i++) fprintf(t->idlog, " %llu", (unsigned long long)idx[i]);
+    fputc('\n', t->idlog);
+}
+
+static void log_step(absa_tstate *t, int epoch, double loss)
+{
+    const absa_train_cfg *c = t->cfg;
+    if (t->io && c->step_log > 0 && t->pr.global_step % c->step_log == 0)
+        fprintf(t->metrics, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
+                epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
+}
+
+/* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
+static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int B, int k, int merge_bn,
+                               uint64_t aug_seed, double *loss, long *correct)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    const absa_sched_cfg *sc = &c->sched;
+    absa_model *m = t->m;
+    const size_t nbuf = m->n_bufs;
+    const int off = j * sc->micro, nb = B - off < sc->micro ? B - off : sc->micro;
+    double d0 = absa_now();
+    ABSA_TRY(absa_h5reader_gather_f32(t->train, t->perm + cur + off, (size_t)nb, 1, t->crop, t->flip, aug_seed, t->x, t->y));
+    t->t_data += absa_now() - d0;
+    for (int i = 0; i < nb; i++)
+        if (t->y[i] < 0 || t->y[i] >= t->K) ABSA_FAIL(ABSA_EFORMAT, "%s: label %d out of range", c->data, t->y[i]);
+    log_ids(t, epoch, t->perm + cur + off, nb);
+    int adv = sc->method == ABSA_SCHED_ABSA ? absa_sched_adv_count(sc, &t->pr.sched, nb) : 0;
+    if (adv > 0) {
+        /* eval-mode BN: live running statistics on one rank (as the reference); on several,
+         * the step-start ones (the earlier micro-batches of the step are on other ranks) */
+        if (merge_bn) memcpy(m->bufs, t->bn0, nbuf * sizeof(float));
+        status = absa_fgsm(m, t->x, t->y, adv, t->eps_c);
+        if (status != ABSA_OK) ABSA_FAIL(status, "FGSM: %s", absa_last_error());
+    }
+    if (merge_bn) memset(m->bufs, 0, nbuf * sizeof(float)); /* the update leaves m * s_j */
+    const float *z = absa_model_forward(m, t->x, nb, 1, 1);
+    if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
+    double l = absa_model_loss(m, t->y);
+    if (!isfinite(l))
+        ABSA_FAIL(ABSA_EINVAL, "training diverged: loss is %g at epoch %d step %lld (lr %g too large?)", l, epoch,
+                  (long long)t->pr.global_step, t->pr.sched.lr);
+    absa_model_backward(m, t->x, t->y, (double)nb / B, 0);
+    *correct += absa_xent_correct_f32(nb, t->K, z, t->y);
+    *loss += l * nb / B;
+    if (merge_bn) {
+        const double w = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k - 1 - j);
+        for (size_t i = 0; i < nbuf; i++) t->red[RED_BN + i] += w * m->bufs[i];
+    }
+cleanup:
+    return status;
+}
+
+absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, double *acc_out, int *stopped)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    const absa_sched_cfg *sc = &c->sched;
+    absa_model *m = t->m;
+    absa_train_progress *pr = &t->pr;
+    const size_t nbuf = m->n_bufs, ncnt = (size_t)m->n_counts;
+    *stopped = 0;
+    absa_permutation(c->seed, (uint64_t)epoch, t->n_train, t->perm);
+    uint64_t aug_seed = absa_hash64(c->seed ^ 0xA06ull, (uint64_t)epoch);
+    if (pr->ep_epoch != epoch) {
+        pr->ep_epoch = epoch;
+        pr->ep_cursor = 0;
+        pr->ep_loss_sum = 0;
+        pr->ep_correct = pr->ep_seen = 0;
+    }
+    for (size_t cur = (size_t)pr->ep_cursor; cur < t->n_train;) {
+        int B = pr->sched.batch;
+        if ((size_t)B > t->n_train - cur) B = (int)(t->n_train - cur);
+        const int k = (B + sc->micro - 1) / sc->micro;
+        const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist); /* grows at steps */
+        const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
+        double t0 = absa_now(), step_loss = 0;
+        long correct = 0;
+        absa_model_zero_grad(m);
+        if (nbuf) memcpy(t->bn0, m->bufs, nbuf * sizeof(float));
+        if (ncnt) memcpy(t->cnt0, m->num_batches_tracked, ncnt * sizeof(int64_t));
+        if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
+        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &step_loss, &correct));
+        t->red[RED_LOSS] = step_loss;
+        t->red[RED_CORRECT] = (double)correct;
+        int sig = absa_stop_watch_poll(t->stop);
+        if (sig) t->stop_sig = sig;
+        t->red[RED_STOP] = sig != 0;
+        absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
+        if (R > 1) {
+            double q = absa_now();
+            absa_dist_allreduce_f32(t->dist, m->grad, m->n_params);
+            absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
+            t->t_comm += absa_now() - q;
+        }
+        if (merge_bn) {
+            const double decay = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k);
+            for (size_t i = 0; i < nbuf; i++) m->bufs[i] = (float)(decay * t->bn0[i] + t->red[RED_BN + i]);
+            for (size_t i = 0; i < ncnt; i++) m->num_batches_tracked[i] = t->cnt0[i] + k;
+        }
+        step_loss = t->red[RED_LOSS];
+        t->opt.lr = pr->sched.lr;
+        absa_sgd_step(m, &t->opt);
+        pr->global_step++;
+        pr->samples_seen += B;
+        pr->ep_loss_sum += step_loss * B;
+        pr->ep_seen += B;
+        pr->ep_correct += (int64_t)t->red[RED_CORRECT];
+        cur += (size_t)B;
+        pr->ep_cursor = (int64_t)cur;
+        t->t_compute += absa_now() - t0;
+        log_step(t, epoch, step_loss);
+        if (t->io && t->tty && !c->quiet)
+            fprintf(stderr, "\r  epoch %d: %zu/%zu samples, step %lld, loss %.4f   ", epoch, cur, t->n_train,
+                    (long long)pr->global_step, step_loss);
+        if (t->red[RED_STOP] > 0) { /* some rank saw SIGTERM/SIGINT: the step is committed, stop */
+            *stopped = 1;
+            break;
+        }
+        /* a committed step boundary: ranks spawned in the background may join here */
+        if (growing) absa_tr_grow_settle(t, epoch, t->red + RED_GROW, 0);
+    }
+    if (t->io && t->tty && !c->quiet) fprintf(stderr, "\r%70s\r", "");
+    *loss_out = pr->ep_seen ? pr->ep_loss_sum / (double)pr->ep_seen : NAN;
+    *acc_out = pr->ep_seen ? (double)pr->ep_correct / (double)pr->ep_seen : NAN;
+cleanup:
+    if (t->idlog) fflush(t->idlog);
+    return status;
+}
+
+absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist);
+    size_t full = absa_h5reader_count(t->train);
+    int n = c->eig_samples < (int)full ? c->eig_samples : (int)full;
+    int nl = absa_dist_local_count(n, c->eig_chunk, rank, R);
+    uint64_t es = absa_eig_seed(c->seed, epoch);
+    uint64_t *perm = malloc(sizeof(uint64_t) * full);
+    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)(nl ? nl : 1));
+    float *x = absa_try_alloc((size_t)(nl ? nl : 1) * t->C * t->H * t->W * sizeof(float));
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)(nl ? nl : 1));
+    if (!perm || !idx || !x || !y) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate the eigenvalue samples");
+    absa_permutation(es, 0, full, perm); /* as absa_samples_load(shuffle, seed = es) does */
+    for (int i = 0; i < nl; i++) idx[i] = perm[absa_dist_local_index(i, c->eig_chunk, rank, R)];
+    if (nl) ABSA_TRY(absa_h5reader_gather_f32(t->train, idx, (size_t)nl, 1, 0, 0, 0, x, y));
+    absa_eig_opts o;
+    absa_eig_defaults(&o);
+    o.max_iters = c->eig_iters;
+    o.tol = c->eig_tol;
+    o.rule = c->eig_rule;
+    o.chunk = c->eig_chunk;
+    o.seed = es;
+    absa_eig_result r;
+    ABSA_TRY(absa_dist_power_iteration(t->dist, t->m, x, y, nl, n, &o, &r));
+    *eig = r.eig[0];
+    *iters = r.iters[0];
+cleanup:
+    free(perm);
+    free(idx);
+    absa_free(x);
+    free(y);
+    return status;
+}
+
+absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist);
+    double sums[2] = {0, 0}; /* loss x samples, correct */
+    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)c->test_batch);
+    if (!idx) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
+    size_t b = 0;
+    for (size_t s = 0; s < t->n_test; s += (size_t)c->test_batch, b++) {
+        if ((int)(b % (size_t)R) != rank) continue;
+        int nb = (int)(t->n_test - s < (size_t)c->test_batch ? t->n_test - s : (size_t)c->test_batch);
+        for (int i = 0; i < nb; i++) idx[i] = s + (size_t)i;
+        ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)nb, 1, 0, 0, 0, t->x, t->y));
+        const float *z = absa_model_forward(t->m, t->x, nb, 0, 0);
+        if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
+        sums[0] += absa_model_loss(t->m, t->y) * nb;
+        sums[1] += absa_xent_correct_f32(nb, t->K, z, t->y);
+    }
+    absa_dist_allreduce_f64(t->dist, sums, 2);
+    *loss = t->n_test ? sums[0] / (double)t->n_test : NAN;
+    *acc = t->n_test ? sums[1] / (double)t->n_test : NAN;
+cleanup:
+    free(idx);
+    return status;
+}

@@ -1,0 +1,61 @@
+/* trainer_impl.h — the state of one `absa train` process, shared by trainer.c (setup, epoch
+ * loop, schedule decision, growth, graceful stop, checkpoints) and train_step.c (the SGD steps
+ * of an epoch over the active ranks, the distributed eigenvalue and test pass). */
+#ifndef ABSA_TRAINER_IMPL_H
+#define ABSA_TRAINER_IMPL_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "dist.h"
+#include "h5reader.h"
+#include "model.h"
+#include "optim.h"
+#include "train_io.h"
+#include "train_signal.h"
+
+/* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
+ * statistics of a distributed step are merged with it (train_step.c). */
+#define ABSA_TRAIN_BN_MOMENTUM 0.1
+
+typedef struct absa_tstate {
+    const absa_train_cfg *cfg;
+    absa_model *m;
+    absa_sgd opt;
+    absa_h5reader *train, *test;
+    size_t n_train, n_test;
+    int C, H, W, K, crop, flip;
+    float eps_c[4];
+    absa_train_progress pr;
+    float *x;
+    int32_t *y;
+    uint64_t *perm;
+    FILE *metrics;           /* rank 0 only */
+    double t_compute, t_data, t_eig, t_test, t_comm;
+    int tty;
+    int io;                  /* this process writes files and logs (active rank 0) */
+    absa_dist *dist;
+    absa_stop_watch *stop;   /* polled at step boundaries */
+    int stop_sig;            /* the stop signal seen by some rank (0 = none) */
+    float *bn0;              /* batch-norm buffers at the step start (n_bufs) */
+    int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
+    double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
+    FILE *idlog;             /* --sample-log: this process's sample ids */
+} absa_tstate;
+
+/* The SGD steps of `epoch` from the committed cursor (t->pr.ep_*) to the end of the epoch, or
+ * up to the step after which a stop signal was seen (*stopped = 1). Mean train loss and
+ * accuracy of the whole epoch through the pointers when it completes. */
+absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss, double *acc, int *stopped);
+/* The epoch's top eigenvalue on the eig-samples set spread over the ranks. */
+absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters);
+/* Test loss and accuracy, test batches spread over the ranks. */
+absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc);
+
+/* train_grow.c: growth of the worker set, collective over the active ranks. Start growing to
+ * target ranks after the checkpoint of `epoch`; settle a pending growth with the step's summed
+ * flags (absa_dist_grow_flags); or wait for it (epoch end), giving it up if give_up. Each
+ * finished attempt is a "resize" metrics event. */
+void absa_tr_grow_begin(absa_tstate *t, int epoch, int target);
+void absa_tr_grow_settle(absa_tstate *t, int epoch, const double sums[3], int give_up);
+void absa_tr_grow_wait(absa_tstate *t, int epoch, int give_up);
+#endif

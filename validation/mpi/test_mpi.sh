@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# test_mpi.sh — data-parallel training and growth of the worker set (docs/growth.md), each case
+# against the single-process run with the same seed and schedule (--duration 1: the batch
+# doubles after every eigenvalue epoch, 32 -> 64 -> 128 with micro-batch 32):
+#   grow    mpirun -np 1, spawn backend: 1 -> 2 -> 4 ranks; per-step losses (rel 1e-5),
+#           eigenvalues (rel 1e-4), every sample once per epoch, resize events and costs
+#   pool    mpirun -np 4, pool backend: 1 active rank grows to 4 by activating parked ranks
+#   fail    spawn failures never stop training: an unresolvable placement host (refused before
+#           MPI_Comm_spawn), a placement host outside the allocation (MPI_Comm_spawn fails
+#           inside mpirun) and a spawn that misses its deadline; the run stays at one rank and is
+#           bitwise the single-process run
+#   resume  a checkpoint written by 4 ranks resumes on 1, one written by 1 rank on 2; a 4-rank
+#           run stopped by SIGTERM mid-epoch resumes on 1 rank
+#   bn      a batch-norm model (c1, ABS) from a pool of 4: the running statistics merged over the
+#           ranks equal the sequential per-micro-batch updates of one process
+# Usage: test_mpi.sh CASE ABSA PYTHON
+set -u
+CASE=$1; ABSA=$2; PY=${3:-/usr/bin/python3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+command -v mpirun >/dev/null || { echo "mpirun not found: skipped"; exit 77; }
+. "$HERE/mpi_env.sh"
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+pass=0; fail=0
+ok()  { pass=$((pass+1)); echo "ok   $1"; }
+bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && tail -8 "$W/err" | sed 's/^/     /'; }
+check() { local name=$1; shift; if "$PY" "$HERE/check_run.py" "$@" > "$W/chk" 2>&1; then cat "$W/chk"; ok "$name"; else cat "$W/chk" | tail -3 | sed 's/^/     /'; bad "$name"; fi; }
+run_to() { local t=$1; shift; timeout -s KILL "$t" "$@"; }
+
+$ABSA pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 || { echo "FAIL pack"; exit 1; }
+N=512
+MODEL=mlp; SCHED=absa; EPOCHS=4
+[ "$CASE" = grow ] || [ "$CASE" = resume ] && MODEL=lenet
+[ "$CASE" = bn ] && { MODEL=c1; SCHED=abs; EPOCHS=3; N=256; }
+COMMON=(--data "$W/fm.h5" --model $MODEL --schedule $SCHED --epochs $EPOCHS --batch 32 --micro-batch 32 --max-batch 128
+        --lr 0.02 --duration 1 --limit-train $N --limit-test 200 --test-batch 100 --eig-samples 64 --eig-iters 4
+        --eig-chunk 16 --seed 11 --threads 1 --quiet)
+# the single-process reference (no MPI at all)
+run_to 120 $ABSA train "${COMMON[@]}" --out "$W/ref" --sample-log "$W/ids-ref" 2>"$W/err" && ok "single-process reference" || bad "single-process reference"
+
+case $CASE in
+grow)
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --out "$W/grow" --sample-log "$W/ids-grow" 2>"$W/err" \
+    && ok "mpirun -np 1 --max-ranks 4 (spawn)" || bad "mpirun -np 1 --max-ranks 4 (spawn)"
+  check "grew 1 -> 2 -> 4 ranks" ranks "$W/grow" 1,2,4,4
+  check "same per-step losses and eigenvalues as one process" compare "$W/ref" "$W/grow" --loss-rtol 1e-5 --eig-rtol 1e-4
+  check "final weights equal" close "$W/ref" "$W/grow" 1e-5
+  check "every sample once per epoch across resizes" ids "$W/ids-grow" $N 4
+  check "reference: every sample once per epoch" ids "$W/ids-ref" $N 4
+  check "resize events (spawn, costs split)" resize "$W/grow" ok spawn
+  ;;
+pool)
+  run_to 120 mpirun -np 4 $ABSA train "${COMMON[@]}" --out "$W/pool" --sample-log "$W/ids-pool" 2>"$W/err" \
+    && ok "mpirun -np 4 (pool, 1 active rank)" || bad "mpirun -np 4 (pool, 1 active rank)"
+  check "grew 1 -> 2 -> 4 ranks" ranks "$W/pool" 1,2,4,4
+  check "same per-step losses and eigenvalues as one process" compare "$W/ref" "$W/pool" --loss-rtol 1e-5 --eig-rtol 1e-4
+  check "every sample once per epoch" ids "$W/ids-pool" $N 4
+  check "resize events (pool)" resize "$W/pool" ok pool
+  # --max-ranks caps the pool
+  run_to 120 mpirun -np 4 $ABSA train "${COMMON[@]}" --max-ranks 2 --out "$W/pool2" 2>"$W/err" && ok "pool capped by --max-ranks 2" || bad "pool capped by --max-ranks 2"
+  check "grew 1 -> 2 ranks only" ranks "$W/pool2" 1,2,2,2
+  ;;
+fail)
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --spawn-host no-such-host.invalid --out "$W/nohost" 2>"$W/err" \
+    && ok "unresolvable placement host: exit 0" || bad "unresolvable placement host: exit 0"
+  grep -q "does not resolve" "$W/err" && ok "  failure on the terminal" || bad "  failure on the terminal"
+  check "  failure logged" resize "$W/nohost" fail spawn
+  check "  still one rank" ranks "$W/nohost" 1,1,1,1
+  check "  same metrics as one process" compare "$W/ref" "$W/nohost" --loss-rtol 0 --eig-rtol 0
+  check "  final weights bitwise equal" weights "$W/ref" "$W/nohost"
+  # 127.0.0.2 resolves but is not in mpirun's allocation: MPI_Comm_spawn itself fails, after
+  # which Open MPI 4.1.4's mpirun cannot exit by itself; absa ends the finished job with MPI_Abort(0)
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --spawn-host 127.0.0.2 --out "$W/outside" 2>"$W/err"; rc=$?
+  [ $rc -ne 137 ] && grep -q "MPI_Comm_spawn failed" "$W/err" && grep -q "run complete; ending the job with MPI_Abort" "$W/err" \
+    && ok "host outside the allocation: training finished, job ended (mpirun rc $rc)" || bad "host outside the allocation (rc $rc)"
+  check "  failure logged" resize "$W/outside" fail spawn
+  check "  same metrics as one process" compare "$W/ref" "$W/outside" --loss-rtol 0 --eig-rtol 0
+  check "  final weights bitwise equal" weights "$W/ref" "$W/outside"
+  # the spawned rank sleeps 4 s before MPI_Init: the 1 s deadline passes, training goes on, the
+  # late child is dismissed when it arrives
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --spawn-timeout 1 --spawn-test-delay 4 --out "$W/late" 2>"$W/err" \
+    && ok "spawn past its deadline: exit 0" || bad "spawn past its deadline: exit 0"
+  grep -q "not ready within 1 s (given up)" "$W/late/metrics.jsonl" && ok "  timeout logged" || bad "  timeout logged"
+  check "  same metrics as one process" compare "$W/ref" "$W/late" --loss-rtol 0 --eig-rtol 0
+  check "  final weights bitwise equal" weights "$W/ref" "$W/late"
+  ;;
+resume)
+  # 4 ranks -> 1: stop after epoch 3 (the run has grown to 4 ranks), resume on one process
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --stop-after 3 --out "$W/r41" 2>"$W/err" && ok "3 epochs, growing to 4 ranks" || bad "3 epochs, growing to 4 ranks"
+  run_to 120 $ABSA train "${COMMON[@]}" --out "$W/r41" --resume "$W/r41/checkpoint.h5" 2>"$W/err" && ok "resumed on 1 process" || bad "resumed on 1 process"
+  check "  ranks per epoch" ranks "$W/r41" 1,2,4,1
+  check "  same metrics as one process" compare "$W/ref" "$W/r41" --loss-rtol 1e-5 --eig-rtol 1e-4
+  # 1 -> 2: one epoch on one process, then mpirun -np 2 with a fixed set of ranks
+  run_to 120 $ABSA train "${COMMON[@]}" --stop-after 1 --out "$W/r12" 2>"$W/err" && ok "1 epoch on 1 process" || bad "1 epoch on 1 process"
+  run_to 120 mpirun -np 2 $ABSA train "${COMMON[@]}" --growth none --out "$W/r12" --resume "$W/r12/checkpoint.h5" 2>"$W/err" \
+    && ok "resumed on 2 ranks (--growth none)" || bad "resumed on 2 ranks (--growth none)"
+  check "  ranks per epoch" ranks "$W/r12" 1,2,2,2
+  check "  same metrics as one process" compare "$W/ref" "$W/r12" --loss-rtol 1e-5 --eig-rtol 1e-4
+  # SIGTERM to every rank (not to mpirun, which would then exit 1) of a 4-rank pool job as soon
+  # as epoch 3 is logged: the ranks stop after a step of epoch 4 (4 steps of 128) with a
+  # checkpoint holding the cursor and exit 0; the rest on one process completes the same run
+  mpirun -np 4 $ABSA train "${COMMON[@]}" --out "$W/rsig" --sample-log "$W/ids-rsig" 2>"$W/err" &
+  MP=$!
+  for _ in $(seq 3000); do grep -q '"type": "epoch", "epoch": 3,' "$W/rsig/metrics.jsonl" 2>/dev/null && break; sleep 0.01; done
+  pkill -TERM -f -- "^$ABSA train .*--out $W/rsig " ; wait $MP; rc=$?
+  grep -E -q "stopped by SIGTERM after step (29|30|31) \(epoch 4, (128|256|384) of 512" "$W/err" && [ $rc -eq 0 ] \
+    && ok "SIGTERM mid-epoch on 4 ranks: checkpoint, exit 0" || bad "SIGTERM mid-epoch on 4 ranks (rc $rc)"
+  run_to 120 $ABSA train "${COMMON[@]}" --out "$W/rsig" --resume "$W/rsig/checkpoint.h5" --sample-log "$W/ids-rsig" 2>"$W/err" \
+    && ok "resumed mid-epoch on 1 process" || bad "resumed mid-epoch on 1 process"
+  check "  same metrics as one process" compare "$W/ref" "$W/rsig" --loss-rtol 1e-5 --eig-rtol 1e-4
+  check "  every sample once per epoch across the stop" ids "$W/ids-rsig" $N 4
+  ;;
+bn)
+  run_to 120 mpirun -np 4 $ABSA train "${COMMON[@]}" --out "$W/bn" 2>"$W/err" && ok "c1 from a pool of 4 ranks" || bad "c1 from a pool of 4 ranks"
+  check "grew 1 -> 2 -> 4 ranks" ranks "$W/bn" 1,2,4
+  check "same per-step losses and eigenvalues as one process" compare "$W/ref" "$W/bn" --loss-rtol 1e-5 --eig-rtol 1e-4
+  "$PY" - "$W/ref" "$W/bn" <<'PY' && ok "batch-norm running statistics and counters as on one process" || bad "batch-norm running statistics"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1] + "/checkpoint.h5", "r")["model"], h5py.File(sys.argv[2] + "/checkpoint.h5", "r")["model"]
+n = 0
+for k in a:
+    if "running" in k or "num_batches" in k:
+        x, y = a[k][()], b[k][()]
+        if x.dtype == np.int64:
+            assert x == y, (k, x, y)
+        else:
+            d = float(np.max(np.abs(x.astype(np.float64) - y)) / np.max(np.abs(x)))
+            assert d < 1e-5, (k, d)
+        n += 1
+assert n == 6, n
+print("  %d batch-norm buffers equal (running stats within 1e-5, num_batches_tracked exactly)" % n)
+PY
+  ;;
+*) echo "unknown case $CASE"; exit 2 ;;
+esac
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

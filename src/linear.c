@@ -8,6 +8,13 @@
 #include "absa_error.h"
 #include "layers.h"
 
+/* OpenMP for the bias loops only when they are big and OpenBLAS does not run its own pthread
+ * pool (see absa_conv_par in conv.c for why the two pools must not alternate). */
+static inline int absa_linear_par(size_t work)
+{
+    return work >= ((size_t)1 << 16) && openblas_get_parallel() != 1;
+}
+
 #define ABSA_T float
 #define ABSA_SFX f32
 #include "linear_impl.h"

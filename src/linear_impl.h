@@ -6,14 +6,14 @@
 /* y[n, :] = b for every row (then a GEMM with beta = 1 adds x W^T). */
 static void ABSA_FN(absa_linear_fill_bias)(int N, int out, const ABSA_T *b, ABSA_T *y)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * out > 65536)
+#pragma omp parallel for schedule(static) if (absa_linear_par((size_t)N * out))
     for (int n = 0; n < N; n++) memcpy(y + (size_t)n * out, b, (size_t)out * sizeof(ABSA_T));
 }
 
 /* db[o] += sum_n dy[n, o], accumulated in double. */
 static void ABSA_FN(absa_linear_bias_grad)(int N, int out, const ABSA_T *dy, ABSA_T *db)
 {
-#pragma omp parallel for schedule(static) if ((size_t)N * out > 65536)
+#pragma omp parallel for schedule(static) if (absa_linear_par((size_t)N * out))
     for (int o = 0; o < out; o++) {
         double s = 0;
         for (int n = 0; n < N; n++) s += (double)dy[(size_t)n * out + o];

@@ -13,13 +13,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-absa-vs-baseline}
 ABSA=${ABSA:-build/src/absa}
-EPOCHS=${EPOCHS:-10}; MAXB=${MAXB:-2048}; LR=${LR:-0.02}; LIMIT=${LIMIT:-0}; DURATION=${DURATION:-2}
+EPOCHS=${EPOCHS:-8}; MAXB=${MAXB:-1024}; LR=${LR:-0.02}; LIMIT=${LIMIT:-30000}; DURATION=${DURATION:-1}
 THREADS=${THREADS:-0}; SEED=${SEED:-1}
 mkdir -p "$OUT"
 [ -f "$OUT/fashion-mnist.h5" ] || "$ABSA" pack --format idx --output "$OUT/fashion-mnist.h5"
 common=(--data "$OUT/fashion-mnist.h5" --model lenet --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS"
         --limit-train "$LIMIT" --micro-batch 128 --step-log 0 --lr-decay-epochs "$((EPOCHS * 3 / 4))" --lr-decay 0.2)
-run() { local name=$1; shift; echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name"; }
+# a run whose summary.json exists is kept (re-running the script finishes what is missing)
+run() {
+  local name=$1; shift
+  if [ -f "$OUT/$name/summary.json" ]; then echo "== $name: done already ($OUT/$name/summary.json)"; return; fi
+  echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name"
+}
 LRMAX=$(awk -v l="$LR" -v m="$MAXB" 'BEGIN { printf "%.6g", l * m / 128 }')
 run sgd128 --schedule sgd --batch 128 --max-batch 128 --lr "$LR"
 run sgdmax --schedule sgd --batch "$MAXB" --max-batch "$MAXB" --lr "$LRMAX"

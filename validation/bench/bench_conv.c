@@ -1,7 +1,9 @@
 /* bench_conv.c — timing of the conv2d kernels (float32) on the convolution shapes of lenet and
  * resnet20 (not a test): for each shape, the median time of forward + backward (dx, dW, db; no dx
  * for an input layer) and of R-forward + R-backward, then the per-network totals weighted by how
- * many times the shape occurs in the network.
+ * many times the shape occurs in the network. Also the median process CPU time of forward +
+ * backward (all threads, spinning included; for OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 runs it
+ * estimates the unloaded single-core time when the machine is busy).
  *
  * usage: bench_conv [batch=128] [repetitions=10] [shape-name substring]
  * Compare with PyTorch by timing F.conv2d forward + autograd backward on the same shapes with
@@ -32,12 +34,16 @@ static const shape shapes[] = {
     {"resnet20", "64->64 8x8", 64, 8, 8, 64, 3, 1, 1, 0, 0, 5},
 };
 
-static double now(void)
+static double clock_s(clockid_t id)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(id, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
+static double now(void) { return clock_s(CLOCK_MONOTONIC); }
+/* process CPU time: on a shared, loaded machine a single-threaded run's CPU time is a steadier
+ * estimate of its unloaded wall time than the wall time itself */
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -63,9 +69,12 @@ int main(int argc, char **argv)
         return 2;
     }
     double tot_fb[2] = {0, 0}, tot_r[2] = {0, 0};
-    double *t_fb = malloc((size_t)reps * sizeof(double)), *t_r = malloc((size_t)reps * sizeof(double));
+    double *t_fb = malloc((size_t)reps * sizeof(double));
+    double *t_r = malloc((size_t)reps * sizeof(double));
+    double *c_fb = malloc((size_t)reps * sizeof(double)), tot_cpu[2] = {0, 0};
     printf("batch %d, median of %d repetitions (ms)\n", N, reps);
-    printf("%-9s %-22s %5s %10s %10s %8s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd", "ws MB");
+    printf("%-9s %-22s %5s %10s %10s %10s %8s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd",
+           "cpu f+b", "ws MB");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *sh = &shapes[si];
         if (argc > 3 && !strstr(sh->name, argv[3])) continue;
@@ -85,31 +94,37 @@ int main(int argc, char **argv)
         float *ws = malloc(nws * sizeof(float));
         float *gx = sh->first ? NULL : dx;
         for (int r = -2; r < reps; r++) { /* two warm-up rounds */
-            double t0 = now();
+            double t0 = now(), c0 = cpu_now();
             absa_conv2d_forward_f32(&c, x, W, b, y, ws);
             absa_conv2d_backward_f32(&c, x, W, dy, gx, dW, db, ws);
-            double t1 = now();
+            double t1 = now(), c1 = cpu_now();
             absa_conv2d_rforward_f32(&c, x, sh->first ? NULL : Rx, W, V, Vb, y, ws);
             absa_conv2d_rbackward_f32(&c, x, sh->first ? NULL : Rx, W, V, dy, Rdy, gx, dW, db, ws);
             double t2 = now();
             if (r >= 0) {
                 t_fb[r] = t1 - t0;
+                c_fb[r] = c1 - c0;
                 t_r[r] = t2 - t1;
             }
         }
         qsort(t_fb, (size_t)reps, sizeof(double), cmp_double);
         qsort(t_r, (size_t)reps, sizeof(double), cmp_double);
-        double mfb = 1e3 * t_fb[reps / 2], mr = 1e3 * t_r[reps / 2];
+        qsort(c_fb, (size_t)reps, sizeof(double), cmp_double);
+        double mfb = 1e3 * t_fb[reps / 2], mr = 1e3 * t_r[reps / 2], mc = 1e3 * c_fb[reps / 2];
         int net = strcmp(sh->net, "lenet") == 0 ? 0 : 1;
         tot_fb[net] += sh->count * mfb;
         tot_r[net] += sh->count * mr;
-        printf("%-9s %-22s %5d %10.3f %10.3f %8.2f\n", sh->net, sh->name, sh->count, mfb, mr,
-               (double)nws * sizeof(float) / 1048576.0);
+        tot_cpu[net] += sh->count * mc;
+        printf("%-9s %-22s %5d %10.3f %10.3f %10.3f %8.2f\n", sh->net, sh->name, sh->count, mfb, mr,
+               mc, (double)nws * sizeof(float) / 1048576.0);
         free(x); free(Rx); free(W); free(V); free(b); free(Vb); free(dy); free(Rdy);
         free(y); free(dx); free(dW); free(db); free(ws);
     }
-    printf("total lenet convs    fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms\n", tot_fb[0], tot_r[0]);
-    printf("total resnet20 convs fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms\n", tot_fb[1], tot_r[1]);
+    printf("total lenet convs    fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms   cpu f+b %9.3f ms\n",
+           tot_fb[0], tot_r[0], tot_cpu[0]);
+    printf("total resnet20 convs fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms   cpu f+b %9.3f ms\n",
+           tot_fb[1], tot_r[1], tot_cpu[1]);
+    free(c_fb);
     free(t_fb);
     free(t_r);
     return 0;

@@ -7,7 +7,9 @@
  *  - R-forward: finite differences of the forward map along (Rx, V, Vb), with and without Rx;
  *  - R-backward: finite differences of the backward map (x, W, dy) -> (dx, dW, db) along
  *    (Rx, V, Rdy), with and without Rx, accumulating;
- *  - float32 kernels agree with float64 ones;
+ *  - float32 kernels agree with float64 ones, for both float32 engines (the default GEMM one and
+ *    the direct one, opt-in with ABSA_CONV_DIRECT=1 on AVX2 machines), including += accumulation,
+ *    NULL outputs and Rx = NULL;
  *  - absa_conv_cfg_init output sizes and rejection of impossible geometry.
  * The workspace and every overwritten output are pre-filled with NaN so a kernel that reads stale
  * memory fails loudly.
@@ -115,67 +117,111 @@ static float *tof(size_t n, const double *a)
     for (size_t i = 0; i < n; i++) f[i] = (float)a[i];
     return f;
 }
-static void tod(size_t n, const float *f, double *a)
+
+static void fnan(size_t n, float *a)
 {
-    for (size_t i = 0; i < n; i++) a[i] = f[i];
+    for (size_t i = 0; i < n; i++) a[i] = NAN;
+}
+/* ||(a - pre) - b|| / ||b|| for float a, pre (pre may be NULL = 0) against double b */
+static double relerr_f(size_t n, const float *a, const float *pre, const double *b)
+{
+    double *d = vec(n);
+    for (size_t i = 0; i < n; i++) d[i] = (double)a[i] - (pre ? (double)pre[i] : 0.0);
+    double e = relerr(n, d, b);
+    free(d);
+    return e;
 }
 
+/* The float32 kernels (whichever engine `engine` names) against the float64 ones on the same
+ * data: forward overwrite, += accumulation into pre-filled gradients, NULL outputs, Rx = NULL. */
 static void check_f32(const absa_conv_cfg *c, const sizes *z, const double *x, const double *Rx,
                       const double *W, const double *V, const double *b, const double *Vb,
-                      const double *dy, const double *Rdy)
+                      const double *dy, const double *Rdy, const char *engine)
 {
     float *fx = tof(z->nx, x), *fRx = tof(z->nx, Rx), *fW = tof(z->nw, W), *fV = tof(z->nw, V);
-    float *fb = tof(z->nb, b), *fVb = tof(z->nb, Vb), *fdy = tof(z->ny, dy), *fRdy = tof(z->ny, Rdy);
-    float *fws = malloc((z->nws ? z->nws : 1) * sizeof(float));
-    float *fy = calloc(z->ny, sizeof(float)), *fdx = calloc(z->nx, sizeof(float));
-    float *fdW = calloc(z->nw, sizeof(float)), *fdb = calloc(z->nb, sizeof(float));
+    float *fb = tof(z->nb, b), *fVb = tof(z->nb, Vb), *fdy = tof(z->ny, dy);
+    float *fRdy = tof(z->ny, Rdy);
+    float *fws = malloc((z->nws ? z->nws : 1) * sizeof(float)), *fy = malloc(z->ny * sizeof(float));
+    /* random pre-fills for the accumulating outputs, and working copies */
+    double *r1 = rnd(z->nx), *r2 = rnd(z->nw), *r3 = rnd(z->nb);
+    float *px = tof(z->nx, r1), *pW = tof(z->nw, r2), *pb = tof(z->nb, r3);
+    float *gx = malloc(z->nx * sizeof(float)), *gW = malloc(z->nw * sizeof(float));
+    float *gb = malloc((z->nb ? z->nb : 1) * sizeof(float));
     double *y64 = vec(z->ny), *dx64 = vec(z->nx), *dW64 = vec(z->nw), *db64 = vec(z->nb);
-    double *g = vec(z->nx > z->ny ? (z->nx > z->nw ? z->nx : z->nw) : (z->ny > z->nw ? z->ny : z->nw));
-    char what[64];
+    double *ws = vec(z->nws);
+    char what[160];
+#define RESET()                                                                                    \
+    do {                                                                                           \
+        memcpy(gx, px, z->nx * sizeof(float));                                                     \
+        memcpy(gW, pW, z->nw * sizeof(float));                                                     \
+        memcpy(gb, pb, z->nb * sizeof(float));                                                     \
+        memset(dx64, 0, z->nx * sizeof(double));                                                   \
+        memset(dW64, 0, z->nw * sizeof(double));                                                   \
+        memset(db64, 0, z->nb * sizeof(double));                                                   \
+        fnan(z->nws, fws);                                                                         \
+    } while (0)
+#define CMP(n, got, pre, want, name)                                                               \
+    do {                                                                                           \
+        snprintf(what, sizeof what, "%.20s f32 vs f64: %.100s", engine, name);                     \
+        CHECK_REL(relerr_f((n), (got), (pre), (want)), 0, 1e-5, 1.0, what);                        \
+    } while (0)
 
+    fnan(z->nws, fws);
+    fnan(z->ny, fy);
     absa_conv2d_forward_f32(c, fx, fW, fb, fy, fws);
     fwd64(c, z, x, W, b, y64);
-    tod(z->ny, fy, g);
-    snprintf(what, sizeof what, "f32 forward");
-    CHECK_REL(relerr(z->ny, g, y64), 0, 1e-5, 1.0, what);
+    CMP(z->ny, fy, NULL, y64, "forward");
 
-    absa_conv2d_backward_f32(c, fx, fW, fdy, fdx, fdW, fdb, fws);
+    RESET();
+    absa_conv2d_backward_f32(c, fx, fW, fdy, gx, gW, gb, fws);
     bwd64(c, z, x, W, dy, dx64, dW64, db64);
-    tod(z->nx, fdx, g);
-    CHECK_REL(relerr(z->nx, g, dx64), 0, 1e-5, 1.0, "f32 backward dx");
-    tod(z->nw, fdW, g);
-    CHECK_REL(relerr(z->nw, g, dW64), 0, 1e-5, 1.0, "f32 backward dW");
-    if (c->has_bias) {
-        tod(z->nb, fdb, g);
-        CHECK_REL(relerr(z->nb, g, db64), 0, 1e-5, 1.0, "f32 backward db");
-    }
+    CMP(z->nx, gx, px, dx64, "backward dx (+=)");
+    CMP(z->nw, gW, pW, dW64, "backward dW (+=)");
+    if (c->has_bias) CMP(z->nb, gb, pb, db64, "backward db (+=)");
+    RESET();
+    bwd64(c, z, x, W, dy, dx64, dW64, db64);
+    absa_conv2d_backward_f32(c, fx, fW, fdy, NULL, gW, NULL, fws);
+    CMP(z->nw, gW, pW, dW64, "backward dW (dx = db = NULL)");
+    fnan(z->nws, fws);
+    absa_conv2d_backward_f32(c, fx, fW, fdy, gx, NULL, NULL, fws);
+    CMP(z->nx, gx, px, dx64, "backward dx (dW = db = NULL)");
 
-    double *ws = vec(z->nws);
-    absa_conv2d_rforward_f32(c, fx, fRx, fW, fV, fVb, fy, fws);
-    absa_conv2d_rforward_f64(c, x, Rx, W, V, Vb, y64, ws);
-    tod(z->ny, fy, g);
-    CHECK_REL(relerr(z->ny, g, y64), 0, 1e-5, 1.0, "f32 rforward");
-
-    memset(fdx, 0, z->nx * sizeof(float));
-    memset(fdW, 0, z->nw * sizeof(float));
-    memset(fdb, 0, z->nb * sizeof(float));
-    memset(dx64, 0, z->nx * sizeof(double));
-    memset(dW64, 0, z->nw * sizeof(double));
-    memset(db64, 0, z->nb * sizeof(double));
-    absa_conv2d_rbackward_f32(c, fx, fRx, fW, fV, fdy, fRdy, fdx, fdW, fdb, fws);
-    absa_conv2d_rbackward_f64(c, x, Rx, W, V, dy, Rdy, dx64, dW64, db64, ws);
-    tod(z->nx, fdx, g);
-    CHECK_REL(relerr(z->nx, g, dx64), 0, 1e-5, 1.0, "f32 rbackward Rdx");
-    tod(z->nw, fdW, g);
-    CHECK_REL(relerr(z->nw, g, dW64), 0, 1e-5, 1.0, "f32 rbackward RdW");
-    if (c->has_bias) {
-        tod(z->nb, fdb, g);
-        CHECK_REL(relerr(z->nb, g, db64), 0, 1e-5, 1.0, "f32 rbackward Rdb");
+    for (int withRx = 1; withRx >= 0; withRx--) {
+        const double *R = withRx ? Rx : NULL;
+        const float *fR = withRx ? fRx : NULL;
+        const char *tag = withRx ? "" : " (Rx = NULL)";
+        fnan(z->nws, fws);
+        fnan(z->ny, fy);
+        absa_conv2d_rforward_f32(c, fx, fR, fW, fV, fVb, fy, fws);
+        absa_conv2d_rforward_f64(c, x, R, W, V, Vb, y64, ws);
+        char nm[64];
+        snprintf(nm, sizeof nm, "rforward%s", tag);
+        CMP(z->ny, fy, NULL, y64, nm);
+        RESET();
+        absa_conv2d_rbackward_f32(c, fx, fR, fW, fV, fdy, fRdy, gx, gW, gb, fws);
+        absa_conv2d_rbackward_f64(c, x, R, W, V, dy, Rdy, dx64, dW64, db64, ws);
+        snprintf(nm, sizeof nm, "rbackward Rdx (+=)%s", tag);
+        CMP(z->nx, gx, px, dx64, nm);
+        snprintf(nm, sizeof nm, "rbackward RdW (+=)%s", tag);
+        CMP(z->nw, gW, pW, dW64, nm);
+        if (c->has_bias) {
+            snprintf(nm, sizeof nm, "rbackward Rdb (+=)%s", tag);
+            CMP(z->nb, gb, pb, db64, nm);
+        }
+        memcpy(gW, pW, z->nw * sizeof(float));
+        fnan(z->nws, fws);
+        absa_conv2d_rbackward_f32(c, fx, fR, fW, fV, fdy, fRdy, NULL, gW, NULL, fws);
+        CMP(z->nw, gW, pW, dW64, "rbackward RdW (Rdx = Rdb = NULL)");
+        memcpy(gx, px, z->nx * sizeof(float));
+        fnan(z->nws, fws);
+        absa_conv2d_rbackward_f32(c, fx, fR, fW, fV, fdy, fRdy, gx, NULL, NULL, fws);
+        CMP(z->nx, gx, px, dx64, "rbackward Rdx (RdW = Rdb = NULL)");
     }
-    free(ws);
+#undef RESET
+#undef CMP
     free(fx); free(fRx); free(fW); free(fV); free(fb); free(fVb); free(fdy); free(fRdy);
-    free(fws); free(fy); free(fdx); free(fdW); free(fdb);
-    free(y64); free(dx64); free(dW64); free(db64); free(g);
+    free(fws); free(fy); free(r1); free(r2); free(r3); free(px); free(pW); free(pb);
+    free(gx); free(gW); free(gb); free(y64); free(dx64); free(dW64); free(db64); free(ws);
 }
 
 /* FD of the scalar loss <r, y(x + t ux, W + t uW, b + t ub)> at t = 0 (n = 1 vectors). */
@@ -321,7 +367,12 @@ static void run_geo(const geo *g)
         free(ax2);
     }
 
-    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy);
+    /* both float32 engines: the default GEMM one and the opt-in direct one */
+    unsetenv("ABSA_CONV_DIRECT");
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "gemm");
+    setenv("ABSA_CONV_DIRECT", "1", 1);
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "direct");
+    unsetenv("ABSA_CONV_DIRECT");
 
     free(x); free(W); free(b); free(r); free(Rx); free(V); free(Vb); free(Rdy); free(y); free(yo);
     free(dx); free(dW); free(db); free(ux); free(uW); free(ub); free(px); free(pW); free(pb);
@@ -365,19 +416,15 @@ int main(void)
         {1, 2, 4, 5, 3, 5, 1, 2, 1},   /* 5x5 on a tiny input: mostly padding */
         {2, 1, 7, 6, 2, 3, 3, 0, 1},   /* stride 3 with leftover rows/columns */
         {2, 2, 3, 4, 3, 3, 1, 2, 0},   /* padding > k/2: output larger than input */
-        {9, 8, 24, 20, 3, 5, 1, 2, 1}, /* large enough to take several im2col chunks */
+        {2, 3, 4, 5, 2, 1, 1, 1, 1},   /* 1x1 with padding 1 (> k-1) */
+        {3, 3, 8, 8, 5, 3, 1, 1, 1},   /* output width 8: row-vector tiles */
+        {2, 2, 16, 16, 3, 3, 2, 1, 0}, /* stride 2 to 8x8: phases + row-vector tiles */
+        {2, 2, 11, 9, 7, 5, 2, 1, 1},  /* 5x5 stride 2, odd sizes */
+        /* columns + outputs of 9 samples (~880K elements) exceed the GEMM engine's chunk budget
+         * (512K) and the direct engine groups 8 samples: both process it in 2 uneven parts */
+        {9, 8, 24, 20, 3, 5, 1, 2, 1},
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 
-    /* the last geometry must really be processed in more than one chunk (ws = 2(K+O)SP + 2OK) */
-    {
-        const geo *g = &geos[sizeof geos / sizeof geos[0] - 1];
-        absa_conv_cfg c;
-        absa_conv_cfg_init(&c, g->N, g->C, g->H, g->W, g->O, g->k, g->s, g->p, g->bias);
-        size_t K = (size_t)g->C * g->k * g->k, ws = absa_conv_workspace(&c);
-        size_t SP = (ws - 2 * (size_t)g->O * K) / (2 * (K + g->O));
-        size_t S = SP / ((size_t)c.Ho * c.Wo);
-        CHECK(S >= 1 && S < (size_t)g->N, "chunk geometry: %zu samples per chunk, N = %d", S, g->N);
-    }
     return absa_test_finish("test_conv");
 }

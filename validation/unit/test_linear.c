@@ -78,7 +78,8 @@ static void naive_linear(const absa_linear_cfg *c, const double *x, const double
     for (int n = 0; n < c->N; n++)
         for (int o = 0; o < c->out; o++) {
             double s = (c->has_bias && b) ? b[o] : 0;
-            for (int i = 0; i < c->in; i++) s += x[(size_t)n * c->in + i] * W[(size_t)o * c->in + i];
+            for (int i = 0; i < c->in; i++)
+                s += x[(size_t)n * c->in + i] * W[(size_t)o * c->in + i];
             y[(size_t)n * c->out + o] = s;
         }
 }
@@ -187,7 +188,7 @@ static void run(int N, int in, int out, int bias)
         if (bias) absa_test_fd("rbackward Rdb", nb, ab, dbp, dbm, EPS, FD_TOL);
     }
 
-    /* float32 agrees with float64 (ax/aW/ab hold the f64 R-backward with Rx = NULL; redo with Rx) */
+    /* float32 agrees with float64 (the f64 R-backward is redone with Rx) */
     {
         float *fx = tof(nx, x), *fRx = tof(nx, Rx), *fW = tof(nw, W), *fV = tof(nw, V);
         float *fb = tof(nb, b), *fVb = tof(nb, Vb), *fr = tof(ny, r), *fRdy = tof(ny, Rdy);

@@ -47,7 +47,6 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof absa_subcommands / sizeof absa_subcommands[0]; i++)
         if (!strcmp(argv[1], absa_subcommands[i].name)) return absa_subcommands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "absa: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "absa: unknown command '%s' (see 'absa --help')\n", argv[1]);
     return 2;
 }

@@ -22,7 +22,10 @@ typedef struct opt {
 
 #define F(field) offsetof(absa_train_cfg, field), sizeof(((absa_train_cfg *)0)->field)
 static const opt absa_train_opts[] = {
-    {"data", T_STR, F(data), 0, 0, "packed HDF5 dataset (absa pack)"},
+    {"data", T_STR, F(data), 0, 0, "packed HDF5 dataset (absa pack), or ucx://HOST:PORT to stream it from absa serve"},
+    {"secret-file", T_STR, F(secret_file), 0, 0, "ucx://: file with the shared secret, mode 0600 (else env ABSA_SECRET)"},
+    {"prefetch", T_INT, F(prefetch), 1, 64, "ucx://: batch requests kept in flight"},
+    {"test-data", T_STR, F(test_data), 0, 0, "ucx://: packed .h5 with the test split (test pass) and train split (eigenvalue samples); none: no test pass"},
     {"model", T_STR, F(model), 0, 0, "mlp | lenet | c1 | resnet20"},
     {"schedule", T_METHOD, F(sched.method), 0, 0, "sgd | abs | absa"},
     {"epochs", T_INT, F(sched.epochs), 1, 1e6, "epochs"},
@@ -90,6 +93,7 @@ void absa_train_cfg_defaults(absa_train_cfg *c)
     c->eig_chunk = 128;
     c->test_batch = 1000;
     c->step_log = 1;
+    c->prefetch = 3;
     c->memory_budget = (size_t)4 << 30;
     strcpy(c->growth, "auto");
     c->spawn_timeout = 60;
@@ -246,7 +250,9 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     int known = 0;
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
-    if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack)");
+    if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
+    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
+        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)
         ABSA_FAIL(ABSA_EINVAL, "micro-batch %d is larger than the batch %d", c->sched.micro, c->sched.batch0);
@@ -286,14 +292,16 @@ void absa_train_cfg_help(FILE *f)
 {
     absa_train_cfg d;
     absa_train_cfg_defaults(&d);
-    fprintf(f, "usage: absa train --data FILE.h5 [options]\n\n"
+    fprintf(f, "usage: absa train --data FILE.h5 | ucx://HOST:PORT [options]\n\n"
                "Train with SGD, ABS or ABSA (adaptive batch size from the top Hessian eigenvalue,\n"
                "FGSM adversarial samples early on). Every option may also be given in a --config FILE\n"
                "as 'key = value' lines; flags override the file.\n"
                "Under mpirun (or srun for a pool of ranks) training is data-parallel and the ranks grow\n"
                "with the batch up to --max-ranks (docs/growth.md). SIGTERM/SIGINT: the current step is\n"
                "finished, a checkpoint with the position in the epoch is written and absa exits 0;\n"
-               "--resume continues from there.\n\n");
+               "--resume continues from there.\n"
+               "--data ucx://HOST:PORT streams the training split from `absa serve` (docs/ucx.md), which\n"
+               "owns the epoch order; serve with --seed = this --seed and --epochs >= epochs + 1 (or 0).\n\n");
     fprintf(f, "  %-18s %s\n", "--config FILE", "read options from FILE first");
     for (size_t i = 0; i < N_OPTS; i++) {
         char v[256], k[64];

@@ -11,7 +11,10 @@
 #include "schedule.h"
 
 typedef struct absa_train_cfg {
-    char data[4096];
+    char data[4096];         /* packed .h5 file or ucx://HOST:PORT (absa serve) */
+    char secret_file[4096];  /* ucx://: the shared secret (else env ABSA_SECRET) */
+    int prefetch;            /* ucx://: batch requests kept outstanding */
+    char test_data[4096];    /* ucx://: packed file for the test pass and eigenvalue samples */
     char model[32];
     char out[4096];
     char resume[4096];

@@ -18,7 +18,8 @@ absa_status absa_train_mkdir(const char *dir)
         if (!S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "output %s exists and is not a directory", dir);
         return ABSA_OK;
     }
-    if (mkdir(dir, 0755) != 0) ABSA_FAIL(ABSA_EIO, "cannot create output directory %s: %s", dir, strerror(errno));
+    /* several ranks may create the same directory (--sample-log) at once */
+    if (mkdir(dir, 0755) != 0 && !(errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))) ABSA_FAIL(ABSA_EIO, "cannot create output directory %s: %s", dir, strerror(errno));
 cleanup:
     return status;
 }

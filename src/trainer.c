@@ -20,6 +20,7 @@
 #include "checkpoint.h"
 #include "cli_util.h"
 #include "dist_train.h"
+#include "train_source.h"
 #include "trainer_impl.h"
 
 uint64_t absa_eig_seed(uint64_t seed, int epoch) { return absa_hash64(seed ^ 0xE16E16ull, (uint64_t)epoch); }
@@ -30,6 +31,10 @@ static absa_status open_data(absa_tstate *t)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
+    if (absa_tsrc_is_ucx(c->data)) {
+        ABSA_TRY(absa_tsrc_ucx_open(t));
+        goto augment;
+    }
     ABSA_TRY(absa_h5reader_open(c->data, c->train_split, c->memory_budget, &t->train));
     absa_h5reader_shape(t->train, &t->C, &t->H, &t->W);
     t->K = absa_h5reader_num_classes(t->train);
@@ -44,10 +49,11 @@ static absa_status open_data(absa_tstate *t)
         t->n_test = absa_h5reader_count(t->test);
         if (c->limit_test > 0 && (size_t)c->limit_test < t->n_test) t->n_test = (size_t)c->limit_test;
     }
+    for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / absa_h5reader_std(t->train)[ch]);
+augment:;
     int aug = !strcmp(c->augment, "crop-flip") || (!strcmp(c->augment, "auto") && t->C == 3 && t->H == 32 && t->W == 32);
     t->crop = aug ? 4 : 0;
     t->flip = aug;
-    for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / absa_h5reader_std(t->train)[ch]);
 cleanup:
     return status;
 }
@@ -82,6 +88,7 @@ static absa_status setup_model(absa_tstate *t)
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ABSA_TRY(absa_checkpoint_load(c->resume, t->m, ex));
     ABSA_TRY(absa_progress_from_extra(ex, c, &t->pr));
+    if (t->ucx) absa_tsrc_ucx_from_extra(t, ex);
     if (t->pr.ep_epoch && (size_t)t->pr.ep_cursor > t->n_train)
         ABSA_FAIL(ABSA_EMISMATCH, "checkpoint %s stopped at sample %lld of epoch %d, beyond the %zu training samples (another --limit-train?)",
                   c->resume, (long long)t->pr.ep_cursor, t->pr.ep_epoch, t->n_train);
@@ -98,6 +105,8 @@ static absa_status setup(absa_tstate *t)
     const absa_train_cfg *c = t->cfg;
     ABSA_TRY(open_data(t));
     ABSA_TRY(setup_model(t));
+    /* the stream: rank 0 puts the server where this run is, before any rank's first request */
+    if (t->ucx && t->io) ABSA_TRY(absa_tsrc_ucx_seek(t));
     /* batch buffers: a micro-batch or a test batch (no larger than the test split) */
     size_t tb = t->n_test < (size_t)c->test_batch ? t->n_test : (size_t)c->test_batch;
     size_t xs = (size_t)c->sched.micro > tb ? (size_t)c->sched.micro : tb;
@@ -107,7 +116,7 @@ static absa_status setup(absa_tstate *t)
     t->perm = malloc(sizeof(uint64_t) * t->n_train);
     t->bn0 = malloc(sizeof(float) * (nbuf + 1));
     t->cnt0 = malloc(sizeof(int64_t) * ((size_t)t->m->n_counts + 1));
-    t->red = malloc(sizeof(double) * (nbuf + 8));
+    t->red = malloc(sizeof(double) * (nbuf + 10));
     if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red)
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
     ABSA_TRY(absa_model_reserve(t->m, (int)xs));
@@ -140,6 +149,7 @@ static absa_status save_checkpoint(absa_tstate *t)
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ex->sgd = t->opt;
     absa_progress_to_extra(&t->pr, t->cfg, ex);
+    if (t->ucx) ABSA_TRY(absa_tsrc_ucx_to_extra(t, ex));
     status = absa_checkpoint_save(ckpt, t->m, ex);
 cleanup:
     free(ex);
@@ -191,6 +201,7 @@ static absa_status stop_now(absa_tstate *t, int epoch, double e0)
 {
     absa_status status = ABSA_OK;
     t->pr.wall_total += absa_now() - e0;
+    if (t->ucx) ABSA_TRY(absa_tsrc_ucx_sync_state(t)); /* the committed positions, for --resume */
     if (!t->io) return ABSA_OK;
     flush_metrics(t);
     ABSA_TRY(save_checkpoint(t));
@@ -215,6 +226,7 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         const int accum = absa_sched_accum(&c->sched, before.batch);
         double tr_loss, tr_acc, eig = NAN, te_loss = NAN, te_acc = NAN;
         int eig_iters = 0, stopped = 0;
+        double w0 = absa_tsrc_ucx_wait_seconds(t);
         ABSA_TRY(absa_tr_train_epoch(t, epoch, &tr_loss, &tr_acc, &stopped));
         /* ranks still spawning join now (or are given up if the run stops here) */
         absa_tr_grow_wait(t, epoch, stopped);
@@ -223,7 +235,15 @@ static absa_status run_epochs(absa_tstate *t, int *how)
             return stop_now(t, epoch, e0);
         }
         const int R = absa_dist_size(t->dist);
-        if (absa_sched_wants_eig(&c->sched, &before)) {
+        /* time blocked waiting for data: the stream's wait (mean over the ranks), or the file reads */
+        double stall = t->t_data - td0;
+        if (t->ucx) {
+            stall = absa_tsrc_ucx_wait_seconds(t) - w0;
+            absa_dist_allreduce_f64(t->dist, &stall, 1);
+            stall /= R;
+            ABSA_TRY(absa_tsrc_ucx_sync_state(t));
+        }
+        if (absa_sched_wants_eig(&c->sched, &before) && t->train) {
             double q = absa_now();
             ABSA_TRY(absa_tr_epoch_eig(t, epoch, &eig, &eig_iters));
             t->t_eig += absa_now() - q;
@@ -256,13 +276,16 @@ static absa_status run_epochs(absa_tstate *t, int *how)
             json_num(f, "eig", eig);
             fprintf(f, ", \"eig_iters\": %d, \"eig_seed\": %llu", eig_iters, (unsigned long long)absa_eig_seed(c->seed, epoch));
             json_num(f, "eig_ref", t->pr.sched.eig_ref);
+            fprintf(f, ", \"data_source\": \"%s\"", t->ucx ? "ucx" : "file");
+            if (!t->test) fprintf(f, ", \"test_skipped\": true");
             fprintf(f, ", \"batch\": %d, \"accum\": %d, \"ranks\": %d, \"adv_ratio\": %.9g, \"lr\": %.9g, \"next_batch\": %d, "
                        "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"sgd_iters\": %lld, "
-                       "\"wall\": {\"compute\": %.3f, \"eig\": %.3f, \"data\": %.3f, \"test\": %.3f, \"comm\": %.3f, \"epoch\": %.3f, \"total\": %.3f}}\n",
+                       "\"wall\": {\"compute\": %.3f, \"eig\": %.3f, \"data\": %.3f, \"test\": %.3f, \"comm\": %.3f, \"epoch\": %.3f, \"total\": %.3f, "
+                       "\"data_stall\": %.6f, \"data_stall_frac\": %.6f}}\n",
                     before.batch, accum, R, before.adv_ratio, before.lr, t->pr.sched.batch, t->pr.sched.lr,
                     t->pr.sched.adv_ratio, e.d.grew ? "true" : "false", (long long)t->pr.global_step,
                     t->t_compute - tc0 - (t->t_data - td0) - (t->t_comm - tm0), t->t_eig - te0, t->t_data - td0,
-                    t->t_test - tt0, t->t_comm - tm0, wall, t->pr.wall_total);
+                    t->t_test - tt0, t->t_comm - tm0, wall, t->pr.wall_total, stall, wall > 0 ? stall / wall : 0.0);
             flush_metrics(t);
             ABSA_TRY(save_checkpoint(t));
             if (!c->quiet)
@@ -311,6 +334,10 @@ static void banner(absa_tstate *t)
             t->m->n_params, c->resume[0] ? "resuming after epoch " : "fresh start");
     if (c->resume[0]) fprintf(stderr, "%d%s", t->pr.epoch, t->pr.ep_epoch ? " (mid-epoch)" : "");
     fputc('\n', stderr);
+    if (t->ucx)
+        fprintf(stderr, "absa train: data streamed from %s (prefetch %d)%s\n", c->data,
+                c->prefetch > 0 ? c->prefetch : ABSA_UCX_DEFAULT_PREFETCH,
+                t->test ? "" : "; no --test-data: the test pass is skipped (test_loss/test_acc null, test_skipped in metrics)");
     if (!absa_dist_using_mpi(t->dist) && c->max_ranks > 1)
         fprintf(stderr, "absa train: one process (%s): --max-ranks %d needs an MPI launcher; the batch grows by accumulation\n",
                 absa_dist_backend_why(t->dist), c->max_ranks);
@@ -386,6 +413,7 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
 cleanup:
     if (t.metrics) fclose(t.metrics);
     if (t.idlog) fclose(t.idlog);
+    absa_tsrc_ucx_close(&t);
     absa_h5reader_close(t.train);
     absa_h5reader_close(t.test);
     absa_model_free(t.m);

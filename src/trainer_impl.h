@@ -12,6 +12,7 @@
 #include "optim.h"
 #include "train_io.h"
 #include "train_signal.h"
+#include "ucx_client.h"
 
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
  * statistics of a distributed step are merged with it (train_step.c). */
@@ -40,6 +41,15 @@ typedef struct absa_tstate {
     int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     FILE *idlog;             /* --sample-log: this process's sample ids */
+    /* --data ucx://: the stream (train_source.h); t->train is then --test-data's train split
+     * (eigenvalue samples only) or NULL */
+    absa_ucx_client *ucx;
+    uint64_t *ids;           /* sample ids of the micro-batch in t->x */
+    absa_ucx_batch *held;    /* leases of the current step, committed after its update */
+    size_t nheld, cap_held;
+    absa_ucx_state ucx_state;/* rank 0: the server's state at the last sync (for checkpoints) */
+    int have_ucx_state;
+    int ucx_end_epoch;       /* the epoch whose end this rank's client has seen */
 } absa_tstate;
 
 /* The SGD steps of `epoch` from the committed cursor (t->pr.ep_*) to the end of the epoch, or

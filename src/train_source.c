@@ -1,0 +1,275 @@
+/* train_source.c — the UCX data source of `absa train` (--data ucx://HOST:PORT): connection,
+ * metadata, the server's position at start, fetching, normalising and augmenting batches,
+ * committing a step's leases, and the server state stored in checkpoints. See train_source.h. */
+#include "train_source.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer_impl.h"
+#include "ucx_util.h"
+
+#define TSRC_MAX_RANGES 16 /* committed ranges a mid-epoch checkpoint can hold */
+
+int absa_tsrc_is_ucx(const char *data) { return !strncmp(data, "ucx://", 6); }
+
+static absa_status open_test_data(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    int C, H, W;
+    if (!c->test_data[0]) return ABSA_OK;
+    /* the train split of the file: the eigenvalue samples, exactly as with --data FILE.h5 */
+    ABSA_TRY(absa_h5reader_open(c->test_data, c->train_split, c->memory_budget, &t->train));
+    absa_h5reader_shape(t->train, &C, &H, &W);
+    if (C != t->C || H != t->H || W != t->W || absa_h5reader_num_classes(t->train) != t->K)
+        ABSA_FAIL(ABSA_EMISMATCH, "--test-data %s: %dx%dx%d images, %d classes; the server sends %dx%dx%d, %d classes",
+                  c->test_data, C, H, W, absa_h5reader_num_classes(t->train), t->C, t->H, t->W, t->K);
+    if (strcmp(c->test_split, "none")) {
+        ABSA_TRY(absa_h5reader_open(c->test_data, c->test_split, c->memory_budget, &t->test));
+        absa_h5reader_shape(t->test, &C, &H, &W);
+        if (C != t->C || H != t->H || W != t->W) ABSA_FAIL(ABSA_EFORMAT, "%s: test and train shapes differ", c->test_data);
+        t->n_test = absa_h5reader_count(t->test);
+        if (c->limit_test > 0 && (size_t)c->limit_test < t->n_test) t->n_test = (size_t)c->limit_test;
+    }
+cleanup:
+    return status;
+}
+
+absa_status absa_tsrc_ucx_open(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    const absa_train_cfg *c = t->cfg;
+    uint8_t raw[ABSA_UCX_MAX_SECRET];
+    char secret[ABSA_UCX_MAX_SECRET + 1];
+    size_t len = 0;
+    memset(secret, 0, sizeof secret);
+    if (!c->test_data[0] && c->sched.method != ABSA_SCHED_SGD)
+        ABSA_FAIL(ABSA_EINVAL, "--data ucx://: --schedule abs/absa need the eigenvalue samples: give --test-data FILE.h5 (a packed file with the train split)");
+    if (c->limit_train > 0) ABSA_FAIL(ABSA_EINVAL, "--limit-train does not apply to --data ucx:// (the server owns the split)");
+    ABSA_TRY(absa_ucx_load_secret(c->secret_file[0] ? c->secret_file : NULL, raw, &len));
+    memcpy(secret, raw, len);
+    if (memchr(secret, 0, len)) ABSA_FAIL(ABSA_EINVAL, "the secret contains a NUL byte");
+    status = absa_ucx_client_connect(c->data, secret, c->prefetch, &t->ucx);
+    memset(secret, 0, sizeof secret);
+    memset(raw, 0, sizeof raw);
+    if (status != ABSA_OK) goto cleanup; /* the client's error names the address */
+    const absa_ucx_meta *m = absa_ucx_client_meta(t->ucx);
+    t->C = m->C;
+    t->H = m->H;
+    t->W = m->W;
+    t->K = m->num_classes;
+    t->n_train = (size_t)m->count;
+    if (t->C < 1 || t->C > 4 || t->n_train == 0) ABSA_FAIL(ABSA_EFORMAT, "%s: %d channels, %zu samples are not supported", c->data, t->C, t->n_train);
+    if ((uint32_t)c->sched.micro > m->batch_max)
+        ABSA_FAIL(ABSA_EINVAL, "--micro-batch %d is above the server's batch limit %u (absa serve --batch-max)", c->sched.micro, m->batch_max);
+    for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / m->std[ch]);
+    t->ids = malloc(sizeof(uint64_t) * (size_t)c->sched.micro);
+    if (!t->ids) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
+    ABSA_TRY(open_test_data(t));
+cleanup:
+    return status;
+}
+
+absa_status absa_tsrc_ucx_seek(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    absa_ucx_state s = {0};
+    const absa_train_progress *p = &t->pr;
+    s.epoch = p->ep_epoch ? (uint64_t)p->ep_epoch : (uint64_t)p->epoch + 1;
+    if (p->ep_epoch && t->have_ucx_state && t->ucx_state.epoch == s.epoch) {
+        s.nranges = t->ucx_state.nranges;
+        s.ranges = t->ucx_state.ranges;
+    } else if (p->ep_epoch && p->ep_cursor > 0) {
+        ABSA_FAIL(ABSA_EFORMAT, "%s: the checkpoint stopped in epoch %d but holds no server state for it", t->cfg->resume, p->ep_epoch);
+    }
+    status = absa_ucx_client_seek(t->ucx, &s);
+    if (status != ABSA_OK)
+        ABSA_FAIL(status, "%s: cannot position the server at epoch %llu (serve at least --epochs %d, or 0): %s",
+                  t->cfg->data, (unsigned long long)s.epoch, t->cfg->sched.epochs + 1, absa_last_error());
+cleanup:
+    return status;
+}
+
+/* x = lut[u8] with crop/flip as absa_h5reader_gather_f32 (h5augment.c) draws them */
+static void convert(const absa_tstate *t, const uint8_t *in8, const uint64_t *ids, size_t n, uint64_t aug_seed, float *x)
+{
+    const absa_ucx_meta *m = absa_ucx_client_meta(t->ucx);
+    const int C = t->C, H = t->H, W = t->W, crop_pad = t->crop, flip = t->flip;
+    const size_t plane = (size_t)H * (size_t)W, sb = (size_t)C * plane;
+    float lut[4][256];
+    for (int c = 0; c < C; c++)
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - m->mean[c]) / m->std[c];
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *in = in8 + i * sb;
+        float *out = x + i * sb;
+        int oy = 0, ox = 0, fl = 0;
+        if (crop_pad > 0 || flip) {
+            uint64_t h = absa_hash64(aug_seed, ids[i]);
+            if (crop_pad > 0) {
+                uint64_t span = 2 * (uint64_t)crop_pad + 1;
+                oy = (int)(absa_hash64(h, 0) % span) - crop_pad;
+                ox = (int)(absa_hash64(h, 1) % span) - crop_pad;
+            }
+            if (flip) fl = (int)(absa_hash64(h, 2) & 1);
+        }
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++) {
+                int sy = y + oy;
+                float *o = out + c * plane + (size_t)y * W;
+                const uint8_t *row = in + c * plane + (size_t)(sy < 0 ? 0 : sy >= H ? H - 1 : sy) * W;
+                for (int xx = 0; xx < W; xx++) {
+                    int sx = (fl ? W - 1 - xx : xx) + ox;
+                    o[xx] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? lut[c][0] : lut[c][row[sx]];
+                }
+            }
+    }
+}
+
+static absa_status hold(absa_tstate *t, const absa_ucx_batch *b)
+{
+    if (t->nheld == t->cap_held) {
+        size_t cap = t->cap_held ? 2 * t->cap_held : 16;
+        absa_ucx_batch *nh = realloc(t->held, cap * sizeof *nh);
+        if (!nh) {
+            absa_errorf("out of memory");
+            return ABSA_ENOMEM;
+        }
+        t->held = nh;
+        t->cap_held = cap;
+    }
+    t->held[t->nheld++] = *b;
+    return ABSA_OK;
+}
+
+absa_status absa_tsrc_ucx_fetch(absa_tstate *t, int epoch, size_t n, size_t req, uint64_t aug_seed, size_t *got,
+                                size_t *got_cur)
+{
+    absa_status status = ABSA_OK;
+    const size_t sb = (size_t)t->C * t->H * t->W;
+    *got = *got_cur = 0;
+    if (t->ucx_end_epoch == epoch) return ABSA_OK; /* more requests would wait for the others */
+    while (*got < n) {
+        absa_ucx_batch b;
+        status = absa_ucx_client_next(t->ucx, *got ? n - *got : req, &b);
+        if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
+        if (b.done) ABSA_FAIL(ABSA_EINVAL, "%s: the server's epoch limit is reached before the end of epoch %d (serve at least --epochs %d, or 0)",
+                              t->cfg->data, epoch, t->cfg->sched.epochs + 1);
+        if (b.epoch_end) {
+            if (b.epoch < (uint64_t)epoch) continue; /* a request that ended the previous epoch */
+            t->ucx_end_epoch = epoch;
+            break;
+        }
+        if (b.epoch > (uint64_t)epoch) { /* the epoch is over for us: give the batch back */
+            status = absa_ucx_client_release(t->ucx, &b);
+            if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
+            t->ucx_end_epoch = epoch;
+            break;
+        }
+        if (b.C != t->C || b.H != t->H || b.W != t->W) ABSA_FAIL(ABSA_EFORMAT, "%s: a batch of %dx%dx%d images", t->cfg->data, b.C, b.H, b.W);
+        convert(t, b.images, b.ids, b.count, aug_seed, t->x + *got * sb);
+        for (size_t i = 0; i < b.count; i++) {
+            t->y[*got + i] = b.labels[i];
+            t->ids[*got + i] = b.ids[i];
+        }
+        ABSA_TRY(hold(t, &b));
+        *got += b.count;
+        if (b.epoch == (uint64_t)epoch) *got_cur += b.count;
+    }
+cleanup:
+    return status;
+}
+
+int absa_tsrc_ucx_ended(const absa_tstate *t, int epoch) { return t->ucx_end_epoch == epoch; }
+
+absa_status absa_tsrc_ucx_commit(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    for (size_t i = 0; i < t->nheld; i++) {
+        status = absa_ucx_client_commit(t->ucx, &t->held[i]);
+        if (status != ABSA_OK) ABSA_FAIL(status, "%s: commit: %s", t->cfg->data, absa_last_error());
+    }
+cleanup:
+    t->nheld = 0;
+    return status;
+}
+
+absa_status absa_tsrc_ucx_sync_state(absa_tstate *t)
+{
+    absa_status status = ABSA_OK;
+    double flag = 0;
+    if (absa_ucx_client_sync(t->ucx) != ABSA_OK) flag = 1;
+    absa_dist_allreduce_f64(t->dist, &flag, 1); /* a barrier: every rank's commits are applied */
+    if (flag > 0) ABSA_FAIL(ABSA_EIO, "%s: the server did not acknowledge the commits: %s", t->cfg->data, absa_last_error());
+    if (!t->io) return ABSA_OK;
+    absa_ucx_state_free(&t->ucx_state);
+    t->have_ucx_state = 0;
+    status = absa_ucx_client_state(t->ucx, &t->ucx_state);
+    if (status != ABSA_OK) ABSA_FAIL(status, "%s: state: %s", t->cfg->data, absa_last_error());
+    t->have_ucx_state = 1;
+cleanup:
+    return status;
+}
+
+absa_status absa_tsrc_ucx_to_extra(const absa_tstate *t, absa_ckpt_extra *e)
+{
+    absa_status status = ABSA_OK;
+    if (!t->have_ucx_state) return ABSA_OK;
+    const absa_ucx_state *s = &t->ucx_state;
+    if (s->nranges > TSRC_MAX_RANGES)
+        ABSA_FAIL(ABSA_ENOMEM, "the server's committed positions are in %zu ranges, a checkpoint holds %d", s->nranges, TSRC_MAX_RANGES);
+    ABSA_TRY(absa_ckpt_set_i64(e, "ucx_epoch", (int64_t)s->epoch));
+    ABSA_TRY(absa_ckpt_set_i64(e, "ucx_committed", (int64_t)s->committed));
+    ABSA_TRY(absa_ckpt_set_i64(e, "ucx_nranges", (int64_t)s->nranges));
+    for (size_t i = 0; i < s->nranges; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "ucx_start%zu", i);
+        ABSA_TRY(absa_ckpt_set_i64(e, k, (int64_t)s->ranges[i].start));
+        snprintf(k, sizeof k, "ucx_count%zu", i);
+        ABSA_TRY(absa_ckpt_set_i64(e, k, (int64_t)s->ranges[i].count));
+    }
+cleanup:
+    return status;
+}
+
+void absa_tsrc_ucx_from_extra(absa_tstate *t, const absa_ckpt_extra *e)
+{
+    int64_t ep, com, nr;
+    absa_ucx_state_free(&t->ucx_state);
+    t->have_ucx_state = 0;
+    if (!absa_ckpt_get_i64(e, "ucx_epoch", &ep) || !absa_ckpt_get_i64(e, "ucx_committed", &com) ||
+        !absa_ckpt_get_i64(e, "ucx_nranges", &nr) || nr < 0 || nr > TSRC_MAX_RANGES)
+        return;
+    absa_ucx_state *s = &t->ucx_state;
+    s->ranges = calloc((size_t)nr + 1, sizeof *s->ranges);
+    if (!s->ranges) return;
+    for (int64_t i = 0; i < nr; i++) {
+        char k[32];
+        int64_t a = 0, b = 0;
+        snprintf(k, sizeof k, "ucx_start%lld", (long long)i);
+        absa_ckpt_get_i64(e, k, &a);
+        snprintf(k, sizeof k, "ucx_count%lld", (long long)i);
+        absa_ckpt_get_i64(e, k, &b);
+        s->ranges[i].start = (uint64_t)a;
+        s->ranges[i].count = (uint64_t)b;
+    }
+    s->epoch = (uint64_t)ep;
+    s->committed = (uint64_t)com;
+    s->nranges = (size_t)nr;
+    t->have_ucx_state = 1;
+}
+
+double absa_tsrc_ucx_wait_seconds(const absa_tstate *t) { return t->ucx ? absa_ucx_client_wait_seconds(t->ucx) : 0.0; }
+
+void absa_tsrc_ucx_close(absa_tstate *t)
+{
+    absa_ucx_client_close(t->ucx);
+    t->ucx = NULL;
+    absa_ucx_state_free(&t->ucx_state);
+    free(t->held);
+    t->held = NULL;
+    free(t->ids);
+    t->ids = NULL;
+}

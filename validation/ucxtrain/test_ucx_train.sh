@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# test_ucx_train.sh ABSA PYTHON DIR SCENARIO — `absa train --data ucx://HOST:PORT` against the
+# real `absa serve` on loopback (random port, 0600 secret, --address-file, --audit), on a packed
+# Fashion-MNIST subset (1024 train / 300 test samples cut from the Debian IDX files).
+#   equal  : lenet, absa schedule (eigenvalue from --test-data, FGSM), --augment crop-flip, batch
+#            growth, 3 epochs over ucx:// and the same run from the file: every step loss equal
+#            (the metrics' %.9g text) and the final weights and momentum bitwise equal (h5py);
+#            the server's audit holds each sample exactly once in each epoch 1..3; every epoch
+#            line reports wall.data_stall and wall.data_stall_frac in [0, 1)
+#   secret : wrong secret -> one "absa train: error:" line, non-zero exit, no training output;
+#            no secret at all -> refused likewise
+#   resume : SIGTERM while training over ucx:// (mid-epoch checkpoint with the server's committed
+#            ranges), a fresh server, --resume: final weights bitwise equal to the file run and
+#            the two audits together hold each sample exactly once per epoch
+#   notest : no --test-data: sgd trains, the test pass is skipped (test_skipped, null test_acc)
+#   mpi    : 2 MPI ranks (each its own client, absa schedule), then 3 ranks with steps that do
+#            not divide the epoch and a deep prefetch: each sample exactly once per epoch (the
+#            server's audit and the trainer's sample logs), every rank trained (skipped without
+#            mpirun)
+# Exit 0 pass, 1 fail, 77 skip.
+set -u
+ABSA=$1 PY=$2 DIR=$3 SC=$4
+export UCX_NET_DEVICES=lo UCX_TLS=tcp UCX_WARN_UNUSED_ENV_VARS=n UCX_TCP_CM_REUSEADDR=y
+unset ABSA_SECRET
+W=$DIR/ucxtrain-$SC
+rm -rf "$W"; mkdir -p "$W/idx" && cd "$W" || exit 1
+pass=0 fail=0 SRV=
+ok()  { pass=$((pass+1)); echo "ok   $1"; }
+bad() { fail=$((fail+1)); echo "FAIL $1"; }
+finish() {
+  [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
+  echo "$pass passed, $fail failed"; [ $fail = 0 ] && exit 0 || exit 1
+}
+"$ABSA" serve --help >/dev/null 2>&1 || { echo "skip: absa serve not built (no UCX)"; exit 77; }
+"$PY" -c 'import h5py, numpy' 2>/dev/null || { echo "skip: $PY lacks h5py/numpy"; exit 77; }
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skip: no dataset-fashion-mnist"; exit 77; }
+
+"$PY" - "$W/idx" 1024 300 <<'PY' || { echo "FAIL cannot write the IDX subset"; exit 1; }
+import gzip, sys
+src, out, ntr, nte = "/usr/share/datasets/fashion-mnist", sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for pre, n in (("train", ntr), ("t10k", nte)):
+    img = gzip.open(f"{src}/{pre}-images-idx3-ubyte.gz").read()
+    lab = gzip.open(f"{src}/{pre}-labels-idx1-ubyte.gz").read()
+    h = bytearray(img[:16]); h[4:8] = n.to_bytes(4, "big")
+    open(f"{out}/{pre}-images-idx3-ubyte", "wb").write(bytes(h) + img[16:16 + n * 784])
+    h = bytearray(lab[:8]); h[4:8] = n.to_bytes(4, "big")
+    open(f"{out}/{pre}-labels-idx1-ubyte", "wb").write(bytes(h) + lab[8:8 + n])
+PY
+"$ABSA" pack --format idx --input "$W/idx" --output "$W/d.h5" --quiet || { echo "FAIL pack"; exit 1; }
+(umask 077; printf 'correct horse battery staple\n' >"$W/secret"; printf 'wrong\n' >"$W/badsecret")
+SEED=11 N=1024 EPOCHS=3
+
+serve() {  # $1 = audit file; starts the server, sets SRV and URL
+  rm -f "$W/addr"
+  "$ABSA" serve --data "$W/d.h5" --listen 127.0.0.1:0 --secret-file "$W/secret" --address-file "$W/addr" \
+    --seed $SEED --epochs $((EPOCHS + 1)) --audit "$1" 2>>"$W/serve.log" &
+  SRV=$!
+  for _ in $(seq 1 100); do [ -s "$W/addr" ] && break; sleep 0.1; done
+  URL=$(head -1 "$W/addr" 2>/dev/null)
+  case "$URL" in ucx://127.0.0.1:[0-9]*) ;; *) echo "FAIL server did not start"; cat "$W/serve.log"; SRV=; finish;; esac
+}
+stop_server() {  # the server exits by itself after its epochs; give it 10 s
+  [ -n "$SRV" ] || return 0
+  for _ in $(seq 1 100); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=
+}
+ARGS=(--model lenet --schedule absa --epochs $EPOCHS --batch 32 --micro-batch 16 --max-batch 128 --duration 1
+      --lr 0.02 --adv-ratio 0.25 --adv-eps 0.01 --augment crop-flip --eig-samples 48 --eig-iters 4 --eig-chunk 16
+      --test-batch 150 --seed $SEED --threads 1 --quiet)
+file_run() { "$ABSA" train --data "$W/d.h5" "${ARGS[@]}" --out "$W/file" 2>"$W/file.err" || { bad "file run"; cat "$W/file.err"; }; }
+same_weights() {  # $1 $2 = run dirs: model parameters, BN buffers and momentum bitwise equal
+  "$PY" - "$1/checkpoint.h5" "$2/checkpoint.h5" <<'PY'
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+diff = [n for n in names if n.split("/")[0] in ("model", "optimizer") and
+        not np.array_equal(np.asarray(a[n]), np.asarray(b[n]))]
+print("  compared %d datasets; differing: %s" % (len(names), diff or "none"))
+sys.exit(1 if diff or not names else 0)
+PY
+}
+same_steps() {  # $1 $2 = run dirs: the step lines (loss %.9g, lr, batch) are identical
+  diff <(grep '"type": "step"' "$1/metrics.jsonl") <(grep '"type": "step"' "$2/metrics.jsonl") >/dev/null &&
+    [ "$(grep -c '"type": "step"' "$1/metrics.jsonl")" -gt 0 ]
+}
+audit_once() {  # audit files...: each of 0..N-1 exactly once in each epoch 1..EPOCHS
+  "$PY" - $N $EPOCHS "$@" <<'PY'
+import sys
+n, epochs, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+ep = {}
+for f in files:
+    for line in open(f):
+        e, i = line.split(); ep.setdefault(int(e), []).append(int(i))
+print("  audit: " + ", ".join("epoch %d: %d commits" % (e, len(ep[e])) for e in sorted(ep)))
+sys.exit(0 if all(sorted(ep.get(e, [])) == list(range(n)) for e in range(1, epochs + 1)) else 1)
+PY
+}
+
+case "$SC" in
+equal)
+  serve "$W/audit.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx.err" &&
+    ok "absa train --data ucx:// ran $EPOCHS epochs" || { bad "ucx run"; cat "$W/ucx.err"; }
+  stop_server
+  file_run
+  same_steps "$W/ucx" "$W/file" && ok "every step loss equal to the file run ($(grep -c '"type": "step"' "$W/file/metrics.jsonl") steps)" ||
+    bad "step losses differ: $(diff <(grep '"type": "step"' "$W/ucx/metrics.jsonl") <(grep '"type": "step"' "$W/file/metrics.jsonl") | head -4)"
+  same_weights "$W/ucx" "$W/file" && ok "final weights and momentum bitwise equal" || bad "final weights differ"
+  grep -q '"grew": true' "$W/file/metrics.jsonl" && ok "the batch grew (eigenvalue from --test-data)" || bad "no growth: the test does not cover batch changes"
+  audit_once "$W/audit.txt" && ok "server audit: each sample once per epoch" || bad "server audit"
+  "$PY" - "$W/ucx/metrics.jsonl" <<'PY' && ok "data stall reported per epoch" || bad "data stall metrics"
+import json, sys
+ep = [json.loads(l) for l in open(sys.argv[1]) if '"type": "epoch"' in l]
+for r in ep:
+    print("  epoch %d: data stall %.4f s, fraction %.4f, test_acc %.3f" % (r["epoch"], r["wall"]["data_stall"], r["wall"]["data_stall_frac"], r["test_acc"]))
+sys.exit(0 if len(ep) == 3 and all(r["data_source"] == "ucx" and 0 <= r["wall"]["data_stall_frac"] < 1 and r["test_acc"] > 0.3 for r in ep) and ep[-1]["test_acc"] > 0.5 else 1)
+PY
+  # steps that do not divide the epoch and a short last micro-batch (1024 = 10 x 96 + 48 + 16)
+  SGD=(--schedule sgd --batch 96 --micro-batch 48)
+  : >"$W/serve.log"
+  serve "$W/audit2.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" "${SGD[@]}" --out "$W/ucx2" 2>"$W/ucx2.err" || { bad "ucx run 2"; cat "$W/ucx2.err"; }
+  stop_server
+  "$ABSA" train --data "$W/d.h5" "${ARGS[@]}" "${SGD[@]}" --out "$W/file2" 2>"$W/file2.err" || bad "file run 2"
+  same_steps "$W/ucx2" "$W/file2" && same_weights "$W/ucx2" "$W/file2" && ok "short last micro-batch: steps and weights equal to the file run" || bad "short last micro-batch: differs from the file run"
+  audit_once "$W/audit2.txt" && ok "short last micro-batch: audit once per epoch" || bad "short last micro-batch: audit"
+  [ "$(grep -c 'epoch 4' "$W/serve.log")" -ge 1 ] && ok "the server reached its epoch limit and left by itself" || bad "server did not finish its epochs: $(tail -1 "$W/serve.log")"
+  ;;
+secret)
+  serve "$W/audit.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/badsecret" "${ARGS[@]}" --schedule sgd --out "$W/bad" >"$W/bad.out" 2>"$W/bad.err"
+  rc=$?
+  cat "$W/bad.err"
+  [ $rc != 0 ] && ok "wrong secret: exit $rc" || bad "wrong secret: exit 0"
+  [ "$(wc -l <"$W/bad.err")" = 1 ] && grep -q "^absa train: error:" "$W/bad.err" && ok "wrong secret: one error line" || bad "wrong secret: not one error line"
+  [ ! -s "$W/bad/metrics.jsonl" ] && ok "wrong secret: nothing trained" || bad "wrong secret: metrics written"
+  "$ABSA" train --data "$URL" "${ARGS[@]}" --schedule sgd --out "$W/none" 2>"$W/none.err"; rc=$?
+  [ $rc != 0 ] && [ "$(wc -l <"$W/none.err")" = 1 ] && grep -q "ABSA_SECRET" "$W/none.err" && ok "no secret: refused ($(cat "$W/none.err"))" || bad "no secret: rc $rc $(cat "$W/none.err")"
+  ABSA_SECRET=$(head -1 "$W/secret") "$ABSA" train --data "$URL" "${ARGS[@]}" --schedule sgd --epochs 1 --out "$W/env" 2>"$W/env.err" &&
+    ok "ABSA_SECRET from the environment accepted" || { bad "env secret"; cat "$W/env.err"; }
+  ;;
+resume)
+  serve "$W/audit1.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx1.err" &
+  TR=$!
+  # stop it part-way: once the server has committed some samples of epoch 1 or 2
+  for _ in $(seq 1 400); do [ "$(wc -l <"$W/audit1.txt" 2>/dev/null || echo 0)" -gt 200 ] && break; sleep 0.02; done
+  kill -TERM $TR; wait $TR; rc=$?
+  [ $rc = 0 ] && ok "SIGTERM: exit 0 ($(grep -o 'stopped by.*samples' "$W/ucx1.err"))" || { bad "SIGTERM: exit $rc"; cat "$W/ucx1.err"; }
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null; SRV=
+  "$PY" -c "import h5py,sys; a=h5py.File(sys.argv[1],'r')['train'].attrs; print('  checkpoint: epoch', a['epoch'], 'ep_cursor', a['ep_cursor'], 'server epoch', a.get('ucx_epoch'), 'committed', a.get('ucx_committed'), 'ranges', a.get('ucx_nranges'))" "$W/ucx/checkpoint.h5"
+  serve "$W/audit2.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx2.err" &&
+    ok "resumed over ucx:// on a fresh server" || { bad "resume"; cat "$W/ucx2.err"; }
+  stop_server
+  file_run
+  same_weights "$W/ucx" "$W/file" && ok "resumed run bitwise equal to the uninterrupted file run" || bad "resumed weights differ"
+  audit_once "$W/audit1.txt" "$W/audit2.txt" && ok "the two audits: each sample once per epoch" || bad "audits"
+  ;;
+notest)
+  serve "$W/audit.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --schedule sgd --out "$W/ucx" 2>"$W/ucx.err" &&
+    ok "sgd without --test-data ran" || { bad "run"; cat "$W/ucx.err"; }
+  "$PY" - "$W/ucx/metrics.jsonl" <<'PY' && ok "test pass skipped and said so" || bad "test skipped metrics"
+import json, sys
+ep = [json.loads(l) for l in open(sys.argv[1]) if '"type": "epoch"' in l]
+sys.exit(0 if len(ep) == 3 and all(r.get("test_skipped") is True and r["test_acc"] is None for r in ep) else 1)
+PY
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --out "$W/absa" 2>"$W/absa.err"; rc=$?
+  [ $rc != 0 ] && grep -q -- "--test-data" "$W/absa.err" && ok "absa schedule without --test-data refused" || bad "absa without --test-data: rc $rc"
+  ;;
+mpi)
+  command -v mpirun >/dev/null || { echo "skip: no mpirun"; exit 77; }
+  mpi_run() {  # $1 = ranks, rest = train options
+  local np=$1; shift
+  rm -rf "$W/ids" "$W/audit.txt" "$W/ucx"
+  serve "$W/audit.txt"
+  # under ASan: Open MPI's own allocations at exit are reported as leaks (the one-rank scenarios
+  # check this code for leaks)
+  ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+  timeout 50 mpirun --oversubscribe --allow-run-as-root -np $np -x UCX_NET_DEVICES -x UCX_TLS -x UCX_WARN_UNUSED_ENV_VARS -x ASAN_OPTIONS \
+    "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "$@" --max-ranks $np --growth none \
+    --sample-log "$W/ids" --out "$W/ucx" >"$W/mpi.out" 2>&1 && ok "$np ranks over ucx://" || { bad "mpirun $np ranks"; tail -20 "$W/mpi.out"; }
+  stop_server
+  audit_once "$W/audit.txt" && ok "$np ranks: server audit: each sample once per epoch" || bad "$np ranks: server audit"
+  "$PY" - "$W/ids" $N $np <<'PY' && ok "$np ranks: trainer sample logs: each sample once per epoch, every rank trained" || bad "$np ranks: sample logs"
+import glob, sys
+seen, ranks = {}, set()
+for f in glob.glob(sys.argv[1] + "/*"):
+    for line in open(f):
+        v = line.split(); seen.setdefault(int(v[0]), []).extend(int(x) for x in v[2:]); ranks.add(int(v[1]))
+print("  ranks %s; " % sorted(ranks) + ", ".join("epoch %d: %d ids" % (e, len(seen[e])) for e in sorted(seen)))
+sys.exit(0 if ranks == set(range(int(sys.argv[3]))) and all(sorted(seen.get(e, [])) == list(range(int(sys.argv[2]))) for e in (1, 2, 3)) else 1)
+PY
+}
+  mpi_run 2 "${ARGS[@]}"
+  # 3 ranks, steps of 3 x 16 that do not divide the epoch, deep prefetch: the end of each epoch
+  # is leased ahead to some ranks' prefetch while others are asked for samples (drain steps)
+  mpi_run 3 "${ARGS[@]}" --schedule sgd --batch 48 --prefetch 6
+  ;;
+*) echo "unknown scenario $SC"; exit 2;;
+esac
+finish

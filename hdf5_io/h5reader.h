@@ -68,6 +68,12 @@ absa_status absa_h5reader_next_f32(absa_h5reader *r, size_t cursor, size_t n, in
                                    int32_t *labels);
 /* plan positions per window (0 when the split is in RAM: no window is needed) */
 size_t absa_h5reader_window_samples(const absa_h5reader *r);
+/* The float conversion of gather_f32 on samples already in memory (e.g. streamed over UCX):
+ * x = (u8/255 - mean)/std (or u8/255), with the crop/flip of sample ids[i] drawn from
+ * (aug_seed, ids[i]) exactly as gather_f32 draws them. C <= 4. */
+void absa_u8_to_f32(const uint8_t *u8, const uint64_t *ids, size_t n, int C, int H, int W,
+                    const float *mean, const float *std, int normalise, int crop_pad, int flip,
+                    uint64_t aug_seed, float *x);
 /* deterministic per-epoch permutation of [0,count) from (seed, epoch) */
 void absa_permutation(uint64_t seed, uint64_t epoch, size_t count, uint64_t *perm);
 /* the counter-based hash used above: a well-mixed 64-bit value of (key, counter) */

@@ -93,39 +93,11 @@ cleanup:
     return status;
 }
 
-/* x = lut[u8] with crop/flip as absa_h5reader_gather_f32 (h5augment.c) draws them */
+/* normalised floats with the crop/flip absa_h5reader_gather_f32 would draw for these ids */
 static void convert(const absa_tstate *t, const uint8_t *in8, const uint64_t *ids, size_t n, uint64_t aug_seed, float *x)
 {
     const absa_ucx_meta *m = absa_ucx_client_meta(t->ucx);
-    const int C = t->C, H = t->H, W = t->W, crop_pad = t->crop, flip = t->flip;
-    const size_t plane = (size_t)H * (size_t)W, sb = (size_t)C * plane;
-    float lut[4][256];
-    for (int c = 0; c < C; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - m->mean[c]) / m->std[c];
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *in = in8 + i * sb;
-        float *out = x + i * sb;
-        int oy = 0, ox = 0, fl = 0;
-        if (crop_pad > 0 || flip) {
-            uint64_t h = absa_hash64(aug_seed, ids[i]);
-            if (crop_pad > 0) {
-                uint64_t span = 2 * (uint64_t)crop_pad + 1;
-                oy = (int)(absa_hash64(h, 0) % span) - crop_pad;
-                ox = (int)(absa_hash64(h, 1) % span) - crop_pad;
-            }
-            if (flip) fl = (int)(absa_hash64(h, 2) & 1);
-        }
-        for (int c = 0; c < C; c++)
-            for (int y = 0; y < H; y++) {
-                int sy = y + oy;
-                float *o = out + c * plane + (size_t)y * W;
-                const uint8_t *row = in + c * plane + (size_t)(sy < 0 ? 0 : sy >= H ? H - 1 : sy) * W;
-                for (int xx = 0; xx < W; xx++) {
-                    int sx = (fl ? W - 1 - xx : xx) + ox;
-                    o[xx] = (sy < 0 || sy >= H || sx < 0 || sx >= W) ? lut[c][0] : lut[c][row[sx]];
-                }
-            }
-    }
+    absa_u8_to_f32(in8, ids, n, t->C, t->H, t->W, m->mean, m->std, 1, t->crop, t->flip, aug_seed, x);
 }
 
 static absa_status hold(absa_tstate *t, const absa_ucx_batch *b)

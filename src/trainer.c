@@ -288,11 +288,14 @@ static absa_status run_epochs(absa_tstate *t, int *how)
                     t->t_test - tt0, t->t_comm - tm0, wall, t->pr.wall_total, stall, wall > 0 ? stall / wall : 0.0);
             flush_metrics(t);
             ABSA_TRY(save_checkpoint(t));
-            if (!c->quiet)
-                fprintf(stderr, "epoch %3d/%d  batch %5d  ranks %d  lr %.4g  adv %.4g  train %.4f/%.2f%%  test %.4f/%.2f%%  eig %s%.4g  iters %lld  %.1fs%s\n",
+            if (!c->quiet) {
+                char eigs[32] = "-"; /* no eigenvalue this epoch (sgd, or at the cap) */
+                if (!isnan(eig)) snprintf(eigs, sizeof eigs, "%.4g", eig);
+                fprintf(stderr, "epoch %3d/%d  batch %5d  ranks %d  lr %.4g  adv %.4g  train %.4f/%.2f%%  test %.4f/%.2f%%  eig %s  iters %lld  %.1fs%s\n",
                         epoch, c->sched.epochs, before.batch, R, before.lr, before.adv_ratio, tr_loss, 100 * tr_acc,
-                        te_loss, 100 * te_acc, isnan(eig) ? "-" : "", isnan(eig) ? 0.0 : eig,
-                        (long long)t->pr.global_step, wall, e.d.grew ? "  -> batch grows" : "");
+                        te_loss, 100 * te_acc, eigs, (long long)t->pr.global_step, wall,
+                        e.d.grew ? "  -> batch grows" : "");
+            }
         }
         if (e.stop) return ABSA_EEXIST; /* sentinel: stopped on request (no growth pending) */
         if (e.target_ranks > R) absa_tr_grow_begin(t, epoch, e.target_ranks);

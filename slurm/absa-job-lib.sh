@@ -137,11 +137,15 @@ absa_job_start_training() {
   local data=$ABSA_DATA resume=() secret=()
   if [ "$ABSA_STREAM" = ucx ]; then
     data=$ABSA_DATA_URL
-    if "$ABSA" train --help 2>&1 | grep -q -- '--secret-file'; then secret=(--secret-file "$ABSA_SECRET_FILE")
+    # capture the help first: `absa train --help | grep -q` under pipefail fails at random when
+    # grep exits early and absa gets SIGPIPE
+    local help
+    help=$("$ABSA" train --help 2>&1 || true)
+    if grep -q -- '--secret-file' <<<"$help"; then secret=(--secret-file "$ABSA_SECRET_FILE")
     else export ABSA_SECRET; ABSA_SECRET=$(head -1 "$ABSA_SECRET_FILE"); fi
     # the stream carries the train split only: the test pass and the eigenvalue samples read the
     # packed file the server serves (same samples as a file-fed run)
-    "$ABSA" train --help 2>&1 | grep -q -- '--test-data' && secret+=(--test-data "$ABSA_DATA")
+    if grep -q -- '--test-data' <<<"$help"; then secret+=(--test-data "$ABSA_DATA"); fi
   fi
   if [ -f "$ABSA_RUN_DIR/checkpoint.h5" ]; then
     resume=(--resume "$ABSA_RUN_DIR/checkpoint.h5")

@@ -17,6 +17,7 @@
 set -u
 MODE=$1; ABSA=$2; W=$3; PY=${4:-/usr/bin/python3}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
+TOOLS=$REPO/validation/tools
 skip() { echo "SKIPPED: $*"; exit 77; }
 command -v sinfo >/dev/null && sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)' || skip "no Slurm cluster is up (slurm.cluster_up needs root)"
 [ "$(sinfo -h -N -o '%N' | sort -u | wc -l)" -ge 2 ] || skip "a het job needs 2+ Slurm nodes"
@@ -39,17 +40,7 @@ pass=0; fail=0
 ok()  { pass=$((pass+1)); echo "ok   $1"; }
 bad() { fail=$((fail+1)); echo "FAIL $1"; }
 NTRAIN=2048 NTEST=1000 EPOCHS=5
-"$PY" - "$W/idx" $NTRAIN $NTEST <<'PY' || { echo "FAIL cannot write the IDX subset"; exit 1; }
-import gzip, os, sys
-src, out, ntr, nte = "/usr/share/datasets/fashion-mnist", sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for pre, n in (("train", ntr), ("t10k", nte)):
-    img = gzip.open(f"{src}/{pre}-images-idx3-ubyte.gz").read()
-    lab = gzip.open(f"{src}/{pre}-labels-idx1-ubyte.gz").read()
-    h = bytearray(img[:16]); h[4:8] = n.to_bytes(4, "big")
-    open(f"{out}/{pre}-images-idx3-ubyte", "wb").write(bytes(h) + img[16:16 + n * 784])
-    h = bytearray(lab[:8]); h[4:8] = n.to_bytes(4, "big")
-    open(f"{out}/{pre}-labels-idx1-ubyte", "wb").write(bytes(h) + lab[8:8 + n])
-PY
+"$PY" "$TOOLS/absa_testlib.py" idx-subset "$W/idx" $NTRAIN $NTEST || { echo "FAIL cannot write the IDX subset"; exit 1; }
 
 . "$REPO/slurm/local-mpi-env.sh"
 export ABSA ABSA_HOME=$REPO ABSA_STREAM=$MODE ABSA_GRACE=8 ABSA_DATA=$W/data/fm-small.h5

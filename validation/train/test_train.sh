@@ -11,6 +11,7 @@
 # Usage: test_train.sh ABSA PYTHON
 set -u
 ABSA=$1; PY=${2:-/usr/bin/python3}
+TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 pass=0; fail=0
 ok()  { pass=$((pass+1)); echo "ok   $1"; }
@@ -61,22 +62,7 @@ fi
 timeout -s KILL 1.5 $ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/checkpoint.h5" 2>/dev/null
 echo "  killed with rc $? (137 = SIGKILL)"
 $ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/checkpoint.h5" 2>"$W/err" && ok "resume to the end" || bad "resume to the end"
-$PY - "$W/full" "$W/cut" <<'PY' && ok "resumed run bitwise equal to uninterrupted" || bad "resumed run bitwise equal to uninterrupted"
-import json, sys, h5py, numpy as np
-def rows(d):
-    out = []
-    for l in open(d + "/metrics.jsonl"):
-        r = json.loads(l); r.pop("wall", None); out.append(r)
-    return out
-a, b = rows(sys.argv[1]), rows(sys.argv[2])
-assert len(a) == len(b) and len(a) > 3, (len(a), len(b))
-for x, y in zip(a, b):
-    assert x == y, (x, y)
-fa, fb = h5py.File(sys.argv[1] + "/checkpoint.h5", "r"), h5py.File(sys.argv[2] + "/checkpoint.h5", "r")
-for k in fa["model"]:
-    assert np.array_equal(fa["model"][k][()], fb["model"][k][()]), k
-print("  %d metrics lines and all weights identical" % len(a))
-PY
+$PY "$TOOLS/absa_testlib.py" same-run "$W/full" "$W/cut" 4 && ok "resumed run bitwise equal to uninterrupted" || bad "resumed run bitwise equal to uninterrupted"
 $ABSA plot "$W/full" "$W/cut" -o "$W/run.png" 2>"$W/err" && \
   $PY -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(0 if d[:8]==b'\x89PNG\r\n\x1a\n' and len(d)>20000 else 1)" "$W/run.png" \
   && ok "plot PNG" || bad "plot PNG"

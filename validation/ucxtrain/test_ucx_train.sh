@@ -22,6 +22,7 @@ set -u
 ABSA=$1 PY=$2 DIR=$3 SC=$4
 export UCX_NET_DEVICES=lo UCX_TLS=tcp UCX_WARN_UNUSED_ENV_VARS=n UCX_TCP_CM_REUSEADDR=y
 unset ABSA_SECRET
+TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 W=$DIR/ucxtrain-$SC
 rm -rf "$W"; mkdir -p "$W/idx" && cd "$W" || exit 1
 pass=0 fail=0 SRV=
@@ -35,17 +36,7 @@ finish() {
 "$PY" -c 'import h5py, numpy' 2>/dev/null || { echo "skip: $PY lacks h5py/numpy"; exit 77; }
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || { echo "skip: no dataset-fashion-mnist"; exit 77; }
 
-"$PY" - "$W/idx" 1024 300 <<'PY' || { echo "FAIL cannot write the IDX subset"; exit 1; }
-import gzip, sys
-src, out, ntr, nte = "/usr/share/datasets/fashion-mnist", sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for pre, n in (("train", ntr), ("t10k", nte)):
-    img = gzip.open(f"{src}/{pre}-images-idx3-ubyte.gz").read()
-    lab = gzip.open(f"{src}/{pre}-labels-idx1-ubyte.gz").read()
-    h = bytearray(img[:16]); h[4:8] = n.to_bytes(4, "big")
-    open(f"{out}/{pre}-images-idx3-ubyte", "wb").write(bytes(h) + img[16:16 + n * 784])
-    h = bytearray(lab[:8]); h[4:8] = n.to_bytes(4, "big")
-    open(f"{out}/{pre}-labels-idx1-ubyte", "wb").write(bytes(h) + lab[8:8 + n])
-PY
+"$PY" "$TOOLS/absa_testlib.py" idx-subset "$W/idx" 1024 300 || { echo "FAIL cannot write the IDX subset"; exit 1; }
 "$ABSA" pack --format idx --input "$W/idx" --output "$W/d.h5" --quiet || { echo "FAIL pack"; exit 1; }
 (umask 077; printf 'correct horse battery staple\n' >"$W/secret"; printf 'wrong\n' >"$W/badsecret")
 SEED=11 N=1024 EPOCHS=3

@@ -101,4 +101,12 @@ absa_status absa_h5_read_attr_string(hid_t loc, const char *name, char *buf, siz
 /* Silence / restore HDF5's automatic error stack printing. */
 void absa_h5_quiet(void);
 
+/* IDX parsing shared by the packer and src/dataset.c (gzipped or plain files through zlib):
+ * absa_gz_read reads up to n bytes (*got = how many arrived before EOF; a corrupt stream is
+ * ABSA_EFORMAT); absa_idx_header checks the magic (unsigned bytes, ndim dimensions) and reads the
+ * big-endian dimensions, *hdr_bytes = 4 + 4*ndim. Messages name the file. */
+#include <zlib.h>
+absa_status absa_gz_read(gzFile f, const char *path, void *buf, size_t n, size_t *got);
+absa_status absa_idx_header(gzFile f, const char *path, int ndim, uint32_t *dims, size_t *hdr_bytes);
+
 #endif

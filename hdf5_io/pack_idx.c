@@ -21,8 +21,7 @@ typedef struct absa_idx_pair {
     char img[4096], lab[4096];
 } absa_idx_pair;
 
-/* Read exactly n bytes; *got tells how many arrived before EOF. */
-static absa_status absa_gz_read(gzFile f, const char *path, void *buf, size_t n, size_t *got)
+absa_status absa_gz_read(gzFile f, const char *path, void *buf, size_t n, size_t *got)
 {
     size_t done = 0;
     while (done < n) {
@@ -41,8 +40,8 @@ static absa_status absa_gz_read(gzFile f, const char *path, void *buf, size_t n,
     return ABSA_OK;
 }
 
-static absa_status absa_idx_header(gzFile f, const char *path, int ndim, uint32_t *dims,
-                                   size_t *hdr_bytes)
+absa_status absa_idx_header(gzFile f, const char *path, int ndim, uint32_t *dims,
+                            size_t *hdr_bytes)
 {
     unsigned char h[16];
     size_t got;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "h5pack.h"
 #include "h5reader.h"
 #include "rng.h"
 
@@ -16,32 +17,20 @@ absa_status absa_idx_read(const char *path, int want_ndim, uint32_t dims[3], uin
 {
     absa_status status = ABSA_OK;
     uint8_t *buf = NULL;
+    size_t hdr, got;
     *data = NULL;
     gzFile f = gzopen(path, "rb"); /* reads plain files too */
     if (!f) ABSA_FAIL(ABSA_ENOTFOUND, "cannot open %s", path);
-    uint8_t hdr[4];
-    if (gzread(f, hdr, 4) != 4) ABSA_FAIL(ABSA_EFORMAT, "%s: truncated IDX header", path);
-    if (hdr[0] != 0 || hdr[1] != 0 || hdr[2] != 0x08 || hdr[3] != want_ndim)
-        ABSA_FAIL(ABSA_EFORMAT, "%s: not an IDX uint8 file with %d dimensions (magic %02x%02x%02x%02x)",
-                  path, want_ndim, hdr[0], hdr[1], hdr[2], hdr[3]);
+    ABSA_TRY(absa_idx_header(f, path, want_ndim, dims, &hdr));
     size_t total = 1;
     for (int i = 0; i < want_ndim; i++) {
-        uint8_t d[4];
-        if (gzread(f, d, 4) != 4) ABSA_FAIL(ABSA_EFORMAT, "%s: truncated IDX header", path);
-        dims[i] = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
         if (dims[i] == 0 || dims[i] > (1u << 28)) ABSA_FAIL(ABSA_EFORMAT, "%s: bad dimension %u", path, dims[i]);
         total *= dims[i];
         if (total > ((size_t)1 << 36)) ABSA_FAIL(ABSA_EFORMAT, "%s: implausible size", path);
     }
-    buf = malloc(total ? total : 1);
+    buf = malloc(total);
     if (!buf) ABSA_FAIL(ABSA_ENOMEM, "%s: cannot allocate %zu bytes", path, total);
-    size_t got = 0;
-    while (got < total) {
-        unsigned want = total - got > (1u << 30) ? (1u << 30) : (unsigned)(total - got);
-        int r = gzread(f, buf + got, want);
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
+    ABSA_TRY(absa_gz_read(f, path, buf, total, &got));
     if (got != total) ABSA_FAIL(ABSA_EFORMAT, "%s: truncated: %zu of %zu payload bytes", path, got, total);
     *data = buf;
     buf = NULL;

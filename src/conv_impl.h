@@ -1,354 +1,351 @@
-/* conv_impl.h — generic body of the conv2d GEMM engine and the public conv2d entry points,
- * included by conv.c once per precision with ABSA_T / ABSA_SFX defined (see absa_generic.h), and
- * ABSA_CONV_DIRECT = 1 where the direct float32 engine of conv.c may take the call. No include
- * guard on purpose (only the type-independent helpers below are guarded).
+/* conv_impl.h — generic body of the conv2d engine and its public entry points, included by conv.c
+ * once per precision with ABSA_T / ABSA_SFX defined (see absa_generic.h). No include guard on
+ * purpose (only the type-independent helpers are guarded).
  *
- * Helpers (static, suffixed): im2col of a chunk of samples into col[K, S*P], col2im (+=) back into
- * an NCHW gradient, gather of dy into channel-major dyc[O, S*P] (with bias-gradient sums), and the
- * scatter of a GEMM result [O, S*P] to NCHW (with bias). The passes are in layers.h's conventions.
+ * Engine: OpenMP threads over samples; each thread owns one workspace slot and runs every GEMM of
+ * its samples through BLAS on its own core (inside a parallel region the OpenMP build of OpenBLAS
+ * runs single-threaded, so there is no fork/join per GEMM). Per sample:
+ *  - pad:     x[n] (CHW) -> xp, the zero-padded input in HWC order [Hp][Wp][C];
+ *  - patches: xp -> col[P][K], one row per output position: its receptive field, tap-major
+ *             ((i*kw + j)*C + c). For a fixed kernel row i the kw taps of a position are adjacent
+ *             in xp, so every row is kh contiguous copies of kw*C elements, whatever the stride;
+ *  - GEMMs on the patch-major matrix (the orientation OpenBLAS runs fastest here, measured in
+ *    docs/benchmarks.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col (dy[n] is [O][P] as
+ *    stored); dcol[P][K] = dy[n]^T Wr; where Wr is W reordered to [O][(i*kw+j)*C + c];
+ *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += the interior of xp back in CHW.
+ * Each thread accumulates dW/db partials in its slot; they are added into dW/db in thread order
+ * after the samples (deterministic for a given thread count).
+ * The passes follow layers.h's conventions.
  */
 
-/* Type-independent helpers of the GEMM engine, defined on the first inclusion only. */
+/* Type-independent helpers, defined on the first inclusion only. */
 #ifndef ABSA_CONV_IMPL_ONCE
 #define ABSA_CONV_IMPL_ONCE
-/* Target number of elements of one column matrix col[K, S*P]: large enough for efficient GEMMs,
- * small enough to stay mostly cache-resident and keep the workspace bounded (a few MB). */
-#ifndef ABSA_CONV_COL_ELEMS
-#define ABSA_CONV_COL_ELEMS (1u << 19)
+#ifdef _OPENMP
+#include <omp.h>
 #endif
 
-/* Samples per im2col chunk (>= 1, <= N): the columns and the GEMM output of a chunk together
- * stay near ABSA_CONV_COL_ELEMS. Every pass and the workspace size use this. */
-static int absa_conv_chunk(const absa_conv_cfg *c)
+/* The data-movement loops (pad, patches, fold) are compiled for AVX-512, AVX2 and baseline x86-64,
+ * picked at load time (GCC/Clang function multiversioning): wide stores are what these store-bound
+ * copies need. Plain C everywhere else. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define ABSA_CONV_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define ABSA_CONV_SIMD
+#endif
+
+#define ABSA_CONV_MAX_SLOTS 8 /* most threads one conv call uses (workspace slots) */
+
+/* Workspace slots: one per processor (fixed for the process), at most ABSA_CONV_MAX_SLOTS. */
+static int absa_conv_slots(void)
 {
-    size_t per = ((size_t)c->C * c->kh * c->kw + (size_t)c->O) * (size_t)c->Ho * c->Wo;
-    size_t s = per ? (size_t)ABSA_CONV_COL_ELEMS / per : 1;
-    if (s < 1) s = 1;
-    if (s > (size_t)c->N) s = (size_t)c->N;
-    /* keep every GEMM dimension in range (element counts are size_t; S*P itself is an int) */
-    while (s > 1 && s * (size_t)c->Ho * c->Wo > (size_t)(1u << 30)) s /= 2;
-    return (int)s;
+#ifdef _OPENMP
+    int n = omp_get_num_procs();
+#else
+    int n = 1;
+#endif
+    return n < 1 ? 1 : n > ABSA_CONV_MAX_SLOTS ? ABSA_CONV_MAX_SLOTS : n;
 }
 
-/* GEMM engine layout of ws (elements): col[2*K*SP] (x and Rx columns stacked), dyc[2*O*SP]
- * (dy and Rdy gathered channel-major, or the forward GEMM output), wcat[2*O*K] (V and W). */
-static size_t absa_conv_gemm_workspace(const absa_conv_cfg *c)
+/* Threads for a call over N samples: at most the slots, the OpenMP maximum and N. */
+static int absa_conv_threads(int N)
 {
-    size_t K = (size_t)c->C * c->kh * c->kw;
-    size_t SP = (size_t)absa_conv_chunk(c) * c->Ho * c->Wo;
-    return 2 * K * SP + 2 * (size_t)c->O * SP + 2 * (size_t)c->O * K;
+#ifdef _OPENMP
+    int t = omp_get_max_threads();
+#else
+    int t = 1;
+#endif
+    int s = absa_conv_slots();
+    if (t > s) t = s;
+    if (t > N) t = N;
+    return t < 1 ? 1 : t;
 }
 
-/* Whether a non-BLAS loop over `work` elements should run on OpenMP threads. Only when OpenBLAS
- * does not keep its own pthread pool: with the pthread build, its worker spins (sched_yield) for
- * a long time after every GEMM and an OpenMP team woken in between fights it for the cores
- * (measured: several times slower than running these memory-bound loops on the calling thread).
- * With the OpenMP build both share one team. */
-static inline int absa_conv_par(size_t work)
+static inline int absa_conv_tid(void)
 {
-    return work >= ((size_t)1 << 15) && openblas_get_parallel() != 1;
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
 }
 
+static inline int absa_conv_team(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Workspace layout in elements: shared reordered weights wr[O][2K] (two matrices side by side
+ * for the R-passes), then one slot per thread: xp[Hp*Wp*C] (padded x or Rx), dp (the fold
+ * target, same shape), col[P][2K] (patches of x and Rx side by side for the R-forward), out[P][O] (the
+ * forward GEMM result), pw[O][K], pb[O] (thread partials of dW, db). */
+typedef struct absa_conv_lay {
+    int K, P, Hp, Wp;
+    size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, slot, shared, total;
+} absa_conv_lay;
+
+static size_t absa_conv_rup(size_t a) { return (a + 15) / 16 * 16; } /* 64-byte steps (f32) */
+
+static void absa_conv_layout(const absa_conv_cfg *c, absa_conv_lay *l)
+{
+    l->K = c->C * c->kh * c->kw;
+    l->P = c->Ho * c->Wo;
+    l->Hp = c->H + 2 * c->ph;
+    l->Wp = c->W + 2 * c->pw;
+    l->plane = (size_t)l->Hp * l->Wp * c->C;
+    size_t K = (size_t)l->K, P = (size_t)l->P, O = (size_t)c->O, at = 0;
+    l->shared = absa_conv_rup(2 * O * K);
+    l->o_xp = at, at += absa_conv_rup(l->plane);
+    l->o_dp = at, at += absa_conv_rup(l->plane);
+    l->o_col = at, at += absa_conv_rup(P * 2 * K);
+    l->o_out = at, at += absa_conv_rup(P * O);
+    l->o_pw = at, at += absa_conv_rup(O * K);
+    l->o_pb = at, at += absa_conv_rup(O);
+    l->slot = at;
+    l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
+}
 #endif /* ABSA_CONV_IMPL_ONCE */
 
-/* col[r*ld + s*P + p] = x[n0+s, ch(r), oh*sh - ph + i(r), ow*sw - pw + j(r)] (0 outside);
- * ld >= S*P is the row stride. OpenMP threads when par. */
-static void ABSA_FN(absa_conv_im2col)(const absa_conv_cfg *c, const ABSA_T *x, int n0, int S,
-                                      ABSA_T *col, size_t ld, int par)
+/* wr[o*ld + off + (i*kw + j)*C + ch] = W[o][ch][i][j]: OIHW to the patch order. */
+static void ABSA_FN(absa_conv_reorder)(const absa_conv_cfg *c, const ABSA_T *W, ABSA_T *wr,
+                                       size_t ld, size_t off)
 {
-    const int C = c->C, H = c->H, W = c->W, kh = c->kh, kw = c->kw, Ho = c->Ho, Wo = c->Wo;
-    const int sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw;
-    const int K = C * kh * kw;
-    const size_t P = (size_t)Ho * Wo;
-    (void)par; /* without OpenMP */
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-    for (int r = 0; r < K; r++) {
-        for (int s = 0; s < S; s++) {
-            const int ch = r / (kh * kw), i = (r / kw) % kh, j = r % kw;
-            const ABSA_T *xp = x + ((size_t)(n0 + s) * C + ch) * H * W;
-            ABSA_T *dst = col + (size_t)r * ld + (size_t)s * P;
-            int lo, hi;
-            absa_conv_valid_range(Wo, W, sw, pw, j, &lo, &hi);
-            for (int oh = 0; oh < Ho; oh++) {
-                ABSA_T *d = dst + (size_t)oh * Wo;
-                const int ih = oh * sh - ph + i;
-                if (ih < 0 || ih >= H) {
-                    memset(d, 0, (size_t)Wo * sizeof(ABSA_T));
-                    continue;
-                }
-                const ABSA_T *xr = xp + (size_t)ih * W - pw + j;
-                for (int ow = 0; ow < lo; ow++) d[ow] = 0;
-                if (sw == 1) {
-                    if (hi > lo) memcpy(d + lo, xr + lo, (size_t)(hi - lo) * sizeof(ABSA_T));
-                } else {
-                    for (int ow = lo; ow < hi; ow++) d[ow] = xr[(size_t)ow * sw];
-                }
-                for (int ow = hi; ow < Wo; ow++) d[ow] = 0;
-            }
-        }
-    }
+    const int C = c->C, kk = c->kh * c->kw;
+    for (int o = 0; o < c->O; o++)
+        for (int ch = 0; ch < C; ch++)
+            for (int t = 0; t < kk; t++)
+                wr[(size_t)o * ld + off + (size_t)t * C + ch] = W[((size_t)o * C + ch) * kk + t];
 }
 
-/* dx[n0+s] += fold(col): the adjoint of im2col (row stride ld). Each (sample, channel) plane has
- * one writer. OpenMP threads when par. */
-static void ABSA_FN(absa_conv_col2im)(const absa_conv_cfg *c, const ABSA_T *col, int n0, int S,
-                                      ABSA_T *dx, size_t ld, int par)
+/* xp = zero-padded HWC copy of one sample xs (CHW). Only the interior is written: the caller
+ * clears xp once per call, and the borders stay zero from sample to sample. */
+ABSA_CONV_SIMD static void ABSA_FN(absa_conv_pad)(const absa_conv_cfg *c, const absa_conv_lay *l,
+                                   const ABSA_T *restrict xs, ABSA_T *restrict xp)
 {
-    const int C = c->C, H = c->H, W = c->W, kh = c->kh, kw = c->kw, Ho = c->Ho, Wo = c->Wo;
-    const int sh = c->sh, sw = c->sw, ph = c->ph, pw = c->pw;
-    const size_t P = (size_t)Ho * Wo;
-    (void)par; /* without OpenMP */
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-    for (int s = 0; s < S; s++) {
+    const int C = c->C, H = c->H, W = c->W;
+    for (int h = 0; h < H; h++) {
+        ABSA_T *row = xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C;
         for (int ch = 0; ch < C; ch++) {
-            ABSA_T *dxp = dx + ((size_t)(n0 + s) * C + ch) * H * W;
-            for (int i = 0; i < kh; i++) {
-                for (int j = 0; j < kw; j++) {
-                    const size_t r = ((size_t)ch * kh + i) * kw + j;
-                    const ABSA_T *src = col + r * ld + (size_t)s * P;
-                    int lo, hi;
-                    absa_conv_valid_range(Wo, W, sw, pw, j, &lo, &hi);
-                    for (int oh = 0; oh < Ho; oh++) {
-                        const int ih = oh * sh - ph + i;
-                        if (ih < 0 || ih >= H) continue;
-                        ABSA_T *dr = dxp + (size_t)ih * W - pw + j;
-                        const ABSA_T *sr = src + (size_t)oh * Wo;
-                        if (sw == 1) {
-                            for (int ow = lo; ow < hi; ow++) dr[ow] += sr[ow];
-                        } else {
-                            for (int ow = lo; ow < hi; ow++) dr[(size_t)ow * sw] += sr[ow];
-                        }
-                    }
-                }
-            }
+            const ABSA_T *src = xs + ((size_t)ch * H + h) * W;
+            for (int w = 0; w < W; w++) row[(size_t)w * C + ch] = src[w];
         }
     }
 }
 
-/* dyc[o, s*P + p] = dy[n0+s, o, p] (if dyc) and db[o] += sum_{s,p} dy[n0+s, o, p] (if db).
- * Returns the gathered matrix: dy's own sample when S == 1 (already [O, P]), else dyc. */
-static const ABSA_T *ABSA_FN(absa_conv_gather)(const absa_conv_cfg *c, const ABSA_T *dy, int n0,
-                                               int S, ABSA_T *dyc, ABSA_T *db)
+/* ds (CHW) += interior of the padded HWC buffer xp. */
+ABSA_CONV_SIMD static void ABSA_FN(absa_conv_unpad_add)(const absa_conv_cfg *c, const absa_conv_lay *l,
+                                         const ABSA_T *restrict xp, ABSA_T *restrict ds)
 {
-    const int O = c->O;
-    const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
-    if (S == 1) dyc = NULL; /* no copy needed */
-    if (dyc || db) {
-        const int par = absa_conv_par((size_t)O * SP);
-        (void)par;
-#pragma omp parallel for schedule(static) if (par)
-        for (int o = 0; o < O; o++) {
-            double sum = 0;
-            for (int s = 0; s < S; s++) {
-                const ABSA_T *src = dy + ((size_t)(n0 + s) * O + o) * P;
-                if (dyc) memcpy(dyc + (size_t)o * SP + (size_t)s * P, src, P * sizeof(ABSA_T));
-                if (db) {
-                    ABSA_T part = 0;
-                    for (size_t p = 0; p < P; p++) part += src[p];
-                    sum += (double)part;
-                }
-            }
-            if (db) db[o] += (ABSA_T)sum;
+    const int C = c->C, H = c->H, W = c->W;
+    for (int ch = 0; ch < C; ch++)
+        for (int h = 0; h < H; h++) {
+            const ABSA_T *row = xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C + ch;
+            ABSA_T *dst = ds + ((size_t)ch * H + h) * W;
+            for (int w = 0; w < W; w++) dst[w] += row[(size_t)w * C];
         }
-    }
-    return S == 1 ? dy + (size_t)n0 * O * P : dyc;
 }
 
-/* y[n0+s, o, p] = t[o, s*P + p] + (b ? b[o] : 0). When S == 1 the GEMM wrote y's sample in place
- * (t == y + n0*O*P) and only the bias is added. */
-static void ABSA_FN(absa_conv_scatter)(const absa_conv_cfg *c, const ABSA_T *t, const ABSA_T *b,
-                                       int n0, int S, ABSA_T *y)
+/* d[e] = s[e] for e < n, in fixed 8-element blocks that the compiler inlines (a plain loop
+ * becomes a memcpy call, which costs more than the copy for these short runs). */
+static inline void ABSA_FN(absa_conv_copy)(ABSA_T *restrict d, const ABSA_T *restrict s, size_t n)
 {
-    const int O = c->O;
-    const size_t P = (size_t)c->Ho * c->Wo, SP = (size_t)S * P;
-    if (S == 1 && !b) return;
-    const int par = absa_conv_par((size_t)O * SP);
-    (void)par;
-#pragma omp parallel for collapse(2) schedule(static) if (par)
-    for (int s = 0; s < S; s++) {
-        for (int o = 0; o < O; o++) {
-            const ABSA_T *src = t + (size_t)o * SP + (size_t)s * P;
-            ABSA_T *dst = y + ((size_t)(n0 + s) * O + o) * P;
-            if (b) {
-                const ABSA_T bo = b[o];
-                for (size_t p = 0; p < P; p++) dst[p] = src[p] + bo;
-            } else {
-                memcpy(dst, src, P * sizeof(ABSA_T));
-            }
+    size_t e = 0;
+    for (; e + 8 <= n; e += 8) memcpy(d + e, s + e, 8 * sizeof(ABSA_T));
+    for (; e < n; e++) d[e] = s[e];
+}
+
+/* col[p*ld + off + i*kw*C + e] = xp[((oh*sh + i)*Wp + ow*sw)*C + e] for e < kw*C. */
+ABSA_CONV_SIMD static void ABSA_FN(absa_conv_patches)(const absa_conv_cfg *c, const absa_conv_lay *l,
+                                       const ABSA_T *restrict xp, ABSA_T *restrict col, size_t ld,
+                                       size_t off)
+{
+    const size_t run = (size_t)c->kw * c->C, C = (size_t)c->C;
+    for (int oh = 0; oh < c->Ho; oh++)
+        for (int ow = 0; ow < c->Wo; ow++) {
+            ABSA_T *d = col + ((size_t)oh * c->Wo + ow) * ld + off;
+            const ABSA_T *s = xp + ((size_t)oh * c->sh * l->Wp + (size_t)ow * c->sw) * C;
+            for (int i = 0; i < c->kh; i++, d += run, s += (size_t)l->Wp * C)
+                ABSA_FN(absa_conv_copy)(d, s, run);
         }
-    }
 }
 
-/* Where the chunk's GEMM output [O, S*P] goes: y's own sample when S == 1, else the buffer t. */
-static inline ABSA_T *ABSA_FN(absa_conv_out)(const absa_conv_cfg *c, ABSA_T *y, int n0, int S,
-                                             ABSA_T *t)
+/* xp += fold(col): the adjoint of absa_conv_patches (row stride ld = K). */
+ABSA_CONV_SIMD static void ABSA_FN(absa_conv_fold)(const absa_conv_cfg *c, const absa_conv_lay *l,
+                                    const ABSA_T *restrict col, ABSA_T *restrict xp)
 {
-    return S == 1 ? y + (size_t)n0 * c->O * c->Ho * c->Wo : t;
+    const size_t run = (size_t)c->kw * c->C, C = (size_t)c->C;
+    for (int oh = 0; oh < c->Ho; oh++)
+        for (int ow = 0; ow < c->Wo; ow++) {
+            const ABSA_T *s = col + ((size_t)oh * c->Wo + ow) * (size_t)l->K;
+            ABSA_T *d = xp + ((size_t)oh * c->sh * l->Wp + (size_t)ow * c->sw) * C;
+            for (int i = 0; i < c->kh; i++, s += run, d += (size_t)l->Wp * C)
+                for (size_t e = 0; e < run; e++) d[e] += s[e];
+        }
 }
 
-static void ABSA_FN(absa_conv_gemm_forward)(const absa_conv_cfg *c, const ABSA_T *x,
-                                            const ABSA_T *W, const ABSA_T *b, ABSA_T *y,
-                                            ABSA_T *ws)
+/* pb[o] += sum_p dys[o][p], summed in double per channel. */
+static void ABSA_FN(absa_conv_bias_sum)(int O, int P, const ABSA_T *dys, ABSA_T *pb)
 {
-    ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
-    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
-    const int par = absa_conv_par((size_t)K * Smax * P);
-    ABSA_T *col = ws, *t = ws + 2 * (size_t)K * Smax * P;
-    const ABSA_T *bias = c->has_bias ? b : NULL;
-    for (int n0 = 0; n0 < c->N; n0 += Smax) {
-        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        ABSA_T *out = ABSA_FN(absa_conv_out)(c, y, n0, S, t);
-        ABSA_FN(absa_conv_im2col)(c, x, n0, S, col, SP, par);
-        ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, W, K, col, SP, 0, out, SP);
-        ABSA_FN(absa_conv_scatter)(c, out, bias, n0, S, y);
+    for (int o = 0; o < O; o++) {
+        const ABSA_T *src = dys + (size_t)o * P;
+        double s = 0;
+        for (int p = 0; p < P; p++) s += src[p];
+        pb[o] += (ABSA_T)s;
     }
 }
 
-static void ABSA_FN(absa_conv_gemm_backward)(const absa_conv_cfg *c, const ABSA_T *x,
-                                             const ABSA_T *W, const ABSA_T *dy, ABSA_T *dx,
-                                             ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+/* dW[o][ch][i][j] += sum over the team's slots of pw[o][(i*kw+j)*C + ch]; db[o] += pb[o]. */
+static void ABSA_FN(absa_conv_reduce)(const absa_conv_cfg *c, const absa_conv_lay *l,
+                                      const ABSA_T *ws, int team, ABSA_T *dW, ABSA_T *db)
 {
-    ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
-    ABSA_ASSERT(ws || (!dx && !dW), "conv2d_backward: NULL workspace");
-    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
-    const int par = absa_conv_par((size_t)K * Smax * P);
-    ABSA_T *bsum = c->has_bias ? db : NULL;
-    if (!dx && !dW) {
-        if (bsum) ABSA_FN(absa_conv_gather)(c, dy, 0, c->N, NULL, bsum);
-        return;
-    }
-    ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
-    for (int n0 = 0; n0 < c->N; n0 += Smax) {
-        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        const ABSA_T *dyg = ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, bsum);
-        if (dW) {
-            ABSA_FN(absa_conv_im2col)(c, x, n0, S, col, SP, par);
-            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyg, SP, col, SP, 1, dW, K);
-        }
-        if (dx) {
-            ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, dyg, SP, 0, col, SP);
-            ABSA_FN(absa_conv_col2im)(c, col, n0, S, dx, SP, par);
-        }
+    const int C = c->C, kk = c->kh * c->kw;
+    for (int t = 0; t < team; t++) {
+        const ABSA_T *slot = ws + l->shared + (size_t)t * l->slot;
+        const ABSA_T *pw = slot + l->o_pw;
+        for (int o = 0; dW && o < c->O; o++)
+            for (int ch = 0; ch < C; ch++)
+                for (int k = 0; k < kk; k++)
+                    dW[((size_t)o * C + ch) * kk + k] += pw[(size_t)o * l->K + (size_t)k * C + ch];
+        for (int o = 0; db && o < c->O; o++) db[o] += slot[l->o_pb + o];
     }
 }
 
-static void ABSA_FN(absa_conv_gemm_rforward)(const absa_conv_cfg *c, const ABSA_T *x,
-                                             const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
-                                             const ABSA_T *Vb, ABSA_T *Ry, ABSA_T *ws)
+/* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y (forward and R-forward). */
+static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                   const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
+                                   ABSA_T *ws)
 {
-    ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
-    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
-    const int par = absa_conv_par((size_t)K * Smax * P);
-    ABSA_T *col = ws, *t = ws + 2 * (size_t)K * Smax * P;
-    ABSA_T *wcat = t + 2 * (size_t)O * Smax * P;
-    const ABSA_T *bias = c->has_bias ? Vb : NULL;
-    if (Rx) { /* wcat[O, 2K] = [V | W]: one GEMM against the stacked columns [col(x); col(Rx)] */
-        for (int o = 0; o < O; o++) {
-            memcpy(wcat + (size_t)o * 2 * K, V + (size_t)o * K, (size_t)K * sizeof(ABSA_T));
-            memcpy(wcat + (size_t)o * 2 * K + K, W + (size_t)o * K, (size_t)K * sizeof(ABSA_T));
-        }
-    }
-    for (int n0 = 0; n0 < c->N; n0 += Smax) {
-        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        ABSA_T *out = ABSA_FN(absa_conv_out)(c, Ry, n0, S, t);
-        ABSA_FN(absa_conv_im2col)(c, x, n0, S, col, SP, par);
-        if (Rx) {
-            ABSA_FN(absa_conv_im2col)(c, Rx, n0, S, col + (size_t)K * SP, SP, par);
-            ABSA_FN(absa_gemm)(0, 0, O, SP, 2 * K, 1, wcat, 2 * K, col, SP, 0, out, SP);
-        } else {
-            ABSA_FN(absa_gemm)(0, 0, O, SP, K, 1, V, K, col, SP, 0, out, SP);
-        }
-        ABSA_FN(absa_conv_scatter)(c, out, bias, n0, S, Ry);
-    }
-}
-
-static void ABSA_FN(absa_conv_gemm_rbackward)(const absa_conv_cfg *c, const ABSA_T *x,
-                                              const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
-                                              const ABSA_T *dy, const ABSA_T *Rdy, ABSA_T *Rdx,
-                                              ABSA_T *RdW, ABSA_T *Rdb, ABSA_T *ws)
-{
-    ABSA_ASSERT(c && x && W && V && dy && Rdy, "conv2d_rbackward: NULL argument");
-    ABSA_ASSERT(ws || (!Rdx && !RdW), "conv2d_rbackward: NULL workspace");
-    const int K = c->C * c->kh * c->kw, O = c->O, P = c->Ho * c->Wo, Smax = absa_conv_chunk(c);
-    const int par = absa_conv_par((size_t)K * Smax * P);
-    ABSA_T *bsum = c->has_bias ? Rdb : NULL;
-    if (!Rdx && !RdW) {
-        if (bsum) ABSA_FN(absa_conv_gather)(c, Rdy, 0, c->N, NULL, bsum);
-        return;
-    }
-    ABSA_T *col = ws, *dyc = ws + 2 * (size_t)K * Smax * P;
-    ABSA_T *wcat = dyc + 2 * (size_t)O * Smax * P;
-    if (Rdx && Smax > 1) { /* wcat[2O, K] = [V; W]: dcol = wcat^T [dy; Rdy] = V^T dy + W^T Rdy */
-        memcpy(wcat, V, (size_t)O * K * sizeof(ABSA_T));
-        memcpy(wcat + (size_t)O * K, W, (size_t)O * K * sizeof(ABSA_T));
-    }
-    for (int n0 = 0; n0 < c->N; n0 += Smax) {
-        const int S = c->N - n0 < Smax ? c->N - n0 : Smax, SP = S * P;
-        /* gathered [dy; Rdy] stacked in dyc when S > 1; the tensors' own samples when S == 1 */
-        const ABSA_T *Rdyg = ABSA_FN(absa_conv_gather)(c, Rdy, n0, S, dyc + (size_t)O * SP, bsum);
-        const ABSA_T *dyg = NULL;
-        if (Rdx || (RdW && Rx)) dyg = ABSA_FN(absa_conv_gather)(c, dy, n0, S, dyc, NULL);
-        if (RdW) {
-            ABSA_FN(absa_conv_im2col)(c, x, n0, S, col, SP, par);
-            ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, Rdyg, SP, col, SP, 1, RdW, K);
+    absa_conv_lay l;
+    absa_conv_layout(c, &l);
+    const int O = c->O, P = l.P, Ks = (Rx ? 2 : 1) * l.K;
+    const size_t xsz = (size_t)c->C * c->H * c->W, ysz = (size_t)O * P;
+    ABSA_FN(absa_conv_reorder)(c, A, ws, (size_t)Ks, 0);
+    if (Rx) ABSA_FN(absa_conv_reorder)(c, B, ws, (size_t)Ks, (size_t)l.K);
+    const int T = absa_conv_threads(c->N);
+    (void)T;
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        ABSA_T *slot = ws + l.shared + (size_t)absa_conv_tid() * l.slot;
+        ABSA_T *xp = slot + l.o_xp, *col = slot + l.o_col, *out = slot + l.o_out;
+        memset(xp, 0, l.plane * sizeof(ABSA_T));
+#pragma omp for schedule(static)
+        for (int n = 0; n < c->N; n++) {
+            ABSA_FN(absa_conv_pad)(c, &l, x + n * xsz, xp);
+            ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, 0);
             if (Rx) {
-                ABSA_FN(absa_conv_im2col)(c, Rx, n0, S, col, SP, par);
-                ABSA_FN(absa_gemm)(0, 1, O, K, SP, 1, dyg, SP, col, SP, 1, RdW, K);
+                ABSA_FN(absa_conv_pad)(c, &l, Rx + n * xsz, xp);
+                ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
             }
-        }
-        if (Rdx) {
-            if (S > 1) {
-                ABSA_FN(absa_gemm)(1, 0, K, SP, 2 * O, 1, wcat, K, dyc, SP, 0, col, SP);
-            } else {
-                ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, V, K, dyg, SP, 0, col, SP);
-                ABSA_FN(absa_gemm)(1, 0, K, SP, O, 1, W, K, Rdyg, SP, 1, col, SP);
+            ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
+            ABSA_T *yn = y + n * ysz;
+            for (int o = 0; o < O; o++) { /* [P][O] -> [O][P], plus the bias */
+                const ABSA_T bo = b ? b[o] : 0;
+                ABSA_T *dst = yn + (size_t)o * P;
+                for (int p = 0; p < P; p++) dst[p] = out[(size_t)p * O + o] + bo;
             }
-            ABSA_FN(absa_conv_col2im)(c, col, n0, S, Rdx, SP, par);
         }
     }
 }
 
-/* ---- public entry points: the direct engine (float32, see conv.c) when ABSA_CONV_DIRECT and
- * enabled at run time, else the GEMM engine above ---- */
+/* dx += convT(dyA, A) [+ convT(dyB, B)];  dW += corr(dyB ? dyB : dyA, x) [+ corr(dyA, Rx) when
+ * dyB and Rx];  db += sum(dyB ? dyB : dyA). Backward: dyB = B = Rx = NULL; R-backward:
+ * (dyA, dyB, A, B) = (dy, Rdy, V, W). */
+static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                   const ABSA_T *dyA, const ABSA_T *dyB, const ABSA_T *A,
+                                   const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+{
+    absa_conv_lay l;
+    absa_conv_layout(c, &l);
+    const int O = c->O, P = l.P, K = l.K, ldw = (dyB ? 2 : 1) * K;
+    const ABSA_T *dyW = dyB ? dyB : dyA, *dyR = dyB && Rx ? dyA : NULL;
+    const size_t xsz = (size_t)c->C * c->H * c->W, ysz = (size_t)O * P;
+    if (dx) {
+        ABSA_FN(absa_conv_reorder)(c, A, ws, (size_t)ldw, 0);
+        if (dyB) ABSA_FN(absa_conv_reorder)(c, B, ws, (size_t)ldw, (size_t)K);
+    }
+    int T = absa_conv_threads(c->N);
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+        ABSA_T *slot = ws + l.shared + (size_t)absa_conv_tid() * l.slot;
+        ABSA_T *xp = slot + l.o_xp, *dp = slot + l.o_dp, *col = slot + l.o_col;
+        ABSA_T *pw = slot + l.o_pw, *pb = slot + l.o_pb;
+        if (absa_conv_tid() == 0) T = absa_conv_team(); /* the team may be smaller than asked */
+        if (dW) memset(xp, 0, l.plane * sizeof(ABSA_T));
+        if (dW) memset(pw, 0, (size_t)O * K * sizeof(ABSA_T));
+        if (db) memset(pb, 0, (size_t)O * sizeof(ABSA_T));
+#pragma omp for schedule(static)
+        for (int n = 0; n < c->N; n++) {
+            if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
+            if (dW) {
+                ABSA_FN(absa_conv_pad)(c, &l, x + n * xsz, xp);
+                ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
+                ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyW + n * ysz, P, col, K, 1, pw, K);
+                if (dyR) {
+                    ABSA_FN(absa_conv_pad)(c, &l, Rx + n * xsz, xp);
+                    ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
+                    ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyR + n * ysz, P, col, K, 1, pw, K);
+                }
+            }
+            if (dx) {
+                ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyA + n * ysz, P, ws, ldw, 0, col, K);
+                if (dyB)
+                    ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyB + n * ysz, P, ws + K, ldw, 1, col, K);
+                memset(dp, 0, l.plane * sizeof(ABSA_T));
+                ABSA_FN(absa_conv_fold)(c, &l, col, dp);
+                ABSA_FN(absa_conv_unpad_add)(c, &l, dp, dx + n * xsz);
+            }
+        }
+    }
+    if (dW || db) ABSA_FN(absa_conv_reduce)(c, &l, ws, T, dW, db);
+}
+
+#include "conv_wino.h"
+
+/* ---- public entry points: Winograd for 3x3 stride-1 layers with enough channels, else the
+ * patch-matrix engine above ---- */
 
 void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                   const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
 {
-#if ABSA_CONV_DIRECT
-    if (absa_dc_enabled()) {
-        ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
-        absa_dc_forward(c, x, NULL, W, NULL, b, y, ws);
-        return;
-    }
-#endif
-    ABSA_FN(absa_conv_gemm_forward)(c, x, W, b, y, ws);
+    ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_fwd)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
+    else
+        ABSA_FN(absa_conv_fwd)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
 }
 
 void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                    const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
 {
-#if ABSA_CONV_DIRECT
-    if (absa_dc_enabled()) {
-        ABSA_ASSERT(c && x && W && dy && ws, "conv2d_backward: NULL argument");
-        absa_dc_backward(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws);
+    ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
+    ABSA_ASSERT(ws || (!dx && !dW), "conv2d_backward: NULL workspace");
+    ABSA_T *bsum = c->has_bias ? db : NULL;
+    if (!dx && !dW && !bsum) return;
+    if (!dx && !dW) { /* bias gradient only: no workspace needed */
+        for (int n = 0; n < c->N; n++)
+            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo, dy + (size_t)n * c->O * c->Ho * c->Wo,
+                                        bsum);
         return;
     }
-#endif
-    ABSA_FN(absa_conv_gemm_backward)(c, x, W, dy, dx, dW, db, ws);
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_bwd)(c, x, NULL, dy, NULL, W, NULL, dx, dW, bsum, ws);
+    else
+        ABSA_FN(absa_conv_bwd)(c, x, NULL, dy, NULL, W, NULL, dx, dW, bsum, ws);
 }
 
 void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *W, const ABSA_T *V, const ABSA_T *Vb, ABSA_T *Ry,
                                    ABSA_T *ws)
 {
-#if ABSA_CONV_DIRECT
-    if (absa_dc_enabled()) {
-        ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
-        absa_dc_forward(c, x, Rx, V, W, Vb, Ry, ws);
-        return;
-    }
-#endif
-    ABSA_FN(absa_conv_gemm_rforward)(c, x, Rx, W, V, Vb, Ry, ws);
+    ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_fwd)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
+    else
+        ABSA_FN(absa_conv_fwd)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
 }
 
 void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
@@ -356,12 +353,18 @@ void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, con
                                     const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb,
                                     ABSA_T *ws)
 {
-#if ABSA_CONV_DIRECT
-    if (absa_dc_enabled()) {
-        ABSA_ASSERT(c && x && W && V && dy && Rdy && ws, "conv2d_rbackward: NULL argument");
-        absa_dc_backward(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, c->has_bias ? Rdb : NULL, ws);
+    ABSA_ASSERT(c && x && W && V && dy && Rdy, "conv2d_rbackward: NULL argument");
+    ABSA_ASSERT(ws || (!Rdx && !RdW), "conv2d_rbackward: NULL workspace");
+    ABSA_T *bsum = c->has_bias ? Rdb : NULL;
+    if (!Rdx && !RdW && !bsum) return;
+    if (!Rdx && !RdW) {
+        for (int n = 0; n < c->N; n++)
+            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo,
+                                        Rdy + (size_t)n * c->O * c->Ho * c->Wo, bsum);
         return;
     }
-#endif
-    ABSA_FN(absa_conv_gemm_rbackward)(c, x, Rx, W, V, dy, Rdy, Rdx, RdW, Rdb, ws);
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_bwd)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, bsum, ws);
+    else
+        ABSA_FN(absa_conv_bwd)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, bsum, ws);
 }

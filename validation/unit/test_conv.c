@@ -1,15 +1,18 @@
 /* test_conv.c — conv2d kernels against independent oracles, for many geometries (k = 1, 3, 5;
- * stride 1, 2, 3; padding 0..2; non-square inputs; bias / no bias; N = 1 and N > 1; C != O; a case
- * large enough that the kernels process samples in several im2col chunks):
+ * stride 1, 2, 3; padding 0..2; non-square inputs; bias / no bias; N = 1 and N > 1; C != O; an odd
+ * number of samples shared by the threads):
  *  - forward (f64 and f32) against a naive direct convolution;
  *  - backward: finite differences of the scalar loss <r, y> w.r.t. x, W, b along random directions,
  *    += accumulation into pre-filled gradients, NULL outputs skipped without changing the others;
  *  - R-forward: finite differences of the forward map along (Rx, V, Vb), with and without Rx;
  *  - R-backward: finite differences of the backward map (x, W, dy) -> (dx, dW, db) along
  *    (Rx, V, Rdy), with and without Rx, accumulating;
- *  - float32 kernels agree with float64 ones, for both float32 engines (the default GEMM one and
- *    the direct one, opt-in with ABSA_CONV_DIRECT=1 on AVX2 machines), including += accumulation,
- *    NULL outputs and Rx = NULL;
+ *  - float32 kernels agree with float64 ones, on one thread and on two (the samples are split
+ *    between threads and the dW/db partials of the threads are summed), including +=
+ *    accumulation, NULL outputs and Rx = NULL;
+ *  - the Winograd F(2x2, 3x3) path (3x3 stride 1, C, O >= 8) on every one of these checks, with odd
+ *    output sizes (partial tiles), padding 0..2 and groups of samples; its float32 check is also
+ *    run with ABSA_CONV_WINO=0 (the patch-matrix engine on the same geometry);
  *  - absa_conv_cfg_init output sizes and rejection of impossible geometry.
  * The workspace and every overwritten output are pre-filled with NaN so a kernel that reads stale
  * memory fails loudly.
@@ -17,6 +20,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "absa_test.h"
 #include "layers.h"
@@ -367,12 +374,20 @@ static void run_geo(const geo *g)
         free(ax2);
     }
 
-    /* both float32 engines: the default GEMM one and the opt-in direct one */
-    unsetenv("ABSA_CONV_DIRECT");
-    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "gemm");
-    setenv("ABSA_CONV_DIRECT", "1", 1);
-    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "direct");
-    unsetenv("ABSA_CONV_DIRECT");
+    /* float32 on one thread and on two (samples split, per-thread dW/db partials summed) */
+#ifdef _OPENMP
+    const int maxt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "1 thread");
+    omp_set_num_threads(2);
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads");
+    setenv("ABSA_CONV_WINO", "0", 1); /* Winograd off: the patch-matrix engine for every layer */
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads, no Winograd");
+    unsetenv("ABSA_CONV_WINO");
+    omp_set_num_threads(maxt);
+#else
+    check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "no OpenMP");
+#endif
 
     free(x); free(W); free(b); free(r); free(Rx); free(V); free(Vb); free(Rdy); free(y); free(yo);
     free(dx); free(dW); free(db); free(ux); free(uW); free(ub); free(px); free(pW); free(pb);
@@ -417,12 +432,15 @@ int main(void)
         {2, 1, 7, 6, 2, 3, 3, 0, 1},   /* stride 3 with leftover rows/columns */
         {2, 2, 3, 4, 3, 3, 1, 2, 0},   /* padding > k/2: output larger than input */
         {2, 3, 4, 5, 2, 1, 1, 1, 1},   /* 1x1 with padding 1 (> k-1) */
-        {3, 3, 8, 8, 5, 3, 1, 1, 1},   /* output width 8: row-vector tiles */
-        {2, 2, 16, 16, 3, 3, 2, 1, 0}, /* stride 2 to 8x8: phases + row-vector tiles */
+        {3, 3, 8, 8, 5, 3, 1, 1, 1},   /* 3x3, 8x8 */
+        {2, 2, 16, 16, 3, 3, 2, 1, 0}, /* stride 2 to 8x8 */
         {2, 2, 11, 9, 7, 5, 2, 1, 1},  /* 5x5 stride 2, odd sizes */
-        /* columns + outputs of 9 samples (~880K elements) exceed the GEMM engine's chunk budget
-         * (512K) and the direct engine groups 8 samples: both process it in 2 uneven parts */
-        {9, 8, 24, 20, 3, 5, 1, 2, 1},
+        {9, 8, 24, 20, 3, 5, 1, 2, 1}, /* 9 samples: 5 + 4 on two threads */
+        /* Winograd F(2x2, 3x3) path: 3x3 stride 1, C and O >= 8 */
+        {3, 8, 6, 5, 8, 3, 1, 1, 1},   /* odd output width: a partial tile column */
+        {5, 9, 7, 8, 10, 3, 1, 0, 0},  /* no padding, odd output height, C != O */
+        {2, 8, 4, 3, 9, 3, 1, 2, 1},   /* padding 2: output larger than input */
+        {9, 16, 9, 9, 12, 3, 1, 1, 0}, /* 9 samples in groups, odd sizes */
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 

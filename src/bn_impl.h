@@ -102,10 +102,13 @@ void ABSA_FN(absa_bn_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
         const double a = train ? sdy / n : 0, b = train ? sdyx / n : 0;
         const ABSA_T A = (ABSA_T)(g * s), B = (ABSA_T)(-g * s * s * b), K = (ABSA_T)(-g * s * a);
         const ABSA_T m = (ABSA_T)mu;
+        const ABSA_T keep = c->dx_set ? 0 : 1; /* overwrite or accumulate (see layers.h) */
         for (int j = 0; j < N; j++)
-            for (int i = 0; i < HW; i++)
-                ABSA_BN_AT(dx, j, ch, i) +=
-                    A * ABSA_BN_AT(dy, j, ch, i) + B * (ABSA_BN_AT(x, j, ch, i) - m) + K;
+            for (int i = 0; i < HW; i++) {
+                ABSA_T *d = &ABSA_BN_AT(dx, j, ch, i);
+                const ABSA_T r = A * ABSA_BN_AT(dy, j, ch, i) + B * (ABSA_BN_AT(x, j, ch, i) - m) + K;
+                *d = keep ? *d + r : r;
+            }
     }
 }
 
@@ -220,7 +223,8 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
                 r += tBx * (ABSA_BN_AT(x, j, ch, i) - m);
                 if (Rdy) r += tAr * ABSA_BN_AT(Rdy, j, ch, i);
                 if (Rx) r += tBr * (ABSA_BN_AT(Rx, j, ch, i) - mr);
-                ABSA_BN_AT(Rdx, j, ch, i) += r;
+                ABSA_T *d = &ABSA_BN_AT(Rdx, j, ch, i);
+                *d = c->dx_set ? r : *d + r;
             }
     }
 }

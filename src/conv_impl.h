@@ -121,32 +121,90 @@ static void ABSA_FN(absa_conv_reorder)(const absa_conv_cfg *c, const ABSA_T *W, 
                 wr[(size_t)o * ld + off + (size_t)t * C + ch] = W[((size_t)o * C + ch) * kk + t];
 }
 
+#ifndef ABSA_CONV_TR_ONCE
+#define ABSA_CONV_TR_ONCE
+typedef float absa_v8f __attribute__((vector_size(32)));
+/* o[j] = column j of the 8x8 block r[i][j] (three rounds of two-vector shuffles). */
+static inline void absa_tr8(const absa_v8f r[8], absa_v8f o[8])
+{
+    absa_v8f t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shufflevector(r[k], r[k + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[k + 1] = __builtin_shufflevector(r[k], r[k + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+    }
+    for (int k = 0; k < 8; k += 4)
+        for (int q = 0; q < 2; q++) {
+            u[k + q] = __builtin_shufflevector(t[k + q], t[k + q + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[k + q + 2] = __builtin_shufflevector(t[k + q], t[k + q + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    /* u[0..3] hold columns {0,4},{2,6},{1,5},{3,7} of rows 0-3; u[4..7] the same of rows 4-7 */
+    static const int col_of[4][2] = {{0, 4}, {2, 6}, {1, 5}, {3, 7}};
+    for (int q = 0; q < 4; q++) {
+        o[col_of[q][0]] = __builtin_shufflevector(u[q], u[q + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        o[col_of[q][1]] = __builtin_shufflevector(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+#endif
+
+/* dst[j*ds + i] = (add ? dst[j*ds + i] : 0) + src[i*ss + j] + (bias ? bias[j] : 0) for i < ni,
+ * j < nj: the layout changes between CHW activations and the HWC buffers of the engines. Float
+ * runs through 8x8 register transposes (GNU vector extensions, compiled per ABSA_CONV_SIMD
+ * target); the edges and double take the scalar loop. */
+ABSA_CONV_SIMD static void ABSA_FN(absa_conv_transpose)(const ABSA_T *restrict src, size_t ss,
+                                                        ABSA_T *restrict dst, size_t ds, int ni,
+                                                        int nj, int add, const ABSA_T *bias)
+{
+    int i8 = 0, j8 = 0;
+    if (sizeof(ABSA_T) == sizeof(float)) {
+        i8 = ni / 8 * 8;
+        j8 = nj / 8 * 8;
+        const float *fs = (const float *)src, *fb = (const float *)bias;
+        float *fd = (float *)dst;
+        for (int i0 = 0; i0 < i8; i0 += 8)
+            for (int j0 = 0; j0 < j8; j0 += 8) {
+                absa_v8f r[8], o[8];
+                for (int i = 0; i < 8; i++) memcpy(&r[i], fs + (size_t)(i0 + i) * ss + j0, 32);
+                absa_tr8(r, o);
+                for (int j = 0; j < 8; j++) {
+                    float *d = fd + (size_t)(j0 + j) * ds + i0;
+                    if (fb) o[j] += fb[j0 + j];
+                    if (add) {
+                        absa_v8f a;
+                        memcpy(&a, d, 32);
+                        o[j] += a;
+                    }
+                    memcpy(d, &o[j], 32);
+                }
+            }
+    }
+    for (int i = 0; i < ni; i++) /* the rest: rows past i8, or columns past j8 */
+        for (int j = i < i8 ? j8 : 0; j < nj; j++) {
+            ABSA_T *d = dst + (size_t)j * ds + i;
+            const ABSA_T v = src[(size_t)i * ss + j] + (bias ? bias[j] : 0);
+            *d = add ? *d + v : v;
+        }
+}
+
 /* xp = zero-padded HWC copy of one sample xs (CHW). Only the interior is written: the caller
  * clears xp once per call, and the borders stay zero from sample to sample. */
-ABSA_CONV_SIMD static void ABSA_FN(absa_conv_pad)(const absa_conv_cfg *c, const absa_conv_lay *l,
+static void ABSA_FN(absa_conv_pad)(const absa_conv_cfg *c, const absa_conv_lay *l,
                                    const ABSA_T *restrict xs, ABSA_T *restrict xp)
 {
     const int C = c->C, H = c->H, W = c->W;
-    for (int h = 0; h < H; h++) {
-        ABSA_T *row = xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C;
-        for (int ch = 0; ch < C; ch++) {
-            const ABSA_T *src = xs + ((size_t)ch * H + h) * W;
-            for (int w = 0; w < W; w++) row[(size_t)w * C + ch] = src[w];
-        }
-    }
+    for (int h = 0; h < H; h++) /* [C][W] rows of plane h -> [W][C] */
+        ABSA_FN(absa_conv_transpose)(xs + (size_t)h * W, (size_t)H * W,
+                                     xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C, (size_t)C, C,
+                                     W, 0, NULL);
 }
 
-/* ds (CHW) += interior of the padded HWC buffer xp. */
-ABSA_CONV_SIMD static void ABSA_FN(absa_conv_unpad_add)(const absa_conv_cfg *c, const absa_conv_lay *l,
+/* ds (CHW) += (or = when c->dx_set) the interior of the padded HWC buffer xp. */
+static void ABSA_FN(absa_conv_unpad_add)(const absa_conv_cfg *c, const absa_conv_lay *l,
                                          const ABSA_T *restrict xp, ABSA_T *restrict ds)
 {
     const int C = c->C, H = c->H, W = c->W;
-    for (int ch = 0; ch < C; ch++)
-        for (int h = 0; h < H; h++) {
-            const ABSA_T *row = xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C + ch;
-            ABSA_T *dst = ds + ((size_t)ch * H + h) * W;
-            for (int w = 0; w < W; w++) dst[w] += row[(size_t)w * C];
-        }
+    for (int h = 0; h < H; h++) /* [W][C] -> [C][W] rows of plane h */
+        ABSA_FN(absa_conv_transpose)(xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C, (size_t)C,
+                                     ds + (size_t)h * W, (size_t)H * W, W, C, !c->dx_set, NULL);
 }
 
 /* d[e] = s[e] for e < n, in fixed 8-element blocks that the compiler inlines (a plain loop
@@ -241,12 +299,8 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
             }
             ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
-            ABSA_T *yn = y + n * ysz;
-            for (int o = 0; o < O; o++) { /* [P][O] -> [O][P], plus the bias */
-                const ABSA_T bo = b ? b[o] : 0;
-                ABSA_T *dst = yn + (size_t)o * P;
-                for (int p = 0; p < P; p++) dst[p] = out[(size_t)p * O + o] + bo;
-            }
+            /* [P][O] -> [O][P], plus the bias */
+            ABSA_FN(absa_conv_transpose)(out, (size_t)O, y + n * ysz, (size_t)P, P, O, 0, b);
         }
     }
 }

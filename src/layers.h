@@ -11,6 +11,10 @@
  *  - Backward and R-backward ACCUMULATE (+=) into dx, dW, db, Rdx, RdW, Rdb: parameter gradients
  *    add up over micro-batches, and an activation feeding two consumers (residual) gets both
  *    contributions. Any of dx / Rdx / db / Rdb may be NULL to skip it.
+ *    Exception, to save a zeroing pass over activation memory: the activation gradient (dx, Rdx)
+ *    is OVERWRITTEN instead when asked — `dx_set` in the conv and BN configs, the `set` flags of
+ *    absa_relu_backward_ex / absa_add_backward_ex. The executor asks for it when it is the first
+ *    writer of that gradient in a backward pass.
  *  - R-forward: Ry = d/dt f(x + t*Rx; W + t*V)|t=0. Rx may be NULL (input does not depend on the
  *    parameters, e.g. the first layer) and means zero.
  *  - R-backward: the directional derivative of the backward map (x, W, dy) -> (dx, dW, db) along
@@ -32,6 +36,7 @@ typedef struct absa_conv_cfg {
     int sh, sw, ph, pw; /* stride, zero padding */
     int Ho, Wo;        /* output spatial size (filled by absa_conv_cfg_init) */
     int has_bias;
+    int dx_set;        /* backward/R-backward overwrite dx/Rdx instead of += (0 after init) */
 } absa_conv_cfg;
 
 /* Fills Ho/Wo; returns 0, or -1 if the geometry is impossible (output <= 0). */
@@ -48,6 +53,7 @@ typedef struct absa_bn_cfg {
     int N, C, HW;      /* input N x C x (H*W) */
     double eps;        /* 1e-5 */
     double momentum;   /* 0.1, PyTorch convention: running = (1-m)*running + m*batch */
+    int dx_set;        /* backward/R-backward overwrite dx/Rdx instead of += */
 } absa_bn_cfg;
 
 typedef struct absa_pool_cfg {

@@ -52,6 +52,8 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
 /* ---------------- ReLU (elementwise, n elements; derivative at 0 is 0 as PyTorch) ---------------- */
 void ABSA_FN(absa_relu_forward)(size_t n, const ABSA_T *x, ABSA_T *y);
 void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx);
+/* dx = (set) or += (!set) mask(x) * dy; R-backward is this on Rdy. */
+void ABSA_FN(absa_relu_backward_ex)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx, int set);
 void ABSA_FN(absa_relu_rforward)(size_t n, const ABSA_T *x, const ABSA_T *Rx, ABSA_T *Ry);
 void ABSA_FN(absa_relu_rbackward)(size_t n, const ABSA_T *x, const ABSA_T *Rdy, ABSA_T *Rdx);
 
@@ -72,6 +74,9 @@ void ABSA_FN(absa_avgpool_backward)(int N, int C, int HW, const ABSA_T *dy, ABSA
 /* ---------------- residual add: y = a + b (linear; backward is dy added to both) ---------------- */
 void ABSA_FN(absa_add_forward)(size_t n, const ABSA_T *a, const ABSA_T *b, ABSA_T *y);
 void ABSA_FN(absa_add_backward)(size_t n, const ABSA_T *dy, ABSA_T *da, ABSA_T *db);
+/* da = or += dy (set_a), then db = or += dy (set_b); da == db is allowed (set_b is then ignored). */
+void ABSA_FN(absa_add_backward_ex)(size_t n, const ABSA_T *dy, ABSA_T *da, int set_a, ABSA_T *db,
+                                   int set_b);
 
 /* ---------------- softmax cross-entropy, mean over the N samples ----------------
  * forward: p = softmax(z) row-wise (stable), returns mean_i -log p[i, label_i] (double).

@@ -62,6 +62,9 @@ typedef struct absa_node {
     float *save_mean, *save_invstd; /* BN */
     int32_t *argmax;                /* max-pool */
     int alias;               /* flatten: y/dy/Ry/Rdy alias the producer's */
+    /* backward bookkeeping: dy / Rdy not written yet in this pass (the first writer overwrites
+     * instead of accumulating, so no zeroing pass is needed) */
+    int dy_fresh, Rdy_fresh;
 } absa_node;
 
 typedef struct absa_model {

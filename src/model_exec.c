@@ -1,7 +1,10 @@
 /* model_exec.c — running a model graph: forward, loss, backward and the exact Hessian-vector
  * product (Pearlmutter: forward, R-forward, backward, R-backward) over the flat arenas.
  * Nodes are stored in execution order; backward walks them in reverse. Activation gradients
- * accumulate (kernels use +=), so every dy buffer is zeroed before a backward pass. */
+ * accumulate (kernels use +=) except that the first writer of a dy / Rdy buffer in a pass
+ * overwrites it (conv, BN, ReLU and add kernels have an overwrite mode); a buffer whose first
+ * writer cannot overwrite (max-pool, average pool, linear) is zeroed just before. This saves a
+ * zeroing pass over all activation memory per backward. */
 #include <string.h>
 
 #include "model.h"
@@ -93,15 +96,34 @@ double absa_model_loss(absa_model *m, const int32_t *labels)
     return absa_xent_forward_f32(m->batch, m->n_classes, last->y, labels, m->probs);
 }
 
-static void zero_grads(absa_model *m, int with_r)
+/* The node owning the buffers of node i (a flatten aliases its producer's). */
+static absa_node *owner(absa_model *m, int i)
 {
-    size_t N = (size_t)m->batch;
+    while (m->nodes[i].alias) i = m->nodes[i].in0;
+    return &m->nodes[i];
+}
+
+/* Start a backward pass: every dy (and Rdy when with_r) is unwritten. */
+static void mark_fresh(absa_model *m, int with_r)
+{
     for (int i = 0; i < m->n_nodes; i++) {
-        absa_node *n = &m->nodes[i];
-        if (n->alias) continue;
-        memset(n->dy, 0, N * node_numel(n) * sizeof(float));
-        if (with_r) memset(n->Rdy, 0, N * node_numel(n) * sizeof(float));
+        m->nodes[i].dy_fresh = 1;
+        m->nodes[i].Rdy_fresh = with_r;
     }
+}
+
+/* Before a kernel writes into node i's dy (r = 0) or Rdy (r = 1): returns 1 when the kernel
+ * should overwrite (first writer that can), else 0 after zeroing the buffer if it was unwritten.
+ * The buffer counts as written afterwards. */
+static int claim(absa_model *m, int i, int r, int can_set)
+{
+    absa_node *o = owner(m, i);
+    int *fresh = r ? &o->Rdy_fresh : &o->dy_fresh;
+    if (!*fresh) return 0;
+    *fresh = 0;
+    if (can_set) return 1;
+    memset(r ? o->Rdy : o->dy, 0, (size_t)m->batch * node_numel(o) * sizeof(float));
+    return 0;
 }
 
 /* One node's backward: parameter gradients into g (grad arena or scratch), dx into producers. */
@@ -111,10 +133,15 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
     absa_node *p = &m->nodes[n->in0];
     float *dx = (n->in0 == 0 && !want_dinput) ? NULL : p->dy;
     const float *W = m->params + n->w_off;
+    claim(m, (int)(n - m->nodes), 0, 0); /* n's own dy is complete: zero it if nobody wrote it */
+    const int op = n->op, setx = dx && claim(m, n->in0, 0,
+                                             op == ABSA_OP_CONV || op == ABSA_OP_BN ||
+                                                 op == ABSA_OP_RELU || op == ABSA_OP_ADD);
     switch (n->op) {
     case ABSA_OP_CONV: {
         absa_conv_cfg c;
         conv_cfg(m, n, N, &c);
+        c.dx_set = setx;
         absa_conv2d_backward_f32(&c, p->y, W, n->dy, dx, g + n->w_off,
                                  n->has_bias ? g + n->b_off : NULL, m->ws);
     } break;
@@ -127,11 +154,12 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
     case ABSA_OP_BN: {
         absa_bn_cfg c;
         bn_cfg(n, N, &c);
+        c.dx_set = setx;
         absa_bn_backward_f32(&c, m->train_mode, p->y, W, n->save_mean, n->save_invstd, n->dy, dx,
                              g + n->w_off, g + n->b_off);
     } break;
     case ABSA_OP_RELU:
-        if (dx) absa_relu_backward_f32((size_t)N * node_numel(n), p->y, n->dy, dx);
+        if (dx) absa_relu_backward_ex_f32((size_t)N * node_numel(n), p->y, n->dy, dx, setx);
         break;
     case ABSA_OP_MAXPOOL:
         if (dx) {
@@ -146,8 +174,9 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
     case ABSA_OP_FLATTEN: break;
     case ABSA_OP_ADD: {
         absa_node *q = &m->nodes[n->in1];
-        absa_add_backward_f32((size_t)N * node_numel(n), n->dy, dx,
-                              (n->in1 == 0 && !want_dinput) ? NULL : q->dy);
+        float *dq = (n->in1 == 0 && !want_dinput) ? NULL : q->dy;
+        const int setq = dq && claim(m, n->in1, 0, 1);
+        absa_add_backward_ex_f32((size_t)N * node_numel(n), n->dy, dx, setx, dq, setq);
     } break;
     case ABSA_OP_INPUT: break;
     }
@@ -158,12 +187,15 @@ void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, d
 {
     (void)x; /* the input was kept by forward (node 0) */
     int N = m->batch;
-    zero_grads(m, 0);
+    mark_fresh(m, 0);
+    claim(m, m->n_nodes - 1, 0, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
     for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], m->grad, want_dinput);
-    if (want_dinput)
+    if (want_dinput) {
+        claim(m, 0, 0, 0);
         memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    }
 }
 
 const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t *labels, int N,
@@ -171,10 +203,12 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
 {
     if (!absa_model_forward(m, x, N, train, 0)) return NULL;
     absa_model_loss(m, labels);
-    zero_grads(m, 0);
+    mark_fresh(m, 0);
+    claim(m, m->n_nodes - 1, 0, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, 1.0, last->dy);
     for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], m->scratch, 1);
+    claim(m, 0, 0, 0);
     memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
     return m->dinput;
 }
@@ -241,10 +275,15 @@ static void node_rbackward(absa_model *m, absa_node *n, float *hv)
     float *Rdx = first ? NULL : p->Rdy;
     const float *W = m->params + n->w_off, *V = m->v + n->w_off;
     size_t cnt = (size_t)N * node_numel(n);
+    claim(m, (int)(n - m->nodes), 1, 0);
+    const int op = n->op, setx = Rdx && claim(m, n->in0, 1,
+                                              op == ABSA_OP_CONV || op == ABSA_OP_BN ||
+                                                  op == ABSA_OP_RELU || op == ABSA_OP_ADD);
     switch (n->op) {
     case ABSA_OP_CONV: {
         absa_conv_cfg c;
         conv_cfg(m, n, N, &c);
+        c.dx_set = setx;
         absa_conv2d_rbackward_f32(&c, p->y, Rx, W, V, n->dy, n->Rdy, Rdx, hv + n->w_off,
                                   n->has_bias ? hv + n->b_off : NULL, m->ws);
     } break;
@@ -257,11 +296,12 @@ static void node_rbackward(absa_model *m, absa_node *n, float *hv)
     case ABSA_OP_BN: {
         absa_bn_cfg c;
         bn_cfg(n, N, &c);
+        c.dx_set = setx;
         absa_bn_rbackward_f32(&c, m->train_mode, p->y, Rx, W, V, n->save_mean, n->save_invstd,
                               n->dy, n->Rdy, Rdx, hv + n->w_off, hv + n->b_off);
     } break;
     case ABSA_OP_RELU:
-        if (Rdx) absa_relu_rbackward_f32(cnt, p->y, n->Rdy, Rdx);
+        if (Rdx) absa_relu_backward_ex_f32(cnt, p->y, n->Rdy, Rdx, setx); /* = the R-backward */
         break;
     case ABSA_OP_MAXPOOL:
         if (Rdx) {
@@ -274,9 +314,11 @@ static void node_rbackward(absa_model *m, absa_node *n, float *hv)
         if (Rdx) absa_avgpool_backward_f32(N, p->C, p->H * p->W, n->Rdy, Rdx);
         break;
     case ABSA_OP_FLATTEN: break;
-    case ABSA_OP_ADD:
-        absa_add_backward_f32(cnt, n->Rdy, Rdx, n->in1 == 0 ? NULL : m->nodes[n->in1].Rdy);
-        break;
+    case ABSA_OP_ADD: {
+        float *Rdq = n->in1 == 0 ? NULL : m->nodes[n->in1].Rdy;
+        const int setq = Rdq && claim(m, n->in1, 1, 1);
+        absa_add_backward_ex_f32(cnt, n->Rdy, Rdx, setx, Rdq, setq);
+    } break;
     case ABSA_OP_INPUT: break;
     }
 }
@@ -290,7 +332,9 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
     double l = absa_model_loss(m, labels);
     if (loss) *loss = l;
     for (int i = 1; i < m->n_nodes; i++) node_rforward(m, &m->nodes[i]);
-    zero_grads(m, 1);
+    mark_fresh(m, 1);
+    claim(m, m->n_nodes - 1, 0, 0);
+    claim(m, m->n_nodes - 1, 1, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
     absa_xent_rbackward_f32(N, m->n_classes, m->probs, last->Ry, scale, last->Rdy);

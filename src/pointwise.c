@@ -2,6 +2,7 @@
  * residual add and global average pooling. Kernels are in pointwise_impl.h, compiled twice
  * (see absa_generic.h). */
 #include <math.h>
+#include <string.h>
 
 #include "absa_error.h"
 #include "layers.h"

@@ -19,12 +19,22 @@ void ABSA_FN(absa_relu_forward)(size_t n, const ABSA_T *x, ABSA_T *y)
     for (ptrdiff_t i = 0; i < m; i++) y[i] = x[i] <= 0 ? (ABSA_T)0 : x[i];
 }
 
-void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx)
+void ABSA_FN(absa_relu_backward_ex)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx, int set)
 {
     if (!dx) return;
     const ptrdiff_t m = (ptrdiff_t)n;
+    if (set) {
+#pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
+        for (ptrdiff_t i = 0; i < m; i++) dx[i] = x[i] <= 0 ? (ABSA_T)0 : dy[i];
+        return;
+    }
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
     for (ptrdiff_t i = 0; i < m; i++) dx[i] += x[i] <= 0 ? (ABSA_T)0 : dy[i];
+}
+
+void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx)
+{
+    ABSA_FN(absa_relu_backward_ex)(n, x, dy, dx, 0);
 }
 
 void ABSA_FN(absa_relu_rforward)(size_t n, const ABSA_T *x, const ABSA_T *Rx, ABSA_T *Ry)
@@ -52,18 +62,28 @@ void ABSA_FN(absa_add_forward)(size_t n, const ABSA_T *a, const ABSA_T *b, ABSA_
     for (ptrdiff_t i = 0; i < m; i++) y[i] = a[i] + b[i];
 }
 
-void ABSA_FN(absa_add_backward)(size_t n, const ABSA_T *dy, ABSA_T *da, ABSA_T *db)
+void ABSA_FN(absa_add_backward_ex)(size_t n, const ABSA_T *dy, ABSA_T *da, int set_a, ABSA_T *db,
+                                   int set_b)
 {
     /* two separate sweeps, so da == db (one tensor feeding both operands) gets 2*dy */
     const ptrdiff_t m = (ptrdiff_t)n;
-    if (da) {
+    if (da && set_a) {
+        memcpy(da, dy, n * sizeof(ABSA_T));
+    } else if (da) {
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
         for (ptrdiff_t i = 0; i < m; i++) da[i] += dy[i];
     }
-    if (db) {
+    if (db && set_b && db != da) {
+        memcpy(db, dy, n * sizeof(ABSA_T));
+    } else if (db) {
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
         for (ptrdiff_t i = 0; i < m; i++) db[i] += dy[i];
     }
+}
+
+void ABSA_FN(absa_add_backward)(size_t n, const ABSA_T *dy, ABSA_T *da, ABSA_T *db)
+{
+    ABSA_FN(absa_add_backward_ex)(n, dy, da, 0, db, 0);
 }
 
 void ABSA_FN(absa_avgpool_forward)(int N, int C, int HW, const ABSA_T *x, ABSA_T *y)

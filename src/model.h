@@ -90,7 +90,6 @@ typedef struct absa_model {
     float *ws;               /* shared conv workspace */
     size_t ws_len;
     float *dinput;           /* dL/dx of the last backward when requested [N, C*H*W] */
-    float *scratch;          /* n_params scratch (parameter gradients discarded during an HVP) */
     int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
 } absa_model;
 
@@ -122,8 +121,8 @@ double absa_model_loss(absa_model *m, const int32_t *labels);
 void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, double scale,
                          int want_dinput);
 /* Gradient of the mean loss w.r.t. the INPUT (for FGSM) of N samples: forward (train flag as
- * given, running stats not updated), loss, backward; parameter gradients go to scratch, m->grad
- * is untouched. Returns the input gradient (owned by the model, N x C x H x W) or NULL on ENOMEM. */
+ * given, running stats not updated), loss, backward without parameter gradients (m->grad
+ * is untouched). Returns the input gradient (owned by the model, N x C x H x W) or NULL on ENOMEM. */
 const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t *labels, int N,
                                    int train);
 /* Full HVP on a batch: hv += scale * H(w) v, with v = m->v (caller fills it). Runs its own

@@ -191,10 +191,9 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
     m->v = absa_try_alloc(np * sizeof(float));
     m->hv = absa_try_alloc(np * sizeof(float));
     m->mom = absa_try_alloc(np * sizeof(float));
-    m->scratch = absa_try_alloc(np * sizeof(float));
     m->bufs = absa_try_alloc((m->n_bufs ? m->n_bufs : 1) * sizeof(float));
     m->num_batches_tracked = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
-    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->scratch || !m->bufs)
+    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->bufs)
         ABSA_FAIL(ABSA_ENOMEM, "model %s: cannot allocate %zu parameters", m->name, m->n_params);
     m->batch = 0;
     *out = m;
@@ -237,7 +236,6 @@ void absa_model_free(absa_model *m)
     absa_free(m->v);
     absa_free(m->hv);
     absa_free(m->mom);
-    absa_free(m->scratch);
     absa_free(m->bufs);
     free(m->num_batches_tracked);
     free(m->nodes);

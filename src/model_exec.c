@@ -126,7 +126,8 @@ static int claim(absa_model *m, int i, int r, int can_set)
     return 0;
 }
 
-/* One node's backward: parameter gradients into g (grad arena or scratch), dx into producers. */
+/* One node's backward: parameter gradients into g (none when g is NULL: HVP, input gradient),
+ * dx into producers. */
 static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput)
 {
     int N = m->batch;
@@ -142,21 +143,21 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
         absa_conv_cfg c;
         conv_cfg(m, n, N, &c);
         c.dx_set = setx;
-        absa_conv2d_backward_f32(&c, p->y, W, n->dy, dx, g + n->w_off,
-                                 n->has_bias ? g + n->b_off : NULL, m->ws);
+        absa_conv2d_backward_f32(&c, p->y, W, n->dy, dx, g ? g + n->w_off : NULL,
+                                 g && n->has_bias ? g + n->b_off : NULL, m->ws);
     } break;
     case ABSA_OP_LINEAR: {
         absa_linear_cfg c;
         linear_cfg(m, n, N, &c);
-        absa_linear_backward_f32(&c, p->y, W, n->dy, dx, g + n->w_off,
-                                 n->has_bias ? g + n->b_off : NULL);
+        absa_linear_backward_f32(&c, p->y, W, n->dy, dx, g ? g + n->w_off : NULL,
+                                 g && n->has_bias ? g + n->b_off : NULL);
     } break;
     case ABSA_OP_BN: {
         absa_bn_cfg c;
         bn_cfg(n, N, &c);
         c.dx_set = setx;
         absa_bn_backward_f32(&c, m->train_mode, p->y, W, n->save_mean, n->save_invstd, n->dy, dx,
-                             g + n->w_off, g + n->b_off);
+                             g ? g + n->w_off : NULL, g ? g + n->b_off : NULL);
     } break;
     case ABSA_OP_RELU:
         if (dx) absa_relu_backward_ex_f32((size_t)N * node_numel(n), p->y, n->dy, dx, setx);
@@ -207,7 +208,7 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
     claim(m, m->n_nodes - 1, 0, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, 1.0, last->dy);
-    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], m->scratch, 1);
+    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], NULL, 1);
     claim(m, 0, 0, 0);
     memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
     return m->dinput;
@@ -338,11 +339,10 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
     absa_xent_rbackward_f32(N, m->n_classes, m->probs, last->Ry, scale, last->Rdy);
-    /* Parameter gradients of this pass are not wanted: they go to the scratch arena. */
-    memset(m->scratch, 0, m->n_params * sizeof(float));
+    /* This backward pass only provides dy for the R-backward: no parameter gradients (g = NULL). */
     for (int i = m->n_nodes - 1; i >= 1; i--) {
         absa_node *n = &m->nodes[i];
-        node_backward(m, n, m->scratch, 0);
+        node_backward(m, n, NULL, 0);
         node_rbackward(m, n, m->hv);
     }
     return ABSA_OK;

@@ -25,11 +25,17 @@ void ABSA_FN(absa_relu_backward_ex)(size_t n, const ABSA_T *x, const ABSA_T *dy,
     const ptrdiff_t m = (ptrdiff_t)n;
     if (set) {
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
-        for (ptrdiff_t i = 0; i < m; i++) dx[i] = x[i] <= 0 ? (ABSA_T)0 : dy[i];
+        for (ptrdiff_t i = 0; i < m; i++) {
+            const ABSA_T d = dy[i]; /* loaded unconditionally: the select vectorises */
+            dx[i] = x[i] <= 0 ? (ABSA_T)0 : d;
+        }
         return;
     }
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
-    for (ptrdiff_t i = 0; i < m; i++) dx[i] += x[i] <= 0 ? (ABSA_T)0 : dy[i];
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const ABSA_T d = dy[i];
+        dx[i] += x[i] <= 0 ? (ABSA_T)0 : d;
+    }
 }
 
 void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx)
@@ -46,7 +52,10 @@ void ABSA_FN(absa_relu_rforward)(size_t n, const ABSA_T *x, const ABSA_T *Rx, AB
         return;
     }
 #pragma omp parallel for schedule(static) if (n > ABSA_PW_OMP_MIN)
-    for (ptrdiff_t i = 0; i < m; i++) Ry[i] = x[i] <= 0 ? (ABSA_T)0 : Rx[i];
+    for (ptrdiff_t i = 0; i < m; i++) {
+        const ABSA_T r = Rx[i];
+        Ry[i] = x[i] <= 0 ? (ABSA_T)0 : r;
+    }
 }
 
 void ABSA_FN(absa_relu_rbackward)(size_t n, const ABSA_T *x, const ABSA_T *Rdy, ABSA_T *Rdx)

@@ -25,6 +25,33 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
         const ABSA_T *xp = x + (size_t)nc * in_plane;
         ABSA_T *yp = y + (size_t)nc * out_plane;
         int32_t *ap = argmax ? argmax + (size_t)nc * out_plane : NULL;
+        if (p == 0 && k == 2) { /* 2x2 windows inside the plane (lenet): vectorised rows */
+            for (int oh = 0; oh < Ho; oh++) {
+                ABSA_T *yr = yp + (size_t)oh * Wo;
+                int32_t *ar = ap ? ap + (size_t)oh * Wo : NULL;
+#pragma omp simd
+                for (int ow = 0; ow < Wo; ow++) {
+                    /* candidates in row-major window order; the first one as -inf then a compare
+                     * would; NaN wins, as in PyTorch; bitwise ops and selects, no branches */
+                    const int c0 = oh * s * W + ow * s, c1 = c0 + 1, c2 = c0 + W, c3 = c0 + W + 1;
+                    const ABSA_T v1 = xp[c1], v2 = xp[c2], v3 = xp[c3];
+                    ABSA_T m = xp[c0];
+                    int best = c0;
+                    int take = (int)(v1 > m) | (int)(v1 != v1);
+                    m = take ? v1 : m;
+                    best = take ? c1 : best;
+                    take = (int)(v2 > m) | (int)(v2 != v2);
+                    m = take ? v2 : m;
+                    best = take ? c2 : best;
+                    take = (int)(v3 > m) | (int)(v3 != v3);
+                    m = take ? v3 : m;
+                    best = take ? c3 : best;
+                    yr[ow] = m;
+                    if (ar) ar[ow] = best;
+                }
+            }
+            continue;
+        }
         for (int oh = 0; oh < Ho; oh++) {
             int h0 = oh * s - p, h1 = h0 + k;
             if (h1 > H) h1 = H;
@@ -38,11 +65,10 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
                 for (int ih = h0; ih < h1; ih++) {
                     for (int iw = w0; iw < w1; iw++) {
                         int idx = ih * W + iw;
-                        ABSA_T v = xp[idx];
-                        if (v > m || isnan(v)) {
-                            m = v;
-                            best = idx;
-                        }
+                        const ABSA_T v = xp[idx];
+                        const int take = (v > m) | (v != v); /* NaN wins, as in PyTorch */
+                        m = take ? v : m; /* selects, not branches: data-dependent */
+                        best = take ? idx : best;
                     }
                 }
                 yp[(size_t)oh * Wo + ow] = m;

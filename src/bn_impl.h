@@ -102,13 +102,14 @@ void ABSA_FN(absa_bn_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
         const double a = train ? sdy / n : 0, b = train ? sdyx / n : 0;
         const ABSA_T A = (ABSA_T)(g * s), B = (ABSA_T)(-g * s * s * b), K = (ABSA_T)(-g * s * a);
         const ABSA_T m = (ABSA_T)mu;
-        const ABSA_T keep = c->dx_set ? 0 : 1; /* overwrite or accumulate (see layers.h) */
-        for (int j = 0; j < N; j++)
-            for (int i = 0; i < HW; i++) {
-                ABSA_T *d = &ABSA_BN_AT(dx, j, ch, i);
-                const ABSA_T r = A * ABSA_BN_AT(dy, j, ch, i) + B * (ABSA_BN_AT(x, j, ch, i) - m) + K;
-                *d = keep ? *d + r : r;
-            }
+        for (int j = 0; j < N; j++) { /* overwrite or accumulate (see layers.h) */
+            ABSA_T *d = &ABSA_BN_AT(dx, j, ch, 0);
+            const ABSA_T *dyr = &ABSA_BN_AT(dy, j, ch, 0), *xr = &ABSA_BN_AT(x, j, ch, 0);
+            if (c->dx_set)
+                for (int i = 0; i < HW; i++) d[i] = A * dyr[i] + B * (xr[i] - m) + K;
+            else
+                for (int i = 0; i < HW; i++) d[i] += A * dyr[i] + B * (xr[i] - m) + K;
+        }
     }
 }
 
@@ -217,15 +218,21 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
         }
         const ABSA_T tAd = (ABSA_T)Ad, tAr = (ABSA_T)Ar, tBx = (ABSA_T)Bx, tBr = (ABSA_T)Br;
         const ABSA_T tK = (ABSA_T)K, m = (ABSA_T)mu, mr = (ABSA_T)(train ? mRx : 0);
-        for (int j = 0; j < N; j++)
+        for (int j = 0; j < N; j++) {
+            ABSA_T *d = &ABSA_BN_AT(Rdx, j, ch, 0);
+            const ABSA_T *dyr = &ABSA_BN_AT(dy, j, ch, 0), *xr = &ABSA_BN_AT(x, j, ch, 0);
+            const ABSA_T *Rdyr = Rdy ? &ABSA_BN_AT(Rdy, j, ch, 0) : NULL;
+            const ABSA_T *Rxr = Rx ? &ABSA_BN_AT(Rx, j, ch, 0) : NULL;
             for (int i = 0; i < HW; i++) {
-                ABSA_T r = tAd * ABSA_BN_AT(dy, j, ch, i) + tK;
-                r += tBx * (ABSA_BN_AT(x, j, ch, i) - m);
-                if (Rdy) r += tAr * ABSA_BN_AT(Rdy, j, ch, i);
-                if (Rx) r += tBr * (ABSA_BN_AT(Rx, j, ch, i) - mr);
-                ABSA_T *d = &ABSA_BN_AT(Rdx, j, ch, i);
-                *d = c->dx_set ? r : *d + r;
+                ABSA_T r = tAd * dyr[i] + tK + tBx * (xr[i] - m);
+                if (Rdyr) r += tAr * Rdyr[i];
+                if (Rxr) r += tBr * (Rxr[i] - mr);
+                if (c->dx_set) /* overwrite or accumulate (see layers.h); unswitched */
+                    d[i] = r;
+                else
+                    d[i] += r;
             }
+        }
     }
 }
 

@@ -43,7 +43,10 @@ grow)
     && ok "mpirun -np 1 --max-ranks 4 (spawn)" || bad "mpirun -np 1 --max-ranks 4 (spawn)"
   check "grew 1 -> 2 -> 4 ranks" ranks "$W/grow" 1,2,4,4
   check "same per-step losses and eigenvalues as one process" compare "$W/ref" "$W/grow" --loss-rtol 1e-5 --eig-rtol 1e-4
-  check "final weights equal" close "$W/ref" "$W/grow" 1e-5
+  # float reassociation of the gradient sums (each rank sums its own slice of the batch) grows
+  # through 32 SGD steps to ~1.4e-5 of the largest weight (Winograd's weight gradient rounds ~2x
+  # coarser than im2col's); lost or doubled samples are caught exactly by the ids check below
+  check "final weights equal" close "$W/ref" "$W/grow" 1e-4
   check "every sample once per epoch across resizes" ids "$W/ids-grow" $N 4
   check "reference: every sample once per epoch" ids "$W/ids-ref" $N 4
   check "resize events (spawn, costs split)" resize "$W/grow" ok spawn

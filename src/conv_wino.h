@@ -250,6 +250,23 @@ ABSA_CONV_SIMD static void ABSA_FN(absa_wino_fold)(const absa_wino_lay *l, int n
         }
 }
 
+/* The 16 products of the transform domain for Tg tile rows: out[k] = a[k] u[k] (+ a2[k] u2[k]
+ * when a2), a[k] [Tg x nin] (stride absa_wino_cs(nin)), u[k] [nin x nout], out[k] [Tg x nout]
+ * (stride absa_wino_cs(nout)). Forward: (V, Uf) -> M; data gradient: (D, Ub) -> E. */
+static void ABSA_FN(absa_wino_mm)(const absa_wino_lay *l, int Tg, int nin, int nout,
+                                  const ABSA_T *a, const ABSA_T *u, const ABSA_T *a2,
+                                  const ABSA_T *u2, ABSA_T *out)
+{
+    const size_t as = absa_wino_cs(l, nin), os = absa_wino_cs(l, nout), us = (size_t)nin * nout;
+    for (int k = 0; k < 16; k++) {
+        ABSA_FN(absa_gemm)(0, 0, Tg, nout, nin, 1, a + k * as, nin, u + k * us, nout, 0,
+                           out + k * os, nout);
+        if (a2)
+            ABSA_FN(absa_gemm)(0, 0, Tg, nout, nin, 1, a2 + k * as, nin, u2 + k * us, nout, 1,
+                               out + k * os, nout);
+    }
+}
+
 /* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y. */
 static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
@@ -282,14 +299,7 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                     ABSA_FN(absa_wino_in)(&l, C, xp, v2, absa_wino_cs(&l, C), row0);
                 }
             }
-            for (int k = 0; k < 16; k++) {
-                ABSA_T *mk = mm + (size_t)k * absa_wino_cs(&l, O);
-                ABSA_FN(absa_gemm)(0, 0, Tg, O, C, 1, vx + (size_t)k * absa_wino_cs(&l, C), C,
-                                   ws + l.o_ufA + (size_t)k * C * O, O, 0, mk, O);
-                if (Rx)
-                    ABSA_FN(absa_gemm)(0, 0, Tg, O, C, 1, v2 + (size_t)k * absa_wino_cs(&l, C), C,
-                                       ws + l.o_ufB + (size_t)k * C * O, O, 1, mk, O);
-            }
+            ABSA_FN(absa_wino_mm)(&l, Tg, C, O, vx, ws + l.o_ufA, Rx ? v2 : NULL, ws + l.o_ufB, mm);
             for (int s = 0; s < S; s++) {
                 ABSA_FN(absa_wino_out)(&l, O, mm, absa_wino_cs(&l, O), (size_t)s * l.tiles, yt);
                 ABSA_T *yn = y + (n0 + s) * ysz;
@@ -366,14 +376,7 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                                        v2 + (size_t)k * absa_wino_cs(&l, C), C, 1, fk, C);
             }
             if (!dx) continue;
-            for (int k = 0; k < 16; k++) {
-                ABSA_T *ek = mm + (size_t)k * absa_wino_cs(&l, C);
-                ABSA_FN(absa_gemm)(0, 0, Tg, C, O, 1, da + (size_t)k * absa_wino_cs(&l, O), O,
-                                   ws + l.o_ubA + (size_t)k * O * C, C, 0, ek, C);
-                if (dyB)
-                    ABSA_FN(absa_gemm)(0, 0, Tg, C, O, 1, dbb + (size_t)k * absa_wino_cs(&l, O), O,
-                                       ws + l.o_ubB + (size_t)k * O * C, C, 1, ek, C);
-            }
+            ABSA_FN(absa_wino_mm)(&l, Tg, O, C, da, ws + l.o_ubA, dyB ? dbb : NULL, ws + l.o_ubB, mm);
             for (int s = 0; s < S; s++) {
                 memset(dxp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_wino_fold)(&l, C, mm, absa_wino_cs(&l, C), (size_t)s * l.tiles, dxp);

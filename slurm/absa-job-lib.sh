@@ -8,7 +8,8 @@
 #   absa_job_banner             print where output, metrics, checkpoints and logs go
 #   absa_job_pack_if_needed     pack the dataset into HDF5 once (flock'ed, atomic) — "pack then train"
 #   absa_job_write_secret       fresh shared secret for the UCX stream, mode 0600, in the job folder
-#   absa_job_start_server       `absa serve` as a step of het group 0; waits for its address file
+#   absa_job_start_server OPTS  `absa serve` as a step of het group 0 with the training OPTS' --seed;
+#                               waits for its address file
 #   absa_job_start_training     the trainer on the training component (mpirun growing by spawn, or srun
 #                               with a pool of parked ranks); resumes from the run's checkpoint
 #   absa_job_wait               waits for the trainer; on SIGUSR1 (--signal=B:USR1@LEAD before the time
@@ -108,9 +109,23 @@ absa_job_write_secret() {
   "${ABSA_SLURM[@]}" secret "$ABSA_SECRET_FILE" || absa_job_die "cannot write the secret"
 }
 
-# `absa serve` on het group 0 (one task); sets ABSA_SERVE_PID and ABSA_DATA_URL.
+# The last --seed value among the given options and ABSA_TRAIN_ARGS (0, absa train's default).
+absa_job_train_seed() {
+  local seed=0 prev=
+  # shellcheck disable=SC2086
+  for a in "$@" ${ABSA_TRAIN_ARGS:-}; do
+    case $a in --seed=*) seed=${a#--seed=} ;; esac
+    [ "$prev" = --seed ] && seed=$a
+    prev=$a
+  done
+  echo "$seed"
+}
+
+# `absa serve` on het group 0 (one task); sets ABSA_SERVE_PID and ABSA_DATA_URL. Arguments: the
+# training options, whose --seed (after ABSA_TRAIN_ARGS) the server shuffles with.
 absa_job_start_server() {
-  local listen=${ABSA_SERVE_LISTEN:-}
+  local listen=${ABSA_SERVE_LISTEN:-} seed
+  seed=$(absa_job_train_seed "$@")
   local addr=$ABSA_JOB_DIR/address
   rm -f "$addr"
   # default: the server node's own name (resolved by absa serve), any free port
@@ -119,7 +134,7 @@ absa_job_start_server() {
   # shellcheck disable=SC2086
   srun --het-group=0 --job-name=absa-serve -N1 -n1 --kill-on-bad-exit=0 \
     "$ABSA" serve --data "$ABSA_DATA" --listen "$listen" --address-file "$addr" \
-    --secret-file "$ABSA_SECRET_FILE" ${ABSA_SERVE_ARGS:-} >"$ABSA_JOB_DIR/serve.log" 2>&1 &
+    --secret-file "$ABSA_SECRET_FILE" --seed "$seed" ${ABSA_SERVE_ARGS:-} >"$ABSA_JOB_DIR/serve.log" 2>&1 &
   ABSA_SERVE_PID=$!
   local i
   for i in $(seq 1 600); do

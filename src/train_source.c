@@ -116,45 +116,74 @@ static absa_status hold(absa_tstate *t, const absa_ucx_batch *b)
     return ABSA_OK;
 }
 
-absa_status absa_tsrc_ucx_fetch(absa_tstate *t, int epoch, size_t n, size_t req, uint64_t aug_seed, size_t *got,
-                                size_t *got_cur)
+/* This rank's micro-batches, in order, from micro-batch j0 of the step at `cur` of `epoch`:
+ * micro-batch j of a step of batch b covers positions [cur + j*micro, +min(micro, b - j*micro))
+ * and goes to rank j % R (as in train_step.c); later steps keep B (clipped at the epoch's end)
+ * and continue into the next epoch, never past the run's last epoch. At most cap entries. */
+static size_t tsrc_plan(const absa_tstate *t, int epoch, size_t cur, int B, int R, int rank, int j0,
+                        absa_ucx_want *w, size_t cap)
+{
+    const int micro = t->cfg->sched.micro, last = epoch + 1 < t->cfg->sched.epochs ? epoch + 1 : t->cfg->sched.epochs;
+    size_t nw = 0;
+    while (nw < cap && epoch <= last && cur < t->n_train) {
+        const int b = (size_t)B < t->n_train - cur ? B : (int)(t->n_train - cur), k = (b + micro - 1) / micro;
+        int j = j0 <= rank ? rank : rank + (j0 - rank + R - 1) / R * R;
+        for (; j < k && nw < cap; j += R) {
+            const int nb = b - j * micro < micro ? b - j * micro : micro;
+            w[nw++] = (absa_ucx_want){.epoch = (uint64_t)epoch, .first = cur + (size_t)j * (size_t)micro, .n = (uint32_t)nb};
+        }
+        j0 = 0;
+        cur += (size_t)b;
+        if (cur == t->n_train) {
+            cur = 0;
+            epoch++;
+        }
+    }
+    return nw;
+}
+
+absa_status absa_tsrc_ucx_plan(absa_tstate *t, int epoch, size_t cur, int B, int R, int rank)
 {
     absa_status status = ABSA_OK;
-    const size_t sb = (size_t)t->C * t->H * t->W;
-    *got = *got_cur = 0;
-    if (t->ucx_end_epoch == epoch) return ABSA_OK; /* more requests would wait for the others */
-    while (*got < n) {
-        absa_ucx_batch b;
-        status = absa_ucx_client_next(t->ucx, *got ? n - *got : req, &b);
-        if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
-        if (b.done) ABSA_FAIL(ABSA_EINVAL, "%s: the server's epoch limit is reached before the end of epoch %d (serve at least --epochs %d, or 0)",
-                              t->cfg->data, epoch, t->cfg->sched.epochs + 1);
-        if (b.epoch_end) {
-            if (b.epoch < (uint64_t)epoch) continue; /* a request that ended the previous epoch */
-            t->ucx_end_epoch = epoch;
-            break;
-        }
-        if (b.epoch > (uint64_t)epoch) { /* the epoch is over for us: give the batch back */
-            status = absa_ucx_client_release(t->ucx, &b);
-            if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
-            t->ucx_end_epoch = epoch;
-            break;
-        }
-        if (b.C != t->C || b.H != t->H || b.W != t->W) ABSA_FAIL(ABSA_EFORMAT, "%s: a batch of %dx%dx%d images", t->cfg->data, b.C, b.H, b.W);
-        convert(t, b.images, b.ids, b.count, aug_seed, t->x + *got * sb);
-        for (size_t i = 0; i < b.count; i++) {
-            t->y[*got + i] = b.labels[i];
-            t->ids[*got + i] = b.ids[i];
-        }
-        ABSA_TRY(hold(t, &b));
-        *got += b.count;
-        if (b.epoch == (uint64_t)epoch) *got_cur += b.count;
-    }
+    absa_ucx_want w[64];
+    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, 0, w, (size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64);
+    status = absa_ucx_client_plan(t->ucx, w, nw);
+    if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
 cleanup:
     return status;
 }
 
-int absa_tsrc_ucx_ended(const absa_tstate *t, int epoch) { return t->ucx_end_epoch == epoch; }
+absa_status absa_tsrc_ucx_fetch(absa_tstate *t, int epoch, size_t cur, int B, int R, int j, uint64_t aug_seed)
+{
+    absa_status status = ABSA_OK;
+    const int rank = j % R;
+    absa_ucx_want w[65];
+    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, j, w, 1 + ((size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64));
+    ABSA_ASSERT(nw >= 1 && w[0].first == cur + (size_t)j * (size_t)t->cfg->sched.micro, "micro-batch %d is not this rank's", j);
+    absa_ucx_batch b;
+    status = absa_ucx_client_next_at(t->ucx, w, nw, &b);
+    if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
+    if (b.done)
+        ABSA_FAIL(ABSA_EINVAL, "%s: the server's epoch limit is reached before the end of epoch %d (serve at least --epochs %d, or 0)",
+                  t->cfg->data, epoch, t->cfg->sched.epochs + 1);
+    if (b.C != t->C || b.H != t->H || b.W != t->W) ABSA_FAIL(ABSA_EFORMAT, "%s: a batch of %dx%dx%d images", t->cfg->data, b.C, b.H, b.W);
+    ABSA_TRY(hold(t, &b));
+    /* the server's permutation is absa_permutation(its --seed, epoch): with the trainer's seed the
+     * batch is the file path's (t->perm); another seed is a consistent order, but not that run */
+    if (t->io && !t->ucx_seed_warned && memcmp(b.ids, t->perm + w[0].first, b.count * sizeof *b.ids)) {
+        t->ucx_seed_warned = 1;
+        fprintf(stderr, "absa train: warning: %s orders epoch %d differently from --seed %llu (absa serve --seed differs?): "
+                        "training follows the server's order, so it will not match a run from the file\n",
+                t->cfg->data, epoch, (unsigned long long)t->cfg->seed);
+    }
+    convert(t, b.images, b.ids, b.count, aug_seed, t->x);
+    for (size_t i = 0; i < b.count; i++) {
+        t->y[i] = b.labels[i];
+        t->ids[i] = b.ids[i];
+    }
+cleanup:
+    return status;
+}
 
 absa_status absa_tsrc_ucx_commit(absa_tstate *t)
 {

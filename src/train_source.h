@@ -3,8 +3,9 @@
  * `absa serve` stream (--data ucx://HOST:PORT; docs/ucx.md), which owns permutation and cursor.
  *
  * UCX source: every rank has its own client (prefetch ring --prefetch). Trainer epoch e is the
- * server's epoch e (the server's epoch permutation is absa_permutation(seed, e), so a single
- * rank gets exactly the batches of the file path): at start rank 0 seeks the server to the
+ * server's epoch e (the server's epoch permutation is absa_permutation(seed, e)), and every rank
+ * asks for exact permutation positions, so any number of ranks gets exactly the batches of the
+ * file path (with the same --seed on both sides): at start rank 0 seeks the server to the
  * run's position (epoch 1 on a fresh start, the checkpoint's epoch and committed ranges on
  * --resume), so the server must serve at least epochs + 1 epochs (--epochs 0 = unlimited).
  * Images arrive as uint8 and are normalised with the server's mean/std and augmented as
@@ -29,15 +30,14 @@ int absa_tsrc_is_ucx(const char *data);
  * --test-data. On rank 0 (t->io) seeks the server to the run's position (after setup_model). */
 absa_status absa_tsrc_ucx_open(struct absa_tstate *t);
 absa_status absa_tsrc_ucx_seek(struct absa_tstate *t);
-/* up to n samples of `epoch` into t->x/t->y/t->ids (normalised, augmented with aug_seed), asked
- * for as one request of req >= n samples (the server may have fewer than n left); the
- * leases are held until absa_tsrc_ucx_commit. *got: samples delivered (0: the server has nothing
- * left of the epoch for this rank); *got_cur: those of `epoch` itself (the rest are re-issued
- * samples of an older epoch). */
-absa_status absa_tsrc_ucx_fetch(struct absa_tstate *t, int epoch, size_t n, size_t req, uint64_t aug_seed,
-                                size_t *got, size_t *got_cur);
-/* this rank has seen the end of `epoch` (fetch returns nothing more of it) */
-int absa_tsrc_ucx_ended(const struct absa_tstate *t, int epoch);
+/* Positional fetching (docs/ucx.md): the step at position `cur` of `epoch` with batch B on R ranks
+ * trains on exactly the file path's samples, positions [cur, cur+B) of the server's permutation;
+ * micro-batch j (positions cur + j*micro ...) is asked for by rank j % R. _plan (every rank, at
+ * each step start): request this rank's next micro-batches ahead (prefetch) and withdraw requests
+ * an older plan made (other R or B); _fetch: micro-batch j into t->x/t->y/t->ids (normalised,
+ * augmented with aug_seed), its lease held until absa_tsrc_ucx_commit. */
+absa_status absa_tsrc_ucx_plan(struct absa_tstate *t, int epoch, size_t cur, int B, int R, int rank);
+absa_status absa_tsrc_ucx_fetch(struct absa_tstate *t, int epoch, size_t cur, int B, int R, int j, uint64_t aug_seed);
 /* commit every lease held (after the step's SGD update) */
 absa_status absa_tsrc_ucx_commit(struct absa_tstate *t);
 /* collective over the active ranks: every commit is applied by the server; rank 0 then reads

@@ -15,7 +15,10 @@
  *    where results depend on the number of ranks: batch-norm models, ABSA with adversarial
  *    ratio > 0 and accumulation > 1 (docs/growth.md);
  *  - the eigenvalue: chunk c of the eig-samples set goes to rank c % R, Hv is allreduced;
- *  - the test pass: test batch b goes to rank b % R, loss and correct counts are summed.
+ *  - the test pass: test batch b goes to rank b % R, loss and correct counts are summed;
+ *  - --data ucx://: rank j % R asks `absa serve` for micro-batch j's exact permutation positions
+ *    (train_source.h), so every step trains on the same samples as from the file, whatever the
+ *    ranks' timing.
  * A stop signal (SIGTERM/SIGINT) seen by any rank ends the epoch after the current step. */
 #include <math.h>
 #include <stdlib.h>
@@ -28,9 +31,7 @@
 #include "train_source.h"
 #include "trainer_impl.h"
 
-/* RED_SEEN / RED_CUR: samples the step trained on, and those of the epoch itself (the data
- * stream may deliver fewer than planned, or re-issued samples of an older epoch) */
-enum { RED_LOSS = 0, RED_CORRECT, RED_STOP, RED_GROW, RED_SEEN = RED_GROW + 3, RED_CUR, RED_ENDED, RED_BN };
+enum { RED_LOSS = 0, RED_CORRECT, RED_STOP, RED_GROW, RED_BN = RED_GROW + 3 };
 
 static void log_ids(absa_tstate *t, int epoch, const uint64_t *idx, int n)
 {
@@ -61,24 +62,13 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     int nb = B - off < sc->micro ? B - off : sc->micro;
     const uint64_t *ids = t->perm + cur + off;
     double d0 = absa_now();
-    if (t->ucx) { /* the server's next samples: as many as planned, unless its epoch ran out */
-        /* the epoch's last micro-batch is asked for at full size: the server has only the rest,
-         * and the request size stays constant (a smaller one would make the client give back
-         * prefetched batches, whose samples could then come after the epoch's END) */
-        size_t got, got_cur, req = cur + (size_t)off + (size_t)sc->micro >= t->n_train ? (size_t)sc->micro : (size_t)nb;
-        ABSA_TRY(absa_tsrc_ucx_fetch(t, epoch, (size_t)nb, req, aug_seed, &got, &got_cur));
-        t->t_data += absa_now() - d0;
-        t->red[RED_SEEN] += (double)got;
-        t->red[RED_CUR] += (double)got_cur;
-        nb = (int)got;
+    if (t->ucx) { /* the same positions from the server: exactly nb samples (or an error) */
+        ABSA_TRY(absa_tsrc_ucx_fetch(t, epoch, cur, t->pr.sched.batch, absa_dist_size(t->dist), j, aug_seed));
         ids = t->ids;
-        if (nb == 0) goto cleanup;
     } else {
         ABSA_TRY(absa_h5reader_gather_f32(t->train, ids, (size_t)nb, 1, t->crop, t->flip, aug_seed, t->x, t->y));
-        t->t_data += absa_now() - d0;
-        t->red[RED_SEEN] += nb;
-        t->red[RED_CUR] += nb;
     }
+    t->t_data += absa_now() - d0;
     for (int i = 0; i < nb; i++)
         if (t->y[i] < 0 || t->y[i] >= t->K) ABSA_FAIL(ABSA_EFORMAT, "%s: label %d out of range", c->data, t->y[i]);
     log_ids(t, epoch, ids, nb);
@@ -125,16 +115,13 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         pr->ep_loss_sum = 0;
         pr->ep_correct = pr->ep_seen = 0;
     }
-    /* the stream on several ranks: once a step got fewer samples than planned (a rank's request
-     * found the rest of the epoch leased to the other ranks' prefetch), every rank that has not
-     * seen the epoch's end takes one micro-batch per step ("drain"), so the leases held ahead
-     * are consumed, until every rank has seen the end */
-    int drain = 0;
     for (size_t cur = (size_t)pr->ep_cursor; cur < t->n_train;) {
         const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist); /* grows at steps */
         int B = pr->sched.batch;
+        /* the stream: this rank's micro-batches of this and the next steps are requested ahead
+         * (requests of an older plan, e.g. before the ranks grew, are withdrawn) */
+        if (t->ucx) ABSA_TRY(absa_tsrc_ucx_plan(t, epoch, cur, B, R, rank));
         if ((size_t)B > t->n_train - cur) B = (int)(t->n_train - cur);
-        if (drain) B = R * sc->micro;
         const int k = (B + sc->micro - 1) / sc->micro;
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
         double t0 = absa_now(), step_loss = 0;
@@ -143,7 +130,6 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (nbuf) memcpy(t->bn0, m->bufs, nbuf * sizeof(float));
         if (ncnt) memcpy(t->cnt0, m->num_batches_tracked, ncnt * sizeof(int64_t));
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
-        t->red[RED_SEEN] = t->red[RED_CUR] = 0;
         for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &step_loss, &correct));
         t->red[RED_LOSS] = step_loss;
         t->red[RED_CORRECT] = (double)correct;
@@ -151,38 +137,18 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (sig) t->stop_sig = sig;
         t->red[RED_STOP] = sig != 0;
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
-        t->red[RED_ENDED] = t->ucx && absa_tsrc_ucx_ended(t, epoch);
         if (R > 1) {
             double q = absa_now();
             absa_dist_allreduce_f32(t->dist, m->grad, m->n_params);
             absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
             t->t_comm += absa_now() - q;
         }
-        if (t->ucx && t->red[RED_SEEN] == 0) { /* nothing trained in this step: no update */
-            if (t->red[RED_STOP] > 0) { /* nothing half-done: stop here */
-                *stopped = 1;
-                break;
-            }
-            if (t->red[RED_ENDED] >= R) break; /* every rank saw the end: the epoch is over */
-            drain = 1;
-            continue;
-        }
-        if (t->ucx && (int)t->red[RED_SEEN] < B) drain = 1;
         if (merge_bn) {
             const double decay = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k);
             for (size_t i = 0; i < nbuf; i++) m->bufs[i] = (float)(decay * t->bn0[i] + t->red[RED_BN + i]);
             for (size_t i = 0; i < ncnt; i++) m->num_batches_tracked[i] = t->cnt0[i] + k;
         }
         step_loss = t->red[RED_LOSS];
-        if (t->ucx) { /* the stream delivered another count than planned: reweight, or end */
-            const int seen = (int)t->red[RED_SEEN];
-            if (seen != B) {
-                const float s = (float)B / (float)seen;
-                for (size_t i = 0; i < m->n_params; i++) m->grad[i] *= s;
-                step_loss *= (double)B / seen;
-                B = seen;
-            }
-        }
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);
         if (t->ucx) ABSA_TRY(absa_tsrc_ucx_commit(t)); /* after the update: consumed exactly once */
@@ -191,7 +157,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         pr->ep_loss_sum += step_loss * B;
         pr->ep_seen += B;
         pr->ep_correct += (int64_t)t->red[RED_CORRECT];
-        cur += t->ucx ? (size_t)t->red[RED_CUR] : (size_t)B;
+        cur += (size_t)B;
         pr->ep_cursor = (int64_t)cur;
         t->t_compute += absa_now() - t0;
         log_step(t, epoch, step_loss);

@@ -49,7 +49,7 @@ typedef struct absa_tstate {
     size_t nheld, cap_held;
     absa_ucx_state ucx_state;/* rank 0: the server's state at the last sync (for checkpoints) */
     int have_ucx_state;
-    int ucx_end_epoch;       /* the epoch whose end this rank's client has seen */
+    int ucx_seed_warned;     /* the server's order differs from --seed (warned once) */
 } absa_tstate;
 
 /* The SGD steps of `epoch` from the committed cursor (t->pr.ep_*) to the end of the epoch, or

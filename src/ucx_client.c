@@ -39,7 +39,7 @@ static int absa_cli_wait_until(absa_ucx_client *c, double deadline)
 }
 
 /* mu held: report the client's failure in this thread's error message */
-static absa_status absa_cli_failed_locked(absa_ucx_client *c)
+absa_status absa_cli_failed_locked(absa_ucx_client *c)
 {
     absa_errorf("%s", c->err);
     return c->failed;
@@ -162,13 +162,37 @@ static void absa_cli_top_up_locked(absa_ucx_client *c, uint32_t n)
     if (pushed) absa_cli_wake(c);
 }
 
-static absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c)
+absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c)
 {
     absa_cli_slot *s = c->head;
     c->head = s->next;
     if (!c->head) c->tail = NULL;
     c->nslots--;
     return s;
+}
+
+void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batch *out)
+{
+    absa_ucx_batch_view v;
+    absa_ucx_batch_layout(s->buf, s->m.count, s->m.nranges, &v);
+    out->epoch = s->m.epoch;
+    out->C = c->meta.C;
+    out->H = c->meta.H;
+    out->W = c->meta.W;
+    out->lease = s->m.lease;
+    out->first = s->m.first;
+    out->count = (size_t)s->m.count;
+    out->ids = v.ids;
+    out->labels = v.labels;
+    out->images = v.images;
+    out->nranges = s->m.nranges;
+    out->ranges = v.ranges;
+    if (c->nheld == c->heldcap) {
+        c->heldcap = c->heldcap ? 2 * c->heldcap : 16;
+        c->held = realloc(c->held, c->heldcap * sizeof *c->held);
+        ABSA_ASSERT(c->held != NULL, "out of memory");
+    }
+    c->held[c->nheld++] = (absa_cli_held){.lease = s->m.lease, .b = {s->buf, s->cap}};
 }
 
 absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *out)
@@ -180,6 +204,12 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
         return ABSA_EINVAL;
     }
     pthread_mutex_lock(&c->mu);
+    if (c->mode == 2) {
+        pthread_mutex_unlock(&c->mu);
+        absa_errorf("next() on a client that uses next_at() (positional requests)");
+        return ABSA_EINVAL;
+    }
+    c->mode = 1;
     for (;;) {
         if (c->failed) {
             status = absa_cli_failed_locked(c);
@@ -216,22 +246,7 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
             out->done = !!(s->m.flags & ABSA_UCX_END_DONE);
             if (out->done) c->done_seen = 1;
         } else {
-            absa_ucx_batch_view v;
-            absa_ucx_batch_layout(s->buf, s->m.count, s->m.nranges, &v);
-            out->lease = s->m.lease;
-            out->first = s->m.first;
-            out->count = (size_t)s->m.count;
-            out->ids = v.ids;
-            out->labels = v.labels;
-            out->images = v.images;
-            out->nranges = s->m.nranges;
-            out->ranges = v.ranges;
-            if (c->nheld == c->heldcap) {
-                c->heldcap = c->heldcap ? 2 * c->heldcap : 16;
-                c->held = realloc(c->held, c->heldcap * sizeof *c->held);
-                ABSA_ASSERT(c->held != NULL, "out of memory");
-            }
-            c->held[c->nheld++] = (absa_cli_held){.lease = s->m.lease, .b = {s->buf, s->cap}};
+            absa_cli_deliver_locked(c, s, out);
         }
         free(s);
         absa_cli_top_up_locked(c, (uint32_t)n);
@@ -352,6 +367,7 @@ cleanup:
 double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { return c->wait_s; }
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { return c->bytes; }
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { return c->rndv_batches; }
+uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c) { return c->withdrawn; }
 
 void absa_ucx_client_close(absa_ucx_client *c)
 {
@@ -382,11 +398,12 @@ void absa_ucx_client_close(absa_ucx_client *c)
         if (c->ctx) ucp_cleanup(c->ctx);
     }
     if (c->evfd >= 0) close(c->evfd);
-    for (absa_cli_slot *s = c->head, *nx; s; s = nx) {
-        nx = s->next;
-        absa_free(s->buf);
-        free(s);
-    }
+    for (int list = 0; list < 2; list++)
+        for (absa_cli_slot *s = list ? c->zombies : c->head, *nx; s; s = nx) {
+            nx = s->next;
+            absa_free(s->buf);
+            free(s);
+        }
     for (size_t i = 0; i < c->nheld; i++) absa_free(c->held[i].b.p);
     for (size_t i = 0; i < c->npool; i++) absa_free(c->pool[i].p);
     for (size_t i = 0; i < c->ncmd; i++) free(c->cmds[i].payload);
@@ -441,5 +458,6 @@ absa_status absa_ucx_client_seek(absa_ucx_client *c, const absa_ucx_state *s) { 
 double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { (void)c; return 0; }
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { (void)c; return 0; }
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { (void)c; return 0; }
+uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c) { (void)c; return 0; }
 void absa_ucx_client_close(absa_ucx_client *c) { (void)c; }
 #endif

@@ -71,6 +71,25 @@ absa_status absa_ucx_client_connect(const char *url, const char *secret, int pre
 const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c);
 /* Next batch of at most n (1..batch_max) samples; blocks until it is there. */
 absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *out);
+/* Positional requests (deterministic batches on several ranks; docs/ucx.md): instead of "the
+ * next n free samples", ask for exactly permutation positions [first, first+n) of `epoch`. The
+ * server answers when all of them are free in that epoch (it waits while another client holds
+ * some of them or while an earlier epoch is not complete) and refuses positions already
+ * committed. A client uses either next() or the positional calls, not both.
+ *
+ * absa_ucx_client_plan: the caller's next needs, in order (w[0] is the next one next_at will
+ * ask for). Up to `prefetch` of them are requested ahead; outstanding requests that do not match
+ * the plan's prefix are withdrawn (CANCEL; if already served, released unseen), so a plan may
+ * change at any time (more ranks, another batch size). Never blocks; nw = 0 withdraws all.
+ * absa_ucx_client_next_at: plan(w, nw) and return the batch for w[0] (blocks until it is there);
+ * then w[1..nw) stay requested ahead. out->done = 1 when the server's epoch limit is before
+ * w[0].epoch; ABSA_EINVAL when the positions are already committed or their epoch is over. */
+typedef struct absa_ucx_want {
+    uint64_t epoch, first;
+    uint32_t n;
+} absa_ucx_want;
+absa_status absa_ucx_client_plan(absa_ucx_client *c, const absa_ucx_want *w, size_t nw);
+absa_status absa_ucx_client_next_at(absa_ucx_client *c, const absa_ucx_want *w, size_t nw, absa_ucx_batch *out);
 /* The step that used b is done: its samples count as consumed (exactly once per epoch). */
 absa_status absa_ucx_client_commit(absa_ucx_client *c, const absa_ucx_batch *b);
 /* Give b back unconsumed: its samples are re-issued (first) to the next request. */
@@ -85,6 +104,7 @@ absa_status absa_ucx_client_seek(absa_ucx_client *c, const absa_ucx_state *s);
 double absa_ucx_client_wait_seconds(const absa_ucx_client *c);
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c);
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c); /* received by rendezvous */
+uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c);     /* positional requests withdrawn by a plan change */
 /* Leave: uncommitted leases (held and prefetched) go back to the server's queue. NULL is fine. */
 void absa_ucx_client_close(absa_ucx_client *c);
 

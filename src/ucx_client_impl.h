@@ -19,6 +19,9 @@ typedef struct absa_cli_slot {
     uint64_t seq;
     uint32_t n;
     int state;
+    int at;                /* positional (REQUEST_AT): exactly [first, first+n) of epoch */
+    int cancelled;         /* withdrawn (in `zombies`): its reply is released or dropped on arrival */
+    uint64_t epoch, first;
     absa_ucx_msg m;
     void *buf;
     size_t cap;
@@ -58,6 +61,8 @@ struct absa_ucx_client {
     absa_ucx_meta meta;
     absa_cli_slot *head, *tail;
     size_t nslots;
+    absa_cli_slot *zombies; /* cancelled slots awaiting their reply */
+    int mode;               /* requests so far: 0 none, 1 next() (REQUEST), 2 next_at() (REQUEST_AT) */
     absa_cli_held *held;
     size_t nheld, heldcap;
     absa_cli_buf *pool;
@@ -69,11 +74,19 @@ struct absa_ucx_client {
     absa_ucx_msg ctl;
     void *ctl_payload;
     int stop, done_seen, bye_sent;
-    uint64_t next_seq, bytes, rndv_batches;
+    uint64_t next_seq, bytes, rndv_batches, withdrawn;
     double wait_s;
     /* progress thread only */
     int sends;
 };
+
+/* ucx_client.c */
+absa_status absa_cli_failed_locked(absa_ucx_client *c);     /* c->err as this thread's error */
+absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c);       /* unlink the head slot */
+void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batch *out); /* BATCH -> out, held */
+
+/* ucx_client_at.c: a cancelled slot got its reply (BATCH: released, its buffer pooled) */
+void absa_cli_zombie_done_locked(absa_ucx_client *c, absa_cli_slot *s);
 
 /* ucx_client_io.c */
 void *absa_cli_thread(void *arg);

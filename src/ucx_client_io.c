@@ -2,8 +2,9 @@
  * the commands the API queues, blocks on the worker event fd (plus an eventfd the API writes to
  * wake it), and in the AM callback decodes and validates every server message before use:
  * batches are received (rendezvous: straight into a pooled buffer) and checked against the
- * dataset metadata, replies are matched to outstanding requests by sequence number. Any protocol
- * violation or connection loss fails the client with one message. See ucx_client.h. */
+ * dataset metadata, replies are matched to outstanding requests by sequence number (a reply to
+ * a withdrawn positional request is released unseen: ucx_client_at.c). Any protocol violation or
+ * connection loss fails the client with one message. See ucx_client.h. */
 #ifdef ABSA_HAVE_UCX
 #include <errno.h>
 #include <math.h>
@@ -122,16 +123,27 @@ static void absa_cli_send_cmd(absa_ucx_client *c, absa_cli_cmd *cmd)
 /* ---- receives ---- */
 static absa_cli_slot *absa_cli_find_slot(absa_ucx_client *c, uint64_t seq)
 {
-    for (absa_cli_slot *s = c->head; s; s = s->next)
-        if (s->seq == seq) return s;
+    for (int list = 0; list < 2; list++)
+        for (absa_cli_slot *s = list ? c->zombies : c->head; s; s = s->next)
+            if (s->seq == seq) return s;
     return NULL;
 }
 
 static void absa_cli_batch_arrived_locked(absa_ucx_client *c, absa_cli_slot *s)
 {
     const absa_ucx_meta *mt = &c->meta;
+    if (s->cancelled) { /* withdrawn meanwhile: give it back unseen */
+        absa_cli_zombie_done_locked(c, s);
+        return;
+    }
     if (absa_ucx_check_batch(&s->m, s->buf, mt->count, mt->C, mt->H, mt->W, mt->num_classes, s->n) != ABSA_OK) {
         absa_cli_fail_locked(c, ABSA_EFORMAT, "bad batch from the server: %s", absa_last_error());
+        return;
+    }
+    if (s->at && (s->m.count != s->n || s->m.nranges != 1 || s->m.first != s->first || s->m.epoch != s->epoch)) {
+        absa_cli_fail_locked(c, ABSA_EFORMAT, "the server answered positions [%llu, +%u) of epoch %llu with %llu samples at %llu of epoch %llu",
+                             (unsigned long long)s->first, s->n, (unsigned long long)s->epoch, (unsigned long long)s->m.count,
+                             (unsigned long long)s->m.first, (unsigned long long)s->m.epoch);
         return;
     }
     s->state = ABSA_SLOT_READY;
@@ -246,7 +258,14 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
     case ABSA_UCX_END:
         s = absa_cli_find_slot(c, m->req);
         if (!c->have_meta || !s || s->state != ABSA_SLOT_REQUESTED) break;
+        if ((m->type == ABSA_UCX_END && (m->flags & ABSA_UCX_END_CANCELLED) && !s->cancelled) ||
+            (m->type == ABSA_UCX_END && (m->flags & ABSA_UCX_END_GONE) && !s->at))
+            break; /* an answer to something this client did not ask */
         s->m = *m;
+        if (s->cancelled && (m->type == ABSA_UCX_END || !rndv)) { /* withdrawn: nothing to receive */
+            absa_cli_zombie_done_locked(c, s);
+            return UCS_OK;
+        }
         if (m->type == ABSA_UCX_END) {
             s->state = ABSA_SLOT_READY;
             pthread_cond_broadcast(&c->cv);

@@ -119,6 +119,18 @@ static void absa_lease_mark(absa_lease_mgr *m, const absa_ucx_lease *l, uint8_t 
         }
 }
 
+static void absa_lease_add(absa_lease_mgr *m, absa_ucx_lease *out)
+{
+    out->id = m->next_id++;
+    absa_lease_mark(m, out, ABSA_POS_FREE, ABSA_POS_LEASED);
+    if (m->nleases == m->lcap) {
+        m->lcap = m->lcap ? 2 * m->lcap : 16;
+        m->leases = realloc(m->leases, m->lcap * sizeof *m->leases);
+        ABSA_ASSERT(m->leases != NULL, "out of memory for leases");
+    }
+    m->leases[m->nleases++] = *out;
+}
+
 absa_lease_result absa_lease_grant(absa_lease_mgr *m, uint64_t owner, uint64_t n, absa_ucx_lease *out)
 {
     if (m->done) return ABSA_LEASE_DONE;
@@ -142,14 +154,69 @@ absa_lease_result absa_lease_grant(absa_lease_mgr *m, uint64_t owner, uint64_t n
         if (absa_lease_add_range(out, m->cursor, k)) m->cursor += k;
     }
     ABSA_ASSERT(out->count > 0, "grant found free positions but took none");
-    out->id = m->next_id++;
-    absa_lease_mark(m, out, ABSA_POS_FREE, ABSA_POS_LEASED);
-    if (m->nleases == m->lcap) {
-        m->lcap = m->lcap ? 2 * m->lcap : 16;
-        m->leases = realloc(m->leases, m->lcap * sizeof *m->leases);
-        ABSA_ASSERT(m->leases != NULL, "out of memory for leases");
+    absa_lease_add(m, out);
+    return ABSA_LEASE_GRANTED;
+}
+
+/* remove [a, b) (all FREE, below the cursor, hence queued) from the queue, splitting ranges */
+static void absa_lease_queue_carve(absa_lease_mgr *m, uint64_t a, uint64_t b)
+{
+    if (a >= b) return;
+    size_t nq = m->qn - m->qh, k = 0;
+    absa_ucx_range *t = absa_xcalloc(nq + 1, sizeof *t);
+    uint64_t taken = 0;
+    for (size_t i = m->qh; i < m->qn; i++) {
+        uint64_t s = m->q[i].start, e = s + m->q[i].count;
+        if (e <= a || s >= b) {
+            t[k++] = m->q[i];
+            continue;
+        }
+        if (s < a) t[k++] = (absa_ucx_range){s, a - s};
+        if (e > b) t[k++] = (absa_ucx_range){b, e - b};
+        taken += (e < b ? e : b) - (s > a ? s : a);
     }
-    m->leases[m->nleases++] = *out;
+    ABSA_ASSERT(taken == b - a, "positions [%llu, %llu) are free but not all queued", (unsigned long long)a,
+                (unsigned long long)b);
+    ABSA_ASSERT(k <= nq + 1, "queue carve overflow");
+    if (k > m->qcap) {
+        m->q = realloc(m->q, k * sizeof *m->q);
+        ABSA_ASSERT(m->q != NULL, "out of memory for the lease queue");
+        m->qcap = k;
+    }
+    memcpy(m->q, t, k * sizeof *t);
+    m->qh = 0;
+    m->qn = k;
+    m->qcount -= taken;
+    free(t);
+}
+
+absa_lease_result absa_lease_grant_at(absa_lease_mgr *m, uint64_t owner, uint64_t epoch, uint64_t start, uint64_t n,
+                                      absa_ucx_lease *out)
+{
+    if (m->done || (m->epochs && epoch >= m->epochs)) return ABSA_LEASE_DONE;
+    if (epoch < m->epoch || n < 1 || start >= m->n || n > m->n - start) return ABSA_LEASE_GONE;
+    if (epoch > m->epoch) return ABSA_LEASE_EXHAUSTED; /* waits for the epoch to start */
+    const uint64_t end = start + n, cur = m->cursor;
+    int busy = 0;
+    for (uint64_t p = start; p < end; p++) {
+        if (m->st[p] == ABSA_POS_COMMITTED) return ABSA_LEASE_GONE;
+        busy |= m->st[p] == ABSA_POS_LEASED;
+    }
+    if (busy) return ABSA_LEASE_EXHAUSTED;
+    /* free positions below the cursor are exactly the queued ones; above it, a skipped gap is
+     * queued so that the invariant holds */
+    absa_lease_queue_carve(m, start, end < cur ? end : cur);
+    if (end > cur) {
+        if (start > cur) absa_lease_queue_push(m, cur, start - cur);
+        m->cursor = end;
+    }
+    memset(out, 0, offsetof(absa_ucx_lease, ranges));
+    out->owner = owner;
+    out->epoch = m->epoch;
+    out->nranges = 1;
+    out->count = n;
+    out->ranges[0] = (absa_ucx_range){start, n};
+    absa_lease_add(m, out);
     return ABSA_LEASE_GRANTED;
 }
 

@@ -5,7 +5,8 @@
  * Every position of an epoch is FREE (never issued, or given back), LEASED (held by exactly one
  * lease) or COMMITTED. A grant takes positions first from the queue of given-back ranges (in the
  * order they came back; a dropped owner's ranges sorted by position) and then from the cursor,
- * so a lease is at most ABSA_UCX_MAX_RANGES ranges. Committing the last position of an epoch
+ * so a lease is at most ABSA_UCX_MAX_RANGES ranges; a positional grant takes exactly the range
+ * asked for, or waits while any of it is leased. Committing the last position of an epoch
  * starts the next one (new permutation from (seed, epoch)); at the epoch limit the manager is
  * done. Hence every position — and every sample — is committed exactly once per epoch, whatever
  * the order of grants, commits, releases and drops. Owners are opaque 64-bit ids. */
@@ -29,7 +30,8 @@ typedef struct absa_ucx_lease {
 typedef enum absa_lease_result {
     ABSA_LEASE_GRANTED = 0,
     ABSA_LEASE_EXHAUSTED, /* nothing free in this epoch now (positions are leased, not committed) */
-    ABSA_LEASE_DONE       /* the epoch limit is reached */
+    ABSA_LEASE_DONE,      /* the epoch limit is reached */
+    ABSA_LEASE_GONE       /* grant_at: the positions' epoch is over, or one is committed or out of range */
 } absa_lease_result;
 
 /* count samples, permutation seed, epochs = number of epochs to serve (0 = unlimited). */
@@ -48,6 +50,13 @@ const uint64_t *absa_lease_mgr_perm(const absa_lease_mgr *m); /* current epoch's
 /* Grant up to n (>= 1) positions to owner. out is filled on GRANTED (count may be < n: end of
  * the epoch, or the range limit while re-issuing given-back ranges). */
 absa_lease_result absa_lease_grant(absa_lease_mgr *m, uint64_t owner, uint64_t n, absa_ucx_lease *out);
+/* Positional grant (deterministic multi-rank batches): exactly positions [start, start+n) of
+ * `epoch`, as one range. EXHAUSTED: not now (a later epoch than the current one, or a position is
+ * leased: retry after commits and releases); DONE: epoch is at or past the epoch limit; GONE: the
+ * epoch is over, or a position is committed or outside [0, count). Positions it skips stay free
+ * (plain grants take them from the queue). */
+absa_lease_result absa_lease_grant_at(absa_lease_mgr *m, uint64_t owner, uint64_t epoch, uint64_t start, uint64_t n,
+                                      absa_ucx_lease *out);
 /* The lease with this id if it is outstanding and belongs to owner, else NULL. */
 const absa_ucx_lease *absa_lease_find(const absa_lease_mgr *m, uint64_t owner, uint64_t id);
 /* Commit: ABSA_EINVAL if the lease is unknown or not owner's. *advanced = 1 when it completed

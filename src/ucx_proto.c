@@ -11,14 +11,15 @@ static const uint32_t absa_ucx_hsize[ABSA_UCX_TYPE_END] = {
     [ABSA_UCX_BATCH] = 72,      [ABSA_UCX_END] = 40,        [ABSA_UCX_COMMIT] = 24,
     [ABSA_UCX_COMMIT_OK] = 32,  [ABSA_UCX_RELEASE] = 24,    [ABSA_UCX_STATE] = 16,
     [ABSA_UCX_STATE_REPLY] = 48, [ABSA_UCX_SEEK] = 32,      [ABSA_UCX_SEEK_OK] = 32,
-    [ABSA_UCX_ERROR] = 24,      [ABSA_UCX_BYE] = 16,
+    [ABSA_UCX_ERROR] = 24,      [ABSA_UCX_BYE] = 16,        [ABSA_UCX_REQUEST_AT] = 48,
+    [ABSA_UCX_CANCEL] = 24,
 };
 
 const char *absa_ucx_type_name(unsigned type)
 {
     static const char *const names[ABSA_UCX_TYPE_END] = {
         "?", "HELLO", "META", "REQUEST", "BATCH", "END", "COMMIT", "COMMIT_OK", "RELEASE",
-        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE"};
+        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE", "REQUEST_AT", "CANCEL"};
     return type > 0 && type < ABSA_UCX_TYPE_END ? names[type] : "unknown";
 }
 
@@ -145,6 +146,14 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
         absa_put64(&w, m->lease);
         absa_put64(&w, m->epoch);
         break;
+    case ABSA_UCX_REQUEST_AT:
+        absa_put64(&w, m->req);
+        absa_put64(&w, m->epoch);
+        absa_put64(&w, m->first);
+        absa_put32(&w, m->n);
+        absa_put32(&w, 0);
+        break;
+    case ABSA_UCX_CANCEL: absa_put64(&w, m->req); break;
     case ABSA_UCX_STATE_REPLY:
         absa_put64(&w, m->epoch);
         absa_put64(&w, m->count);
@@ -245,10 +254,20 @@ absa_status absa_ucx_decode(const void *hdr, size_t hlen, uint64_t plen, absa_uc
         m->epoch = absa_get64(&r);
         m->flags = absa_get32(&r);
         pad = absa_get32(&r);
-        if (m->flags & ~ABSA_UCX_END_DONE) ABSA_FAIL(ABSA_EFORMAT, "END with unknown flags 0x%x", m->flags);
+        if (m->flags & ~ABSA_UCX_END_FLAGS) ABSA_FAIL(ABSA_EFORMAT, "END with unknown flags 0x%x", m->flags);
         break;
     case ABSA_UCX_COMMIT:
     case ABSA_UCX_RELEASE: m->lease = absa_get64(&r); break;
+    case ABSA_UCX_REQUEST_AT:
+        m->req = absa_get64(&r);
+        m->epoch = absa_get64(&r);
+        m->first = absa_get64(&r);
+        m->n = absa_get32(&r);
+        pad = absa_get32(&r);
+        if (m->n < 1 || m->n > ABSA_UCX_MAX_BATCH) ABSA_FAIL(ABSA_EFORMAT, "REQUEST_AT of %u samples", m->n);
+        if (m->first > ((uint64_t)1 << 40)) ABSA_FAIL(ABSA_EFORMAT, "REQUEST_AT position %llu out of range", (unsigned long long)m->first);
+        break;
+    case ABSA_UCX_CANCEL: m->req = absa_get64(&r); break;
     case ABSA_UCX_COMMIT_OK:
         m->lease = absa_get64(&r);
         m->epoch = absa_get64(&r);

@@ -48,10 +48,15 @@ typedef enum absa_ucx_type {
     ABSA_UCX_SEEK_OK,     /* s->c  seek applied */
     ABSA_UCX_ERROR,       /* s->c  a well-formed request that cannot be honoured (code) */
     ABSA_UCX_BYE,         /* c->s  the client leaves; its leases go back to the queue */
+    ABSA_UCX_REQUEST_AT,  /* c->s  ask for positions [first, first+n) of `epoch` (waits until free) */
+    ABSA_UCX_CANCEL,      /* c->s  withdraw request `req` if it is still waiting (answer: END CANCELLED) */
     ABSA_UCX_TYPE_END
 } absa_ucx_type;
 
-#define ABSA_UCX_END_DONE 1u /* END flag: the server's epoch limit is reached */
+#define ABSA_UCX_END_DONE 1u      /* END flag: the server's epoch limit is reached */
+#define ABSA_UCX_END_GONE 2u      /* END flag (REQUEST_AT): the positions are committed or their epoch is over */
+#define ABSA_UCX_END_CANCELLED 4u /* END flag: the request was withdrawn by CANCEL before it was served */
+#define ABSA_UCX_END_FLAGS (ABSA_UCX_END_DONE | ABSA_UCX_END_GONE | ABSA_UCX_END_CANCELLED)
 typedef enum absa_ucx_errcode {
     ABSA_UCX_ERR_SEEK_BUSY = 1,   /* seek refused: leases are outstanding */
     ABSA_UCX_ERR_SEEK_RANGE,      /* seek refused: epoch past the limit or ranges invalid */
@@ -62,7 +67,7 @@ typedef struct absa_ucx_range {
     uint64_t start, count; /* positions [start, start+count) of the epoch permutation */
 } absa_ucx_range;
 
-/* A decoded header. Fields not used by a type are zero. */
+/* A decoded header. Fields not used by a type are zero (REQUEST_AT: `first` = first position). */
 typedef struct absa_ucx_msg {
     uint16_t type;
     uint32_t hlen;

@@ -34,6 +34,8 @@ typedef struct absa_srv_client {
 typedef struct absa_srv_pending {
     uint64_t client, req;
     uint32_t n;
+    int at;               /* REQUEST_AT: exactly positions [first, first+n) of epoch */
+    uint64_t epoch, first;
 } absa_srv_pending;
 
 /* a batch being read by the reader thread (ucx_server_gather.c) */

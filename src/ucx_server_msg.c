@@ -1,8 +1,10 @@
 /* ucx_server_msg.c — the message side of `absa serve`: the active-message handler (decode,
  * authenticate, dispatch; anything malformed or out of protocol drops that client), replies,
- * lease serving from the pending-request queue, and batch assembly (permutation positions ->
- * sample ids -> absa_h5reader_gather_u8 into a pooled buffer sent with UCP AM, rendezvous for
- * large payloads chosen by UCX). See ucx_server.h and docs/ucx.md. */
+ * lease serving from the pending-request queue (plain requests take the next free positions;
+ * positional REQUEST_AT ones wait there until exactly their range is free; CANCEL withdraws a
+ * waiting one), and batch assembly (permutation positions -> sample ids ->
+ * absa_h5reader_gather_u8 into a pooled buffer sent with UCP AM, rendezvous for large payloads
+ * chosen by UCX). See ucx_server.h and docs/ucx.md. */
 #ifdef ABSA_HAVE_UCX
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +168,20 @@ void absa_srv_serve_pending(absa_srv *s)
             continue;
         }
         absa_ucx_lease l;
-        absa_lease_result r = absa_lease_grant(s->lm, c->id, p.n, &l);
+        absa_lease_result r = p.at ? absa_lease_grant_at(s->lm, c->id, p.epoch, p.first, p.n, &l)
+                                   : absa_lease_grant(s->lm, c->id, p.n, &l);
         uint64_t epoch = absa_lease_mgr_epoch(s->lm);
+        if (p.at && r != ABSA_LEASE_GRANTED) {
+            if (r == ABSA_LEASE_EXHAUSTED) { /* leased elsewhere or a later epoch: wait */
+                s->pq[j++] = p;
+                continue;
+            }
+            absa_ucx_msg m = {.type = ABSA_UCX_END, .req = p.req, .epoch = epoch,
+                              .flags = r == ABSA_LEASE_DONE ? ABSA_UCX_END_DONE : ABSA_UCX_END_GONE};
+            c->queued--;
+            absa_srv_send_simple(s, c, &m);
+            continue;
+        }
         if (r == ABSA_LEASE_GRANTED) {
             c->queued--;
             c->leases++;
@@ -189,15 +203,32 @@ void absa_srv_serve_pending(absa_srv *s)
     s->npq = j;
 }
 
-static void absa_srv_queue_request(absa_srv *s, absa_srv_client *c, uint64_t req, uint32_t n)
+static void absa_srv_queue_request(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m)
 {
     if (s->npq == s->pqcap) {
         s->pqcap = s->pqcap ? 2 * s->pqcap : 64;
         s->pq = realloc(s->pq, s->pqcap * sizeof *s->pq);
         ABSA_ASSERT(s->pq != NULL, "out of memory for the request queue");
     }
-    s->pq[s->npq++] = (absa_srv_pending){.client = c->id, .req = req, .n = n};
+    s->pq[s->npq++] = (absa_srv_pending){.client = c->id, .req = m->req, .n = m->n, .at = m->type == ABSA_UCX_REQUEST_AT,
+                                         .epoch = m->epoch, .first = m->first};
     c->queued++;
+}
+
+/* CANCEL: a request still waiting is withdrawn and answered END CANCELLED; one already answered
+ * (or unknown) is ignored — the client gets exactly one reply per request either way */
+static void absa_srv_cancel(absa_srv *s, absa_srv_client *c, uint64_t req)
+{
+    for (size_t i = 0; i < s->npq; i++)
+        if (s->pq[i].client == c->id && s->pq[i].req == req) {
+            memmove(s->pq + i, s->pq + i + 1, (s->npq - i - 1) * sizeof *s->pq);
+            s->npq--;
+            c->queued--;
+            absa_ucx_msg m = {.type = ABSA_UCX_END, .req = req, .epoch = absa_lease_mgr_epoch(s->lm),
+                              .flags = ABSA_UCX_END_CANCELLED};
+            absa_srv_send_simple(s, c, &m);
+            return;
+        }
 }
 
 /* ---- handlers ---- */
@@ -326,8 +357,20 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
         else if (c->queued + c->leases >= ABSA_UCX_MAX_CLIENT_LEASES)
             absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u)", c->leases, c->queued);
         else
-            absa_srv_queue_request(s, c, m.req, m.n);
+            absa_srv_queue_request(s, c, &m);
         break;
+    case ABSA_UCX_REQUEST_AT:
+        if (m.n > s->batch_max)
+            absa_srv_drop(s, c, 0, "request of %u samples exceeds the batch maximum %u", m.n, s->batch_max);
+        else if (m.first >= absa_lease_mgr_count(s->lm) || m.n > absa_lease_mgr_count(s->lm) - m.first)
+            absa_srv_drop(s, c, 0, "request of positions [%llu, +%u) outside the split of %llu samples",
+                          (unsigned long long)m.first, m.n, (unsigned long long)absa_lease_mgr_count(s->lm));
+        else if (c->queued + c->leases >= ABSA_UCX_MAX_CLIENT_LEASES)
+            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u)", c->leases, c->queued);
+        else
+            absa_srv_queue_request(s, c, &m);
+        break;
+    case ABSA_UCX_CANCEL: absa_srv_cancel(s, c, m.req); break;
     case ABSA_UCX_COMMIT: absa_srv_commit(s, c, m.lease); break;
     case ABSA_UCX_RELEASE:
         if (absa_lease_release(s->lm, c->id, m.lease) != ABSA_OK)
@@ -342,7 +385,8 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
     }
     /* answer at once, in arrival order relative to other messages: a request that arrives while
      * nothing of the epoch is free gets END even if a commit completing the epoch follows it */
-    if (m.type == ABSA_UCX_REQUEST || m.type == ABSA_UCX_COMMIT || m.type == ABSA_UCX_RELEASE || m.type == ABSA_UCX_SEEK)
+    if (m.type == ABSA_UCX_REQUEST || m.type == ABSA_UCX_REQUEST_AT || m.type == ABSA_UCX_COMMIT ||
+        m.type == ABSA_UCX_RELEASE || m.type == ABSA_UCX_SEEK)
         absa_srv_serve_pending(s);
     return UCS_OK;
 }

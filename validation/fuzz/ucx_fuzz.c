@@ -5,7 +5,8 @@
  *      lease manager (what the server does with them);
  *   1  client side: the same split decoded as a server message; BATCH payloads are checked
  *      against metadata taken from the header, STATE_REPLY ranges validated;
- *   2  a script of lease operations (grant / commit / release / drop owner / state+seek) on a
+ *   2  a script of lease operations (grant / commit / release / drop owner / state+seek /
+ *      positional grant) on a
  *      small manager, with an independent model asserting that no position is ever leased twice
  *      and every position is committed exactly once per epoch.
  * Any input may be rejected; none may crash, leak, overflow or break the invariants (abort).
@@ -74,7 +75,7 @@ static void absa_fz_leases(const uint8_t *d, size_t n)
     absa_ucx_lease ls[256];
     size_t nl = 0;
     for (size_t i = 2; i + 1 < n && !absa_lease_mgr_done(m); i += 2) {
-        uint8_t op = d[i] % 5, arg = d[i + 1];
+        uint8_t op = d[i] % 6, arg = d[i + 1];
         uint64_t owner = 1 + arg % 4;
         if (op == 0 && nl < 256) {
             absa_ucx_lease l;
@@ -112,6 +113,24 @@ static void absa_fz_leases(const uint8_t *d, size_t n)
             }
             nl -= k;
             if (absa_lease_drop_owner(m, owner) != k) abort();
+        } else if (op == 5 && nl < 256) { /* positional: exact range, only when free and uncommitted */
+            absa_ucx_lease l;
+            uint64_t ep = absa_lease_mgr_epoch(m), want_ep = ep + (arg >> 7), p0 = arg % npos, k = 1 + (arg >> 3) % 9;
+            const uint64_t *perm = absa_lease_mgr_perm(m);
+            int any_held = 0, any_done = 0;
+            for (uint64_t p = p0; p < p0 + k && p < npos; p++) any_held |= held[p], any_done |= hits[ep][perm[p]] > 0;
+            absa_lease_result r = absa_lease_grant_at(m, owner, want_ep, p0, k, &l);
+            if (r == ABSA_LEASE_GRANTED) {
+                if (want_ep != ep || p0 + k > npos || any_held || any_done || l.nranges != 1 || l.count != k ||
+                    l.ranges[0].start != p0)
+                    abort();
+                for (uint64_t p = p0; p < p0 + k; p++) held[p] = 1;
+                ls[nl++] = l;
+            } else if (r == ABSA_LEASE_EXHAUSTED ? want_ep == ep && !any_held
+                       : r == ABSA_LEASE_GONE ? want_ep == ep && p0 + k <= npos && !any_done
+                                               : want_ep < epochs) {
+                abort(); /* refused without a reason */
+            }
         } else if (op == 4 && nl == 0) {
             absa_ucx_range *st = NULL;
             size_t nr = 0;

@@ -39,6 +39,8 @@ def main():
     rs = [(0, 100), (150, 50), (400, 10)]
     seeds.append(framed(0, common(11, struct.pack("<QII", 1, len(rs), 0)), ranges(rs)))    # SEEK
     seeds.append(framed(0, common(14, b"")))                                               # BYE
+    seeds.append(framed(0, common(15, struct.pack("<QQQII", 8, 1, 640, 64, 0))))           # REQUEST_AT
+    seeds.append(framed(0, common(16, struct.pack("<Q", 8))))                              # CANCEL
     C, H, W, K = 1, 2, 3, 5
     seeds.append(framed(1, common(2, struct.pack("<QQQIIIIII", 1000, 0, 3, C, H, W, K, 64, 0)),
                         struct.pack("<ff", 0.5, 0.25)))                                     # META

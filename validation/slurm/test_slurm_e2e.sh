@@ -125,9 +125,10 @@ if mode == "ucx":  # the server's commit audit: "EPOCH ID" per committed sample
         if sorted(audit[e]) != list(range(n)): print("  FAIL audit epoch %d" % e); ok = False
 s = json.load(open(run + "/summary.json"))
 print("  summary: acc %.4f, ranks %s, resize fraction %s" % (s["final_test_acc"], s.get("ranks"), s.get("resize_fraction")))
-# sane = far above chance (0.1). File-fed runs of this config reach ~0.81; multi-rank UCX-fed runs
-# have been seen as low as 0.69 (their step composition depends on request timing; open question
-# recorded on issue 6), so the bound is 0.6, not a tuned number.
+# sane = far above chance (0.1). UCX-fed ranks now request exact permutation positions, so they
+# train on the file path's batches (bitwise equal at fixed rank counts: ucx.train.mpieq); but this
+# short growing config is noisy by itself: file-fed runs ended at 0.64-0.79 for seeds 0-5. Hence a
+# sanity bound of 0.6, not a tuned number.
 if not s["final_test_acc"] >= 0.6: print("  FAIL accuracy"); ok = False
 sys.exit(0 if ok else 1)
 PY

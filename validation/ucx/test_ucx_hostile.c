@@ -3,7 +3,8 @@
  * per case and sends: a wrong secret, a truncated header, a bad version, garbage, a REQUEST
  * before HELLO, a second HELLO, an oversized length (SEEK header claiming 1000 ranges with a
  * 16-byte payload), a request above the batch maximum, a commit of a lease it does not hold,
- * a server-to-client message type, a 1 MiB rendezvous payload, and nothing at all (HELLO
+ * a server-to-client message type, a 1 MiB rendezvous payload, a positional request (REQUEST_AT)
+ * for positions beyond the split, and nothing at all (HELLO
  * timeout). Each connection must be closed by the server (endpoint error seen by the raw
  * client) with one "dropped" log line, the server must not crash, and the good client's
  * stream must be complete and exact. Usage: test_ucx_hostile SERVE_BIN DIR */
@@ -21,7 +22,7 @@
 #include "ucx_test_util.h"
 #include "ucx_util.h"
 
-enum { N = 500, EPOCHS = 2, NCASES = 12 };
+enum { N = 500, EPOCHS = 2, NCASES = 13 };
 
 typedef struct hx {
     ucp_context_h ctx;
@@ -104,7 +105,7 @@ static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
     size_t hl = hx_hello(g, e->secret);
     static uint8_t big[1 << 20];
     if (hx_connect(x, e->url) != 0) return 0;
-    if (k >= 5 && k <= 10) { /* authenticate first */
+    if (k >= 5 && k <= 11) { /* authenticate first */
         hx_send(x, g, hl, NULL, 0, 0);
         hx_progress(x, 5, 1);
         if (!x->got_meta) return *name = "valid HELLO not answered", 0;
@@ -167,6 +168,11 @@ static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
         *name = "1 MiB rendezvous payload";
         m = (absa_ucx_msg){.type = ABSA_UCX_STATE};
         hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), big, sizeof big, 1);
+        break;
+    case 11:
+        *name = "positional request outside the split";
+        m = (absa_ucx_msg){.type = ABSA_UCX_REQUEST_AT, .req = 0, .epoch = 0, .first = N - 4, .n = 8};
+        hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
         break;
     default:
         *name = "silence (HELLO timeout)";
@@ -237,7 +243,8 @@ int main(int argc, char **argv)
     CHECK(drops == NCASES, "%d 'dropped' log lines (want one per hostile case, %d)", drops, NCASES);
     const char *reasons[] = {"wrong secret", "truncated header", "unsupported protocol version", "bad magic",
                              "not HELLO", "second HELLO", "header implies", "exceeds the batch maximum",
-                             "which it does not hold", "unexpected message type", "rendezvous", "no HELLO within"};
+                             "which it does not hold", "unexpected message type", "rendezvous", "outside the split",
+                             "no HELLO within"};
     for (int i = 0; i < NCASES; i++) CHECK(ucxt_log_count(e.log, reasons[i]) == 1, "log names '%s' once", reasons[i]);
     if (absa_test_st.failures) {
         char cmd[800];

@@ -4,7 +4,8 @@
  * and range validators catch each kind of bad content; the secret comparison is exact; and the
  * lease manager, driven by a long random schedule of grants, commits, releases and owner drops
  * (crashes), commits every position exactly once per epoch, follows absa_permutation, honours
- * the range limit, and round-trips its state through seek. */
+ * the range limit, and round-trips its state through seek; positional grants (REQUEST_AT) answer
+ * exactly as the test's own record of leased and committed positions says they must. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,11 @@ static void test_roundtrip(void)
         {.type = ABSA_UCX_SEEK_OK, .epoch = 1, .committed = 40},
         {.type = ABSA_UCX_ERROR, .code = ABSA_UCX_ERR_SEEK_BUSY, .flags = ABSA_UCX_SEEK},
         {.type = ABSA_UCX_BYE},
+        {.type = ABSA_UCX_REQUEST_AT, .req = 8, .epoch = 3, .first = 59000, .n = 1000},
+        {.type = ABSA_UCX_CANCEL, .req = 9},
+        {.type = ABSA_UCX_END, .req = 10, .epoch = 2, .flags = ABSA_UCX_END_GONE | ABSA_UCX_END_CANCELLED},
     };
-    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0};
+    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
         uint8_t buf[ABSA_UCX_MAX_HLEN + 8];
         absa_ucx_msg m = ms[i], d;
@@ -125,6 +129,19 @@ static void test_rejects(void)
     memcpy(buf + 24, &big, 4);
     CHECK(absa_ucx_decode(buf, h, (uint64_t)big * 16, &d) != ABSA_OK, "SEEK with too many ranges rejected");
     CHECK(absa_ucx_decode(NULL, 0, 0, &d) != ABSA_OK, "empty header rejected");
+    /* REQUEST_AT: n = 0, a position beyond 2^40, padding; END: an unknown flag */
+    m = (absa_ucx_msg){.type = ABSA_UCX_REQUEST_AT, .req = 1, .epoch = 1, .first = 5, .n = 3};
+    h = enc(&m, buf);
+    memset(buf + 40, 0, 4);
+    CHECK(absa_ucx_decode(buf, h, 0, &d) != ABSA_OK, "REQUEST_AT of 0 samples rejected");
+    h = enc(&m, buf);
+    buf[16 + 16 + 6] = 1; /* first = 2^48 + 5 */
+    CHECK(absa_ucx_decode(buf, h, 0, &d) != ABSA_OK, "REQUEST_AT position beyond 2^40 rejected");
+    h = enc(&m, buf);
+    buf[44] = 1;
+    CHECK(absa_ucx_decode(buf, h, 0, &d) != ABSA_OK, "REQUEST_AT padding rejected");
+    m = (absa_ucx_msg){.type = ABSA_UCX_END, .req = 1, .epoch = 1, .flags = 8};
+    CHECK(enc(&m, buf) > 0 && absa_ucx_decode(buf, enc(&m, buf), 0, &d) != ABSA_OK, "END flag 8 rejected");
 }
 
 static void test_validators(void)
@@ -227,6 +244,37 @@ static void test_lease_basic(void)
     absa_lease_mgr_free(m);
 }
 
+/* positional grants: exactly the range asked for; waits (EXHAUSTED) while leased or for a later
+ * epoch; GONE for committed positions or a past epoch; skipped positions stay grantable */
+static void test_lease_at(void)
+{
+    absa_lease_mgr *m = NULL;
+    absa_ucx_lease a, b, c, d;
+    int adv;
+    absa_lease_mgr_create(10, 3, 3, &m);
+    CHECK(absa_lease_grant_at(m, 1, 0, 6, 4, &a) == ABSA_LEASE_GRANTED && a.nranges == 1 && a.ranges[0].start == 6 &&
+              a.count == 4, "positions [6,10) granted first");
+    CHECK(absa_lease_mgr_free_count(m) == 6, "the skipped [0,6) stays free (%llu)", (unsigned long long)absa_lease_mgr_free_count(m));
+    CHECK(absa_lease_grant_at(m, 2, 0, 5, 2, &b) == ABSA_LEASE_EXHAUSTED, "[5,7) waits: 6 is leased");
+    CHECK(absa_lease_grant_at(m, 2, 1, 0, 2, &b) == ABSA_LEASE_EXHAUSTED, "epoch 1 waits for epoch 0");
+    CHECK(absa_lease_grant_at(m, 2, 0, 2, 2, &b) == ABSA_LEASE_GRANTED && b.ranges[0].start == 2, "[2,4) from the middle of the gap");
+    CHECK(absa_lease_grant(m, 3, 10, &c) == ABSA_LEASE_GRANTED && c.count == 4 && c.nranges == 2 && c.ranges[0].start == 0 &&
+              c.ranges[0].count == 2 && c.ranges[1].start == 4 && c.ranges[1].count == 2,
+          "a plain grant takes the rest of the gap: [0,2)+[4,6)");
+    CHECK(absa_lease_commit(m, 1, a.id, &adv) == ABSA_OK && !adv, "commit [6,10)");
+    CHECK(absa_lease_grant_at(m, 4, 0, 8, 1, &d) == ABSA_LEASE_GONE, "committed position 8: GONE");
+    CHECK(absa_lease_grant_at(m, 4, 0, 9, 2, &d) == ABSA_LEASE_GONE, "range past the end: GONE");
+    CHECK(absa_lease_release(m, 2, b.id) == ABSA_OK && absa_lease_grant_at(m, 4, 0, 3, 1, &d) == ABSA_LEASE_GRANTED,
+          "a released position is granted again");
+    CHECK(absa_lease_grant_at(m, 4, 0, 2, 1, &b) == ABSA_LEASE_GRANTED && absa_lease_mgr_free_count(m) == 0, "all leased");
+    CHECK(absa_lease_commit(m, 3, c.id, &adv) == ABSA_OK && absa_lease_commit(m, 4, d.id, &adv) == ABSA_OK &&
+              absa_lease_commit(m, 4, b.id, &adv) == ABSA_OK && adv && absa_lease_mgr_epoch(m) == 1,
+          "epoch 0 complete");
+    CHECK(absa_lease_grant_at(m, 4, 0, 0, 1, &d) == ABSA_LEASE_GONE, "epoch 0 is over: GONE");
+    CHECK(absa_lease_grant_at(m, 4, 3, 0, 1, &d) == ABSA_LEASE_DONE, "epoch 3 is past the limit: DONE");
+    absa_lease_mgr_free(m);
+}
+
 static void test_lease_range_limit(void)
 {
     absa_lease_mgr *m = NULL;
@@ -266,11 +314,31 @@ static void test_lease_random(void)
     size_t nl = 0;
     uint64_t rng = 12345, steps = 0, drops = 0, seeks = 0;
     int bad = 0;
-    uint64_t *perm = malloc(NPOS * sizeof *perm);
+    uint64_t *perm = malloc(NPOS * sizeof *perm), ats = 0;
+    uint8_t *done = calloc(NPOS, 1); /* the test's own record of the epoch's committed positions */
     while (!absa_lease_mgr_done(m) && steps < 200000) {
         steps++;
         uint64_t op = absa_test_next(&rng) % 100, owner = 1 + absa_test_next(&rng) % OWNERS;
-        if (op < 45 && nl < MAXL) {
+        if (op < 20 && nl < MAXL) { /* positional: the answer follows from held/done alone */
+            absa_ucx_lease l;
+            uint64_t n = 1 + absa_test_next(&rng) % 16, p0 = absa_test_next(&rng) % NPOS, ep = absa_lease_mgr_epoch(m);
+            uint64_t want_ep = ep + (absa_test_next(&rng) % 8 == 0);
+            int any_done = 0, any_held = 0;
+            for (uint64_t p = p0; p < p0 + n && p < NPOS; p++) any_done |= done[p], any_held |= held[p];
+            absa_lease_result r = absa_lease_grant_at(m, owner, want_ep, p0, n, &l);
+            absa_lease_result want = want_ep >= EPOCHS ? ABSA_LEASE_DONE
+                                     : p0 + n > NPOS ? ABSA_LEASE_GONE
+                                     : want_ep > ep ? ABSA_LEASE_EXHAUSTED
+                                     : any_done ? ABSA_LEASE_GONE
+                                     : any_held ? ABSA_LEASE_EXHAUSTED : ABSA_LEASE_GRANTED;
+            bad += r != want;
+            if (r == ABSA_LEASE_GRANTED) {
+                bad += l.count != n || l.nranges != 1 || l.ranges[0].start != p0 || l.epoch != ep;
+                for (uint64_t p = p0; p < p0 + n; p++) held[p] = 1;
+                ls[nl++] = l;
+                ats++;
+            }
+        } else if (op < 45 && nl < MAXL) {
             absa_ucx_lease l;
             uint64_t n = 1 + absa_test_next(&rng) % 16;
             if (absa_lease_grant(m, owner, n, &l) == ABSA_LEASE_GRANTED) {
@@ -291,9 +359,9 @@ static void test_lease_random(void)
             for (uint32_t r = 0; r < l.nranges; r++)
                 for (uint64_t p = l.ranges[r].start; p < l.ranges[r].start + l.ranges[r].count; p++) {
                     held[p] = 0;
-                    if (!release) hits[ep * NPOS + perm[p]]++;
+                    if (!release) hits[ep * NPOS + perm[p]]++, done[p] = 1;
                 }
-            if (adv) memset(held, 0, NPOS);
+            if (adv) memset(held, 0, NPOS), memset(done, 0, NPOS);
         } else if (op < 88) { /* crash of an owner */
             size_t k = 0;
             for (size_t i = 0; i < nl; i++) {
@@ -329,8 +397,9 @@ static void test_lease_random(void)
     }
     int exact = 1;
     for (size_t i = 0; i < (size_t)EPOCHS * NPOS; i++) exact &= hits[i] == 1;
-    printf("  random schedule: %llu steps, %llu crashes, %llu resumes\n", (unsigned long long)steps,
-           (unsigned long long)drops, (unsigned long long)seeks);
+    printf("  random schedule: %llu steps, %llu positional grants, %llu crashes, %llu resumes\n", (unsigned long long)steps,
+           (unsigned long long)ats, (unsigned long long)drops, (unsigned long long)seeks);
+    CHECK(ats > 100, "schedule exercised positional grants (%llu)", (unsigned long long)ats);
     CHECK(absa_lease_mgr_done(m), "all %d epochs completed (epoch %llu)", EPOCHS, (unsigned long long)absa_lease_mgr_epoch(m));
     CHECK(bad == 0, "%d inconsistencies (double lease, bad count, failed op)", bad);
     CHECK(exact, "every sample committed exactly once in each of %d epochs", EPOCHS);
@@ -338,6 +407,7 @@ static void test_lease_random(void)
           (unsigned long long)seeks);
     free(hits);
     free(held);
+    free(done);
     free(ls);
     free(perm);
     absa_lease_mgr_free(m);
@@ -349,6 +419,7 @@ int main(void)
     test_rejects();
     test_validators();
     test_lease_basic();
+    test_lease_at();
     test_lease_range_limit();
     test_lease_random();
     return absa_test_finish("test_ucx_proto");

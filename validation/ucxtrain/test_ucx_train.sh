@@ -17,12 +17,23 @@
 #            not divide the epoch and a deep prefetch: each sample exactly once per epoch (the
 #            server's audit and the trainer's sample logs), every rank trained (skipped without
 #            mpirun)
+#   mpieq  : 2 MPI ranks over ucx:// against the same 2 ranks reading the file (absa schedule,
+#            batch 48 -> 96 -> 192 in micro-batches of 16: 3, 6, 12 micro-batches per step, so the
+#            ranks take unequal shares; a short last step; FGSM; crop-flip; prefetch 4): every
+#            micro-batch holds the same samples, every step loss and the test accuracies are
+#            identical, the final weights and momentum bitwise equal (the multi-rank runs used to
+#            differ: which rank got which samples depended on request timing)
+#   groweq : the same, starting on 1 rank and growing by MPI spawn to 3 (--growth spawn): same
+#            micro-batches, step losses within 1e-4 relative (the step at which spawned ranks
+#            join depends on timing and changes the float summation order), test accuracy
+#            within 0.005
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 ABSA=$1 PY=$2 DIR=$3 SC=$4
 export UCX_NET_DEVICES=lo UCX_TLS=tcp UCX_WARN_UNUSED_ENV_VARS=n UCX_TCP_CM_REUSEADDR=y
 unset ABSA_SECRET
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
+MPIENV=$(cd "$(dirname "$0")/../mpi" && pwd)/mpi_env.sh
 W=$DIR/ucxtrain-$SC
 rm -rf "$W"; mkdir -p "$W/idx" && cd "$W" || exit 1
 pass=0 fail=0 SRV=
@@ -189,6 +200,51 @@ PY
   # 3 ranks, steps of 3 x 16 that do not divide the epoch, deep prefetch: the end of each epoch
   # is leased ahead to some ranks' prefetch while others are asked for samples (drain steps)
   mpi_run 3 "${ARGS[@]}" --schedule sgd --batch 48 --prefetch 6
+  ;;
+mpieq|groweq)
+  command -v mpirun >/dev/null || { echo "skip: no mpirun"; exit 77; }
+  . "$MPIENV"  # run as root, ob1 over shared memory/tcp, loopback, oversubscription
+  if [ "$SC" = mpieq ]; then NP=2 GROW=(--max-ranks 2 --growth none); else NP=1 GROW=(--max-ranks 3 --growth spawn); fi
+  EQ=(--batch 48 --micro-batch 16 --max-batch 192 --prefetch 4 --step-log 1)
+  eq_run() {  # $1 = output dir, rest = data options
+    local out=$1; shift
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+    timeout 50 mpirun --oversubscribe -np $NP -x UCX_NET_DEVICES -x UCX_TLS -x UCX_WARN_UNUSED_ENV_VARS -x ASAN_OPTIONS \
+      "$ABSA" train "$@" "${ARGS[@]}" "${EQ[@]}" "${GROW[@]}" --sample-log "$out.ids" --out "$out" >"$out.log" 2>&1
+  }
+  serve "$W/audit.txt"
+  eq_run "$W/ucx" --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" && ok "$SC: ranks over ucx://" || { bad "$SC: ucx run"; tail -20 "$W/ucx.log"; }
+  stop_server
+  eq_run "$W/file" --data "$W/d.h5" && ok "$SC: ranks from the file" || { bad "$SC: file run"; tail -20 "$W/file.log"; }
+  audit_once "$W/audit.txt" && ok "$SC: server audit: each sample once per epoch" || bad "$SC: server audit"
+  ! grep -q "warning" "$W/ucx.log" && ok "$SC: no warning (same permutation as the file)" || bad "$SC: $(grep warning "$W/ucx.log")"
+  "$PY" - "$W/ucx" "$W/file" "$SC" <<'PY' && ok "$SC: same micro-batches, steps and accuracy as the file run" || bad "$SC: differs from the file run"
+import glob, json, sys
+u, f, sc = sys.argv[1:4]
+def mbs(d):  # every micro-batch's sample ids (one sample-log line each), per epoch, ranks ignored
+    out = {}
+    for p in glob.glob(d + ".ids/*"):
+        for line in open(p):
+            v = line.split(); out.setdefault(int(v[0]), []).append(tuple(int(x) for x in v[2:]))
+    return {e: sorted(x) for e, x in out.items()}
+def rows(d, kind):
+    return [json.loads(l) for l in open(d + "/metrics.jsonl") if '"type": "%s"' % kind in l]
+mu, mf = mbs(u), mbs(f)
+su, sf, eu, ef = rows(u, "step"), rows(f, "step"), rows(u, "epoch"), rows(f, "epoch")
+ok = mu == mf and len(mu) == 3 and len(su) == len(sf) > 0 and len(eu) == len(ef) == 3
+print("  micro-batches per epoch: %s; steps %d / %d; ranks per epoch %s / %s" % (
+    [len(mu.get(e, [])) for e in (1, 2, 3)], len(su), len(sf), [r["ranks"] for r in eu], [r["ranks"] for r in ef]))
+rel = max((abs(a["loss"] - b["loss"]) / abs(b["loss"]) for a, b in zip(su, sf)), default=1)
+same_meta = all((a["epoch"], a["step"], a["lr"], a["batch"]) == (b["epoch"], b["step"], b["lr"], b["batch"]) for a, b in zip(su, sf))
+dacc = max(abs(a["test_acc"] - b["test_acc"]) for a, b in zip(eu, ef)) if eu and ef else 1
+print("  max relative step-loss difference %.3g, test accuracy %s / %s" % (rel, [r["test_acc"] for r in eu], [r["test_acc"] for r in ef]))
+if sc == "mpieq":
+    ok = ok and rel == 0 and same_meta and dacc == 0
+else:
+    ok = ok and rel <= 1e-4 and same_meta and dacc <= 0.005 and max(r["ranks"] for r in eu) > 1
+sys.exit(0 if ok else 1)
+PY
+  [ "$SC" = groweq ] || { same_weights "$W/ucx" "$W/file" && ok "mpieq: final weights and momentum bitwise equal" || bad "mpieq: final weights differ"; }
   ;;
 *) echo "unknown scenario $SC"; exit 2;;
 esac

@@ -33,6 +33,7 @@ static void bn_cfg(const absa_node *n, int N, absa_bn_cfg *c)
     c->HW = n->H * n->W;
     c->eps = 1e-5;
     c->momentum = 0.1;
+    c->dx_set = 0; /* the backward passes set it per call */
 }
 
 static void pool_cfg(const absa_model *m, const absa_node *n, int N, absa_pool_cfg *c)

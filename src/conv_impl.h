@@ -9,10 +9,12 @@
  *  - patches: xp -> col[P][K], one row per output position: its receptive field, tap-major
  *             ((i*kw + j)*C + c). For a fixed kernel row i the kw taps of a position are adjacent
  *             in xp, so every row is kh contiguous copies of kw*C elements, whatever the stride;
- *  - GEMMs on the patch-major matrix (the orientation OpenBLAS runs fastest here, measured in
- *    docs/benchmarks.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col (dy[n] is [O][P] as
+ *  - GEMMs on the patch-major matrix (the orientation OpenBLAS runs fastest here, measured by
+ *    validation/bench/bench_gemm, see docs/engine.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col (dy[n] is [O][P] as
  *    stored); dcol[P][K] = dy[n]^T Wr; where Wr is W reordered to [O][(i*kw+j)*C + c];
- *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += the interior of xp back in CHW.
+ *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += (= when cfg.dx_set) the interior of
+ *             xp back in CHW.
+ * 3x3 stride-1 layers with enough channels take the Winograd path instead (conv_wino.h).
  * Each thread accumulates dW/db partials in its slot; they are added into dW/db in thread order
  * after the samples (deterministic for a given thread count).
  * The passes follow layers.h's conventions.
@@ -25,9 +27,9 @@
 #include <omp.h>
 #endif
 
-/* The data-movement loops (pad, patches, fold) are compiled for AVX-512, AVX2 and baseline x86-64,
- * picked at load time (GCC/Clang function multiversioning): wide stores are what these store-bound
- * copies need. Plain C everywhere else. */
+/* The data-movement loops (transposes, patches, fold, Winograd transforms) are compiled for
+ * AVX-512, AVX2 and baseline x86-64 and picked at load time (GCC/Clang function multiversioning):
+ * wide loads and stores are what these memory-bound copies need. Plain C everywhere else. */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
 #define ABSA_CONV_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
 #else

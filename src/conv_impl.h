@@ -10,8 +10,8 @@
  *             ((i*kw + j)*C + c). For a fixed kernel row i the kw taps of a position are adjacent
  *             in xp, so every row is kh contiguous copies of kw*C elements, whatever the stride;
  *  - GEMMs on the patch-major matrix (the orientation OpenBLAS runs fastest here, measured by
- *    validation/bench/bench_gemm, see docs/engine.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col (dy[n] is [O][P] as
- *    stored); dcol[P][K] = dy[n]^T Wr; where Wr is W reordered to [O][(i*kw+j)*C + c];
+ *    validation/bench/bench_gemm, see docs/engine.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col
+ *    (dy[n] is [O][P] as stored); dcol[P][K] = dy[n]^T Wr; Wr is W reordered to [O][(i*kw+j)*C + c];
  *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += (= when cfg.dx_set) the interior of
  *             xp back in CHW.
  * 3x3 stride-1 layers with enough channels take the Winograd path instead (conv_wino.h).
@@ -187,26 +187,24 @@ ABSA_CONV_SIMD static void ABSA_FN(absa_conv_transpose)(const ABSA_T *restrict s
         }
 }
 
-/* xp = zero-padded HWC copy of one sample xs (CHW). Only the interior is written: the caller
- * clears xp once per call, and the borders stay zero from sample to sample. */
-static void ABSA_FN(absa_conv_pad)(const absa_conv_cfg *c, const absa_conv_lay *l,
-                                   const ABSA_T *restrict xs, ABSA_T *restrict xp)
+/* xp[((h + ph)*wp + w + pw)*C + c] = xs[c][h][w]: the zero-padded HWC copy of one CHW sample (row
+ * width wp). Only the interior is written: the caller clears xp once per call, and the borders stay
+ * zero from sample to sample. */
+static void ABSA_FN(absa_conv_pad)(const ABSA_T *restrict xs, int C, int H, int W,
+                                   ABSA_T *restrict xp, size_t wp, int ph, int pw)
 {
-    const int C = c->C, H = c->H, W = c->W;
     for (int h = 0; h < H; h++) /* [C][W] rows of plane h -> [W][C] */
         ABSA_FN(absa_conv_transpose)(xs + (size_t)h * W, (size_t)H * W,
-                                     xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C, (size_t)C, C,
-                                     W, 0, NULL);
+                                     xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C, C, W, 0, NULL);
 }
 
-/* ds (CHW) += (or = when c->dx_set) the interior of the padded HWC buffer xp. */
-static void ABSA_FN(absa_conv_unpad_add)(const absa_conv_cfg *c, const absa_conv_lay *l,
-                                         const ABSA_T *restrict xp, ABSA_T *restrict ds)
+/* ds[c][h][w] += (or = when set) xp[((h + ph)*wp + w + pw)*C + c]: the adjoint of absa_conv_pad. */
+static void ABSA_FN(absa_conv_unpad)(const ABSA_T *restrict xp, size_t wp, int ph, int pw, int C,
+                                     int H, int W, ABSA_T *restrict ds, int set)
 {
-    const int C = c->C, H = c->H, W = c->W;
     for (int h = 0; h < H; h++) /* [W][C] -> [C][W] rows of plane h */
-        ABSA_FN(absa_conv_transpose)(xp + ((size_t)(h + c->ph) * l->Wp + c->pw) * C, (size_t)C,
-                                     ds + (size_t)h * W, (size_t)H * W, W, C, !c->dx_set, NULL);
+        ABSA_FN(absa_conv_transpose)(xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C,
+                                     ds + (size_t)h * W, (size_t)H * W, W, C, !set, NULL);
 }
 
 /* d[e] = s[e] for e < n, in fixed 8-element blocks that the compiler inlines (a plain loop
@@ -294,10 +292,10 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         memset(xp, 0, l.plane * sizeof(ABSA_T));
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
-            ABSA_FN(absa_conv_pad)(c, &l, x + n * xsz, xp);
+            ABSA_FN(absa_conv_pad)(x + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
             ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, 0);
             if (Rx) {
-                ABSA_FN(absa_conv_pad)(c, &l, Rx + n * xsz, xp);
+                ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
                 ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
             }
             ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
@@ -337,11 +335,11 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         for (int n = 0; n < c->N; n++) {
             if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
             if (dW) {
-                ABSA_FN(absa_conv_pad)(c, &l, x + n * xsz, xp);
+                ABSA_FN(absa_conv_pad)(x + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
                 ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
                 ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyW + n * ysz, P, col, K, 1, pw, K);
                 if (dyR) {
-                    ABSA_FN(absa_conv_pad)(c, &l, Rx + n * xsz, xp);
+                    ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
                     ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
                     ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyR + n * ysz, P, col, K, 1, pw, K);
                 }
@@ -352,7 +350,8 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                     ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyB + n * ysz, P, ws + K, ldw, 1, col, K);
                 memset(dp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_conv_fold)(c, &l, col, dp);
-                ABSA_FN(absa_conv_unpad_add)(c, &l, dp, dx + n * xsz);
+                ABSA_FN(absa_conv_unpad)(dp, (size_t)l.Wp, c->ph, c->pw, c->C, c->H, c->W, dx + n * xsz,
+                                         c->dx_set);
             }
         }
     }
@@ -364,14 +363,42 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 /* ---- public entry points: Winograd for 3x3 stride-1 layers with enough channels, else the
  * patch-matrix engine above ---- */
 
+/* Forward / R-forward on the layer's path. */
+static void ABSA_FN(absa_conv_fwd_any)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                       const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
+                                       ABSA_T *ws)
+{
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_fwd)(c, x, Rx, A, B, b, y, ws);
+    else
+        ABSA_FN(absa_conv_fwd)(c, x, Rx, A, B, b, y, ws);
+}
+
+/* Backward / R-backward on the layer's path (arguments as absa_conv_bwd); with neither dx nor dW
+ * only the bias gradient is summed, without workspace. */
+static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+                                       const ABSA_T *dyA, const ABSA_T *dyB, const ABSA_T *A,
+                                       const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db,
+                                       ABSA_T *ws)
+{
+    if (!dx && !dW) {
+        const ABSA_T *dyW = dyB ? dyB : dyA;
+        const size_t ysz = (size_t)c->O * c->Ho * c->Wo;
+        for (int n = 0; db && n < c->N; n++)
+            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo, dyW + n * ysz, db);
+        return;
+    }
+    if (absa_wino_ok(c))
+        ABSA_FN(absa_wino_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws);
+    else
+        ABSA_FN(absa_conv_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws);
+}
+
 void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                   const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_fwd)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
-    else
-        ABSA_FN(absa_conv_fwd)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
+    ABSA_FN(absa_conv_fwd_any)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
 }
 
 void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
@@ -379,18 +406,7 @@ void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, cons
 {
     ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
     ABSA_ASSERT(ws || (!dx && !dW), "conv2d_backward: NULL workspace");
-    ABSA_T *bsum = c->has_bias ? db : NULL;
-    if (!dx && !dW && !bsum) return;
-    if (!dx && !dW) { /* bias gradient only: no workspace needed */
-        for (int n = 0; n < c->N; n++)
-            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo, dy + (size_t)n * c->O * c->Ho * c->Wo,
-                                        bsum);
-        return;
-    }
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_bwd)(c, x, NULL, dy, NULL, W, NULL, dx, dW, bsum, ws);
-    else
-        ABSA_FN(absa_conv_bwd)(c, x, NULL, dy, NULL, W, NULL, dx, dW, bsum, ws);
+    ABSA_FN(absa_conv_bwd_any)(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws);
 }
 
 void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
@@ -398,10 +414,7 @@ void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, cons
                                    ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_fwd)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
-    else
-        ABSA_FN(absa_conv_fwd)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
+    ABSA_FN(absa_conv_fwd_any)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
 }
 
 void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
@@ -411,16 +424,5 @@ void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, con
 {
     ABSA_ASSERT(c && x && W && V && dy && Rdy, "conv2d_rbackward: NULL argument");
     ABSA_ASSERT(ws || (!Rdx && !RdW), "conv2d_rbackward: NULL workspace");
-    ABSA_T *bsum = c->has_bias ? Rdb : NULL;
-    if (!Rdx && !RdW && !bsum) return;
-    if (!Rdx && !RdW) {
-        for (int n = 0; n < c->N; n++)
-            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo,
-                                        Rdy + (size_t)n * c->O * c->Ho * c->Wo, bsum);
-        return;
-    }
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_bwd)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, bsum, ws);
-    else
-        ABSA_FN(absa_conv_bwd)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, bsum, ws);
+    ABSA_FN(absa_conv_bwd_any)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, c->has_bias ? Rdb : NULL, ws);
 }

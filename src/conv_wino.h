@@ -92,15 +92,6 @@ static inline size_t absa_wino_cs(const absa_wino_lay *l, int n)
     return (size_t)l->T * (size_t)n + ABSA_WINO_SKEW;
 }
 
-/* The layout the padding helpers of conv_impl.h expect, for a buffer of width wp. */
-static absa_conv_lay absa_wino_padlay(int wp, size_t plane)
-{
-    absa_conv_lay l;
-    memset(&l, 0, sizeof l);
-    l.Wp = wp;
-    l.plane = plane;
-    return l;
-}
 #endif /* ABSA_CONV_WINO_ONCE */
 
 /* uf[k][ch][o] (trans == 0) or ub[k][o][ch] (trans == 1) = (G W[o][ch] G^T)[k]. */
@@ -278,7 +269,6 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
     const size_t xsz = (size_t)C * c->H * c->W, ysz = (size_t)O * P;
     ABSA_FN(absa_wino_weights)(c, A, ws + l.o_ufA, 0);
     if (Rx) ABSA_FN(absa_wino_weights)(c, B, ws + l.o_ufB, 0);
-    const absa_conv_lay pl = absa_wino_padlay(l.Wx, l.plane);
     const int T = absa_conv_threads(ngroups);
     (void)T;
 #pragma omp parallel num_threads(T) if (T > 1)
@@ -292,10 +282,11 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             const int n0 = gi * l.S, S = c->N - n0 < l.S ? c->N - n0 : l.S, Tg = S * l.tiles;
             for (int s = 0; s < S; s++) {
                 const size_t row0 = (size_t)s * l.tiles;
-                ABSA_FN(absa_conv_pad)(c, &pl, x + (n0 + s) * xsz, xp);
+                ABSA_FN(absa_conv_pad)(x + (n0 + s) * xsz, C, c->H, c->W, xp, (size_t)l.Wx, c->ph, c->pw);
                 ABSA_FN(absa_wino_in)(&l, C, xp, vx, absa_wino_cs(&l, C), row0);
                 if (Rx) {
-                    ABSA_FN(absa_conv_pad)(c, &pl, Rx + (n0 + s) * xsz, xp);
+                    ABSA_FN(absa_conv_pad)(Rx + (n0 + s) * xsz, C, c->H, c->W, xp, (size_t)l.Wx, c->ph,
+                                           c->pw);
                     ABSA_FN(absa_wino_in)(&l, C, xp, v2, absa_wino_cs(&l, C), row0);
                 }
             }
@@ -327,11 +318,6 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         ABSA_FN(absa_wino_weights)(c, A, ws + l.o_ubA, 1);
         if (dyB) ABSA_FN(absa_wino_weights)(c, B, ws + l.o_ubB, 1);
     }
-    const absa_conv_lay pl = absa_wino_padlay(l.Wx, l.plane);
-    /* dy of one sample as an O-channel "image" of Ho x Wo, into yt of width 2tw (no padding) */
-    absa_conv_cfg gc = *c;
-    gc.C = O, gc.H = c->Ho, gc.W = c->Wo, gc.ph = 0, gc.pw = 0;
-    const absa_conv_lay gl = absa_wino_padlay(2 * l.tw, (size_t)4 * l.tiles * O);
     int T = absa_conv_threads(ngroups);
 #pragma omp parallel num_threads(T) if (T > 1)
     {
@@ -341,7 +327,7 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         ABSA_T *yt = slot + l.o_yt, *fw = slot + l.o_fw, *pb = slot + l.o_pb;
         if (absa_conv_tid() == 0) T = absa_conv_team(); /* the team may be smaller than asked */
         memset(xp, 0, l.plane * sizeof(ABSA_T));
-        memset(yt, 0, gl.plane * sizeof(ABSA_T));
+        memset(yt, 0, (size_t)4 * l.tiles * O * sizeof(ABSA_T)); /* 2th x 2tw x O */
         if (dW) memset(fw, 0, l.u * sizeof(ABSA_T));
         if (db) memset(pb, 0, (size_t)O * sizeof(ABSA_T));
 #pragma omp for schedule(static)
@@ -351,17 +337,19 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 const int n = n0 + s;
                 const size_t row0 = (size_t)s * l.tiles;
                 if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
-                ABSA_FN(absa_conv_pad)(&gc, &gl, dyA + n * ysz, yt);
+                /* dy of one sample: an O-channel "image" of Ho x Wo in yt (width 2tw, no padding) */
+                ABSA_FN(absa_conv_pad)(dyA + n * ysz, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
                 ABSA_FN(absa_wino_dy)(&l, O, yt, da, absa_wino_cs(&l, O), row0);
                 if (dyB) {
-                    ABSA_FN(absa_conv_pad)(&gc, &gl, dyB + n * ysz, yt);
+                    ABSA_FN(absa_conv_pad)(dyB + n * ysz, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
                     ABSA_FN(absa_wino_dy)(&l, O, yt, dbb, absa_wino_cs(&l, O), row0);
                 }
                 if (dW) {
-                    ABSA_FN(absa_conv_pad)(c, &pl, x + n * xsz, xp);
+                    ABSA_FN(absa_conv_pad)(x + n * xsz, C, c->H, c->W, xp, (size_t)l.Wx, c->ph, c->pw);
                     ABSA_FN(absa_wino_in)(&l, C, xp, vx, absa_wino_cs(&l, C), row0);
                     if (dyR) {
-                        ABSA_FN(absa_conv_pad)(c, &pl, Rx + n * xsz, xp);
+                        ABSA_FN(absa_conv_pad)(Rx + n * xsz, C, c->H, c->W, xp, (size_t)l.Wx, c->ph,
+                                               c->pw);
                         ABSA_FN(absa_wino_in)(&l, C, xp, v2, absa_wino_cs(&l, C), row0);
                     }
                 }
@@ -380,7 +368,8 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             for (int s = 0; s < S; s++) {
                 memset(dxp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_wino_fold)(&l, C, mm, absa_wino_cs(&l, C), (size_t)s * l.tiles, dxp);
-                ABSA_FN(absa_conv_unpad_add)(c, &pl, dxp, dx + (n0 + s) * xsz);
+                ABSA_FN(absa_conv_unpad)(dxp, (size_t)l.Wx, c->ph, c->pw, C, c->H, c->W,
+                                         dx + (n0 + s) * xsz, c->dx_set);
             }
         }
     }

@@ -113,6 +113,12 @@ static void mark_fresh(absa_model *m, int with_r)
     }
 }
 
+/* Whether the (R-)backward of op has an overwrite mode for its input gradient (layers.h). */
+static int overwrites(absa_op op)
+{
+    return op == ABSA_OP_CONV || op == ABSA_OP_BN || op == ABSA_OP_RELU || op == ABSA_OP_ADD;
+}
+
 /* Before a kernel writes into node i's dy (r = 0) or Rdy (r = 1): returns 1 when the kernel
  * should overwrite (first writer that can), else 0 after zeroing the buffer if it was unwritten.
  * The buffer counts as written afterwards. */
@@ -136,9 +142,7 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
     float *dx = (n->in0 == 0 && !want_dinput) ? NULL : p->dy;
     const float *W = m->params + n->w_off;
     claim(m, (int)(n - m->nodes), 0, 0); /* n's own dy is complete: zero it if nobody wrote it */
-    const int op = n->op, setx = dx && claim(m, n->in0, 0,
-                                             op == ABSA_OP_CONV || op == ABSA_OP_BN ||
-                                                 op == ABSA_OP_RELU || op == ABSA_OP_ADD);
+    const int setx = dx && claim(m, n->in0, 0, overwrites(n->op));
     switch (n->op) {
     case ABSA_OP_CONV: {
         absa_conv_cfg c;
@@ -278,9 +282,7 @@ static void node_rbackward(absa_model *m, absa_node *n, float *hv)
     const float *W = m->params + n->w_off, *V = m->v + n->w_off;
     size_t cnt = (size_t)N * node_numel(n);
     claim(m, (int)(n - m->nodes), 1, 0);
-    const int op = n->op, setx = Rdx && claim(m, n->in0, 1,
-                                              op == ABSA_OP_CONV || op == ABSA_OP_BN ||
-                                                  op == ABSA_OP_RELU || op == ABSA_OP_ADD);
+    const int setx = Rdx && claim(m, n->in0, 1, overwrites(n->op));
     switch (n->op) {
     case ABSA_OP_CONV: {
         absa_conv_cfg c;

@@ -95,29 +95,30 @@ absa_srv_job *absa_srv_gather_take_done(absa_srv *s)
     return j;
 }
 
+/* Frees a list of jobs and their buffers (not returned to the pool). */
+static void absa_srv_jobs_free(absa_srv_job *j)
+{
+    for (absa_srv_job *nx; j; j = nx) {
+        nx = j->next;
+        absa_free(j->buf);
+        free(j);
+    }
+}
+
 void absa_srv_gather_stop(absa_srv *s)
 {
     if (!s->gsync) return;
     if (s->gthr_started) {
         pthread_mutex_lock(&s->gmu);
         s->gstop = 1;
-        /* drop what has not started; the job in progress finishes */
-        for (absa_srv_job *j = s->todo, *nx; j; j = nx) {
-            nx = j->next;
-            absa_free(j->buf);
-            free(j);
-        }
+        absa_srv_jobs_free(s->todo); /* drop what has not started; the job in progress finishes */
         s->todo = s->todo_tail = NULL;
         pthread_cond_signal(&s->gcv);
         pthread_mutex_unlock(&s->gmu);
         pthread_join(s->gthr, NULL);
         s->gthr_started = 0;
     }
-    for (absa_srv_job *j = s->done, *nx; j; j = nx) {
-        nx = j->next;
-        absa_free(j->buf);
-        free(j);
-    }
+    absa_srv_jobs_free(s->done);
     s->done = s->done_tail = NULL;
     if (s->gfd >= 0) close(s->gfd);
     s->gfd = -1;

@@ -208,6 +208,28 @@ static int ucxt_verify(absa_h5reader *rd, const ucxt_env *e, const absa_ucx_batc
     return 0;
 }
 
+/* The server's cursor state as this client sees it, into sh->state_*; -1 with err set. */
+static int ucxt_keep_state(absa_ucx_client *c, ucxt_shared *sh, char *err, size_t errlen)
+{
+    absa_ucx_state s;
+    if (absa_ucx_client_state(c, &s) != ABSA_OK) {
+        snprintf(err, errlen, "state: %s", absa_last_error());
+        return -1;
+    }
+    int rc = 0;
+    if (s.nranges > sizeof sh->state_ranges / sizeof sh->state_ranges[0]) {
+        snprintf(err, errlen, "state has %zu ranges", s.nranges);
+        rc = -1;
+    } else {
+        sh->state_epoch = s.epoch;
+        sh->state_committed = s.committed;
+        sh->state_nranges = s.nranges;
+        memcpy(sh->state_ranges, s.ranges, s.nranges * sizeof *s.ranges);
+    }
+    absa_ucx_state_free(&s);
+    return rc;
+}
+
 static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_shared *sh)
 {
     absa_h5reader *rd = NULL;
@@ -219,6 +241,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
     uint64_t pos_expect = 0, cur_epoch = 0, commits = 0, received = 0;
     absa_status lost_st = ABSA_OK;
     int saw_end = 1;
+    char err[sizeof sh->msg];
     if (absa_h5reader_open(e->data, "train", (size_t)1 << 30, &rd) != ABSA_OK) UCXT_FAIL("reader: %s", absa_last_error());
     if (absa_ucx_client_connect(e->url, e->secret, cfg->prefetch, &c) != ABSA_OK)
         UCXT_FAIL("connect: %s", absa_last_error());
@@ -228,14 +251,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         fabsf(m->mean[0] - absa_h5reader_mean(rd)[0]) > 1e-6f || fabsf(m->std[2] - absa_h5reader_std(rd)[2]) > 1e-6f)
         UCXT_FAIL("metadata differs from the file");
     if (cfg->state_only) {
-        absa_ucx_state s;
-        if (absa_ucx_client_state(c, &s) != ABSA_OK) UCXT_FAIL("state: %s", absa_last_error());
-        if (s.nranges > 64) UCXT_FAIL("state has %zu ranges", s.nranges);
-        sh->state_epoch = s.epoch;
-        sh->state_committed = s.committed;
-        sh->state_nranges = s.nranges;
-        memcpy(sh->state_ranges, s.ranges, s.nranges * sizeof *s.ranges);
-        absa_ucx_state_free(&s);
+        if (ucxt_keep_state(c, sh, err, sizeof err)) UCXT_FAIL("%s", err);
         sh->finished = 1;
         goto done;
     }
@@ -309,15 +325,8 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         sh->batches++;
         sh->samples += b.count;
         if (cfg->stop_after && commits == (uint64_t)cfg->stop_after) {
-            absa_ucx_state s;
-            if (absa_ucx_client_sync(c) != ABSA_OK || absa_ucx_client_state(c, &s) != ABSA_OK)
-                UCXT_FAIL("state: %s", absa_last_error());
-            if (s.nranges > 64) UCXT_FAIL("state has %zu ranges", s.nranges);
-            sh->state_epoch = s.epoch;
-            sh->state_committed = s.committed;
-            sh->state_nranges = s.nranges;
-            memcpy(sh->state_ranges, s.ranges, s.nranges * sizeof *s.ranges);
-            absa_ucx_state_free(&s);
+            if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_FAIL("state: %s", absa_last_error());
+            if (ucxt_keep_state(c, sh, err, sizeof err)) UCXT_FAIL("%s", err);
             break;
         }
     }

@@ -188,20 +188,27 @@ static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput
     }
 }
 
-void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, double scale,
-                         int want_dinput)
+/* The backward pass after forward + loss: parameter gradients into g (none when NULL), the input
+ * gradient into m->dinput when want_dinput. */
+static void backward_pass(absa_model *m, const int32_t *labels, double scale, float *g, int want_dinput)
 {
-    (void)x; /* the input was kept by forward (node 0) */
     int N = m->batch;
     mark_fresh(m, 0);
     claim(m, m->n_nodes - 1, 0, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
     absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
-    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], m->grad, want_dinput);
+    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], g, want_dinput);
     if (want_dinput) {
         claim(m, 0, 0, 0);
         memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
     }
+}
+
+void absa_model_backward(absa_model *m, const float *x, const int32_t *labels, double scale,
+                         int want_dinput)
+{
+    (void)x; /* the input was kept by forward (node 0) */
+    backward_pass(m, labels, scale, m->grad, want_dinput);
 }
 
 const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t *labels, int N,
@@ -209,13 +216,7 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
 {
     if (!absa_model_forward(m, x, N, train, 0)) return NULL;
     absa_model_loss(m, labels);
-    mark_fresh(m, 0);
-    claim(m, m->n_nodes - 1, 0, 0);
-    absa_node *last = &m->nodes[m->n_nodes - 1];
-    absa_xent_backward_f32(N, m->n_classes, m->probs, labels, 1.0, last->dy);
-    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], NULL, 1);
-    claim(m, 0, 0, 0);
-    memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    backward_pass(m, labels, 1.0, NULL, 1);
     return m->dinput;
 }
 

@@ -13,6 +13,16 @@
 #define ABSA_POOL_OMP_MIN 32768
 #endif
 
+/* The max-pool compare: candidate v (flat index idx) replaces the running (m, best) when larger
+ * or NaN (NaN wins, as in PyTorch). Bitwise ops and selects, no branches: the outcome depends on
+ * the data, and the 2x2 rows vectorise. */
+static inline void ABSA_FN(absa_pool_take)(ABSA_T v, int idx, ABSA_T *m, int *best)
+{
+    const int take = (int)(v > *m) | (int)(v != v);
+    *m = take ? v : *m;
+    *best = take ? idx : *best;
+}
+
 void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA_T *y,
                                    int32_t *argmax)
 {
@@ -31,21 +41,14 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
                 int32_t *ar = ap ? ap + (size_t)oh * Wo : NULL;
 #pragma omp simd
                 for (int ow = 0; ow < Wo; ow++) {
-                    /* candidates in row-major window order; the first one as -inf then a compare
-                     * would; NaN wins, as in PyTorch; bitwise ops and selects, no branches */
-                    const int c0 = oh * s * W + ow * s, c1 = c0 + 1, c2 = c0 + W, c3 = c0 + W + 1;
-                    const ABSA_T v1 = xp[c1], v2 = xp[c2], v3 = xp[c3];
+                    /* candidates in row-major window order; the first one as -inf then a
+                     * compare would */
+                    const int c0 = oh * s * W + ow * s;
                     ABSA_T m = xp[c0];
                     int best = c0;
-                    int take = (int)(v1 > m) | (int)(v1 != v1);
-                    m = take ? v1 : m;
-                    best = take ? c1 : best;
-                    take = (int)(v2 > m) | (int)(v2 != v2);
-                    m = take ? v2 : m;
-                    best = take ? c2 : best;
-                    take = (int)(v3 > m) | (int)(v3 != v3);
-                    m = take ? v3 : m;
-                    best = take ? c3 : best;
+                    ABSA_FN(absa_pool_take)(xp[c0 + 1], c0 + 1, &m, &best);
+                    ABSA_FN(absa_pool_take)(xp[c0 + W], c0 + W, &m, &best);
+                    ABSA_FN(absa_pool_take)(xp[c0 + W + 1], c0 + W + 1, &m, &best);
                     yr[ow] = m;
                     if (ar) ar[ow] = best;
                 }
@@ -65,10 +68,7 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
                 for (int ih = h0; ih < h1; ih++) {
                     for (int iw = w0; iw < w1; iw++) {
                         int idx = ih * W + iw;
-                        const ABSA_T v = xp[idx];
-                        const int take = (v > m) | (v != v); /* NaN wins, as in PyTorch */
-                        m = take ? v : m; /* selects, not branches: data-dependent */
-                        best = take ? idx : best;
+                        ABSA_FN(absa_pool_take)(xp[idx], idx, &m, &best);
                     }
                 }
                 yp[(size_t)oh * Wo + ow] = m;

@@ -142,11 +142,17 @@ static size_t tsrc_plan(const absa_tstate *t, int epoch, size_t cur, int B, int 
     return nw;
 }
 
+/* Micro-batches requested ahead: the prefetch depth, at most 64 (the plans' arrays). */
+static size_t tsrc_ahead(const absa_tstate *t)
+{
+    return (size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64;
+}
+
 absa_status absa_tsrc_ucx_plan(absa_tstate *t, int epoch, size_t cur, int B, int R, int rank)
 {
     absa_status status = ABSA_OK;
     absa_ucx_want w[64];
-    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, 0, w, (size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64);
+    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, 0, w, tsrc_ahead(t));
     status = absa_ucx_client_plan(t->ucx, w, nw);
     if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
 cleanup:
@@ -158,7 +164,7 @@ absa_status absa_tsrc_ucx_fetch(absa_tstate *t, int epoch, size_t cur, int B, in
     absa_status status = ABSA_OK;
     const int rank = j % R;
     absa_ucx_want w[65];
-    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, j, w, 1 + ((size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64));
+    size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, j, w, 1 + tsrc_ahead(t));
     ABSA_ASSERT(nw >= 1 && w[0].first == cur + (size_t)j * (size_t)t->cfg->sched.micro, "micro-batch %d is not this rank's", j);
     absa_ucx_batch b;
     status = absa_ucx_client_next_at(t->ucx, w, nw, &b);

@@ -5,17 +5,8 @@
 set -u
 ABSA=$1; PY=${2:-/usr/bin/python3}
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && sed 's/^/     /' "$W/err" | head -5; }
-# expect_fail NAME PATTERN CMD... : exit code 1 or 2, exactly one stderr line matching PATTERN, no core
-expect_fail() {
-  local name=$1 pat=$2; shift 2
-  "$@" >"$W/out" 2>"$W/err"; local rc=$?
-  if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then bad "$name (exit $rc)"; return; fi
-  if [ "$(grep -c . "$W/err")" -ne 1 ]; then bad "$name (stderr is not one line)"; return; fi
-  grep -q -- "$pat" "$W/err" && ok "$name" || bad "$name (no '$pat' in message)"
-}
+. "$(cd "$(dirname "$0")/../tools" && pwd)/testlib.sh"
+ERR_TAIL=5
 DATA=/usr/share/datasets/fashion-mnist
 
 for c in "" init eig bench; do
@@ -64,5 +55,4 @@ PY
 $ABSA bench --model mlp --batch 16 --steps 2 --warmup 0 > "$W/b.json" 2>/dev/null && \
   $PY -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['step_images_per_s']>0 and d['hvp_over_grad']>0" "$W/b.json" \
   && ok "bench JSON" || bad "bench JSON"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

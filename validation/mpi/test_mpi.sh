@@ -20,9 +20,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 command -v mpirun >/dev/null || { echo "mpirun not found: skipped"; exit 77; }
 . "$HERE/mpi_env.sh"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && tail -8 "$W/err" | sed 's/^/     /'; }
+. "$(cd "$(dirname "$0")/../tools" && pwd)/testlib.sh"
+ERR_TAIL=8
 check() { local name=$1; shift; if "$PY" "$HERE/check_run.py" "$@" > "$W/chk" 2>&1; then cat "$W/chk"; ok "$name"; else cat "$W/chk" | tail -3 | sed 's/^/     /'; bad "$name"; fi; }
 run_to() { local t=$1; shift; timeout -s KILL "$t" "$@"; }
 
@@ -135,5 +134,4 @@ PY
   ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

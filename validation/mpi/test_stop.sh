@@ -11,9 +11,8 @@ ABSA=$1; PY=${2:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && tail -5 "$W/err" | sed 's/^/     /'; }
+. "$TOOLS/testlib.sh"
+ERR_TAIL=5
 $ABSA pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 || { echo "FAIL pack"; exit 1; }
 N=1024
 COMMON=(--data "$W/fm.h5" --model lenet --epochs 3 --batch 32 --micro-batch 32 --max-batch 128 --lr 0.02
@@ -49,5 +48,4 @@ assert sorted(per) == [1, 2, 3] and all(sorted(v) == list(range(n)) for v in per
 print("  3 epochs x %d samples once each" % n)
 PY
 done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

@@ -11,9 +11,7 @@ T=$1; E=$2
 REPO=$(cd "$E/../../.." && pwd)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 PY=/usr/bin/python3
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. "$(cd "$(dirname "$0")/../tools" && pwd)/testlib.sh"
 # expect NAME RC WANT_STDOUT cmd... : exit status and exact stdout
 expect() {
   local name=$1 rc=$2 want=$3; shift 3
@@ -87,5 +85,4 @@ for a in "het --ranks 0" "het --nodes 5 --ranks 4" "het --time 1h" "het --name a
   bash "$REPO/slurm/absa-jobgen" $a >/dev/null 2>"$W/err"; rc=$?
   [ "$rc" = 2 ] && [ "$(grep -c . "$W/err")" = 1 ] && ok "absa-jobgen rejects '$a'" || bad "absa-jobgen '$a': rc $rc"
 done
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

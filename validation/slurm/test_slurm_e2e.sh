@@ -36,9 +36,7 @@ fi
 "$PY" -c 'import h5py, numpy' 2>/dev/null || skip "$PY lacks h5py/numpy"
 
 rm -rf "$W"; mkdir -p "$W/idx" && cd "$W" || exit 1
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. "$TOOLS/testlib.sh"
 NTRAIN=2048 NTEST=1000 EPOCHS=5
 "$PY" "$TOOLS/absa_testlib.py" idx-subset "$W/idx" $NTRAIN $NTEST || { echo "FAIL cannot write the IDX subset"; exit 1; }
 
@@ -168,5 +166,4 @@ s = json.load(open(run + "/summary.json"))
 print("  epochs logged:", ep, " summary epochs", s["epochs"], "acc %.4f" % s["final_test_acc"])
 sys.exit(0 if ep == list(range(1, epochs + 1)) and s["epochs"] == epochs and s["final_test_acc"] >= 0.7 else 1)
 PY
-echo "$pass passed, $fail failed ($(( $(date +%s) - t0 )) s)"
-[ "$fail" = 0 ]
+tally "($(( $(date +%s) - t0 )) s)"

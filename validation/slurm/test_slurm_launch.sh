@@ -19,9 +19,7 @@ command -v sinfo >/dev/null && sinfo -h -o '%T' 2>/dev/null | grep -qE '^(idle|m
 command -v mpicc >/dev/null && command -v mpirun >/dev/null || { echo "SKIPPED: Open MPI (mpicc, mpirun) not installed"; exit 77; }
 [ "$(sinfo -h -N -o '%N' | sort -u | wc -l)" -ge 2 ] || { echo "SKIPPED: a het job needs 2+ Slurm nodes"; exit 77; }
 rm -rf "$W"; mkdir -p "$W" && cd "$W" || exit 1
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. "$HERE/validation/tools/testlib.sh"
 mpicc -O2 -o mpi_probe "$SRC" || { echo "FAIL build mpi_probe"; exit 1; }
 . "$HERE/slurm/local-mpi-env.sh"
 export OMPI_MCA_odls_base_sigkill_timeout=6
@@ -74,5 +72,4 @@ else
 fi
 awk -v a="$t_sig" -v b="$t_end" 'BEGIN{printf "job gone %.1f s after the stop request\n", b-a}'
 echo "resize costs (spawn / merge+allreduce / total, seconds):"; grep '^resize' probe.out | sed 's/^/  /'
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

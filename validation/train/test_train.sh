@@ -13,17 +13,9 @@ set -u
 ABSA=$1; PY=${2:-/usr/bin/python3}
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; [ -f "$W/err" ] && sed 's/^/     /' "$W/err" | tail -5; }
-expect_fail() {
-  local name=$1 pat=$2; shift 2
-  "$@" >"$W/out" 2>"$W/err"; local rc=$?
-  if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then bad "$name (exit $rc)"; return; fi
-  if [ "$(grep -c . "$W/err")" -ne 1 ]; then bad "$name (stderr is not one line)"; return; fi
-  grep -q -- "$pat" "$W/err" && ok "$name" || bad "$name (no '$pat')"
-}
-$ABSA pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 && ok "pack fashion-mnist" || { bad "pack"; echo "$pass passed, $fail failed"; exit 1; }
+. "$TOOLS/testlib.sh"
+ERR_TAIL=5
+$ABSA pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 && ok "pack fashion-mnist" || { bad "pack"; tally; exit 1; }
 COMMON=(--data "$W/fm.h5" --model lenet --epochs 3 --batch 64 --micro-batch 64 --max-batch 256 --lr 0.02
         --duration 1 --limit-train 768 --limit-test 300 --eig-samples 48 --eig-iters 4 --eig-chunk 48
         --seed 7 --threads 1 --quiet)
@@ -67,5 +59,4 @@ $ABSA plot "$W/full" "$W/cut" -o "$W/run.png" 2>"$W/err" && \
   $PY -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(0 if d[:8]==b'\x89PNG\r\n\x1a\n' and len(d)>20000 else 1)" "$W/run.png" \
   && ok "plot PNG" || bad "plot PNG"
 expect_fail "plot without metrics" "metrics.jsonl" $ABSA plot "$W/nothing" -o "$W/x.png"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+tally

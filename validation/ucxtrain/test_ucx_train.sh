@@ -36,12 +36,11 @@ TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 MPIENV=$(cd "$(dirname "$0")/../mpi" && pwd)/mpi_env.sh
 W=$DIR/ucxtrain-$SC
 rm -rf "$W"; mkdir -p "$W/idx" && cd "$W" || exit 1
-pass=0 fail=0 SRV=
-ok()  { pass=$((pass+1)); echo "ok   $1"; }
-bad() { fail=$((fail+1)); echo "FAIL $1"; }
+. "$TOOLS/testlib.sh"
+SRV=
 finish() {
   [ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
-  echo "$pass passed, $fail failed"; [ $fail = 0 ] && exit 0 || exit 1
+  tally && exit 0 || exit 1
 }
 "$ABSA" serve --help >/dev/null 2>&1 || { echo "skip: absa serve not built (no UCX)"; exit 77; }
 "$PY" -c 'import h5py, numpy' 2>/dev/null || { echo "skip: $PY lacks h5py/numpy"; exit 77; }

@@ -161,12 +161,6 @@ int main(int argc, char **argv)
     CHECK(sh[0].rndv > 0 && sh[1].rndv > 0, "ranks 0 and 1 withdrew requests of older plans (%llu, %llu)",
           (unsigned long long)sh[0].rndv, (unsigned long long)sh[1].rndv);
     CHECK(ucxt_log_count(e.log, "dropped:") == 0, "no client dropped");
-    if (absa_test_st.failures) {
-        char cmd[800];
-        snprintf(cmd, sizeof cmd, "tail -n 30 %s >&2", e.log);
-        if (system(cmd) != 0) fprintf(stderr, "(cannot show the log)\n");
-    } else {
-        unlink(e.data), unlink(e.audit), unlink(e.log), unlink(e.secret_file), unlink(e.addr_file);
-    }
+    ucxt_finish_files(&e, absa_test_st.failures, "tail -n 30 %s >&2");
     return absa_test_finish("at");
 }

@@ -246,12 +246,6 @@ int main(int argc, char **argv)
                              "which it does not hold", "unexpected message type", "rendezvous", "outside the split",
                              "no HELLO within"};
     for (int i = 0; i < NCASES; i++) CHECK(ucxt_log_count(e.log, reasons[i]) == 1, "log names '%s' once", reasons[i]);
-    if (absa_test_st.failures) {
-        char cmd[800];
-        snprintf(cmd, sizeof cmd, "grep -E 'dropped|left' %s >&2", e.log);
-        if (system(cmd) != 0) fprintf(stderr, "(no log)\n");
-    } else {
-        unlink(e.data), unlink(e.audit), unlink(e.log), unlink(e.secret_file), unlink(e.addr_file);
-    }
+    ucxt_finish_files(&e, absa_test_st.failures, "grep -E 'dropped|left' %s >&2");
     return absa_test_finish("test_ucx_hostile");
 }

@@ -99,10 +99,7 @@ int main(int argc, char **argv)
     free(cb);
     free(perm);
     free(in_state);
-    if (!absa_test_st.failures) {
-        unlink(e.data), unlink(e.audit), unlink(audit_a), unlink(e.log), unlink(e.secret_file), unlink(e.addr_file);
-    } else {
-        fprintf(stderr, "server log: %s\n", e.log);
-    }
+    if (!absa_test_st.failures) unlink(audit_a);
+    ucxt_finish_files(&e, absa_test_st.failures, NULL);
     return absa_test_finish("test_ucx_resume");
 }

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
         rc = ucxt_wait_pid(pids[0], 30);
         CHECK(rc == 0 && sh[0].finished, "client noticed the lost server (exit %d): %s", rc, sh[0].msg);
         ucxt_kill_all(&e, pids, nc);
-        if (!absa_test_st.failures) unlink(e.data), unlink(e.log), unlink(e.secret_file), unlink(e.addr_file), unlink(e.audit);
+        ucxt_finish_files(&e, absa_test_st.failures, NULL);
         return absa_test_finish(sc);
     } else {
         fprintf(stderr, "unknown scenario %s\n", sc);
@@ -139,17 +139,6 @@ int main(int argc, char **argv)
     int fails = 0;
     for (int i = 0; i < nc; i++) fails += sh[i].failures;
     CHECK(fails == 0, "%d client-side failures", fails);
-    if (absa_test_st.failures) {
-        fprintf(stderr, "---- server log %s ----\n", e.log);
-        char cmd[800];
-        snprintf(cmd, sizeof cmd, "tail -n 40 %s >&2", e.log);
-        if (system(cmd) != 0) fprintf(stderr, "(cannot show the log)\n");
-    } else {
-        unlink(e.data);
-        unlink(e.audit);
-        unlink(e.log);
-        unlink(e.secret_file);
-        unlink(e.addr_file);
-    }
+    ucxt_finish_files(&e, absa_test_st.failures, "echo '---- server log %1$s ----' >&2; tail -n 40 %1$s >&2");
     return absa_test_finish(sc);
 }

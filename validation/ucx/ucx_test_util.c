@@ -407,6 +407,19 @@ int ucxt_check_audit(const char *path, uint64_t n, uint64_t max_epochs, uint64_t
     return complete;
 }
 
+void ucxt_finish_files(const ucxt_env *e, int failed, const char *show)
+{
+    if (!failed) {
+        unlink(e->data), unlink(e->audit), unlink(e->log), unlink(e->secret_file), unlink(e->addr_file);
+    } else if (show) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, show, e->log);
+        if (system(cmd) != 0) fprintf(stderr, "(cannot show the log %s)\n", e->log);
+    } else {
+        fprintf(stderr, "server log: %s\n", e->log);
+    }
+}
+
 int ucxt_log_count(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "r");

@@ -76,5 +76,8 @@ int ucxt_check_audit(const char *path, uint64_t n, uint64_t max_epochs, uint64_t
 /* number of lines of the server log containing needle */
 int ucxt_log_count(const char *path, const char *needle);
 void ucxt_kill_all(ucxt_env *e, const pid_t *pids, int k);
+/* The end of a test: after a failure runs `show` (a shell command, %s = the server log) or
+ * names the log, else removes the data, audit, log, secret and address files. */
+void ucxt_finish_files(const ucxt_env *e, int failed, const char *show);
 
 #endif

@@ -148,21 +148,31 @@ static void absa_cli_top_up_locked(absa_ucx_client *c, uint32_t n)
 {
     int pushed = 0;
     while (c->nslots < (size_t)c->prefetch && !c->done_seen) {
-        absa_cli_slot *s = absa_xcalloc(1, sizeof *s);
-        s->seq = c->next_seq++;
-        s->n = n;
-        s->state = ABSA_SLOT_REQUESTED;
-        if (c->tail)
-            c->tail->next = s;
-        else
-            c->head = s;
-        c->tail = s;
-        c->nslots++;
-        absa_ucx_msg m = {.type = ABSA_UCX_REQUEST, .req = s->seq, .n = n};
-        absa_cli_push_locked(c, &m, NULL);
+        absa_ucx_msg m = {.type = ABSA_UCX_REQUEST, .n = n};
+        absa_cli_request_locked(c, &m);
         pushed = 1;
     }
     if (pushed) absa_cli_wake(c);
+}
+
+absa_cli_slot *absa_cli_request_locked(absa_ucx_client *c, absa_ucx_msg *m)
+{
+    absa_cli_slot *s = absa_xcalloc(1, sizeof *s);
+    s->seq = c->next_seq++;
+    s->n = m->n;
+    s->at = m->type == ABSA_UCX_REQUEST_AT;
+    s->epoch = m->epoch;
+    s->first = m->first;
+    s->state = ABSA_SLOT_REQUESTED;
+    if (c->tail)
+        c->tail->next = s;
+    else
+        c->head = s;
+    c->tail = s;
+    c->nslots++;
+    m->req = s->seq;
+    absa_cli_push_locked(c, m, NULL);
+    return s;
 }
 
 absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c)

@@ -98,21 +98,8 @@ static absa_status absa_cli_plan_locked(absa_ucx_client *c, const absa_ucx_want 
         wake = 1;
     }
     for (; i < lim; i++) {
-        absa_cli_slot *q = absa_xcalloc(1, sizeof *q);
-        q->seq = c->next_seq++;
-        q->n = w[i].n;
-        q->at = 1;
-        q->epoch = w[i].epoch;
-        q->first = w[i].first;
-        q->state = ABSA_SLOT_REQUESTED;
-        if (c->tail)
-            c->tail->next = q;
-        else
-            c->head = q;
-        c->tail = q;
-        c->nslots++;
-        absa_ucx_msg m = {.type = ABSA_UCX_REQUEST_AT, .req = q->seq, .epoch = q->epoch, .first = q->first, .n = q->n};
-        absa_cli_push_locked(c, &m, NULL);
+        absa_ucx_msg m = {.type = ABSA_UCX_REQUEST_AT, .epoch = w[i].epoch, .first = w[i].first, .n = w[i].n};
+        absa_cli_request_locked(c, &m);
         wake = 1;
     }
     if (wake) absa_cli_wake(c);

@@ -82,6 +82,8 @@ struct absa_ucx_client {
 
 /* ucx_client.c */
 absa_status absa_cli_failed_locked(absa_ucx_client *c);     /* c->err as this thread's error */
+/* a new tail slot for request m (REQUEST or REQUEST_AT; sets m->req), and m queued for sending */
+absa_cli_slot *absa_cli_request_locked(absa_ucx_client *c, absa_ucx_msg *m);
 absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c);       /* unlink the head slot */
 void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batch *out); /* BATCH -> out, held */
 

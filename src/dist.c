@@ -226,13 +226,22 @@ int absa_dist_can_grow(const absa_dist *d)
 static int multi(const absa_dist *d) { return d->mpi && d->size > 1 && d->comm != MPI_COMM_NULL; }
 #endif
 
+#ifdef ABSA_HAVE_MPI
+/* In-place MPI_Allreduce of n elements over the ranks; aborts (file:line, rank) on failure. */
+static void dist_allreduce(absa_dist *d, void *buf, size_t n, MPI_Datatype type, MPI_Op op,
+                           const char *what)
+{
+    if (!multi(d)) return;
+    ABSA_ASSERT(n < (size_t)1 << 31, "allreduce of %zu %s", n, what);
+    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, type, op, d->comm) != MPI_SUCCESS)
+        ABSA_ABORT("MPI_Allreduce of %zu %s failed", n, what);
+}
+#endif
+
 void absa_dist_allreduce_f32(absa_dist *d, float *buf, size_t n)
 {
 #ifdef ABSA_HAVE_MPI
-    if (!multi(d)) return;
-    ABSA_ASSERT(n < (size_t)1 << 31, "allreduce of %zu floats", n);
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, d->comm) != MPI_SUCCESS)
-        ABSA_ABORT("MPI_Allreduce of %zu floats failed", n);
+    dist_allreduce(d, buf, n, MPI_FLOAT, MPI_SUM, "floats");
 #else
     (void)d, (void)buf, (void)n;
 #endif
@@ -241,9 +250,7 @@ void absa_dist_allreduce_f32(absa_dist *d, float *buf, size_t n)
 void absa_dist_allreduce_f64(absa_dist *d, double *buf, size_t n)
 {
 #ifdef ABSA_HAVE_MPI
-    if (!multi(d)) return;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_SUM, d->comm) != MPI_SUCCESS)
-        ABSA_ABORT("MPI_Allreduce of %zu doubles failed", n);
+    dist_allreduce(d, buf, n, MPI_DOUBLE, MPI_SUM, "doubles");
 #else
     (void)d, (void)buf, (void)n;
 #endif
@@ -252,9 +259,7 @@ void absa_dist_allreduce_f64(absa_dist *d, double *buf, size_t n)
 void absa_dist_max_f64(absa_dist *d, double *buf, size_t n)
 {
 #ifdef ABSA_HAVE_MPI
-    if (!multi(d)) return;
-    if (MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_DOUBLE, MPI_MAX, d->comm) != MPI_SUCCESS)
-        ABSA_ABORT("MPI_Allreduce (max) failed");
+    dist_allreduce(d, buf, n, MPI_DOUBLE, MPI_MAX, "doubles (max)");
 #else
     (void)d, (void)buf, (void)n;
 #endif

@@ -125,6 +125,24 @@ static void restore_state(absa_model *m, const state *s)
 /* Per-tensor errors kept for the final table: [mode][grad|hv][param tensor] */
 typedef struct tensor_errs { double c[2][2][512], t[2][2][512]; } tensor_errs;
 
+/* Per parameter tensor: relative error of got against ref (a tensor whose reference is ~0 is
+ * compared against 1e-6 of the total norm), kept in ce[] beside torch float32's tf32[] (into
+ * te[]) for the final table, and checked against tol. */
+static void per_tensor(const absa_model *m, const float *got, const double *ref, double norm, double tol,
+                       const double *tf32, double *ce, double *te, const char *mode, const char *what)
+{
+    for (int i = 0, k = 0; i < m->n_tensors; i++) {
+        const absa_tensor_info *t = &m->tensors[i];
+        if (t->kind != ABSA_TENSOR_PARAM) continue;
+        double e = rel_err(t->numel, got + t->offset, ref + t->offset, 1e-6 * norm);
+        ce[k] = e;
+        te[k] = tf32[k];
+        CHECK(e <= tol, "%s %s of %s: rel error %.3e > %.0e (torch f32 %.3e)", mode, what, t->name, e,
+              tol, tf32[k]);
+        k++;
+    }
+}
+
 static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int train, tensor_errs *te)
 {
     const char *mode = train ? "train" : "eval";
@@ -180,17 +198,7 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
     rd(fx->f, what, H5T_NATIVE_DOUBLE, (size_t)fx->T, tg);
     snprintf(what, sizeof what, "%s/hv_tensor", path);
     rd(fx->f, what, H5T_NATIVE_DOUBLE, (size_t)fx->T, th);
-    for (int i = 0, k = 0; i < m->n_tensors; i++) {
-        const absa_tensor_info *t = &m->tensors[i];
-        if (t->kind != ABSA_TENSOR_PARAM) continue;
-        /* floor: a tensor whose gradient is ~0 is compared against 1e-6 of the total norm */
-        double e = rel_err(t->numel, m->grad + t->offset, ref + t->offset, 1e-6 * gnorm);
-        te->c[train][0][k] = e;
-        te->t[train][0][k] = tg[k];
-        CHECK(e <= TOL_GRAD, "%s gradient of %s: rel error %.3e > %.0e (torch f32 %.3e)", mode,
-              t->name, e, TOL_GRAD, tg[k]);
-        k++;
-    }
+    per_tensor(m, m->grad, ref, gnorm, TOL_GRAD, tg, te->c[train][0], te->t[train][0], mode, "gradient");
 
     restore_state(m, s0);
     memcpy(m->v, fx->v, P * sizeof(float));
@@ -205,16 +213,7 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
     snprintf(what, sizeof what, "%-5s Hv (all)", mode);
     row(what, rel_err(P, m->hv, ref, 1e-30), rd_attr(fx->f, path, "hv"), TOL_HV);
     CHECK(fabs(hl - loss_ref) <= TOL_LOSS * loss_ref, "hvp loss %.8f vs %.8f", hl, loss_ref);
-    for (int i = 0, k = 0; i < m->n_tensors; i++) {
-        const absa_tensor_info *t = &m->tensors[i];
-        if (t->kind != ABSA_TENSOR_PARAM) continue;
-        double e = rel_err(t->numel, m->hv + t->offset, ref + t->offset, 1e-6 * hnorm);
-        te->c[train][1][k] = e;
-        te->t[train][1][k] = th[k];
-        CHECK(e <= TOL_HV_TENSOR, "%s Hv of %s: rel error %.3e > %.0e (torch f32 %.3e)", mode,
-              t->name, e, TOL_HV_TENSOR, th[k]);
-        k++;
-    }
+    per_tensor(m, m->hv, ref, hnorm, TOL_HV_TENSOR, th, te->c[train][1], te->t[train][1], mode, "Hv");
     free(tg);
     free(th);
     free(ref);

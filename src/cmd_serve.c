@@ -23,7 +23,7 @@ static void serve_help(void)
            "  --address-file F      write ucx://IP:PORT to F once listening (for job scripts)\n"
            "  --seed S              permutation seed                            (default 0)\n"
            "  --epochs E            stop after E epochs and the last client     (default 0 = never)\n"
-           "  --memory-budget MIB   RAM for images; more streams chunks         (default %d)\n"
+           "  --memory-budget MIB   RAM for images; more streams chunks, 0 always (default %d)\n"
            "  --batch-max N         largest lease a client may request          (default %d, at most 64 MiB)\n"
            "  --secret-file F       shared secret (file mode 0600)              (default: env ABSA_SECRET)\n"
            "  --hello-timeout SEC   drop clients that do not authenticate       (default 10)\n"
@@ -62,7 +62,7 @@ int absa_cmd_serve(int argc, char **argv)
         case 'a': o.address_file = optarg; break;
         case 'S': if ((rc = absa_arg_u64(cmd, "--seed", optarg, &o.seed))) return rc; break;
         case 'e': if ((rc = absa_arg_u64(cmd, "--epochs", optarg, &o.epochs))) return rc; break;
-        case 'm': if ((rc = absa_arg_int(cmd, "--memory-budget", optarg, 1, 1 << 30, &budget_mib))) return rc; break;
+        case 'm': if ((rc = absa_arg_int(cmd, "--memory-budget", optarg, 0, 1 << 30, &budget_mib))) return rc; break;
         case 'b': if ((rc = absa_arg_int(cmd, "--batch-max", optarg, 1, (long)ABSA_UCX_MAX_BATCH, &bmax))) return rc; break;
         case 'k': secret_file = optarg; break;
         case 't': if ((rc = absa_arg_double(cmd, "--hello-timeout", optarg, 0.1, 86400, &hello))) return rc; break;

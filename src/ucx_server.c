@@ -202,9 +202,11 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
         ABSA_FAIL(ABSA_EUCX, "ucp_listener_query: %s", ucs_status_string(st));
     absa_ucx_format_addr((const struct sockaddr *)&la.sockaddr, url, sizeof url);
     if (s->o->address_file) ABSA_TRY(absa_srv_write_address(s, url));
-    fprintf(stderr, "absa serve: listening on %s (%llu samples %dx%dx%d, %d classes, batch max %u, seed %llu, epochs %s)\n",
+    fprintf(stderr, "absa serve: listening on %s (%llu samples %dx%dx%d, %d classes, batch max %u, seed %llu, epochs %s, "
+            "images %s)\n",
             url, (unsigned long long)absa_lease_mgr_count(s->lm), s->C, s->H, s->W, s->K, s->batch_max,
-            (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited");
+            (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited",
+            absa_h5reader_in_ram(s->rd) ? "in RAM" : "streamed from chunks");
 cleanup:
     return status;
 }
@@ -253,6 +255,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         absa_srv_process_drops(s);
         absa_srv_serve_pending(s);
         if (absa_lease_mgr_done(s->lm) && s->ncl == 0 && s->nconn == 0) break;
+        if (absa_srv_gather_step(s)) continue; /* a slice gathered here; progress UCX again */
         int busy = 0;
         for (size_t i = 0; i < s->ncl; i++) busy |= s->cl[i]->dropping && !s->cl[i]->closing;
         if (busy) continue;

@@ -38,13 +38,14 @@ typedef struct absa_srv_pending {
     uint64_t epoch, first;
 } absa_srv_pending;
 
-/* a batch being read by the reader thread (ucx_server_gather.c) */
+/* a batch being gathered, in slices, by the reader thread and the event loop (ucx_server_gather.c) */
 typedef struct absa_srv_job {
     struct absa_srv_job *next;
     uint64_t client;
     absa_ucx_msg m; /* the BATCH header to send (lease, epoch, ranges count...) */
     void *buf;      /* pooled payload; ranges and ids filled in, images/labels by the thread */
     absa_status st;
+    uint64_t claimed, finished; /* samples handed out to gatherers / gathered (under gmu) */
     char err[200];
 } absa_srv_job;
 
@@ -70,12 +71,13 @@ typedef struct absa_srv {
     void **pool; /* free batch buffers of buf_bytes */
     size_t npool, poolcap;
     FILE *audit;
-    /* reader thread */
+    /* batch assembly (ucx_server_gather.c): todo = jobs with slices left or in progress */
     pthread_t gthr;
     pthread_mutex_t gmu;
     pthread_cond_t gcv;
     absa_srv_job *todo, *todo_tail, *done, *done_tail;
     int gfd, gstop, gsync, gthr_started;
+    int loop_gathers; /* dataset in RAM: the event loop gathers slices too when it is idle */
     absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
     int stop;
     uint64_t batches, bytes, drops;
@@ -90,8 +92,9 @@ void absa_srv_log(const absa_srv *s, const char *fmt, ...) __attribute__((format
 /* ucx_server_gather.c */
 absa_status absa_srv_gather_start(absa_srv *s);
 void absa_srv_gather_submit(absa_srv *s, absa_srv_job *j);
-absa_srv_job *absa_srv_gather_take_done(absa_srv *s); /* finished jobs, in order; NULL if none */
+absa_srv_job *absa_srv_gather_take_done(absa_srv *s); /* finished jobs, in finishing order; NULL if none */
 void absa_srv_gather_stop(absa_srv *s);
+int absa_srv_gather_step(absa_srv *s); /* event loop: gather one slice; 1 if one was gathered */
 
 /* ucx_server_msg.c */
 void absa_srv_collect_batches(absa_srv *s);

@@ -93,7 +93,12 @@ int ucxt_start_server(ucxt_env *e, const char *audit_suffix, const char *const *
     const char *fixed[] = {"--data", e->data, "--address-file", e->addr_file, "--secret-file", e->secret_file,
                            "--seed", seed, "--epochs", epochs, "--audit", e->audit, "--batch-max", "128"};
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) argv[k++] = fixed[i];
-    for (int i = 0; extra && extra[i] && k < 62; i++) argv[k++] = extra[i];
+    for (int i = 0; extra && extra[i] && k < 60; i++) argv[k++] = extra[i];
+    const char *budget = getenv("UCXT_MEMORY_BUDGET"); /* e.g. 0: the chunk-streaming reader path */
+    if (budget) {
+        argv[k++] = "--memory-budget";
+        argv[k++] = budget;
+    }
     argv[k] = NULL;
     unlink(e->addr_file);
     fflush(NULL);

@@ -7,8 +7,8 @@
 # prefetch ring and commits each at once (no compute), for SECS seconds after a warm-up; the
 # server gathers every batch from RAM (random sample order, 3x64x64 samples) and sends it as one
 # UCP active message. The payload counted is what arrives: ranges + ids + labels + images.
-# ucx_perftest (-t ucp_am_bw): the same payload size, -n ITERS messages (about 1 GiB in total),
-# UCX's own out-of-band connection, three ways:
+# ucx_perftest (-t ucp_am_bw): the same payload size, -n ITERS messages (SECS x 4 GiB in total, so
+# that it runs about as long as absa's measurement), UCX's own out-of-band connection, three ways:
 #   "pt -e"       -e -I: endpoints with peer error handling and a wakeup-capable context, as
 #                 `absa serve` needs: the SAME transport lanes as absa (in UCX 1.13 peer error
 #                 handling excludes the shared-memory transports, so with -e both run over tcp
@@ -24,12 +24,16 @@
 # ucx_perftest moves one cache-resident buffer over and over with both processes spinning; absa
 # serve gathers fresh samples from RAM for every batch. Loopback only. MiB/s (2^20 bytes/s).
 #
-# Environment: SECS (default 3), PREFETCH (default 3), SIZES_MIB (default "1 4 16"),
+# The four measurements of a row take turns (absa, pt -e, pt -e sleep, pt plain, then again), REPEAT
+# rounds, and each column keeps its best round: load from other jobs on a small shared machine then
+# falls on all of them alike instead of on whichever ran during a busy spell.
+#
+# Environment: SECS (default 3, whole seconds), PREFETCH (default 3), SIZES_MIB (default "1 4 16"),
 # TLS_LIST (default "tcp sm,tcp"; the listener needs tcp in UCX_TLS, so shared memory is
 # measured as "sm,tcp": UCX uses shm/cma lanes for data between processes of one host),
 # ABSA_SERVE (a binary taking "serve ARGS", default BUILD_DIR/validation/ucx/ucx_serve_driver;
-# `absa` once the subcommand is dispatched), REPEAT (default 3: best of REPEAT runs for every
-# column; ucx_perftest's polling processes are very sensitive to other load on a small machine).
+# `absa` once the subcommand is dispatched), REPEAT (default 3 rounds; ucx_perftest's polling
+# processes are very sensitive to other load on a small machine).
 set -eu
 build=${1:-build}
 serve=${ABSA_SERVE:-$build/validation/ucx/ucx_serve_driver}
@@ -59,8 +63,8 @@ export ABSA_SECRET=$(cat "$work/secret")
 nmax=0
 for s in $sizes; do n=$(((s * 1048576 - 16) / (sample + 12))); [ $n -gt $nmax ] && nmax=$n; done
 
-perftest() { # perftest TLS BYTES [FLAGS] -> MiB/s
-    local port=$((20000 + RANDOM % 20000)) iters=$((1073741824 / $2))
+perftest() { # perftest TLS BYTES [FLAGS] -> MiB/s (about SECS seconds of transfer at 4 GiB/s)
+    local port=$((20000 + RANDOM % 20000)) iters=$((secs * 4294967296 / $2))
     [ $iters -lt 50 ] && iters=50
     UCX_TLS=$1 timeout 120 ucx_perftest -p $port ${3:-} >/dev/null 2>&1 &
     local p=$!
@@ -69,15 +73,7 @@ perftest() { # perftest TLS BYTES [FLAGS] -> MiB/s
         awk '/^Final:/ {print $7}'
     wait $p 2>/dev/null || true
 }
-best_perftest() { # best_perftest TLS BYTES FLAGS -> best of $repeat runs
-    local b=0 p
-    for _ in $(seq $repeat); do
-        p=$(perftest "$1" "$2" "$3")
-        [ -n "$p" ] && awk "BEGIN{exit !($p > $b)}" && b=$p
-    done
-    echo $b
-}
-
+best() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a + 0 > b + 0 ? a + 0 : b + 0) }'; } # the larger (empty = 0)
 printf "%-7s %9s %5s %7s %7s %11s %7s %6s %-8s %8s %6s\n" "UCX_TLS" "bytes" "n" "absa" "pt -e" "pt -e sleep" "ref" "ratio" ">=0.8?" "pt plain" "ratio"
 for tls in $tls_list; do
     export UCX_TLS=$tls
@@ -89,18 +85,17 @@ for tls in $tls_list; do
     url=$(cat "$work/addr")
     for s in $sizes; do
         n=$(((s * 1048576 - 16) / (sample + 12)))
-        best=0 bbytes=0
+        best=0 bbytes=$(((s * 1048576 - 16) / (sample + 12) * (sample + 12) + 16)) pe=0 ps=0 pp=0
+        # the four measurements take turns, REPEAT rounds, so that load from other jobs on this
+        # small machine hits each of them alike; each column keeps its best round
         for _ in $(seq $repeat); do
             line=$("$bench" stream "$url" $n $secs $prefetch)
             r=$(echo "$line" | sed 's/.*MiBps=\([0-9.]*\).*/\1/')
-            if awk "BEGIN{exit !($r > $best)}"; then
-                best=$r
-                bbytes=$(echo "$line" | sed 's/.*batch_bytes=\([0-9]*\).*/\1/')
-            fi
+            best=$(best "$r" "$best")
+            pe=$(best "$(perftest "$tls" "$bbytes" "-e -I")" "$pe")
+            ps=$(best "$(perftest "$tls" "$bbytes" "-e -I -E sleep")" "$ps")
+            pp=$(best "$(perftest "$tls" "$bbytes" "")" "$pp")
         done
-        pe=$(best_perftest "$tls" "$bbytes" "-e -I")
-        ps=$(best_perftest "$tls" "$bbytes" "-e -I -E sleep")
-        pp=$(best_perftest "$tls" "$bbytes" "")
         ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"n/a\" }"; }
         ref=$(awk "BEGIN{ print ($pe > $ps ? $pe : $ps) }")
         r1=$(ratio "$best" "$ref") r3=$(ratio "$best" "$pp")

@@ -23,7 +23,7 @@ static void serve_help(void)
            "  --address-file F      write ucx://IP:PORT to F once listening (for job scripts)\n"
            "  --seed S              permutation seed                            (default 0)\n"
            "  --epochs E            stop after E epochs and the last client     (default 0 = never)\n"
-           "  --memory-budget MIB   RAM for images; more streams chunks, 0 always (default %d)\n"
+           "  --memory-budget MIB   RAM for images, else chunks; 0 = chunks     (default %d)\n"
            "  --batch-max N         largest lease a client may request          (default %d, at most 64 MiB)\n"
            "  --secret-file F       shared secret (file mode 0600)              (default: env ABSA_SECRET)\n"
            "  --hello-timeout SEC   drop clients that do not authenticate       (default 10)\n"

@@ -43,7 +43,7 @@ typedef struct absa_srv_job {
     struct absa_srv_job *next;
     uint64_t client;
     absa_ucx_msg m; /* the BATCH header to send (lease, epoch, ranges count...) */
-    void *buf;      /* pooled payload; ranges and ids filled in, images/labels by the thread */
+    void *buf;      /* pooled payload; ranges and ids filled in, labels and images by the gatherers */
     absa_status st;
     uint64_t claimed, finished; /* samples handed out to gatherers / gathered (under gmu) */
     char err[200];

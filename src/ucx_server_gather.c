@@ -9,8 +9,8 @@
  * space), and a reader thread at SCHED_IDLE, which takes slices only on a core nobody else
  * wants. On the 2-core benchmark machine this lifts server throughput from 0.53-0.80 to
  * 0.73-1.06 of ucx_perftest (docs/benchmarks.md): a normal-priority thread competed with the
- * send and with the client for the cores. When the split is streamed from chunks, only the reader thread
- * gathers, at normal priority, so HDF5 reads never block the event loop. The reader thread
+ * send and with the client for the cores. When the split is streamed from chunks, only the
+ * reader thread gathers, at normal priority, so HDF5 reads never block the event loop. The reader thread
  * wakes the loop through an eventfd it polls next to the worker's. See ucx_server_impl.h. */
 #define _GNU_SOURCE
 #ifdef ABSA_HAVE_UCX
@@ -47,19 +47,6 @@ static absa_srv_job *absa_srv_claim_locked(absa_srv *s, uint64_t *k, uint64_t *n
     return NULL;
 }
 
-/* gather samples [k, k+n) of job j (no lock: the slice is this caller's alone) */
-static absa_status absa_srv_gather_slice(absa_srv *s, absa_srv_job *j, uint64_t k, uint64_t n, char *err,
-                                         size_t errcap)
-{
-    absa_ucx_batch_view v;
-    absa_ucx_batch_layout(j->buf, j->m.count, j->m.nranges, &v);
-    absa_status st = absa_h5reader_gather_u8(s->rd, v.ids + k, (size_t)n,
-                                             (uint8_t *)(uintptr_t)v.images + k * s->sample_bytes,
-                                             (int32_t *)(uintptr_t)v.labels + k);
-    if (st != ABSA_OK) snprintf(err, errcap, "%s", absa_last_error());
-    return st;
-}
-
 /* gmu held: account a gathered slice; a job whose last slice is in moves from todo to done */
 static int absa_srv_finish_locked(absa_srv *s, absa_srv_job *j, uint64_t n, absa_status st, const char *err)
 {
@@ -82,10 +69,26 @@ static int absa_srv_finish_locked(absa_srv *s, absa_srv_job *j, uint64_t n, absa
     return 1;
 }
 
+/* Gather samples [k, k+n) of job j, claimed by the caller (no lock held: the slice is the
+ * caller's alone), then account it under gmu. Returns 1 if that was the job's last slice. */
+static int absa_srv_run_slice(absa_srv *s, absa_srv_job *j, uint64_t k, uint64_t n)
+{
+    char err[sizeof j->err] = "";
+    absa_ucx_batch_view v;
+    absa_ucx_batch_layout(j->buf, j->m.count, j->m.nranges, &v);
+    absa_status st = absa_h5reader_gather_u8(s->rd, v.ids + k, (size_t)n,
+                                             (uint8_t *)(uintptr_t)v.images + k * s->sample_bytes,
+                                             (int32_t *)(uintptr_t)v.labels + k);
+    if (st != ABSA_OK) snprintf(err, sizeof err, "%s", absa_last_error());
+    pthread_mutex_lock(&s->gmu);
+    int done = absa_srv_finish_locked(s, j, n, st, err);
+    pthread_mutex_unlock(&s->gmu);
+    return done;
+}
+
 static void *absa_srv_gather_main(void *arg)
 {
     absa_srv *s = arg;
-    char err[sizeof ((absa_srv_job *)0)->err];
     if (s->loop_gathers) { /* the loop gathers too: this thread only takes CPU time nobody wants */
         struct sched_param sp = {0};
         pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp); /* best effort */
@@ -97,13 +100,12 @@ static void *absa_srv_gather_main(void *arg)
         while (!s->gstop && !(j = absa_srv_claim_locked(s, &k, &n))) pthread_cond_wait(&s->gcv, &s->gmu);
         if (!j) break; /* stopping: slices not yet handed out are dropped with their jobs */
         pthread_mutex_unlock(&s->gmu);
-        absa_status st = absa_srv_gather_slice(s, j, k, n, err, sizeof err);
-        pthread_mutex_lock(&s->gmu);
-        if (absa_srv_finish_locked(s, j, n, st, err)) {
+        if (absa_srv_run_slice(s, j, k, n)) {
             uint64_t one = 1;
             ssize_t w = write(s->gfd, &one, sizeof one);
             (void)w; /* EAGAIN: a wakeup is pending already */
         }
+        pthread_mutex_lock(&s->gmu);
     }
     pthread_mutex_unlock(&s->gmu);
     return NULL;
@@ -112,16 +114,12 @@ static void *absa_srv_gather_main(void *arg)
 int absa_srv_gather_step(absa_srv *s)
 {
     if (!s->loop_gathers) return 0;
-    char err[sizeof ((absa_srv_job *)0)->err];
     uint64_t k = 0, n = 0;
     pthread_mutex_lock(&s->gmu);
     absa_srv_job *j = absa_srv_claim_locked(s, &k, &n);
     pthread_mutex_unlock(&s->gmu);
     if (!j) return 0;
-    absa_status st = absa_srv_gather_slice(s, j, k, n, err, sizeof err);
-    pthread_mutex_lock(&s->gmu);
-    absa_srv_finish_locked(s, j, n, st, err); /* collected by the loop's next absa_srv_collect_batches */
-    pthread_mutex_unlock(&s->gmu);
+    absa_srv_run_slice(s, j, k, n); /* a finished job is sent by the loop's next absa_srv_collect_batches */
     return 1;
 }
 

@@ -7,11 +7,12 @@
  * Two gatherers share the slices when the split is in RAM: the event loop itself, which takes
  * a slice whenever UCX has nothing for it to do (typically while a send waits for socket
  * space), and a reader thread at SCHED_IDLE, which takes slices only on a core nobody else
- * wants. On the 2-core benchmark machine this lifts server throughput from 0.53-0.80 to
- * 0.73-1.06 of ucx_perftest (docs/benchmarks.md): a normal-priority thread competed with the
- * send and with the client for the cores. When the split is streamed from chunks, only the
- * reader thread gathers, at normal priority, so HDF5 reads never block the event loop. The reader thread
- * wakes the loop through an eventfd it polls next to the worker's. See ucx_server_impl.h. */
+ * wants. On the 2-core benchmark machine this lifted server throughput from 0.53-0.80 to
+ * 0.73-1.06 of the better of the polling and the blocking ucx_perftest (docs/benchmarks.md): a
+ * normal-priority thread competed with the send and with the client for the cores. When the
+ * split is streamed from chunks, only the reader thread gathers, at normal priority, so HDF5
+ * reads never block the event loop. The reader thread wakes the loop through an eventfd it
+ * polls next to the worker's. See ucx_server_impl.h. */
 #define _GNU_SOURCE
 #ifdef ABSA_HAVE_UCX
 #include <errno.h>

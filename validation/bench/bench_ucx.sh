@@ -99,7 +99,9 @@ for tls in $tls_list; do
         done
         ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"n/a\" }"; }
         r1=$(ratio "$best" "$ps") r2=$(ratio "$best" "$pe") r3=$(ratio "$best" "$pp")
-        met=$(awk "BEGIN{ if ($ps > 0) print ($best >= 0.8 * $ps ? \"met\" : \"NOT met\"); else print \"n/a\" }")
+        # a blocking perftest below 3/4 of the polling one hit a busy spell in every round (it
+        # is 0.86-0.93 of it otherwise): its ratio would flatter absa, so the row says so
+        met=$(awk "BEGIN{ if ($ps <= 0) print \"n/a\"; else if ($ps < 0.75 * $pe) print \"ref low\"; else print ($best >= 0.8 * $ps ? \"met\" : \"NOT met\") }")
         printf "%-7s %9s %5s %7.0f %11.0f %6s %-8s %7.0f %7s %8.0f %6s\n" "$tls" "$bbytes" "$n" "$best" "$ps" "$r1" "$met" "$pe" "$r2" "$pp" "$r3"
     done
     kill "$srv_pid"
@@ -124,4 +126,5 @@ echo "(MiB/s, best of $repeat; bytes = payload per batch, n = samples of 3x64x64
 echo " pt -e sleep = ucx_perftest -t ucp_am_bw -e -I -E sleep: the same tcp lanes and the same blocking progress"
 echo " as absa serve; ratio = absa / pt -e sleep, target >= 0.8; pt -e = the same lanes with both processes"
 echo " polling (a spinning core each, which absa may not use), vs poll = absa / pt -e;"
-echo " pt plain: no error handling (shared memory with sm: a transport absa serve cannot use))"
+echo " pt plain: no error handling (shared memory with sm: a transport absa serve cannot use);"
+echo " ref low: pt -e sleep below 0.75 x pt -e, a busy spell in all its rounds: run again)"

@@ -75,6 +75,7 @@ perftest() { # perftest TLS BYTES [FLAGS] -> MiB/s (about SECS seconds of transf
     wait $p 2>/dev/null || true
 }
 best() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { print (a + 0 > b + 0 ? a + 0 : b + 0) }'; } # the larger (empty = 0)
+ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"n/a\" }"; } # A / B to 2 decimals
 printf "%-7s %9s %5s %7s %11s %6s %-8s %7s %7s %8s %6s\n" "UCX_TLS" "bytes" "n" "absa" "pt -e sleep" "ratio" ">=0.8?" "pt -e" "vs poll" "pt plain" "ratio"
 for tls in $tls_list; do
     export UCX_TLS=$tls
@@ -97,7 +98,6 @@ for tls in $tls_list; do
             ps=$(best "$(perftest "$tls" "$bbytes" "-e -I -E sleep")" "$ps")
             pp=$(best "$(perftest "$tls" "$bbytes" "")" "$pp")
         done
-        ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"n/a\" }"; }
         r1=$(ratio "$best" "$ps") r2=$(ratio "$best" "$pe") r3=$(ratio "$best" "$pp")
         # a blocking perftest below 3/4 of the polling one hit a busy spell in every round (it
         # is 0.86-0.93 of it otherwise): its ratio would flatter absa, so the row says so

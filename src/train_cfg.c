@@ -205,7 +205,7 @@ absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path)
             continue;
         }
         if (absa_train_cfg_set(c, k, v, &used) != ABSA_OK)
-            ABSA_FAIL(ABSA_EINVAL, "%s:%d: %s", path, lineno, absa_last_error());
+            ABSA_FAIL_CTX(ABSA_EINVAL, "%s:%d: ", path, lineno);
     }
 cleanup:
     if (f) fclose(f);

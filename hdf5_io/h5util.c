@@ -1,10 +1,12 @@
 /* h5util.c — small helpers shared by the packers, `absa info` and the reader: file checksums
  * (zlib CRC-32), path tests, class-name lists, HDF5 string attributes and a file-access property
  * list with file locking disabled (for shared/parallel file systems). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -218,5 +220,187 @@ cleanup:
     if (mtype >= 0) H5Tclose(mtype);
     if (ftype >= 0) H5Tclose(ftype);
     if (attr >= 0) H5Aclose(attr);
+    return status;
+}
+
+/* ------------------------------------------------------------------ checked open / close */
+
+/* HDF5 registers an exit handler (H5close) at its first call that closes and flushes every file
+ * still open. After a failed H5Fclose (disk full) HDF5 1.10 keeps a half-freed file under a
+ * still-valid id, and that handler then segfaults at exit (exit status 139 after a correct error
+ * message). absa closes every file it writes explicitly, so the handler is turned off before
+ * the library starts; files still open at exit are read-only ones, dropped by the kernel. */
+__attribute__((constructor)) static void absa_h5_no_atexit(void)
+{
+    H5dont_atexit();
+}
+
+typedef struct absa_h5_detail_buf {
+    char text[256];
+} absa_h5_detail_buf;
+
+static herr_t absa_h5_detail_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    absa_h5_detail_buf *d = data;
+    if (n == 0 && e->desc) snprintf(d->text, sizeof d->text, "%s", e->desc);
+    return 0;
+}
+
+const char *absa_h5_detail(void)
+{
+    static _Thread_local absa_h5_detail_buf d;
+    snprintf(d.text, sizeof d.text, "unknown HDF5 error");
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, absa_h5_detail_cb, &d);
+    H5Eclear2(H5E_DEFAULT);
+    /* a failed write(2) reads "file write failed: time = ..., error message = 'No space left on
+     * device', ...": keep the system's message only */
+    const char *m = strstr(d.text, "error message = '");
+    if (m) {
+        char os[160];
+        snprintf(os, sizeof os, "%s", m + 17);
+        char *q = strchr(os, '\'');
+        if (q) *q = '\0';
+        snprintf(d.text, sizeof d.text, "%s", os);
+    }
+    return d.text;
+}
+
+herr_t absa_h5_set_checksummed_format(hid_t fapl)
+{
+    /* HDF5 1.10 file format: superblock v3, object headers v2, fixed-array / single-chunk indexes
+     * and fractal heaps, all with Jenkins lookup3 checksums that HDF5 verifies on every read */
+    return H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+}
+
+absa_status absa_h5_open_existing(const char *path, hid_t fapl, const char *what, hid_t *out)
+{
+    absa_status status = ABSA_OK;
+    struct stat st;
+    *out = H5I_INVALID_HID;
+    absa_h5_quiet();
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) ABSA_FAIL(ABSA_ENOTFOUND, "%s %s: no such file", what, path);
+        ABSA_FAIL(ABSA_EIO, "%s %s: %s", what, path, strerror(errno));
+    }
+    if (S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "%s %s is a directory, not a file", what, path);
+    if (access(path, R_OK) != 0) ABSA_FAIL(ABSA_EIO, "%s %s: %s", what, path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        ABSA_FAIL(ABSA_EFORMAT, "%s %s is not an HDF5 file (%lld bytes)", what, path, (long long)st.st_size);
+    }
+    *out = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (*out < 0)
+        ABSA_FAIL(ABSA_EFORMAT, "%s %s: cannot open HDF5 file (truncated or corrupt?): %s", what, path,
+                  absa_h5_detail());
+cleanup:
+    return status;
+}
+
+int absa_h5_is_checkpoint(hid_t f)
+{
+    return H5Aexists(f, "model") > 0 && H5Lexists(f, "model", H5P_DEFAULT) > 0;
+}
+
+int absa_h5_is_packed(hid_t f)
+{
+    return H5Aexists(f, "splits") > 0 && H5Aexists(f, "layout") > 0;
+}
+
+/* A scalar integer attribute: 1 read, 0 absent, -1 malformed (not a 1-element integer). */
+static int absa_h5_int_attr(hid_t loc, const char *name, long long *v)
+{
+    if (H5Aexists(loc, name) <= 0) return 0;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t sp = a < 0 ? -1 : H5Aget_space(a), ft = a < 0 ? -1 : H5Aget_type(a);
+    int ok = sp >= 0 && ft >= 0 && H5Tget_class(ft) == H5T_INTEGER && H5Sget_simple_extent_npoints(sp) == 1 &&
+             H5Aread(a, H5T_NATIVE_LLONG, v) >= 0;
+    if (ft >= 0) H5Tclose(ft);
+    if (sp >= 0) H5Sclose(sp);
+    if (a >= 0) H5Aclose(a);
+    return ok ? 1 : -1;
+}
+
+absa_status absa_h5_open_packed(const char *path, hid_t fapl, hid_t *out)
+{
+    absa_status status = ABSA_OK;
+    long long v = 0;
+    ABSA_TRY(absa_h5_open_existing(path, fapl, "data", out));
+    if (absa_h5_is_checkpoint(*out))
+        ABSA_FAIL(ABSA_EINVAL, "data %s is an absa checkpoint, not a packed dataset (absa pack makes one)", path);
+    int rc = absa_h5_int_attr(*out, "format_version", &v);
+    if (rc < 0) ABSA_FAIL(ABSA_EFORMAT, "data %s: attribute format_version is not an integer", path);
+    /* absent: a file made by other tools (h5py) with the same layout; accepted */
+    if (rc > 0 && v != ABSA_H5_FORMAT_VERSION)
+        ABSA_FAIL(ABSA_EFORMAT, "data %s: attribute format_version = %lld; this absa reads format %d (re-pack it "
+                  "with this absa)", path, v, ABSA_H5_FORMAT_VERSION);
+cleanup:
+    if (status != ABSA_OK && *out >= 0) {
+        H5Fclose(*out);
+        *out = H5I_INVALID_HID;
+    }
+    return status;
+}
+
+absa_status absa_h5_read_num_classes(const char *path, hid_t f, int *num_classes)
+{
+    absa_status status = ABSA_OK;
+    long long v = 0;
+    int rc = absa_h5_int_attr(f, "num_classes", &v);
+    if (rc == 0) ABSA_FAIL(ABSA_EFORMAT, "data %s: attribute num_classes is missing", path);
+    if (rc < 0) ABSA_FAIL(ABSA_EFORMAT, "data %s: attribute num_classes is not an integer", path);
+    if (v < 2 || v > ABSA_H5_MAX_CLASSES)
+        ABSA_FAIL(ABSA_EFORMAT, "data %s: attribute num_classes = %lld is outside [2, %d]", path, v,
+                  ABSA_H5_MAX_CLASSES);
+    *num_classes = (int)v;
+cleanup:
+    return status;
+}
+
+void absa_h5_close_all(hid_t f, int discard)
+{
+    if (f < 0 || H5Iis_valid(f) <= 0) return;
+    absa_h5_quiet();
+    if (discard) {
+        /* the content is worthless: drop the bytes written so far, which frees the space that
+         * the flushes of the closes below (or of HDF5's exit handler) need on a full disk */
+        void *handle = NULL;
+        if (H5Fget_vfd_handle(f, H5P_DEFAULT, &handle) >= 0 && handle && ftruncate(*(int *)handle, 0) != 0)
+            H5Eclear2(H5E_DEFAULT); /* best effort */
+    }
+    /* objects still open on the file (datasets, groups, named types, attributes) */
+    const unsigned types = H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE | H5F_OBJ_ATTR | H5F_OBJ_LOCAL;
+    ssize_t n = H5Fget_obj_count(f, types);
+    hid_t *ids = n > 0 ? calloc((size_t)n, sizeof *ids) : NULL;
+    ssize_t got = ids ? H5Fget_obj_ids(f, types, (size_t)n, ids) : 0;
+    for (ssize_t i = 0; i < got; i++) {
+        if (H5Iget_type(ids[i]) == H5I_ATTR) H5Aclose(ids[i]);
+        else H5Oclose(ids[i]);
+    }
+    free(ids);
+    H5Fclose(f); /* once: a file id whose close failed must never be used again (see below) */
+    H5Eclear2(H5E_DEFAULT);
+}
+
+absa_status absa_h5_close_file(hid_t *f, const char *path)
+{
+    absa_status status = ABSA_OK;
+    char detail[256];
+    if (*f < 0) return ABSA_OK;
+    absa_h5_quiet();
+    /* flush first, while the file is still whole: a failed H5Fclose leaves HDF5 with a half-closed
+     * file that its exit handler then crashes on (HDF5 1.10), a failed flush does not */
+    if (H5Fflush(*f, H5F_SCOPE_LOCAL) < 0) {
+        snprintf(detail, sizeof detail, "%s", absa_h5_detail());
+        absa_h5_close_all(*f, 1);
+        ABSA_FAIL(ABSA_EIO, "cannot finish HDF5 file %s: %s", path, detail);
+    }
+    if (H5Fclose(*f) < 0) {
+        /* HDF5 1.10 has freed part of the file's state but kept its id: any further call on it
+         * (a second H5Fclose, or the library's exit handler, which absa_h5_no_atexit turns off)
+         * dereferences freed memory. Leave it alone; the caller removes the file. */
+        ABSA_FAIL(ABSA_EIO, "cannot finish HDF5 file %s: %s", path, absa_h5_detail());
+    }
+cleanup:
+    *f = H5I_INVALID_HID;
     return status;
 }

@@ -95,10 +95,12 @@ static void absa_info_sources(hid_t f)
     H5Aclose(a);
 }
 
-static void absa_info_labels(hid_t g, const char *name, int ncls)
+/* Histogram of a label dataset; -1 when it cannot be read (a chunk failing its checksum). */
+static int absa_info_labels(hid_t g, const char *name, int ncls)
 {
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    if (d < 0) return;
+    int rc = -1;
+    if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     int32_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
@@ -110,15 +112,18 @@ static void absa_info_labels(hid_t g, const char *name, int ncls)
         for (int c = 0; c < ncls; c++) printf("%s%d:%llu", c % 10 ? " " : "\n    ", c, (unsigned long long)h[c]);
         if (h[ncls]) printf("\n    OUT OF RANGE: %llu", (unsigned long long)h[ncls]);
         printf("\n");
+        rc = 0;
     }
     free(v);
     free(h);
     H5Sclose(sp);
     H5Dclose(d);
+    return rc;
 }
 
 typedef struct absa_info_ctx {
     int ncls, ncoarse, nsplits;
+    char bad[256]; /* first unreadable dataset */
 } absa_info_ctx;
 
 static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li, void *data)
@@ -149,17 +154,21 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
     } else {
         printf(", contiguous");
     }
-    int nf = H5Pget_nfilters(dcpl);
+    int nf = H5Pget_nfilters(dcpl), shown = 0, fletcher = 0;
     printf(", compression ");
-    if (nf <= 0) printf("none");
     for (int i = 0; i < nf; i++) {
         unsigned flags, cd[8];
         size_t ncd = 8;
         char fname[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, NULL);
-        printf("%s%s(%d)", i ? "+" : "", fname[0] ? fname : "filter", (int)id);
+        if (id == H5Z_FILTER_FLETCHER32) {
+            fletcher = 1;
+            continue;
+        }
+        printf("%s%s(%d)", shown++ ? "+" : "", fname[0] ? fname : "filter", (int)id);
     }
-    printf("\n");
+    if (!shown) printf("none");
+    printf(", checksums %s\n", fletcher ? "fletcher32" : "none (re-pack to add them)");
     if (H5Aexists(g, "count") > 0) {
         uint64_t c = 0;
         hid_t a = H5Aopen(g, "count", H5P_DEFAULT);
@@ -167,8 +176,11 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
         H5Aclose(a);
         printf("  count: %llu\n", (unsigned long long)c);
     }
-    absa_info_labels(g, "labels", ctx->ncls);
-    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0) absa_info_labels(g, "coarse_labels", ctx->ncoarse);
+    if (absa_info_labels(g, "labels", ctx->ncls) < 0 && !ctx->bad[0])
+        snprintf(ctx->bad, sizeof ctx->bad, "/%s/labels (%s)", name, absa_h5_detail());
+    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0 && absa_info_labels(g, "coarse_labels", ctx->ncoarse) < 0 &&
+        !ctx->bad[0])
+        snprintf(ctx->bad, sizeof ctx->bad, "/%s/coarse_labels (%s)", name, absa_h5_detail());
     H5Pclose(dcpl);
     H5Sclose(sp);
     H5Dclose(d);
@@ -207,14 +219,14 @@ int absa_cmd_info(int argc, char **argv)
         return 2;
     }
     absa_h5_quiet();
-    hid_t fapl = absa_h5_fapl_nolock();
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    hid_t fapl = absa_h5_fapl_nolock(), f = H5I_INVALID_HID;
+    absa_status st = absa_h5_open_packed(path, fapl, &f);
     H5Pclose(fapl);
-    if (f < 0) {
-        fprintf(stderr, "absa info: error: %s: cannot open as HDF5\n", path);
+    if (st != ABSA_OK) {
+        fprintf(stderr, "absa info: error: %s\n", absa_last_error());
         return 1;
     }
-    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0};
+    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, ""};
     printf("file: %s\n", path);
     if (H5Aexists(f, "format_version") > 0) printf("format_version: %d\n", absa_info_int_attr(f, "format_version"));
     absa_info_strings(f, "layout", "layout", 0);
@@ -249,6 +261,11 @@ int absa_cmd_info(int argc, char **argv)
     H5Fclose(f);
     if (ctx.nsplits == 0) {
         fprintf(stderr, "absa info: error: %s: no /<split>/images dataset found\n", path);
+        return 1;
+    }
+    if (ctx.bad[0]) {
+        fflush(stdout);
+        fprintf(stderr, "absa info: error: %s: cannot read %s (corrupt file?)\n", path, ctx.bad);
         return 1;
     }
     return 0;

@@ -472,8 +472,15 @@ static int read_tensor(hid_t g, const char *prefix, const absa_tensor_info *t, v
         goto done;
     }
     rc = H5Dread(ds, want_int ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0 ? -1 : 0;
-    /* files written by this absa carry a CRC-32 of each tensor (older ones and h5py files do
-     * not: those load unchecked, see docs/checkpoints.md) */
+    for (size_t i = 0; rc == 0 && !want_int && i < t->numel; i++)
+        if (!isfinite(((const float *)dst)[i])) {
+            if (!r->bad_value[0])
+                snprintf(r->bad_value, sizeof r->bad_value, "%s%s holds a non-finite value at index %zu",
+                         prefix, t->name, i);
+            rc = 1;
+        }
+    /* files written by this absa carry a CRC-32 of each tensor (older ones and h5py files do not:
+     * those load unchecked, see docs/checkpoints.md); a non-finite value is reported as such */
     uint32_t want_crc = 0;
     size_t esize = want_int ? sizeof(int64_t) : sizeof(float);
     int has_crc = rc == 0 ? get_attr_num(ds, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, 1, &want_crc) : 0;
@@ -483,13 +490,6 @@ static int read_tensor(hid_t g, const char *prefix, const absa_tensor_info *t, v
         rc = -2;
         goto done;
     }
-    for (size_t i = 0; rc == 0 && !want_int && i < t->numel; i++)
-        if (!isfinite(((const float *)dst)[i])) {
-            if (!r->bad_value[0])
-                snprintf(r->bad_value, sizeof r->bad_value, "%s%s holds a non-finite value at index %zu",
-                         prefix, t->name, i);
-            rc = 1;
-        }
 done:
     if (rc == -1) h5_detail(&r->read_err);
     if (rc == -2) rc = -1;

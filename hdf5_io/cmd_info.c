@@ -222,6 +222,8 @@ int absa_cmd_info(int argc, char **argv)
     hid_t fapl = absa_h5_fapl_nolock(), f = H5I_INVALID_HID;
     absa_status st = absa_h5_open_packed(path, fapl, &f);
     H5Pclose(fapl);
+    /* class names, sources, splits are variable-length strings: their storage is checked first */
+    if (st == ABSA_OK && (st = absa_h5_check_global_heaps(path, f)) != ABSA_OK) H5Fclose(f);
     if (st != ABSA_OK) {
         fprintf(stderr, "absa info: error: %s\n", absa_last_error());
         return 1;

@@ -114,6 +114,12 @@ absa_status absa_h5_open_packed(const char *path, hid_t fapl, hid_t *out);
  * dataset (root attributes "splits" and "layout"). */
 int absa_h5_is_checkpoint(hid_t f);
 int absa_h5_is_packed(hid_t f);
+/* Check every HDF5 global heap collection (where variable-length strings live; the one metadata
+ * structure without a checksum, parsed by HDF5 without bounds checks) of an open file: call
+ * before reading string attributes of a file that may be corrupt. Reads the file's metadata
+ * bytes (not its raw data). ABSA_EFORMAT "PATH: corrupt HDF5 global heap ..." when one is not
+ * sound. */
+absa_status absa_h5_check_global_heaps(const char *path, hid_t file);
 /* The root num_classes attribute, checked to be an integer in [2, ABSA_H5_MAX_CLASSES]. */
 absa_status absa_h5_read_num_classes(const char *path, hid_t f, int *num_classes);
 /* Close a file being written; on failure (disk full) close every object still open on it and

@@ -404,3 +404,163 @@ cleanup:
     *f = H5I_INVALID_HID;
     return status;
 }
+
+/* ------------------------------------------------------------------ global heap check */
+
+/* Variable-length strings (class names, the checkpoint's model name, dimension labels) live in
+ * HDF5 global heap collections ("GCOL"), the one metadata structure of the 1.10 format without a
+ * checksum. HDF5 parses a collection without bounds checks: a flipped size or index corrupts
+ * its memory (a crash when the file is closed). So before reading any such string, every
+ * collection in the file's metadata (the bytes outside the datasets' raw data) is parsed here
+ * with bounds checks. */
+
+typedef struct absa_gh_ext {
+    uint64_t off, len;
+} absa_gh_ext;
+
+typedef struct absa_gh_exts {
+    absa_gh_ext *v;
+    size_t n, cap;
+    int failed;
+} absa_gh_exts;
+
+static void absa_gh_add(absa_gh_exts *e, haddr_t off, hsize_t len)
+{
+    if (off == HADDR_UNDEF || len == 0) return;
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 64;
+        absa_gh_ext *v = realloc(e->v, cap * sizeof *v);
+        if (!v) {
+            e->failed = 1;
+            return;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    e->v[e->n++] = (absa_gh_ext){off, len};
+}
+
+static herr_t absa_gh_visit(hid_t obj, const char *name, const H5O_info_t *info, void *data)
+{
+    absa_gh_exts *e = data;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0) return 0; /* unreadable: HDF5 reports it when it is used */
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t lay = dcpl < 0 ? H5D_LAYOUT_ERROR : H5Pget_layout(dcpl);
+    if (lay == H5D_CONTIGUOUS) {
+        absa_gh_add(e, H5Dget_offset(d), H5Dget_storage_size(d));
+    } else if (lay == H5D_CHUNKED) {
+        hid_t sp = H5Dget_space(d);
+        hsize_t n = 0;
+        if (sp >= 0 && H5Dget_num_chunks(d, sp, &n) >= 0)
+            for (hsize_t i = 0; i < n; i++) {
+                hsize_t offs[32];
+                unsigned mask;
+                haddr_t addr;
+                hsize_t size;
+                if (H5Dget_chunk_info(d, sp, i, offs, &mask, &addr, &size) >= 0) absa_gh_add(e, addr, size);
+            }
+        if (sp >= 0) H5Sclose(sp);
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    H5Dclose(d);
+    H5Eclear2(H5E_DEFAULT);
+    return 0;
+}
+
+static int absa_gh_cmp(const void *a, const void *b)
+{
+    const absa_gh_ext *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static uint64_t absa_le(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+/* Parses the collection at file offset `at` (signature already seen); 0 sound, -1 not. */
+static int absa_gh_parse(FILE *f, uint64_t at, uint64_t fsize)
+{
+    unsigned char hdr[16];
+    if (fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(hdr, 1, 16, f) != 16) return -1;
+    uint64_t size = absa_le(hdr + 8, 8);
+    if (hdr[4] != 1 || size < 4096 || size > ((uint64_t)1 << 32) || at + size > fsize) return -1;
+    unsigned char *c = malloc(size);
+    if (!c) return -1;
+    int rc = -1;
+    uint8_t *seen = calloc(65536, 1);
+    if (!seen || fseeko(f, (off_t)at, SEEK_SET) != 0 || fread(c, 1, size, f) != size) goto done;
+    uint64_t q = 16;
+    while (q < size) {
+        if (size - q < 16) break; /* a tail too small for an object header is free space */
+        unsigned idx = (unsigned)absa_le(c + q, 2);
+        uint64_t osize = absa_le(c + q + 8, 8);
+        if (idx == 0) { /* the free-space object, last, its size covering the rest */
+            if (osize != size - q) goto done;
+            q = size;
+            break;
+        }
+        if (seen[idx] || osize > size) goto done;
+        seen[idx] = 1;
+        uint64_t need = 16 + ((osize + 7) & ~(uint64_t)7);
+        if (need > size - q) goto done;
+        q += need;
+    }
+    rc = q <= size ? 0 : -1;
+done:
+    free(seen);
+    free(c);
+    return rc;
+}
+
+absa_status absa_h5_check_global_heaps(const char *path, hid_t file)
+{
+    absa_status status = ABSA_OK;
+    absa_gh_exts e = {0};
+    FILE *f = NULL;
+    unsigned char *buf = NULL;
+    struct stat st;
+    if (stat(path, &st) != 0) ABSA_FAIL(ABSA_EIO, "%s: %s", path, strerror(errno));
+    const uint64_t fsize = (uint64_t)st.st_size;
+    if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, absa_gh_visit, &e) < 0 || e.failed)
+        ABSA_FAIL(ABSA_EFORMAT, "%s: cannot list the datasets (corrupt file?): %s", path, absa_h5_detail());
+    qsort(e.v, e.n, sizeof *e.v, absa_gh_cmp);
+    f = fopen(path, "rb");
+    buf = malloc(1 << 16);
+    if (!f || !buf) ABSA_FAIL(ABSA_EIO, "%s: cannot read: %s", path, strerror(errno));
+    /* scan every gap between raw-data extents for the "GCOL" signature (collections start on
+     * any byte; a window overlaps the next by 3 bytes) */
+    uint64_t pos = 0;
+    size_t k = 0;
+    while (pos < fsize) {
+        while (k < e.n && e.v[k].off + e.v[k].len <= pos) k++;
+        if (k < e.n && e.v[k].off <= pos) {
+            pos = e.v[k].off + e.v[k].len;
+            continue;
+        }
+        uint64_t end = k < e.n ? e.v[k].off : fsize;
+        while (pos < end) {
+            size_t want = end - pos > (1u << 16) ? (1u << 16) : (size_t)(end - pos);
+            if (want < 4) {
+                pos = end;
+                break;
+            }
+            if (fseeko(f, (off_t)pos, SEEK_SET) != 0 || fread(buf, 1, want, f) != want)
+                ABSA_FAIL(ABSA_EIO, "%s: read error", path);
+            for (size_t i = 0; i + 4 <= want; i++)
+                if (buf[i] == 'G' && !memcmp(buf + i, "GCOL", 4) && absa_gh_parse(f, pos + i, fsize) < 0)
+                    ABSA_FAIL(ABSA_EFORMAT, "%s: corrupt HDF5 global heap (string storage) at byte %llu", path,
+                              (unsigned long long)(pos + i));
+            pos = pos + want == end ? end : pos + want - 3;
+        }
+    }
+cleanup:
+    free(buf);
+    if (f) fclose(f);
+    free(e.v);
+    return status;
+}

@@ -284,6 +284,8 @@ static absa_status open_checkpoint(const char *path, hid_t *out)
     ABSA_TRY(absa_h5_open_existing(path, fapl, "checkpoint", out));
     if (!absa_h5_is_checkpoint(*out) && absa_h5_is_packed(*out))
         ABSA_FAIL(ABSA_EINVAL, "checkpoint %s is a packed dataset (absa pack output), not a checkpoint", path);
+    /* the model name is a variable-length string: its storage is checked before it is read */
+    if (absa_h5_check_global_heaps(path, *out) != ABSA_OK) ABSA_FAIL_CTX(ABSA_EFORMAT, "checkpoint ");
 cleanup:
     if (status != ABSA_OK) h5_close(out);
     h5_close(&fapl);

@@ -121,7 +121,7 @@ absa_status absa_h5reader_open(const char *path, const char *split, size_t memor
         r->all = malloc(total);
         if (!r->all) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate %zu bytes for split %s", total, split);
         if (H5Dread(r->dimg, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->all) < 0)
-            ABSA_FAIL(ABSA_EIO, "%s: reading %s images failed", path, split);
+            ABSA_FAIL(ABSA_EIO, "%s: reading %s images failed (%s)", path, split, absa_h5_detail());
         r->reads = 1;
     } else {
         dcpl = H5Dget_create_plist(r->dimg);
@@ -207,7 +207,7 @@ static absa_status absa_h5reader_read_chunk(absa_h5reader *r, size_t c, uint8_t 
     hid_t mspace = H5Screate_simple(4, cnt, NULL);
     if (mspace < 0 || H5Sselect_hyperslab(r->fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
         H5Dread(r->dimg, H5T_NATIVE_UINT8, mspace, r->fspace, H5P_DEFAULT, dst) < 0)
-        ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed", c);
+        ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed (%s)", c, absa_h5_detail());
     r->reads++;
 cleanup:
     if (mspace >= 0) H5Sclose(mspace);

@@ -91,4 +91,35 @@ expect_fail "train --data a checkpoint" "checkpoint.h5 is an absa checkpoint, no
 printf 'epochs = 1\nbogus = 1\n' >"$W/bad.cfg"
 expect_once "config error quoted once" "bad.cfg:2: unknown option 'bogus'" \
   "$A" train --config "$W/bad.cfg" --data "$W/d.h5" --out "$W/r9"
+
+# ... and a UCX failure quoted once: the server is killed under a training run; the trainer's
+# line names the server once ("ucx://H:P: connection to the server lost: Endpoint timeout",
+# not "ucx://H:P: ucx://H:P: r lost: Endpoint timeout")
+if "$A" serve --help >/dev/null 2>&1; then
+  export UCX_NET_DEVICES=${UCX_NET_DEVICES:-lo}
+  (umask 077; printf 'correct horse battery staple\n' >"$W/secret")
+  "$A" serve --data "$W/d.h5" --listen 127.0.0.1:0 --secret-file "$W/secret" --address-file "$W/addr" \
+    --seed 0 --epochs 0 2>"$W/serve.log" &
+  SRV=$!
+  for _ in $(seq 1 100); do [ -s "$W/addr" ] && break; sleep 0.1; done
+  URL=$(head -1 "$W/addr" 2>/dev/null)
+  "$A" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" --model mlp --epochs 1000 --batch 16 \
+    --micro-batch 16 --eig-samples 16 --eig-chunk 16 --threads 1 --out "$W/ucxrun" --quiet >"$W/out" 2>"$W/err" &
+  TRN=$!
+  sleep 2
+  kill -9 "$SRV" 2>/dev/null
+  wait "$SRV" 2>/dev/null
+  for _ in $(seq 1 600); do kill -0 "$TRN" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$TRN" 2>/dev/null
+  wait "$TRN"
+  rc=$?
+  n=$(grep -o -F -- "$URL" "$W/err" | wc -l)
+  if [ "$rc" = 1 ] && [ "$(grep -c . "$W/err")" = 1 ] && [ "$n" = 1 ] && grep -q -- "^absa train: error: $URL: " "$W/err"; then
+    ok "ucx failure quoted once: $(cat "$W/err")"
+  else
+    bad "ucx failure (exit $rc, URL $n times): $(head -c 300 "$W/err")"
+  fi
+else
+  echo "skip ucx failure message (absa serve not built)"
+fi
 tally

@@ -98,7 +98,11 @@ absa_status absa_h5_attr_strings(hid_t loc, const char *name, const char *const 
 absa_status absa_h5_attr_string(hid_t loc, const char *name, const char *v);
 /* Read a string attribute into buf (truncated to cap). */
 absa_status absa_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t cap);
-/* The innermost message of HDF5's current error stack (then cleared); thread-local buffer. */
+/* ---- h5safe.c ---- */
+/* zlib CRC-32 of a buffer of any size. */
+uint32_t absa_crc32_buf(const void *buf, size_t bytes);
+/* The innermost message of HDF5's current error stack (then cleared; a failed write(2) gives
+ * the system's message, e.g. "No space left on device"); thread-local buffer. */
 const char *absa_h5_detail(void);
 /* Writers of checkpoints and packed files: the HDF5 1.10 format, whose metadata (superblock,
  * object headers, chunk indexes, heaps) carries checksums that HDF5 verifies when reading. */

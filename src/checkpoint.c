@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "h5pack.h"
 
@@ -31,29 +30,10 @@ typedef struct ckpt_detail {
     char text[256];
 } ckpt_detail;
 
-static herr_t detail_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    ckpt_detail *d = data;
-    if (n == 0 && e->desc) snprintf(d->text, sizeof d->text, "%s", e->desc);
-    return 0;
-}
-
 /* The innermost message of HDF5's current error stack (then cleared), or "unknown". */
 static const char *h5_detail(ckpt_detail *d)
 {
-    snprintf(d->text, sizeof d->text, "unknown HDF5 error");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, detail_cb, d);
-    H5Eclear2(H5E_DEFAULT);
-    /* a failed write(2) reads "file write failed: time = ..., error message = 'No space left on
-     * device', ...": keep the system's message only */
-    const char *m = strstr(d->text, "error message = '");
-    if (m) {
-        char os[160];
-        snprintf(os, sizeof os, "%s", m + 17);
-        char *q = strchr(os, '\'');
-        if (q) *q = '\0';
-        snprintf(d->text, sizeof d->text, "%s", os);
-    }
+    snprintf(d->text, sizeof d->text, "%s", absa_h5_detail());
     return d->text;
 }
 
@@ -103,24 +83,10 @@ static int put_attr_str(ckpt_w *w, hid_t obj, const char *name, const char *s)
     return rc;
 }
 
-/* zlib CRC-32 of a tensor's bytes (little-endian float32 / int64, as stored) */
-static uint32_t ckpt_crc(const void *buf, size_t bytes)
-{
-    uLong c = crc32(0L, Z_NULL, 0);
-    const unsigned char *p = buf;
-    while (bytes > 0) {
-        uInt k = bytes > (1u << 30) ? (1u << 30) : (uInt)bytes;
-        c = crc32(c, p, k);
-        p += k;
-        bytes -= k;
-    }
-    return (uint32_t)c;
-}
-
 static int put_dataset(ckpt_w *w, hid_t g, const char *name, hid_t type, int ndim,
                        const int *shape, const void *buf)
 {
-    hsize_t dims[ABSA_MAX_DIMS];
+    hsize_t dims[ABSA_MAX_DIMS] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     w->what = name;
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
@@ -128,7 +94,7 @@ static int put_dataset(ckpt_w *w, hid_t g, const char *name, hid_t type, int ndi
     /* the tensor's own checksum: HDF5 keeps none for contiguous raw data */
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    uint32_t crc = ckpt_crc(buf, n * H5Tget_size(type));
+    uint32_t crc = absa_crc32_buf(buf, n * H5Tget_size(type));
     int rc = d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
                      put_attr(w, d, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, 0, &crc) == 0
                  ? 0 : w_fail(w);
@@ -486,7 +452,7 @@ static int read_tensor(hid_t g, const char *prefix, const absa_tensor_info *t, v
     uint32_t want_crc = 0;
     size_t esize = want_int ? sizeof(int64_t) : sizeof(float);
     int has_crc = rc == 0 ? get_attr_num(ds, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, 1, &want_crc) : 0;
-    if (has_crc < 0 || (has_crc > 0 && (H5Tget_size(ft) != esize || ckpt_crc(dst, t->numel * esize) != want_crc))) {
+    if (has_crc < 0 || (has_crc > 0 && (H5Tget_size(ft) != esize || absa_crc32_buf(dst, t->numel * esize) != want_crc))) {
         snprintf(r->read_err.text, sizeof r->read_err.text,
                  "%s (the file is corrupt)", has_crc < 0 ? "malformed crc32 attribute" : "CRC-32 mismatch");
         rc = -2;
@@ -501,37 +467,31 @@ done:
     return rc;
 }
 
-/* Optimizer attributes (all optional) into *o, each checked (finite, in range); *has_mom set. */
+/* Optimizer attributes (all optional) into *o, each checked: lr, weight_decay finite >= 0,
+ * momentum, dampening in [0, 1], nesterov, has_momentum 0 or 1, step >= 0. */
 static absa_status read_optimizer(const char *path, hid_t g, absa_sgd *o, int *has_mom)
 {
     absa_status status = ABSA_OK;
-    double *dv[4] = {&o->lr, &o->momentum, &o->dampening, &o->weight_decay};
-    int iv[2] = {0, -1};
-    if (get_attr_num(g, "step", H5T_NATIVE_INT64, 1, &o->steps) < 0)
-        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed attribute /optimizer/step", path);
-    if (o->steps < 0)
-        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /optimizer/step = %lld is out of range (>= 0)", path,
-                  (long long)o->steps);
-    for (int i = 0; i < 4; i++) {
-        if (get_attr_num(g, ckpt_opt_f64[i], H5T_NATIVE_DOUBLE, 1, dv[i]) < 0)
-            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed attribute /optimizer/%s", path, ckpt_opt_f64[i]);
-        /* lr > 0 (0 when absent), momentum and dampening in [0, 1], weight decay >= 0 */
-        double v = *dv[i], hi = i == 1 || i == 2 ? 1.0 : INFINITY;
-        if (!isfinite(v) || v < 0 || v > hi)
-            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /optimizer/%s = %g is out of range [0, %g]", path,
-                      ckpt_opt_f64[i], v, hi);
+    double *dv[4] = {&o->lr, &o->momentum, &o->dampening, &o->weight_decay}, v = 0, hi = 1;
+    int iv[2] = {0, -1}, bad = get_attr_num(g, "step", H5T_NATIVE_INT64, 1, &o->steps) < 0 || o->steps < 0;
+    const char *name = "step";
+    for (int i = 0; !bad && i < 4; i++) {
+        name = ckpt_opt_f64[i];
+        hi = i == 1 || i == 2 ? 1.0 : INFINITY;
+        bad = get_attr_num(g, name, H5T_NATIVE_DOUBLE, 1, dv[i]) < 0 || !isfinite(v = *dv[i]) || v < 0 || v > hi;
     }
-    for (int i = 0; i < 2; i++) {
-        if (get_attr_num(g, ckpt_opt_int[i], H5T_NATIVE_INT, 1, &iv[i]) < 0)
-            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed attribute /optimizer/%s", path, ckpt_opt_int[i]);
-        if (iv[i] != 0 && iv[i] != 1 && !(i == 1 && iv[i] == -1))
-            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /optimizer/%s = %d is not 0 or 1", path,
-                      ckpt_opt_int[i], iv[i]);
+    for (int i = 0; !bad && i < 2; i++) {
+        name = ckpt_opt_int[i];
+        hi = 1;
+        bad = get_attr_num(g, name, H5T_NATIVE_INT, 1, &iv[i]) < 0 || !(iv[i] == 0 || iv[i] == 1 || (i && iv[i] == -1));
+        v = iv[i];
     }
+    if (bad && !strcmp(name, "step")) v = (double)o->steps, hi = INFINITY;
+    if (bad) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /optimizer/%s = %g is malformed or out of range [0, %g]",
+                       path, name, v, hi);
     if (iv[1] < 0) iv[1] = H5Lexists(g, "momentum_buffer", H5P_DEFAULT) > 0; /* attribute absent */
     o->nesterov = iv[0] != 0;
-    o->has_buf = iv[1] != 0;
-    *has_mom = o->has_buf;
+    *has_mom = o->has_buf = iv[1] != 0;
 cleanup:
     return status;
 }

@@ -69,7 +69,7 @@ for case in "epoch:np.int64(-3):/train/epoch = -3 is out of range" \
 done
 cp "$CK" "$W/ck_mom.h5"
 h5edit "$W/ck_mom.h5" "f['optimizer'].attrs['momentum'] = np.float64(7)"
-expect_fail "checkpoint momentum = 7 (eig)" "ck_mom.h5: attribute /optimizer/momentum = 7 is out of range" \
+expect_fail "checkpoint momentum = 7 (eig)" "ck_mom.h5: attribute /optimizer/momentum = 7 is malformed or out of range \[0, 1\]" \
   "$A" eig --checkpoint "$W/ck_mom.h5" --data "$W/d.h5" --samples 8
 cp "$CK" "$W/ck_fv.h5"
 h5edit "$W/ck_fv.h5" "f.attrs['format_version'] = np.int32(-1)"

@@ -204,8 +204,9 @@ int absa_cmd_info(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: absa info FILE.h5\n\nDescribe a packed dataset: attributes, classes, mean/std,\n"
-                   "sources and checksums, and per split the shape, chunking, compression, count and\n"
-                   "label histogram.\n");
+                   "sources and checksums, and per split the shape, chunking, compression, chunk\n"
+                   "checksums (fletcher32, or none: packed by an older absa), count and label\n"
+                   "histogram (a label chunk failing its checksum is an error).\n");
             return 0;
         }
         if (argv[i][0] == '-' || path) {

@@ -1,7 +1,8 @@
 /* cmd_pack.c — `absa pack`: parse options, run a format packer into a temporary file next to the
  * output, optionally re-run it in verify mode against that file (byte-for-byte comparison), and
  * rename the temporary file onto the output only when everything succeeded. On any error the
- * temporary file is removed, so no partial output is ever left behind. */
+ * temporary file is removed, so no partial output is ever left behind: also on SIGINT/SIGTERM/SIGHUP
+ * (tmpfiles.h), and the OUT.h5.partial-<pid> files of killed packs are swept at the next start. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "h5pack.h"
+#include "tmpfiles.h"
 
 #define ABSA_DEFAULT_IDX_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -203,16 +205,27 @@ int absa_cmd_pack(int argc, char **argv)
         rc = absa_pack_fail(msg);
         goto done;
     }
+    {
+        /* partial files of packs to the same output that were killed (their pid is gone) */
+        char dir[PATH_MAX], prefix[PATH_MAX];
+        const char *slash = strrchr(output, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - output) + (slash == output) : 1, slash ? output : ".");
+        snprintf(prefix, sizeof prefix, "%s.partial-", slash ? slash + 1 : output);
+        absa_tmp_sweep(dir, prefix);
+    }
     snprintf(tmp, sizeof tmp, "%s.partial-%ld", output, (long)getpid());
     absa_clear_error();
+    absa_tmp_guard(tmp); /* Ctrl-C or a kill while writing removes it */
     absa_status st = absa_pack_run(pf->fn, pf->name, &a, tmp, ABSA_H5W_WRITE, &o);
     if (st == ABSA_OK && verify) st = absa_pack_run(pf->fn, pf->name, &a, tmp, ABSA_H5W_VERIFY, &o);
     if (st == ABSA_OK && rename(tmp, output) != 0) {
         absa_errorf("cannot rename %s to %s", tmp, output);
         st = ABSA_EIO;
     }
+    if (st == ABSA_OK) absa_tmp_guard(NULL);
     if (st != ABSA_OK) {
         unlink(tmp);
+        absa_tmp_guard(NULL);
         rc = absa_pack_fail(absa_last_error());
         goto done;
     }

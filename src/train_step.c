@@ -220,19 +220,30 @@ absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc)
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
     const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist);
+    /* a test batch is evaluated in pieces of at most a micro-batch: the activations (and t->x)
+     * of training suffice. Evaluation (BN eval mode) is per sample and the batch's loss is
+     * summed per sample in order as absa_model_loss does; only the GEMMs' row count differs
+     * from one forward of the whole test batch, which can change a logit's last bit (OpenBLAS
+     * picks kernels by size): same accuracy, loss equal to ~10 digits (docs/training.md). */
+    const int piece = c->sched.micro < c->test_batch ? c->sched.micro : c->test_batch;
     double sums[2] = {0, 0}; /* loss x samples, correct */
-    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)c->test_batch);
+    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)piece);
     if (!idx) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     size_t b = 0;
     for (size_t s = 0; s < t->n_test; s += (size_t)c->test_batch, b++) {
         if ((int)(b % (size_t)R) != rank) continue;
         int nb = (int)(t->n_test - s < (size_t)c->test_batch ? t->n_test - s : (size_t)c->test_batch);
-        for (int i = 0; i < nb; i++) idx[i] = s + (size_t)i;
-        ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)nb, 1, 0, 0, 0, t->x, t->y));
-        const float *z = absa_model_forward(t->m, t->x, nb, 0, 0);
-        if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
-        sums[0] += absa_model_loss(t->m, t->y) * nb;
-        sums[1] += absa_xent_correct_f32(nb, t->K, z, t->y);
+        double batch_loss = 0; /* sum of the per-sample losses, in sample order */
+        for (int o = 0; o < nb; o += piece) {
+            int np = nb - o < piece ? nb - o : piece;
+            for (int i = 0; i < np; i++) idx[i] = s + (size_t)o + (size_t)i;
+            ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)np, 1, 0, 0, 0, t->x, t->y));
+            const float *z = absa_model_forward(t->m, t->x, np, 0, 0);
+            if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
+            for (int i = 0; i < np; i++) batch_loss += absa_xent_forward_f32(1, t->K, z + (size_t)i * t->K, t->y + i, NULL);
+            sums[1] += absa_xent_correct_f32(np, t->K, z, t->y);
+        }
+        sums[0] += batch_loss / nb * nb; /* as the mean of the batch x its size before */
     }
     absa_dist_allreduce_f64(t->dist, sums, 2);
     *loss = t->n_test ? sums[0] / (double)t->n_test : NAN;

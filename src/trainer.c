@@ -107,9 +107,8 @@ static absa_status setup(absa_tstate *t)
     ABSA_TRY(setup_model(t));
     /* the stream: rank 0 puts the server where this run is, before any rank's first request */
     if (t->ucx && t->io) ABSA_TRY(absa_tsrc_ucx_seek(t));
-    /* batch buffers: a micro-batch or a test batch (no larger than the test split) */
-    size_t tb = t->n_test < (size_t)c->test_batch ? t->n_test : (size_t)c->test_batch;
-    size_t xs = (size_t)c->sched.micro > tb ? (size_t)c->sched.micro : tb;
+    /* batch buffers: a micro-batch (the test pass evaluates in pieces of that size) */
+    size_t xs = (size_t)c->sched.micro;
     const size_t nbuf = t->m->n_bufs;
     t->x = absa_try_alloc(xs * t->C * t->H * t->W * sizeof(float));
     t->y = malloc(sizeof(int32_t) * xs);

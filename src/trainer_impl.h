@@ -58,7 +58,8 @@ typedef struct absa_tstate {
 absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss, double *acc, int *stopped);
 /* The epoch's top eigenvalue on the eig-samples set spread over the ranks. */
 absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters);
-/* Test loss and accuracy, test batches spread over the ranks. */
+/* Test loss and accuracy, test batches spread over the ranks (each evaluated in pieces of at
+ * most --micro-batch samples, so the activations stay those of training). */
 absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc);
 
 /* train_grow.c: growth of the worker set, collective over the active ranks. Start growing to

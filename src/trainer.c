@@ -50,7 +50,10 @@ static absa_status open_data(absa_tstate *t)
         if (c->limit_test > 0 && (size_t)c->limit_test < t->n_test) t->n_test = (size_t)c->limit_test;
     }
     for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / absa_h5reader_std(t->train)[ch]);
-augment:;
+augment:
+    if (t->n_train < (size_t)c->sched.batch0)
+        ABSA_FAIL(ABSA_EINVAL, "%zu training samples%s are fewer than one batch (--batch %d): lower --batch or raise --limit-train",
+                  t->n_train, c->limit_train > 0 && (size_t)c->limit_train == t->n_train ? " (--limit-train)" : "", c->sched.batch0);
     int aug = !strcmp(c->augment, "crop-flip") || (!strcmp(c->augment, "auto") && t->C == 3 && t->H == 32 && t->W == 32);
     t->crop = aug ? 4 : 0;
     t->flip = aug;

@@ -49,8 +49,9 @@ static const opt absa_train_opts[] = {
     {"growth-ratio", T_DBL, F(sched.growth_ratio), 1, 1e9, "grow when lambda <= reference / ratio"},
     {"duration", T_INT, F(sched.duration), 1, 1e6, "eigenvalue epochs without growth before a forced growth"},
     {"seed", T_U64, F(seed), 0, 0, "seed of data order, eigenvalue samples, initialisation"},
-    {"out", T_STR, F(out), 0, 0, "output directory (metrics.jsonl, checkpoint.h5, summary.json)"},
-    {"resume", T_STR, F(resume), 0, 0, "checkpoint to resume from"},
+    {"out", T_STR, F(out), 0, 0, "output directory (metrics.jsonl, checkpoint.h5, summary.json); one that holds a run is refused without --force or --resume"},
+    {"force", T_FLAG, F(force), 0, 0, "overwrite the run in --out (its checkpoint, metrics, summary); command line only"},
+    {"resume", T_STR, F(resume), 0, 0, "checkpoint to resume from; the options that define the run must be the checkpoint's (see above)"},
     {"train-split", T_STR, F(train_split), 0, 0, "split to train on"},
     {"test-split", T_STR, F(test_split), 0, 0, "split to test on ('none' to skip)"},
     {"augment", T_STR, F(augment), 0, 0, "auto (crop+flip for 32x32 RGB) | none | crop-flip"},
@@ -200,6 +201,7 @@ absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path)
         if (!eq) ABSA_FAIL(ABSA_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
         *eq = 0;
         char *k = trim(s), *v = trim(eq + 1);
+        if (keyeq(k, "force")) continue; /* a saved config.txt must not overwrite runs */
         if (keyeq(k, "config") || keyeq(k, "quiet")) {
             if (keyeq(k, "quiet") && strcmp(v, "0")) c->quiet = 1;
             continue;
@@ -299,7 +301,14 @@ void absa_train_cfg_help(FILE *f)
                "Under mpirun (or srun for a pool of ranks) training is data-parallel and the ranks grow\n"
                "with the batch up to --max-ranks (docs/growth.md). SIGTERM/SIGINT: the current step is\n"
                "finished, a checkpoint with the position in the epoch is written and absa exits 0;\n"
-               "--resume continues from there.\n"
+               "--resume continues from there. On --resume the options that define the run (model, schedule,\n"
+               "seed, batch, micro-batch, max-batch, lr, lr-decay(-epochs), momentum, weight-decay, dampening,\n"
+               "nesterov, adv-ratio, adv-eps, growth-ratio, duration, eig-samples/iters/tol/rule/chunk, augment,\n"
+               "train-split, limit-train) must equal the checkpoint's, else absa refuses naming the option and\n"
+               "both values; --epochs is applied (extends the run, said on the console); the others (test\n"
+               "split and batch, limits of the test, threads, logging, data paths, ranks) are applied as given.\n"
+               "What the run directory holds, its refusal to overwrite a run, disk-full and kill behaviour,\n"
+               "and how growth is reported: docs/training.md.\n"
                "--data ucx://HOST:PORT streams the training split from `absa serve` (docs/ucx.md), which\n"
                "owns the epoch order; serve with --seed = this --seed and --epochs >= epochs + 1 (or 0).\n\n");
     fprintf(f, "  %-18s %s\n", "--config FILE", "read options from FILE first");

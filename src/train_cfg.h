@@ -33,6 +33,7 @@ typedef struct absa_train_cfg {
     int threads;
     int step_log;           /* write a metrics line every N steps (0 = none) */
     int quiet;
+    int force;              /* overwrite a run already in --out (command line only) */
     size_t memory_budget;   /* bytes for the HDF5 reader's RAM copy / cache */
     int stop_after;         /* testing aid: stop after this many epochs of this invocation (0 = off) */
     /* data parallelism and growth of the worker set (dist.h, docs/growth.md) */

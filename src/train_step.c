@@ -41,12 +41,14 @@ static void log_ids(absa_tstate *t, int epoch, const uint64_t *idx, int n)
     fputc('\n', t->idlog);
 }
 
-static void log_step(absa_tstate *t, int epoch, double loss)
+/* a step line, handed to the kernel at once (it survives a kill -9 of this process) */
+static absa_status log_step(absa_tstate *t, int epoch, double loss)
 {
     const absa_train_cfg *c = t->cfg;
-    if (t->io && c->step_log > 0 && t->pr.global_step % c->step_log == 0)
-        fprintf(t->metrics, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
-                epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
+    if (!t->io || c->step_log <= 0 || t->pr.global_step % c->step_log != 0) return ABSA_OK;
+    fprintf(t->metrics.f, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
+            epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
+    return absa_mlog_commit(&t->metrics, 0);
 }
 
 /* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
@@ -160,7 +162,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         cur += (size_t)B;
         pr->ep_cursor = (int64_t)cur;
         t->t_compute += absa_now() - t0;
-        log_step(t, epoch, step_loss);
+        ABSA_TRY(log_step(t, epoch, step_loss));
         if (t->io && t->tty && !c->quiet)
             fprintf(stderr, "\r  epoch %d: %zu/%zu samples, step %lld, loss %.4f   ", epoch, cur, t->n_train,
                     (long long)pr->global_step, step_loss);
@@ -179,7 +181,7 @@ cleanup:
     return status;
 }
 
-absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters)
+absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters, int *converged)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -207,6 +209,7 @@ absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters
     ABSA_TRY(absa_dist_power_iteration(t->dist, t->m, x, y, nl, n, &o, &r));
     *eig = r.eig[0];
     *iters = r.iters[0];
+    *converged = r.converged[0];
 cleanup:
     free(perm);
     free(idx);

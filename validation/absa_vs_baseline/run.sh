@@ -19,11 +19,12 @@ mkdir -p "$OUT"
 [ -f "$OUT/fashion-mnist.h5" ] || "$ABSA" pack --format idx --output "$OUT/fashion-mnist.h5"
 common=(--data "$OUT/fashion-mnist.h5" --model lenet --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS"
         --limit-train "$LIMIT" --micro-batch 128 --step-log 0 --lr-decay-epochs "$((EPOCHS * 3 / 4))" --lr-decay 0.2)
-# a run whose summary.json exists is kept (re-running the script finishes what is missing)
+# a run whose summary.json exists is kept (re-running the script finishes what is missing); one
+# without it (interrupted) starts over (--force)
 run() {
   local name=$1; shift
   if [ -f "$OUT/$name/summary.json" ]; then echo "== $name: done already ($OUT/$name/summary.json)"; return; fi
-  echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name"
+  echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name" --force
 }
 LRMAX=$(awk -v l="$LR" -v m="$MAXB" 'BEGIN { printf "%.6g", l * m / 128 }')
 run sgd128 --schedule sgd --batch 128 --max-batch 128 --lr "$LR"

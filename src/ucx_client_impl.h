@@ -78,6 +78,7 @@ struct absa_ucx_client {
     double wait_s;
     /* progress thread only */
     int sends;
+    double ping_s, last_send; /* PING after ping_s seconds without a send (0: never) */
 };
 
 /* ucx_client.c */

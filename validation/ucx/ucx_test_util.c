@@ -379,21 +379,55 @@ pid_t ucxt_spawn_client(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_shar
     return pid;
 }
 
+/* one audit line: kind 'c' commit, 'r' redo (a commit after a rewind), 'w' rewind; 0 if not one */
+static int ucxt_audit_line(const char *line, unsigned long long *ep, unsigned long long *id)
+{
+    char word[16] = "";
+    if (line[0] == '#') return 0;
+    if (sscanf(line, "rewind %llu %llu", ep, id) == 2) return 'w';
+    int k = sscanf(line, "%llu %llu %15s", ep, id, word);
+    if (k == 2) return 'c';
+    if (k == 3 && !strcmp(word, "redo")) return 'r';
+    return 0;
+}
+
+int ucxt_audit_events(const char *path, uint64_t n, uint64_t max_epochs, uint32_t *rewinds, uint32_t *redos)
+{
+    char line[256];
+    unsigned long long ep, id;
+    int k = 0;
+    memset(rewinds, 0, max_epochs * n * sizeof *rewinds);
+    memset(redos, 0, max_epochs * n * sizeof *redos);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        int kind = ucxt_audit_line(line, &ep, &id);
+        if (!kind || ep >= max_epochs || id >= n) continue;
+        if (kind == 'w') rewinds[ep * n + id]++, k++;
+        if (kind == 'r') redos[ep * n + id]++;
+    }
+    fclose(f);
+    return k;
+}
+
 int ucxt_check_audit(const char *path, uint64_t n, uint64_t max_epochs, uint64_t *lines, uint64_t *dups,
                      uint32_t *counts)
 {
     uint32_t *cnt = counts ? counts : calloc(max_epochs * n, sizeof *cnt);
     if (counts) memset(cnt, 0, max_epochs * n * sizeof *cnt);
     unsigned long long ep, id;
+    char line[256];
     *lines = *dups = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         if (!counts) free(cnt);
         return -1;
     }
-    while (fscanf(f, "%llu %llu", &ep, &id) == 2) {
-        (*lines)++;
-        if (ep < max_epochs && id < n) cnt[ep * n + id]++;
+    while (fgets(line, sizeof line, f)) { /* the lineage: commits minus rewinds */
+        int kind = ucxt_audit_line(line, &ep, &id);
+        if (!kind) continue;
+        if (kind != 'w') (*lines)++;
+        if (ep < max_epochs && id < n) cnt[ep * n + id] += kind == 'w' ? (uint32_t)-1 : 1u;
     }
     fclose(f);
     int complete = 0, stop = 0;

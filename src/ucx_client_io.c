@@ -304,6 +304,7 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
                                  "was the process stopped?): their samples went to other clients and this client's "
                                  "use of them does not count; resume from the last checkpoint",
                                  c->meta.lease_timeout_s);
+            c->keep_conn = 1;
             return UCS_OK;
         }
         if (!c->ctl_wait || c->ctl_ready || c->ctl_payload) break;
@@ -345,6 +346,7 @@ void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     absa_ucx_client *c = arg;
     (void)ep;
     pthread_mutex_lock(&c->mu);
+    c->ep_lost = 1;
     absa_cli_fail_locked(c, ABSA_EUCX, "connection to the server lost: %s", ucs_status_string(status));
     pthread_mutex_unlock(&c->mu);
 }
@@ -368,12 +370,12 @@ static void absa_cli_shutdown(absa_ucx_client *c)
 {
     absa_cli_progress_for(c, NULL, 2.0); /* flush BYE and other sends */
     pthread_mutex_lock(&c->mu);
-    int wait_bye = c->bye_sent && !c->failed;
+    int wait_bye = c->bye_sent && (!c->failed || c->keep_conn);
     pthread_mutex_unlock(&c->mu);
     for (double t0 = absa_now(); wait_bye && absa_now() - t0 < 2.0;) {
         if (!ucp_worker_progress(c->w)) usleep(100);
         pthread_mutex_lock(&c->mu);
-        wait_bye = !c->failed;
+        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn);
         pthread_mutex_unlock(&c->mu);
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};

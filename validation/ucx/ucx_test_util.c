@@ -183,6 +183,19 @@ ucxt_shared *ucxt_shared_new(int k)
         goto done;                                                                       \
     } while (0)
 
+/* expect_revoked: a failure that says the server revoked our leases ends the client as expected */
+#define UCXT_REVOKED_OR_FAIL(what)                                                      \
+    do {                                                                                 \
+        if (cfg->expect_revoked && sh->holding && strstr(absa_last_error(), "revoked")) { \
+            snprintf(sh->msg, sizeof sh->msg, "%s", absa_last_error());                  \
+            fprintf(stderr, "client %d: told as expected: %s\n", cfg->id, sh->msg);      \
+            sh->revoked = 1;                                                             \
+            sh->finished = 1;                                                            \
+            goto done;                                                                   \
+        }                                                                                \
+        UCXT_FAIL("%s: %s", what, absa_last_error());                                    \
+    } while (0)
+
 /* one batch against the permutation, the reader and the closed form */
 static int ucxt_verify(absa_h5reader *rd, const ucxt_env *e, const absa_ucx_batch *b, uint64_t *perm,
                        uint64_t *perm_epoch, uint8_t *img, int32_t *lab, char *msg, size_t cap)
@@ -276,7 +289,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         absa_status nst = absa_ucx_client_next(c, n, &b);
         lost_st = nst;
         if (nst != ABSA_OK && cfg->expect_loss) goto lost;
-        if (nst != ABSA_OK) UCXT_FAIL("next: %s", absa_last_error());
+        if (nst != ABSA_OK) UCXT_REVOKED_OR_FAIL("next");
         uint64_t wus = (uint64_t)((ucxt_now() - t0) * 1e6);
         if (wus > sh->max_wait_us) sh->max_wait_us = wus;
         if (getenv("UCXT_TRACE"))
@@ -314,7 +327,10 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
              * ones are held when we are killed */
             if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_FAIL("sync: %s", absa_last_error());
             sh->holding = 1;
-            for (;;) pause(); /* killed by the parent with SIGKILL */
+            if (!cfg->expect_revoked)
+                for (;;) pause(); /* killed by the parent with SIGKILL */
+            /* stopped (SIGSTOP) and continued by the parent, which then sets go_fast */
+            while (!sh->go_fast) usleep(1000);
         }
         int us = (!sh->go_fast && cfg->slow_us) ? cfg->slow_us : cfg->step_us;
         if (us) usleep((useconds_t)us);
@@ -325,7 +341,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         nst = absa_ucx_client_commit(c, &b);
         lost_st = nst;
         if (nst != ABSA_OK && cfg->expect_loss) goto lost;
-        if (nst != ABSA_OK) UCXT_FAIL("commit: %s", absa_last_error());
+        if (nst != ABSA_OK) UCXT_REVOKED_OR_FAIL("commit");
         commits++;
         sh->batches++;
         sh->samples += b.count;
@@ -335,7 +351,8 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
             break;
         }
     }
-    if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_FAIL("sync: %s", absa_last_error());
+    if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_REVOKED_OR_FAIL("sync");
+    if (cfg->expect_revoked) UCXT_FAIL("the server did not revoke the stopped client's leases");
     sh->rndv = absa_ucx_client_rndv_batches(c);
     if (cfg->expect_loss) UCXT_FAIL("the server did not go away");
     sh->finished = 1;

@@ -26,7 +26,7 @@ typedef struct ucxt_env {
 
 /* per-client results in shared memory (written by the client process) */
 typedef struct ucxt_shared {
-    volatile int connected, holding, finished, failures;
+    volatile int connected, holding, finished, failures, revoked;
     volatile uint64_t batches, samples, epoch_mask, short_batches, max_wait_us, rndv;
     volatile uint64_t state_epoch, state_committed, state_nranges;
     absa_ucx_range state_ranges[64];
@@ -43,6 +43,8 @@ typedef struct ucxt_client_cfg {
     int step_us;          /* simulated compute per batch */
     int slow_us;          /* step while shared->go_fast == 0 (0: same as step_us) */
     int hold_after;       /* after this many commits take one more batch and hang (killed) */
+    int expect_revoked;   /* with hold_after: wait there (stopped and continued by the parent)
+                           * until go_fast, then go on: a "revoked" failure is the expected end */
     int check_order;      /* single client: positions must be 0..N-1 in order, last batch short */
     int stop_after;       /* >0: after this many commits: sync, record state, close */
     int seek;             /* seek to shared->state_* before the first next() */

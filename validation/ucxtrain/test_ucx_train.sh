@@ -8,7 +8,8 @@
 #            the server's audit holds each sample exactly once in each epoch 1..3; every epoch
 #            line reports wall.data_stall and wall.data_stall_frac in [0, 1)
 #   secret : wrong secret -> one "absa train: error:" line, non-zero exit, no training output;
-#            no secret at all -> refused likewise
+#            no secret at all -> refused likewise; a server with too few epochs (serve --epochs 2,
+#            train --epochs 2 needs 3) -> refused likewise within seconds, before any step
 #   resume : SIGTERM while training over ucx:// (mid-epoch checkpoint with the server's committed
 #            ranges), a fresh server, --resume: final weights bitwise equal to the file run and
 #            the two audits together hold each sample exactly once per epoch
@@ -54,7 +55,7 @@ SEED=11 N=1024 EPOCHS=3
 serve() {  # $1 = audit file; starts the server, sets SRV and URL
   rm -f "$W/addr"
   "$ABSA" serve --data "$W/d.h5" --listen 127.0.0.1:0 --secret-file "$W/secret" --address-file "$W/addr" \
-    --seed $SEED --epochs $((EPOCHS + 1)) --audit "$1" 2>>"$W/serve.log" &
+    --seed $SEED --epochs ${SERVE_EPOCHS:-$((EPOCHS + 1))} --audit "$1" 2>>"$W/serve.log" &
   SRV=$!
   for _ in $(seq 1 100); do [ -s "$W/addr" ] && break; sleep 0.1; done
   URL=$(head -1 "$W/addr" 2>/dev/null)
@@ -140,6 +141,18 @@ secret)
   [ $rc != 0 ] && [ "$(wc -l <"$W/none.err")" = 1 ] && grep -q "ABSA_SECRET" "$W/none.err" && ok "no secret: refused ($(cat "$W/none.err"))" || bad "no secret: rc $rc $(cat "$W/none.err")"
   ABSA_SECRET=$(head -1 "$W/secret") "$ABSA" train --data "$URL" "${ARGS[@]}" --schedule sgd --epochs 1 --out "$W/env" 2>"$W/env.err" &&
     ok "ABSA_SECRET from the environment accepted" || { bad "env secret"; cat "$W/env.err"; }
+  # issue 13: a server with too few epochs is refused at connect time, not after epoch 1
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  SERVE_EPOCHS=2 serve "$W/audit_few.txt"
+  t0=$(date +%s%N)
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --schedule sgd --epochs 2 --out "$W/few" 2>"$W/few.err"; rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  cat "$W/few.err"
+  [ $rc != 0 ] && [ "$(wc -l <"$W/few.err")" = 1 ] && grep -q "^absa train: error: .*the server serves 2 epochs, this run needs 3 (--epochs 2 + 1" "$W/few.err" &&
+    ok "serve --epochs 2, train --epochs 2: refused with one line (exit $rc)" || bad "too few server epochs: rc $rc, $(cat "$W/few.err")"
+  [ "$(grep -c '"type": "step"' "$W/few/metrics.jsonl" 2>/dev/null || echo 0)" = 0 ] && [ ! -s "$W/audit_few.txt" ] &&
+    ok "too few server epochs: refused before any step, in $ms ms" || bad "too few server epochs: trained before refusing ($ms ms)"
+  [ $ms -lt 10000 ] || bad "too few server epochs: refused only after $ms ms"
   ;;
 resume)
   serve "$W/audit1.txt"

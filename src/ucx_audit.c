@@ -67,6 +67,7 @@ void absa_ucx_audit_commit(absa_ucx_audit *a, const absa_ucx_lease *l, const uin
                 a->werr = 1;
             st[id] |= AUDIT_LIVE | AUDIT_EVER;
         }
+    if (fflush(a->f) != 0) a->werr = 1; /* a test may watch the file grow */
 }
 
 static uint64_t absa_audit_rewind(absa_ucx_audit *a, uint64_t epoch, uint8_t *st, const uint8_t *keep)

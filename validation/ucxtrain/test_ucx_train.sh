@@ -13,6 +13,11 @@
 #   resume : SIGTERM while training over ucx:// (mid-epoch checkpoint with the server's committed
 #            ranges), a fresh server, --resume: final weights bitwise equal to the file run and
 #            the two audits together hold each sample exactly once per epoch
+#   kill   : SIGTERM mid-epoch (checkpoint), --resume on the same server, SIGKILL a few hundred
+#            commits later (the last checkpoint is older than the server's commits), --resume
+#            again: its seek rewinds the server to the checkpoint. Final weights bitwise equal to the file run; the audit's lineage holds
+#            each sample exactly once per epoch; the rewound commits are exactly those made
+#            between the checkpoint and the kill, and each is re-delivered ("redo") once
 #   notest : no --test-data: sgd trains, the test pass is skipped (test_skipped, null test_acc)
 #   mpi    : 2 MPI ranks (each its own client, absa schedule), then 3 ranks with steps that do
 #            not divide the epoch and a deep prefetch: each sample exactly once per epoch (the
@@ -86,16 +91,20 @@ same_steps() {  # $1 $2 = run dirs: the step lines (loss %.9g, lr, batch) are id
   diff <(grep '"type": "step"' "$1/metrics.jsonl") <(grep '"type": "step"' "$2/metrics.jsonl") >/dev/null &&
     [ "$(grep -c '"type": "step"' "$1/metrics.jsonl")" -gt 0 ]
 }
-audit_once() {  # audit files...: each of 0..N-1 exactly once in each epoch 1..EPOCHS
+audit_once() {  # audit files...: in the lineage (commits minus rewinds), each of 0..N-1 exactly once in each epoch 1..EPOCHS
   "$PY" - $N $EPOCHS "$@" <<'PY'
 import sys
+from collections import Counter
 n, epochs, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 ep = {}
 for f in files:
     for line in open(f):
-        e, i = line.split(); ep.setdefault(int(e), []).append(int(i))
-print("  audit: " + ", ".join("epoch %d: %d commits" % (e, len(ep[e])) for e in sorted(ep)))
-sys.exit(0 if all(sorted(ep.get(e, [])) == list(range(n)) for e in range(1, epochs + 1)) else 1)
+        v = line.split()
+        if not v or v[0] == "#": continue
+        if v[0] == "rewind": ep.setdefault(int(v[1]), Counter())[int(v[2])] -= 1
+        else: ep.setdefault(int(v[0]), Counter())[int(v[1])] += 1
+print("  audit: " + ", ".join("epoch %d: %d in the lineage" % (e, sum(ep[e].values())) for e in sorted(ep)))
+sys.exit(0 if all(ep.get(e) == Counter(range(n)) for e in range(1, epochs + 1)) else 1)
 PY
 }
 
@@ -171,6 +180,60 @@ resume)
   file_run
   same_weights "$W/ucx" "$W/file" && ok "resumed run bitwise equal to the uninterrupted file run" || bad "resumed weights differ"
   audit_once "$W/audit1.txt" "$W/audit2.txt" && ok "the two audits: each sample once per epoch" || bad "audits"
+  ;;
+kill)
+  serve "$W/audit.txt"
+  commits() { grep -vc '^#' "$W/audit.txt" 2>/dev/null || echo 0; }
+  # run 1: SIGTERM mid-epoch 1 (checkpoint with the server's committed positions [0, K))
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx1.err" &
+  TR=$!
+  for _ in $(seq 1 1000); do [ "$(commits)" -gt 300 ] && break; sleep 0.01; done
+  kill -TERM $TR; wait $TR || bad "SIGTERM: exit $?"
+  # run 2: resumed on the same server, SIGKILLed some hundred commits later (its checkpoint is still run 1's)
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx2.err" &
+  TR=$!
+  c0=$(commits)
+  for _ in $(seq 1 1000); do [ "$(commits)" -gt $((c0 + 300)) ] && break; sleep 0.01; done
+  kill -KILL $TR; wait $TR 2>/dev/null
+  for _ in $(seq 1 100); do grep -q "dropped: connection lost" "$W/serve.log" && break; sleep 0.05; done
+  "$PY" -c "import h5py,sys; a=h5py.File(sys.argv[1],'r')['train'].attrs; print('  checkpoint at the kill: epoch', a['epoch'], 'ep_epoch', a['ep_epoch'], 'ucx_epoch', a.get('ucx_epoch'), 'ucx_committed', a.get('ucx_committed'))" "$W/ucx/checkpoint.h5"
+  "$PY" - "$W/ucx/checkpoint.h5" > "$W/ck.txt" <<'PY'
+import h5py, sys
+a = h5py.File(sys.argv[1], "r")["train"].attrs
+e = int(a["ep_epoch"])
+print(e if e else int(a["epoch"]) + 1, int(a["ucx_committed"]) if e else 0)
+PY
+  # run 3: resumed from that checkpoint: the seek rewinds what run 2 committed
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx3.err" &&
+    ok "resumed over ucx:// on the same server after SIGKILL" || { bad "resume"; cat "$W/ucx3.err"; }
+  stop_server
+  file_run
+  same_weights "$W/ucx" "$W/file" && ok "stopped, killed and resumed run bitwise equal to the uninterrupted file run" || bad "resumed weights differ"
+  audit_once "$W/audit.txt" && ok "audit lineage: each sample exactly once per epoch" || bad "audit lineage"
+  "$PY" - "$W/audit.txt" $(cat "$W/ck.txt") <<'PY' && ok "rewinds = the commits between the checkpoint and the kill, each re-delivered once" || bad "rewinds/re-deliveries"
+import sys
+from collections import Counter
+audit, ck_epoch, ck_committed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lines = [l.split() for l in open(audit) if l.strip()]
+seeks = [k for k, v in enumerate(lines) if v[:2] == ["#", "seek"]]
+# the commits the server made before the resumed run's seek (the last one), in order; of the
+# checkpoint's epoch the first ck_committed are in the checkpoint (one rank commits in step order)
+before, seen = Counter(), Counter()
+for v in lines[:seeks[-1]] if len(seeks) == 3 else []:
+    if v[0] in ("#", "rewind"): continue
+    e, i = int(v[0]), int(v[1])
+    if e < ck_epoch: continue
+    seen[e] += 1
+    if e > ck_epoch or seen[e] > ck_committed: before[(e, i)] += 1
+rew, redo = Counter(), Counter()
+for v in lines:
+    if v[0] == "#": continue
+    if v[0] == "rewind": rew[(int(v[1]), int(v[2]))] += 1
+    elif len(v) == 3 and v[2] == "redo": redo[(int(v[0]), int(v[1]))] += 1
+print("  checkpoint: epoch %d with %d committed; commits after it before the kill %d, rewound %d, re-delivered %d (epochs %s)" % (
+    ck_epoch, ck_committed, sum(before.values()), sum(rew.values()), sum(redo.values()), sorted(set(e for e, _ in rew))))
+sys.exit(0 if before and rew == before and redo == before else 1)
+PY
   ;;
 notest)
   serve "$W/audit.txt"

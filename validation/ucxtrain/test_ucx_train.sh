@@ -182,8 +182,9 @@ resume)
   audit_once "$W/audit1.txt" "$W/audit2.txt" && ok "the two audits: each sample once per epoch" || bad "audits"
   ;;
 kill)
+  EPOCHS=2 ARGS+=(--epochs 2)  # three runs and the file run: keep it short
   serve "$W/audit.txt"
-  commits() { grep -vc '^#' "$W/audit.txt" 2>/dev/null || echo 0; }
+  commits() { local k; k=$(grep -vc '^#' "$W/audit.txt" 2>/dev/null); echo "${k:-0}"; }
   # run 1: SIGTERM mid-epoch 1 (checkpoint with the server's committed positions [0, K))
   "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx1.err" &
   TR=$!

@@ -85,6 +85,7 @@ typedef struct absa_srv {
     int loop_gathers; /* dataset in RAM: the event loop gathers slices too when it is idle */
     absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
     int stop;
+    double t_sweep; /* last lease-timeout sweep */
     uint64_t batches, bytes, drops;
 } absa_srv;
 

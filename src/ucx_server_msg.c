@@ -246,7 +246,8 @@ static void absa_srv_revoked_cb(void *arg, const absa_ucx_lease *l)
 void absa_srv_expire(absa_srv *s)
 {
     const double timeout = s->o->lease_timeout_s, now = absa_now();
-    if (timeout <= 0) return;
+    if (timeout <= 0 || now - s->t_sweep < (timeout < 1.0 ? timeout / 4 : 0.25)) return; /* the loop wakes at least every 250 ms */
+    s->t_sweep = now;
     absa_lease_set_clock(s->lm, now);
     for (size_t i = 0; i < s->ncl; i++) {
         absa_srv_client *c = s->cl[i];

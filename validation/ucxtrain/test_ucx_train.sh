@@ -60,7 +60,7 @@ SEED=11 N=1024 EPOCHS=3
 serve() {  # $1 = audit file; starts the server, sets SRV and URL
   rm -f "$W/addr"
   "$ABSA" serve --data "$W/d.h5" --listen 127.0.0.1:0 --secret-file "$W/secret" --address-file "$W/addr" \
-    --seed $SEED --epochs ${SERVE_EPOCHS:-$((EPOCHS + 1))} --audit "$1" 2>>"$W/serve.log" &
+    --seed $SEED --epochs ${SERVE_EPOCHS:-$((EPOCHS + 1))} --audit "$1" ${SERVE_EXTRA:-} 2>>"$W/serve.log" &
   SRV=$!
   for _ in $(seq 1 100); do [ -s "$W/addr" ] && break; sleep 0.1; done
   URL=$(head -1 "$W/addr" 2>/dev/null)
@@ -162,6 +162,19 @@ secret)
   [ "$(grep -c '"type": "step"' "$W/few/metrics.jsonl" 2>/dev/null || echo 0)" = 0 ] && [ ! -s "$W/audit_few.txt" ] &&
     ok "too few server epochs: refused before any step, in $ms ms" || bad "too few server epochs: trained before refusing ($ms ms)"
   [ $ms -lt 10000 ] || bad "too few server epochs: refused only after $ms ms"
+  # issue 14: a trainer stopped (SIGSTOP) for longer than the server's --lease-timeout loses its
+  # leases; continued, it fails with one line at its next commit and writes no checkpoint
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  SERVE_EXTRA="--lease-timeout 1" serve "$W/audit_stop.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --schedule sgd --epochs 2 --out "$W/stop" 2>"$W/stop.err" &
+  TR=$!
+  for _ in $(seq 1 500); do [ "$(grep -vc '^#' "$W/audit_stop.txt" 2>/dev/null)" -gt 100 ] 2>/dev/null && break; sleep 0.01; done
+  kill -STOP $TR; sleep 2.5; kill -CONT $TR; wait $TR; rc=$?
+  cat "$W/stop.err"
+  [ $rc = 1 ] && [ "$(wc -l <"$W/stop.err")" = 1 ] && grep -q "^absa train: error: .*: the server revoked leases of this client after 1 s of silence" "$W/stop.err" &&
+    ok "stopped past --lease-timeout: one error line, exit 1" || bad "stopped trainer: rc $rc, $(cat "$W/stop.err")"
+  [ ! -e "$W/stop/checkpoint.h5" ] && grep -q "commit of revoked lease .* refused" "$W/serve.log" &&
+    ok "stopped trainer: its late commit refused by the server, no checkpoint written" || bad "stopped trainer: checkpoint written or commit not refused"
   ;;
 resume)
   serve "$W/audit1.txt"

@@ -9,7 +9,9 @@
 #            line reports wall.data_stall and wall.data_stall_frac in [0, 1)
 #   secret : wrong secret -> one "absa train: error:" line, non-zero exit, no training output;
 #            no secret at all -> refused likewise; a server with too few epochs (serve --epochs 2,
-#            train --epochs 2 needs 3) -> refused likewise within seconds, before any step
+#            train --epochs 2 needs 3) -> refused likewise within seconds, before any step; a
+#            trainer SIGSTOPped past serve --lease-timeout 1 -> one error line ("revoked") at its
+#            next commit, exit 1, no checkpoint, the server refused the late commit
 #   resume : SIGTERM while training over ucx:// (mid-epoch checkpoint with the server's committed
 #            ranges), a fresh server, --resume: final weights bitwise equal to the file run and
 #            the two audits together hold each sample exactly once per epoch

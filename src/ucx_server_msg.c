@@ -163,8 +163,10 @@ void absa_srv_collect_batches(absa_srv *s)
             absa_srv_pool_put(s, j->buf);
         } else if (!absa_lease_find(s->lm, c->id, j->m.lease)) {
             absa_srv_pool_put(s, j->buf);
-            if (absa_lease_forget_revoked(s->lm, c->id, j->m.lease)) c->revoked--;
-            absa_srv_queue_pending(s, c, &j->p);
+            if (absa_lease_forget_revoked(s->lm, c->id, j->m.lease)) { /* never sent: ask again when back */
+                c->revoked--;
+                absa_srv_queue_pending(s, c, &j->p);
+            }
         } else {
             s->batches++;
             s->bytes += absa_ucx_batch_payload_len(j->m.count, j->m.nranges, s->sample_bytes);

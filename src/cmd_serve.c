@@ -53,8 +53,9 @@ int absa_cmd_serve(int argc, char **argv)
         {"audit", required_argument, 0, 'A'},        {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.data = optarg; break;
         case 's': o.split = optarg; break;
@@ -69,7 +70,7 @@ int absa_cmd_serve(int argc, char **argv)
         case 'A': o.audit_file = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': serve_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);

@@ -257,7 +257,7 @@ static absa_status pk_run(pk *p, pk_node **result)
             p->pos += (size_t)w;
             if (op == 'q' || op == 'r') {
                 if (p->sp <= fl) PK_FAIL(p, "PUT on an empty stack");
-                if (id > p->len) PK_FAIL(p, "memo index %zu out of range", id);
+                if (id > p->nall + 1024) PK_FAIL(p, "memo index %zu out of range", id); /* pickle numbers them in order */
                 if (id >= p->nmemo) {
                     pk_node **m = realloc(p->memo, (id + 1) * sizeof *m);
                     if (!m) return pk_push(p, NULL);

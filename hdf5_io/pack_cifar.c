@@ -184,6 +184,7 @@ typedef struct absa_cifar_pyset {
     int hundred;
     absa_cifar_py train[ABSA_CIFAR_MAX_FILES], test, meta; /* train: by batch number */
     int has_train[ABSA_CIFAR_MAX_FILES], has_test, has_meta;
+    int bin_members; /* archive members named like the binary version (*.bin) */
     const char *archive; /* for messages: the archive being read, or NULL */
 } absa_cifar_pyset;
 
@@ -220,7 +221,10 @@ static int absa_cifar_py_input(const char *path, int hundred)
 
 static int absa_cifar_py_want(void *ctx, const char *name)
 {
-    return absa_cifar_py_slot(name, ((absa_cifar_pyset *)ctx)->hundred) >= 0;
+    absa_cifar_pyset *s = ctx;
+    size_t n = strlen(name);
+    s->bin_members += n > 4 && !strcmp(name + n - 4, ".bin");
+    return absa_cifar_py_slot(name, s->hundred) >= 0;
 }
 
 static absa_status absa_cifar_py_member(void *ctx, const char *name, const uint8_t *data, size_t n)
@@ -318,6 +322,8 @@ static absa_status absa_pack_cifar_py(const absa_pack_args *a, absa_h5w *w, int 
     ABSA_TRY(absa_cifar_py_collect(s, a, w));
     int any = s->has_test;
     for (int k = 0; k < ABSA_CIFAR_MAX_FILES; k++) any |= s->has_train[k];
+    if (!any && s->bin_members)
+        ABSA_FAIL(ABSA_EINVAL, "the archive holds the binary version (*.bin): extract it (tar xzf) and give its folder");
     if (!any) ABSA_FAIL(ABSA_ENOTFOUND, "no CIFAR-%s batches found in the inputs (python version: %s)",
                         hundred ? "100" : "10", hundred ? "train, test" : "data_batch_1..5, test_batch");
     const int K = hundred ? 100 : 10;

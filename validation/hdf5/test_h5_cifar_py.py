@@ -92,6 +92,13 @@ def test_hostile(ck, args, rng):
     raw[148] ^= 1  # header checksum
     dd = tmpdir(args, "case")
     expect_fail(ck, args, "bad tar checksum", "cifar10", write(os.path.join(dd, "cifar-10-python.tar.gz"), gzip.compress(bytes(raw))), "checksum mismatch")
+    # the binary version as an archive: a pointer to extracting it
+    import tarfile
+    dd = tmpdir(args, "case")
+    binarch = os.path.join(dd, "cifar-10-binary.tar.gz")
+    with tarfile.open(binarch, "w:gz", format=tarfile.GNU_FORMAT) as t:
+        t.add(os.path.join(d, "bin", "data_batch_1.bin"), arcname="cifar-10-batches-bin/data_batch_1.bin")
+    expect_fail(ck, args, "binary version as an archive", "cifar10", binarch, "extract it (tar xzf)")
     # random corruption of a valid pickle: exit 0 or 1, one stderr line on failure, never a crash
     crashes = 0
     for t in range(40):

@@ -261,8 +261,6 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
     if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
-    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
-        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)
         ABSA_FAIL(ABSA_EINVAL, "micro-batch %d is larger than the batch %d", c->sched.micro, c->sched.batch0);
@@ -273,6 +271,15 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     if (!c->out[0]) ABSA_FAIL(ABSA_EINVAL, "--out must name a directory");
     if (strcmp(c->growth, "auto") && strcmp(c->growth, "spawn") && strcmp(c->growth, "pool") && strcmp(c->growth, "none"))
         ABSA_FAIL(ABSA_EINVAL, "--growth: '%s' is not auto, spawn, pool or none", c->growth);
+cleanup:
+    return status;
+}
+
+absa_status absa_train_cfg_check_env(const absa_train_cfg *c)
+{
+    absa_status status = ABSA_OK;
+    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
+        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
 cleanup:
     return status;
 }

@@ -49,6 +49,9 @@ expect 2 "pack option without value" "absa pack: option '--format' needs a value
   $ABSA pack --format
 expect 2 "info unknown option" "absa info: unknown option '--foo' (see 'absa info --help')" $ABSA info --foo
 expect 2 "slurm unknown option" "absa slurm: unknown option '--foo' (see 'absa slurm --help')" $ABSA slurm --foo
+expect 1 "train ucx:// without a secret (runtime, as absa serve)" \
+  "absa train: error: --data ucx://127.0.0.1:1 needs the server's secret: --secret-file FILE or env ABSA_SECRET" \
+  env -u ABSA_SECRET $ABSA train --data ucx://127.0.0.1:1
 $ABSA --help >"$W/out" && grep -q "2 usage error" "$W/out" && grep -q "1 runtime failure" "$W/out" \
   && ok "absa --help states the exit codes" || bad "absa --help states the exit codes"
 

@@ -95,10 +95,12 @@ static void absa_info_sources(hid_t f)
     H5Aclose(a);
 }
 
-static void absa_info_labels(hid_t g, const char *name, int ncls)
+/* Prints the histogram; returns how many labels lie outside [0, ncls). */
+static uint64_t absa_info_labels(hid_t g, const char *name, int ncls)
 {
+    uint64_t out = 0;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    if (d < 0) return;
+    if (d < 0) return 0;
     hid_t sp = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     int32_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
@@ -110,16 +112,26 @@ static void absa_info_labels(hid_t g, const char *name, int ncls)
         for (int c = 0; c < ncls; c++) printf("%s%d:%llu", c % 10 ? " " : "\n    ", c, (unsigned long long)h[c]);
         if (h[ncls]) printf("\n    OUT OF RANGE: %llu", (unsigned long long)h[ncls]);
         printf("\n");
+        out = h[ncls];
     }
     free(v);
     free(h);
     H5Sclose(sp);
     H5Dclose(d);
+    return out;
 }
 
 typedef struct absa_info_ctx {
-    int ncls, ncoarse, nsplits;
+    int ncls, ncoarse, nsplits, has_ncls;
+    uint64_t bad;       /* labels out of range, all splits */
+    char bad_where[96]; /* the first split/dataset that has some */
 } absa_info_ctx;
+
+static void absa_info_count_bad(absa_info_ctx *ctx, uint64_t n, const char *split, const char *dset)
+{
+    if (n && !ctx->bad) snprintf(ctx->bad_where, sizeof ctx->bad_where, "%s/%s", split, dset);
+    ctx->bad += n;
+}
 
 static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li, void *data)
 {
@@ -167,8 +179,13 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
         H5Aclose(a);
         printf("  count: %llu\n", (unsigned long long)c);
     }
-    absa_info_labels(g, "labels", ctx->ncls);
-    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0) absa_info_labels(g, "coarse_labels", ctx->ncoarse);
+    /* out-of-range labels are an error only where the file states its class count */
+    uint64_t nb = absa_info_labels(g, "labels", ctx->ncls);
+    if (ctx->has_ncls) absa_info_count_bad(ctx, nb, name, "labels");
+    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0) {
+        nb = absa_info_labels(g, "coarse_labels", ctx->ncoarse);
+        if (ctx->ncoarse > 0) absa_info_count_bad(ctx, nb, name, "coarse_labels");
+    }
     H5Pclose(dcpl);
     H5Sclose(sp);
     H5Dclose(d);
@@ -196,7 +213,12 @@ int absa_cmd_info(int argc, char **argv)
                    "label histogram.\n");
             return 0;
         }
-        if (argv[i][0] == '-' || path) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "absa info: unknown option '%.*s' (see 'absa info --help')\n",
+                    (int)strcspn(argv[i], "="), argv[i]);
+            return 2;
+        }
+        if (path) {
             fprintf(stderr, "absa info: unexpected argument '%s' (usage: absa info FILE.h5)\n", argv[i]);
             return 2;
         }
@@ -214,7 +236,8 @@ int absa_cmd_info(int argc, char **argv)
         fprintf(stderr, "absa info: error: %s: cannot open as HDF5\n", path);
         return 1;
     }
-    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0};
+    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, 0, 0, ""};
+    ctx.has_ncls = ctx.ncls > 0;
     printf("file: %s\n", path);
     if (H5Aexists(f, "format_version") > 0) printf("format_version: %d\n", absa_info_int_attr(f, "format_version"));
     absa_info_strings(f, "layout", "layout", 0);
@@ -249,6 +272,12 @@ int absa_cmd_info(int argc, char **argv)
     H5Fclose(f);
     if (ctx.nsplits == 0) {
         fprintf(stderr, "absa info: error: %s: no /<split>/images dataset found\n", path);
+        return 1;
+    }
+    if (ctx.bad) { /* the description is printed above; the file is still not usable for training */
+        fflush(stdout);
+        fprintf(stderr, "absa info: error: %s: %llu labels out of range (first in /%s); the file is corrupt\n",
+                path, (unsigned long long)ctx.bad, ctx.bad_where);
         return 1;
     }
     return 0;

@@ -33,8 +33,10 @@ static void absa_pack_usage(FILE *f)
             "  --format F         idx | cifar10 | cifar100 | svhn | imagefolder\n"
             "  --input PATH...    files or directories (idx default: " ABSA_DEFAULT_IDX_DIR ")\n"
             "                     idx: train-/t10k- images and labels, gzipped or raw\n"
-            "                     cifar10: data_batch_*.bin, test_batch.bin, batches.meta.txt\n"
-            "                     cifar100: train.bin, test.bin, fine/coarse_label_names.txt\n"
+            "                     cifar10: binary version data_batch_*.bin, test_batch.bin, batches.meta.txt,\n"
+            "                       or python version cifar-10-python.tar.gz or its folder cifar-10-batches-py\n"
+            "                     cifar100: binary version train.bin, test.bin, fine/coarse_label_names.txt,\n"
+            "                       or python version cifar-100-python.tar.gz or its folder cifar-100-python\n"
             "                     svhn: train_32x32.mat, test_32x32.mat, extra_32x32.mat\n"
             "                     imagefolder: a root with train/ (class folders) and val/ or test/\n"
             "  --output OUT.h5    output file (its directory must exist)\n"
@@ -141,15 +143,18 @@ int absa_cmd_pack(int argc, char **argv)
                 goto done;
             }
         } else {
-            fprintf(stderr, "absa pack: unknown or incomplete option '%s'\n", s);
-            absa_pack_usage(stderr);
+            static const char *const with_value[] = {"--format", "--output", "--input", "--compress",
+                                                     "--chunk-bytes", "--class-names", "--size"};
+            int known = 0;
+            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= !strcmp(s, with_value[k]);
+            if (known) fprintf(stderr, "absa pack: option '%s' needs a value (see 'absa pack --help')\n", s);
+            else fprintf(stderr, "absa pack: unknown option '%.*s' (see 'absa pack --help')\n", (int)strcspn(s, "="), s);
             rc = 2;
             goto done;
         }
     }
     if (!format || !output) {
-        fprintf(stderr, "absa pack: --format and --output are required\n");
-        absa_pack_usage(stderr);
+        fprintf(stderr, "absa pack: --format and --output are required (see 'absa pack --help')\n");
         rc = 2;
         goto done;
     }

@@ -4,6 +4,7 @@
  * say why the batch grew after an epoch (the eigenvalue rule or the --duration timer) and which
  * eigenvalues' power iteration did not converge. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,6 +51,34 @@ static double field(const char *line, const char *key)
     return strtod(p, NULL);
 }
 
+/* gnuplot's error in one line: from its last "... line N: message" on (the location in our
+ * temporary script dropped), following lines joined with "; "; else its last non-blank line. */
+static void gnuplot_message(const char *path, char *out, size_t cap)
+{
+    char line[512], last[512] = "";
+    size_t n = 0;
+    out[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        const char *p = line + strspn(line, " \t^"), *at = strstr(p, " line ");
+        if (!*p) continue;
+        snprintf(last, sizeof last, "%s", p);
+        if (at && p[0] == '"' && strchr(at, ':')) { /* "script" line N: msg -> restart with msg */
+            p = strchr(at, ':') + 1;
+            p += strspn(p, " ");
+            n = 0;
+            out[0] = 0;
+        } else if (!n) {
+            continue; /* context lines before the located error */
+        }
+        if (n < cap) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "; " : "", p);
+    }
+    if (!out[0]) snprintf(out, cap, "%s", last);
+    fclose(f);
+}
+
 int absa_cmd_plot(int argc, char **argv)
 {
     const char *cmd = "plot", *outp = NULL, *title = NULL, *keep = NULL;
@@ -59,14 +88,15 @@ int absa_cmd_plot(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': outp = optarg; break;
         case 't': title = optarg; break;
         case 's': keep = optarg; break;
         case 'h': plot_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind >= argc) return absa_cli_usage(cmd, "give at least one run directory");
@@ -75,7 +105,7 @@ int absa_cmd_plot(int argc, char **argv)
     /* per run: which markers have points (gnuplot warns about an empty series) */
     unsigned char *marks = calloc((size_t)ndirs, 1);
     if (!marks) return absa_cli_error(cmd, "out of memory");
-    char tmpdir[] = "/tmp/absa-plot-XXXXXX", script[256], tmppng[4200];
+    char tmpdir[] = "/tmp/absa-plot-XXXXXX", script[256], tmppng[4200], gperr[256] = "";
     if (!mkdtemp(tmpdir)) {
         free(marks);
         return absa_cli_error(cmd, "cannot create a temporary directory");
@@ -158,15 +188,29 @@ int absa_cmd_plot(int argc, char **argv)
         absa_cli_error(cmd, "cannot write %s", script);
         goto done;
     }
+    /* gnuplot's own output (warnings such as "Skipping data file with no valid points" for a
+     * schedule without eigenvalues) goes to a file and is shown only when gnuplot fails */
+    snprintf(gperr, sizeof gperr, "%s/gnuplot.err", tmpdir);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        int fd = open(gperr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
         execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        fprintf(stderr, "cannot run gnuplot: %s\n", strerror(errno));
         _exit(127);
     }
     int wst = 0;
     if (pid < 0 || waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
+        char why[512];
+        gnuplot_message(gperr, why, sizeof why);
         remove(tmppng);
-        absa_cli_error(cmd, "gnuplot failed (exit %d; is gnuplot-nox installed?)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+        absa_cli_error(cmd, "gnuplot failed (exit %d%s%s)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1,
+                       why[0] ? ": " : "; is gnuplot-nox installed?", why);
         goto done;
     }
     if (rename(tmppng, outp) != 0) {
@@ -196,6 +240,7 @@ done:
         remove(p);
     }
     remove(script);
+    if (gperr[0]) remove(gperr);
     rmdir(tmpdir);
     free(marks);
     return ret;

@@ -56,8 +56,9 @@ int absa_cmd_serve(int argc, char **argv)
         {"lease-timeout", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.data = optarg; break;
         case 's': o.split = optarg; break;
@@ -73,7 +74,7 @@ int absa_cmd_serve(int argc, char **argv)
         case 'A': o.audit_file = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': serve_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "model.h"
 
 typedef enum { T_STR, T_INT, T_DBL, T_U64, T_SIZE, T_FLAG, T_METHOD, T_RULE, T_INTLIST } opt_type;
@@ -163,6 +164,13 @@ cleanup:
     return status;
 }
 
+static const opt *find_opt(const char *key)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (keyeq(absa_train_opts[i].key, key)) return &absa_train_opts[i];
+    return NULL;
+}
+
 absa_status absa_train_cfg_set(absa_train_cfg *c, const char *key, const char *value, int *used_value)
 {
     for (size_t i = 0; i < N_OPTS; i++)
@@ -238,6 +246,8 @@ absa_status absa_train_cfg_parse(absa_train_cfg *c, int argc, char **argv, int *
         const char *val = i + 1 < argc ? argv[i + 1] : NULL, *eq = strchr(a, '=');
         snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a - 2) : (int)strlen(a + 2), a + 2);
         if (eq) val = eq + 1;
+        if (!find_opt(key)) /* named as typed on the command line: '--foo', not 'foo' */
+            ABSA_FAIL(ABSA_EINVAL, "unknown option '%.*s'", eq ? (int)(eq - a) : (int)strlen(a), a);
         int used = 0;
         ABSA_TRY(absa_train_cfg_set(c, key, val, &used));
         if (used && !eq) i++;
@@ -253,8 +263,6 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
     if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
-    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
-        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)
         ABSA_FAIL(ABSA_EINVAL, "micro-batch %d is larger than the batch %d", c->sched.micro, c->sched.batch0);
@@ -269,13 +277,22 @@ cleanup:
     return status;
 }
 
+absa_status absa_train_cfg_check_env(const absa_train_cfg *c)
+{
+    absa_status status = ABSA_OK;
+    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
+        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
+cleanup:
+    return status;
+}
+
 static void fmt_value(char *buf, size_t len, const absa_train_cfg *c, const opt *o)
 {
     const char *p = (const char *)c + o->off;
     switch (o->type) {
     case T_STR: snprintf(buf, len, "%s", p); break;
     case T_FLAG: case T_INT: snprintf(buf, len, "%d", *(const int *)p); break;
-    case T_DBL: snprintf(buf, len, "%.17g", *(const double *)p); break;
+    case T_DBL: absa_fmt_double(buf, len, *(const double *)p); break;
     case T_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case T_SIZE: snprintf(buf, len, "%zu", *(const size_t *)p); break;
     case T_METHOD: snprintf(buf, len, "%s", c->sched.method == ABSA_SCHED_SGD ? "sgd" : c->sched.method == ABSA_SCHED_ABS ? "abs" : "absa"); break;

@@ -95,11 +95,12 @@ static void absa_info_sources(hid_t f)
     H5Aclose(a);
 }
 
-/* Histogram of a label dataset; -1 when it cannot be read (a chunk failing its checksum). */
-static int absa_info_labels(hid_t g, const char *name, int ncls)
+/* Prints the histogram; returns how many labels lie outside [0, ncls), or -1 when the dataset
+ * cannot be read (a chunk failing its checksum). */
+static int64_t absa_info_labels(hid_t g, const char *name, int ncls)
 {
+    int64_t out = -1;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    int rc = -1;
     if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
@@ -112,19 +113,27 @@ static int absa_info_labels(hid_t g, const char *name, int ncls)
         for (int c = 0; c < ncls; c++) printf("%s%d:%llu", c % 10 ? " " : "\n    ", c, (unsigned long long)h[c]);
         if (h[ncls]) printf("\n    OUT OF RANGE: %llu", (unsigned long long)h[ncls]);
         printf("\n");
-        rc = 0;
+        out = (int64_t)h[ncls];
     }
     free(v);
     free(h);
     H5Sclose(sp);
     H5Dclose(d);
-    return rc;
+    return out;
 }
 
 typedef struct absa_info_ctx {
-    int ncls, ncoarse, nsplits;
-    char bad[256]; /* first unreadable dataset */
+    int ncls, ncoarse, nsplits, has_ncls;
+    uint64_t bad;       /* labels out of range, all splits */
+    char bad_where[96]; /* the first split/dataset that has some */
+    char unreadable[256]; /* the first label dataset that cannot be read, and why */
 } absa_info_ctx;
+
+static void absa_info_count_bad(absa_info_ctx *ctx, uint64_t n, const char *split, const char *dset)
+{
+    if (n && !ctx->bad) snprintf(ctx->bad_where, sizeof ctx->bad_where, "%s/%s", split, dset);
+    ctx->bad += n;
+}
 
 static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li, void *data)
 {
@@ -176,11 +185,17 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
         H5Aclose(a);
         printf("  count: %llu\n", (unsigned long long)c);
     }
-    if (absa_info_labels(g, "labels", ctx->ncls) < 0 && !ctx->bad[0])
-        snprintf(ctx->bad, sizeof ctx->bad, "/%s/labels (%s)", name, absa_h5_detail());
-    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0 && absa_info_labels(g, "coarse_labels", ctx->ncoarse) < 0 &&
-        !ctx->bad[0])
-        snprintf(ctx->bad, sizeof ctx->bad, "/%s/coarse_labels (%s)", name, absa_h5_detail());
+    /* out-of-range labels are an error only where the file states its class count */
+    int64_t nb = absa_info_labels(g, "labels", ctx->ncls);
+    if (nb < 0 && !ctx->unreadable[0])
+        snprintf(ctx->unreadable, sizeof ctx->unreadable, "/%s/labels (%s)", name, absa_h5_detail());
+    if (nb > 0 && ctx->has_ncls) absa_info_count_bad(ctx, (uint64_t)nb, name, "labels");
+    if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0) {
+        nb = absa_info_labels(g, "coarse_labels", ctx->ncoarse);
+        if (nb < 0 && !ctx->unreadable[0])
+            snprintf(ctx->unreadable, sizeof ctx->unreadable, "/%s/coarse_labels (%s)", name, absa_h5_detail());
+        if (nb > 0 && ctx->ncoarse > 0) absa_info_count_bad(ctx, (uint64_t)nb, name, "coarse_labels");
+    }
     H5Pclose(dcpl);
     H5Sclose(sp);
     H5Dclose(d);
@@ -209,7 +224,12 @@ int absa_cmd_info(int argc, char **argv)
                    "histogram (a label chunk failing its checksum is an error).\n");
             return 0;
         }
-        if (argv[i][0] == '-' || path) {
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "absa info: unknown option '%.*s' (see 'absa info --help')\n",
+                    (int)strcspn(argv[i], "="), argv[i]);
+            return 2;
+        }
+        if (path) {
             fprintf(stderr, "absa info: unexpected argument '%s' (usage: absa info FILE.h5)\n", argv[i]);
             return 2;
         }
@@ -229,7 +249,8 @@ int absa_cmd_info(int argc, char **argv)
         fprintf(stderr, "absa info: error: %s\n", absa_last_error());
         return 1;
     }
-    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, ""};
+    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, 0, 0, "", ""};
+    ctx.has_ncls = ctx.ncls > 0;
     printf("file: %s\n", path);
     if (H5Aexists(f, "format_version") > 0) printf("format_version: %d\n", absa_info_int_attr(f, "format_version"));
     absa_info_strings(f, "layout", "layout", 0);
@@ -266,9 +287,15 @@ int absa_cmd_info(int argc, char **argv)
         fprintf(stderr, "absa info: error: %s: no /<split>/images dataset found\n", path);
         return 1;
     }
-    if (ctx.bad[0]) {
+    if (ctx.unreadable[0]) {
         fflush(stdout);
-        fprintf(stderr, "absa info: error: %s: cannot read %s (corrupt file?)\n", path, ctx.bad);
+        fprintf(stderr, "absa info: error: %s: cannot read %s (corrupt file?)\n", path, ctx.unreadable);
+        return 1;
+    }
+    if (ctx.bad) { /* the description is printed above; the file is still not usable for training */
+        fflush(stdout);
+        fprintf(stderr, "absa info: error: %s: %llu labels out of range (first in /%s); the file is corrupt\n",
+                path, (unsigned long long)ctx.bad, ctx.bad_where);
         return 1;
     }
     return 0;

@@ -1,7 +1,8 @@
 /* cmd_pack.c — `absa pack`: parse options, run a format packer into a temporary file next to the
  * output, optionally re-run it in verify mode against that file (byte-for-byte comparison), and
  * rename the temporary file onto the output only when everything succeeded. On any error the
- * temporary file is removed, so no partial output is ever left behind. */
+ * temporary file is removed, so no partial output is ever left behind: also on SIGINT/SIGTERM/SIGHUP
+ * (tmpfiles.h), and the OUT.h5.partial-<pid> files of killed packs are swept at the next start. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "h5pack.h"
+#include "tmpfiles.h"
 
 #define ABSA_DEFAULT_IDX_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -31,8 +33,10 @@ static void absa_pack_usage(FILE *f)
             "  --format F         idx | cifar10 | cifar100 | svhn | imagefolder\n"
             "  --input PATH...    files or directories (idx default: " ABSA_DEFAULT_IDX_DIR ")\n"
             "                     idx: train-/t10k- images and labels, gzipped or raw\n"
-            "                     cifar10: data_batch_*.bin, test_batch.bin, batches.meta.txt\n"
-            "                     cifar100: train.bin, test.bin, fine/coarse_label_names.txt\n"
+            "                     cifar10: binary version data_batch_*.bin, test_batch.bin, batches.meta.txt,\n"
+            "                       or python version cifar-10-python.tar.gz or its folder cifar-10-batches-py\n"
+            "                     cifar100: binary version train.bin, test.bin, fine/coarse_label_names.txt,\n"
+            "                       or python version cifar-100-python.tar.gz or its folder cifar-100-python\n"
             "                     svhn: train_32x32.mat, test_32x32.mat, extra_32x32.mat\n"
             "                     imagefolder: a root with train/ (class folders) and val/ or test/\n"
             "  --output OUT.h5    output file (its directory must exist)\n"
@@ -139,15 +143,18 @@ int absa_cmd_pack(int argc, char **argv)
                 goto done;
             }
         } else {
-            fprintf(stderr, "absa pack: unknown or incomplete option '%s'\n", s);
-            absa_pack_usage(stderr);
+            static const char *const with_value[] = {"--format", "--output", "--input", "--compress",
+                                                     "--chunk-bytes", "--class-names", "--size"};
+            int known = 0;
+            for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++) known |= !strcmp(s, with_value[k]);
+            if (known) fprintf(stderr, "absa pack: option '%s' needs a value (see 'absa pack --help')\n", s);
+            else fprintf(stderr, "absa pack: unknown option '%.*s' (see 'absa pack --help')\n", (int)strcspn(s, "="), s);
             rc = 2;
             goto done;
         }
     }
     if (!format || !output) {
-        fprintf(stderr, "absa pack: --format and --output are required\n");
-        absa_pack_usage(stderr);
+        fprintf(stderr, "absa pack: --format and --output are required (see 'absa pack --help')\n");
         rc = 2;
         goto done;
     }
@@ -203,16 +210,27 @@ int absa_cmd_pack(int argc, char **argv)
         rc = absa_pack_fail(msg);
         goto done;
     }
+    {
+        /* partial files of packs to the same output that were killed (their pid is gone) */
+        char dir[PATH_MAX], prefix[PATH_MAX];
+        const char *slash = strrchr(output, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - output) + (slash == output) : 1, slash ? output : ".");
+        snprintf(prefix, sizeof prefix, "%s.partial-", slash ? slash + 1 : output);
+        absa_tmp_sweep(dir, prefix);
+    }
     snprintf(tmp, sizeof tmp, "%s.partial-%ld", output, (long)getpid());
     absa_clear_error();
+    absa_tmp_guard(tmp); /* Ctrl-C or a kill while writing removes it */
     absa_status st = absa_pack_run(pf->fn, pf->name, &a, tmp, ABSA_H5W_WRITE, &o);
     if (st == ABSA_OK && verify) st = absa_pack_run(pf->fn, pf->name, &a, tmp, ABSA_H5W_VERIFY, &o);
     if (st == ABSA_OK && rename(tmp, output) != 0) {
         absa_errorf("cannot rename %s to %s", tmp, output);
         st = ABSA_EIO;
     }
+    if (st == ABSA_OK) absa_tmp_guard(NULL);
     if (st != ABSA_OK) {
         unlink(tmp);
+        absa_tmp_guard(NULL);
         rc = absa_pack_fail(absa_last_error());
         goto done;
     }

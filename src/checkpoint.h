@@ -31,7 +31,7 @@
 
 #define ABSA_CKPT_FORMAT_VERSION 1
 #define ABSA_CKPT_KEY_MAX 48 /* key length including the terminating NUL */
-#define ABSA_CKPT_MAX_KV 64  /* key/value pairs in /train */
+#define ABSA_CKPT_MAX_KV 128 /* key/value pairs in /train */
 #define ABSA_CKPT_RNG_MAX 32 /* uint64 words of RNG state */
 
 /* One named training-state value (a /train attribute): a double or an int64. */

@@ -1,6 +1,7 @@
 /* cli.h — subcommands of the `absa` binary. Each takes (argc, argv) with argv[0] = the
  * subcommand name, prints its own --help, and returns the process exit code (0 ok, 1 runtime
- * error with a one-line "absa <cmd>: error: ..." on stderr, 2 usage error). */
+ * error with a one-line "absa <cmd>: error: ..." on stderr, 2 usage error: an unknown option or
+ * a bad / missing option value, one line through absa_cli_usage or absa_cli_bad_option). */
 #ifndef ABSA_CLI_H
 #define ABSA_CLI_H
 

@@ -2,6 +2,7 @@
 #include "cli_util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <time.h>
 
 #include <cblas.h>
+
+#include "model.h"
 
 int absa_arg_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out)
 {
@@ -77,6 +80,38 @@ int absa_cli_usage(const char *cmd, const char *fmt, ...)
     fprintf(stderr, " (see 'absa %s --help')\n", cmd);
     va_end(ap);
     return 2;
+}
+
+int absa_cli_bad_option(const char *cmd, int c, char **argv)
+{
+    const char *a = optind > 0 ? argv[optind - 1] : "?";
+    if (optopt && (optind < 1 || strncmp(a, "--", 2))) { /* a short option: -x or inside -xy */
+        if (c == ':') return absa_cli_usage(cmd, "option '-%c' needs a value", optopt);
+        return absa_cli_usage(cmd, "unknown option '-%c'", optopt);
+    }
+    int n = (int)strcspn(a, "=");
+    if (c == ':') return absa_cli_usage(cmd, "option '%.*s' needs a value", n, a);
+    return absa_cli_usage(cmd, "unknown option '%.*s'", n, a);
+}
+
+int absa_cli_check_model(const char *cmd, const char *name)
+{
+    for (int i = 0; absa_model_names[i]; i++)
+        if (!strcmp(absa_model_names[i], name)) return 0;
+    return absa_cli_usage(cmd, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", name);
+}
+
+char *absa_fmt_double(char *buf, size_t cap, double v)
+{
+    if (!isfinite(v)) {
+        snprintf(buf, cap, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
 }
 
 double absa_now(void)

@@ -3,6 +3,7 @@
  * as "absa <cmd>: error: --opt: ..." and the caller returns 2. */
 #ifndef ABSA_CLI_UTIL_H
 #define ABSA_CLI_UTIL_H
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -16,6 +17,17 @@ int absa_arg_shape(const char *cmd, const char *opt, const char *s, int *C, int 
 int absa_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print "absa <cmd>: <msg>" and the hint to use --help, return 2. */
 int absa_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The option getopt_long just rejected (default: branch of the option loop; optstring must
+ * start with ':'): prints "absa <cmd>: unknown option '--foo' (see ...)" or "option '--foo'
+ * needs a value", with the option as typed, and returns 2. */
+int absa_cli_bad_option(const char *cmd, int c, char **argv);
+/* 2 with a usage error unless name is one of absa_model_names (known: ...), else 0. */
+int absa_cli_check_model(const char *cmd, const char *name);
+/* The shortest decimal (%.1g .. %.17g) that strtod reads back as exactly v, e.g. 0.2 and not
+ * 0.20000000000000001: every float printed for users (help, config.txt, JSON) goes through it.
+ * Non-finite values print as nan / inf / -inf. Returns buf. */
+#define ABSA_DBL_LEN 32
+char *absa_fmt_double(char *buf, size_t cap, double v);
 /* Wall clock in seconds (monotonic). */
 double absa_now(void);
 /* Set OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults). */

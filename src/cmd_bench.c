@@ -51,8 +51,9 @@ int absa_cmd_bench(int argc, char **argv)
         {"seed", required_argument, 0, 's'},  {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'i': if ((rc = absa_arg_shape(cmd, "--input", optarg, &C, &H, &W))) return rc; break;
@@ -62,10 +63,11 @@ int absa_cmd_bench(int argc, char **argv)
         case 'T': if ((rc = absa_arg_int(cmd, "--threads", optarg, 1, 4096, &threads))) return rc; break;
         case 's': if ((rc = absa_arg_u64(cmd, "--seed", optarg, &seed))) return rc; break;
         case 'h': bench_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if ((rc = absa_cli_check_model(cmd, model))) return rc;
     if (!C) {
         int cifar = !strcmp(model, "c1") || !strcmp(model, "resnet20");
         C = cifar ? 3 : 1;

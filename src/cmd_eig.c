@@ -1,6 +1,7 @@
 /* cmd_eig.c — `absa eig`: top Hessian eigenvalue(s) (power iteration, optional deflation) and
  * Hutchinson trace of a checkpoint's training loss on N samples of a dataset, as JSON. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,37 @@ static void eig_help(void)
            "  --first          the first N samples instead of a seeded random choice\n"
            "  --threads T      OpenMP/OpenBLAS threads            (default: all cores)\n"
            "  --output FILE    write the JSON there instead of stdout\n"
+           "  --progress S     seconds between progress lines on stderr (0 = every HVP pass) (default 1)\n"
            "  --quiet          no progress on stderr\n"
            "  -h, --help       this help\n",
            ABSA_DEFAULT_DATA, ABSA_EIG_MAX_K);
+}
+
+/* progress on stderr: the estimate so far and the elapsed time, at most every `every` seconds */
+typedef struct eig_progress {
+    double t0, last, every;
+    int max_iters, probes;
+} eig_progress;
+
+static void eig_progress_cb(void *ctx, const char *what, int k, int step, double value)
+{
+    eig_progress *p = ctx;
+    double now = absa_now();
+    if (now - p->last < p->every) return;
+    p->last = now;
+    char v[ABSA_DBL_LEN];
+    absa_fmt_double(v, sizeof v, value);
+    if (!strcmp(what, "eig"))
+        fprintf(stderr, "absa eig: lambda_%d iteration %d/%d: %s (%.1f s)\n", k + 1, step, p->max_iters, v, now - p->t0);
+    else
+        fprintf(stderr, "absa eig: trace probe %d/%d: mean %s (%.1f s)\n", step, p->probes, v, now - p->t0);
+}
+
+/* ", \"key\": value" with the shortest round-trip decimal */
+static void json_dbl(FILE *f, const char *sep, double v)
+{
+    char b[ABSA_DBL_LEN];
+    fprintf(f, "%s%s", sep, isfinite(v) ? absa_fmt_double(b, sizeof b, v) : "null");
 }
 
 static void write_json(FILE *f, const char *ckpt, const char *model, const char *data,
@@ -50,18 +79,23 @@ static void write_json(FILE *f, const char *ckpt, const char *model, const char 
     absa_json_string(f, data);
     fprintf(f, ", \"split\": ");
     absa_json_string(f, split);
-    fprintf(f, ", \"samples\": %d, \"seed\": %llu, \"bn\": \"%s\", \"rule\": \"%s\", \"tol\": %.6g, "
-               "\"max_iters\": %d, \"eigenvalues\": [",
+    fprintf(f, ", \"samples\": %d, \"seed\": %llu, \"bn\": \"%s\", \"rule\": \"%s\"",
             n, (unsigned long long)seed, o->train_mode ? "train" : "eval",
-            o->rule == ABSA_EIG_RELATIVE ? "relative" : "absolute", o->tol, o->max_iters);
-    for (int k = 0; k < r->k; k++) fprintf(f, "%s%.9g", k ? ", " : "", r->eig[k]);
+            o->rule == ABSA_EIG_RELATIVE ? "relative" : "absolute");
+    json_dbl(f, ", \"tol\": ", o->tol);
+    fprintf(f, ", \"max_iters\": %d, \"eigenvalues\": [", o->max_iters);
+    for (int k = 0; k < r->k; k++) json_dbl(f, k ? ", " : "", r->eig[k]);
     fprintf(f, "], \"iterations\": [");
     for (int k = 0; k < r->k; k++) fprintf(f, "%s%d", k ? ", " : "", r->iters[k]);
     fprintf(f, "], \"converged\": [");
     for (int k = 0; k < r->k; k++) fprintf(f, "%s%s", k ? ", " : "", r->converged[k] ? "true" : "false");
-    fprintf(f, "], \"hvp_passes\": %d, \"loss\": %.9g", r->n_hvp, r->loss);
-    if (probes > 0)
-        fprintf(f, ", \"trace\": %.9g, \"trace_stderr\": %.6g, \"trace_probes\": %d", trace, trace_se, probes);
+    fprintf(f, "], \"hvp_passes\": %d", r->n_hvp);
+    json_dbl(f, ", \"loss\": ", r->loss);
+    if (probes > 0) {
+        json_dbl(f, ", \"trace\": ", trace);
+        json_dbl(f, ", \"trace_stderr\": ", trace_se);
+        fprintf(f, ", \"trace_probes\": %d", probes);
+    }
     fprintf(f, ", \"seconds\": %.3f}\n", secs);
 }
 
@@ -70,6 +104,7 @@ int absa_cmd_eig(int argc, char **argv)
     const char *cmd = "eig", *ckpt = NULL, *data = ABSA_DEFAULT_DATA, *split = "train", *outp = NULL;
     int n = 128, probes = 0, normalise = 1, first = 0, quiet = 0, threads = 0, tol_set = 0, rc;
     uint64_t seed = 0;
+    double every = 1;
     absa_eig_opts o;
     absa_eig_defaults(&o);
     static const struct option opts[] = {
@@ -82,10 +117,12 @@ int absa_cmd_eig(int argc, char **argv)
         {"no-normalise", no_argument, 0, 'N'},     {"first", no_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'},    {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
+        {"progress", required_argument, 0, 'P'},
         {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': ckpt = optarg; break;
         case 'd': data = optarg; break;
@@ -112,8 +149,9 @@ int absa_cmd_eig(int argc, char **argv)
         case 'T': if ((rc = absa_arg_int(cmd, "--threads", optarg, 1, 4096, &threads))) return rc; break;
         case 'o': outp = optarg; break;
         case 'q': quiet = 1; break;
+        case 'P': if ((rc = absa_arg_double(cmd, "--progress", optarg, 0, 1e6, &every))) return rc; break;
         case 'h': eig_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
@@ -149,6 +187,11 @@ int absa_cmd_eig(int argc, char **argv)
         fprintf(stderr, "absa eig: %s (%zu parameters) on %d samples of %s:%s, bn %s, rule %s tol %g\n",
                 model, m->n_params, s.n, data, split, o.train_mode ? "train" : "eval",
                 o.rule == ABSA_EIG_RELATIVE ? "relative" : "absolute", o.tol);
+    eig_progress prog = {t0, t0, every, o.max_iters, probes};
+    if (!quiet) {
+        o.progress = eig_progress_cb;
+        o.progress_ctx = &prog;
+    }
     absa_eig_result r;
     if (absa_power_iteration(m, s.x, s.y, s.n, &o, NULL, &r, NULL) != ABSA_OK) {
         absa_cli_error(cmd, "%s", absa_last_error());
@@ -160,7 +203,8 @@ int absa_cmd_eig(int argc, char **argv)
                     r.iters[k], r.converged[k] ? "converged" : "iteration limit");
     double trace = 0, tse = 0;
     if (probes > 0 &&
-        absa_hutchinson_trace(m, s.x, s.y, s.n, o.chunk, o.train_mode, probes, seed, &trace, &tse) != ABSA_OK) {
+        absa_hutchinson_trace_cb(m, s.x, s.y, s.n, o.chunk, o.train_mode, probes, seed, &trace, &tse,
+                                 o.progress, o.progress_ctx) != ABSA_OK) {
         absa_cli_error(cmd, "%s", absa_last_error());
         goto done;
     }

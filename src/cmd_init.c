@@ -39,8 +39,9 @@ int absa_cmd_init(int argc, char **argv)
         {"force", no_argument, 0, 'f'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'd': data = optarg; break;
@@ -50,11 +51,12 @@ int absa_cmd_init(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 'h': init_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
     if (!out) return absa_cli_usage(cmd, "--out is required");
+    if ((rc = absa_cli_check_model(cmd, model))) return rc;
     if (data && C) return absa_cli_usage(cmd, "give --data or --input, not both");
     struct stat st;
     if (!force && stat(out, &st) == 0)

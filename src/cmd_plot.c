@@ -1,7 +1,10 @@
 /* cmd_plot.c — `absa plot DIR -o run.png`: four panels against epoch (top Hessian eigenvalue,
  * batch size, learning rate, train/test accuracy) from DIR/metrics.jsonl, drawn by gnuplot
- * (Debian's gnuplot-nox, pngcairo terminal). Several DIRs are overlaid, one line each. */
+ * (Debian's gnuplot-nox, pngcairo terminal). Several DIRs are overlaid, one line each. Markers
+ * say why the batch grew after an epoch (the eigenvalue rule or the --duration timer) and which
+ * eigenvalues' power iteration did not converge. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,12 +18,25 @@
 
 static void plot_help(void)
 {
-    printf("usage: absa plot DIR [DIR...] -o run.png [--title T]\n\n"
+    printf("usage: absa plot DIR [DIR...] -o run.png [--title T] [--script F]\n\n"
            "Plot eigenvalue, batch size, learning rate and accuracy against epoch from each run\n"
-           "directory's metrics.jsonl (absa train --out DIR). Needs gnuplot (apt-get install gnuplot-nox).\n\n"
+           "directory's metrics.jsonl (absa train --out DIR). On the batch panel a marker at each\n"
+           "epoch after which the batch grew says why: a diamond when the eigenvalue fell to\n"
+           "1/--growth-ratio of its reference, a square when --duration eigenvalue epochs passed\n"
+           "without growth. On the eigenvalue panel an open circle marks an eigenvalue whose power\n"
+           "iteration did not converge within --eig-iters. Needs gnuplot (apt-get install gnuplot-nox).\n\n"
            "  -o, --output F   PNG to write (required; written atomically)\n"
            "  --title T        figure title (default: the directories)\n"
+           "  --script F       also keep the gnuplot script in F (its data files are removed)\n"
            "  -h, --help       this help\n");
+}
+
+/* "grow_reason" of an epoch line: 1 eigenvalue, 2 duration, 0 no growth (or not recorded) */
+static int grow_code(const char *line)
+{
+    if (strstr(line, "\"grow_reason\": \"eig\"")) return 1;
+    if (strstr(line, "\"grow_reason\": \"duration\"")) return 2;
+    return 0;
 }
 
 /* number after "\"key\": " in line, NAN if absent or null */
@@ -35,28 +51,65 @@ static double field(const char *line, const char *key)
     return strtod(p, NULL);
 }
 
+/* gnuplot's error in one line: from its last "... line N: message" on (the location in our
+ * temporary script dropped), following lines joined with "; "; else its last non-blank line. */
+static void gnuplot_message(const char *path, char *out, size_t cap)
+{
+    char line[512], last[512] = "";
+    size_t n = 0;
+    out[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        const char *p = line + strspn(line, " \t^"), *at = strstr(p, " line ");
+        if (!*p) continue;
+        snprintf(last, sizeof last, "%s", p);
+        if (at && p[0] == '"' && strchr(at, ':')) { /* "script" line N: msg -> restart with msg */
+            p = strchr(at, ':') + 1;
+            p += strspn(p, " ");
+            n = 0;
+            out[0] = 0;
+        } else if (!n) {
+            continue; /* context lines before the located error */
+        }
+        if (n < cap) n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "; " : "", p);
+    }
+    if (!out[0]) snprintf(out, cap, "%s", last);
+    fclose(f);
+}
+
 int absa_cmd_plot(int argc, char **argv)
 {
-    const char *cmd = "plot", *outp = NULL, *title = NULL;
+    const char *cmd = "plot", *outp = NULL, *title = NULL, *keep = NULL;
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"title", required_argument, 0, 't'},
+                                         {"script", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': outp = optarg; break;
         case 't': title = optarg; break;
+        case 's': keep = optarg; break;
         case 'h': plot_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind >= argc) return absa_cli_usage(cmd, "give at least one run directory");
     if (!outp) return absa_cli_usage(cmd, "-o OUTPUT.png is required");
     int ndirs = argc - optind, ret = 1;
-    char tmpdir[] = "/tmp/absa-plot-XXXXXX", script[256], tmppng[4200];
-    if (!mkdtemp(tmpdir)) return absa_cli_error(cmd, "cannot create a temporary directory");
+    /* per run: which markers have points (gnuplot warns about an empty series) */
+    unsigned char *marks = calloc((size_t)ndirs, 1);
+    if (!marks) return absa_cli_error(cmd, "out of memory");
+    char tmpdir[] = "/tmp/absa-plot-XXXXXX", script[256], tmppng[4200], gperr[256] = "";
+    if (!mkdtemp(tmpdir)) {
+        free(marks);
+        return absa_cli_error(cmd, "cannot create a temporary directory");
+    }
     for (int i = 0; i < ndirs; i++) {
         char p[300];
         snprintf(p, sizeof p, "%s/run%d.dat", tmpdir, i);
@@ -80,8 +133,14 @@ int absa_cmd_plot(int argc, char **argv)
             fprintf(f, "%g ", field(line, "epoch"));
             if (isnan(e)) fprintf(f, "NaN");
             else fprintf(f, "%.9g", e);
-            fprintf(f, " %g %g %g %g\n", field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
-                    100 * field(line, "test_acc"));
+            /* 7: grow reason code, 8: eigenvalue converged (1/0; NaN: no eigenvalue or not recorded) */
+            const char *cv = strstr(line, "\"eig_converged\": ");
+            int conv = !cv || isnan(e) ? -1 : !strncmp(cv + 17, "true", 4) ? 1 : !strncmp(cv + 17, "false", 5) ? 0 : -1;
+            fprintf(f, " %g %g %g %g %d ", field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
+                    100 * field(line, "test_acc"), grow_code(line));
+            marks[i] |= (unsigned char)((grow_code(line) == 1 ? 1 : 0) | (grow_code(line) == 2 ? 2 : 0) | (conv == 0 ? 4 : 0));
+            if (conv < 0) fprintf(f, "NaN\n");
+            else fprintf(f, "%d\n", conv);
             rows++;
         }
         fclose(in);
@@ -109,28 +168,68 @@ int absa_cmd_plot(int argc, char **argv)
         fprintf(g, "%s\nset xlabel 'epoch'\nset ylabel '%s'\nset title '%s'\nplot ", panels[p][2], panels[p][1], panels[p][1]);
         for (int i = 0; i < ndirs; i++) {
             const char *d = argv[optind + i], *b = strrchr(d, '/');
+            const char *name = b && b[1] ? b + 1 : d;
             fprintf(g, "%s'%s/run%d.dat' using 1:%s with linespoints lw 2 pt 7 ps 0.6 title '%s'", i ? ", " : "",
-                    tmpdir, i, panels[p][0], b && b[1] ? b + 1 : d);
+                    tmpdir, i, panels[p][0], name);
+            if (p == 0 && (marks[i] & 4)) /* eigenvalues whose power iteration did not converge */
+                fprintf(g, ", '%s/run%d.dat' using 1:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
+                           "title '%s: eigenvalue not converged'", tmpdir, i, name);
+            if (p == 1 && (marks[i] & 1)) /* why the batch grew after an epoch */
+                fprintf(g, ", '%s/run%d.dat' using 1:($7==1?$3:1/0) with points pt 13 ps 2.2 lc rgb '#1a9850' "
+                           "title '%s: grew (eigenvalue fell)'", tmpdir, i, name);
+            if (p == 1 && (marks[i] & 2))
+                fprintf(g, ", '%s/run%d.dat' using 1:($7==2?$3:1/0) with points pt 5 ps 1.8 lc rgb '#d73027' "
+                           "title '%s: grew (--duration timer)'", tmpdir, i, name);
         }
         fprintf(g, "\n");
     }
     fprintf(g, "unset multiplot\n");
-    fclose(g);
+    if (fclose(g) != 0) {
+        absa_cli_error(cmd, "cannot write %s", script);
+        goto done;
+    }
+    /* gnuplot's own output (warnings such as "Skipping data file with no valid points" for a
+     * schedule without eigenvalues) goes to a file and is shown only when gnuplot fails */
+    snprintf(gperr, sizeof gperr, "%s/gnuplot.err", tmpdir);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
+        int fd = open(gperr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
         execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        fprintf(stderr, "cannot run gnuplot: %s\n", strerror(errno));
         _exit(127);
     }
     int wst = 0;
     if (pid < 0 || waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
+        char why[512];
+        gnuplot_message(gperr, why, sizeof why);
         remove(tmppng);
-        absa_cli_error(cmd, "gnuplot failed (exit %d; is gnuplot-nox installed?)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+        absa_cli_error(cmd, "gnuplot failed (exit %d%s%s)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1,
+                       why[0] ? ": " : "; is gnuplot-nox installed?", why);
         goto done;
     }
     if (rename(tmppng, outp) != 0) {
         remove(tmppng);
         absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
         goto done;
+    }
+    if (keep) {
+        FILE *in = fopen(script, "r"), *out = fopen(keep, "w");
+        char buf[4096];
+        size_t n;
+        int okw = in && out;
+        while (okw && (n = fread(buf, 1, sizeof buf, in)) > 0) okw = fwrite(buf, 1, n, out) == n;
+        if (in) fclose(in);
+        if (out && fclose(out) != 0) okw = 0;
+        if (!okw) {
+            absa_cli_error(cmd, "cannot write %s", keep);
+            goto done;
+        }
     }
     fprintf(stderr, "absa plot: wrote %s\n", outp);
     ret = 0;
@@ -141,6 +240,8 @@ done:
         remove(p);
     }
     remove(script);
+    if (gperr[0]) remove(gperr);
     rmdir(tmpdir);
+    free(marks);
     return ret;
 }

@@ -27,12 +27,14 @@ static void serve_help(void)
            "  --batch-max N         largest lease a client may request          (default %d, at most 64 MiB)\n"
            "  --secret-file F       shared secret (file mode 0600)              (default: env ABSA_SECRET)\n"
            "  --hello-timeout SEC   drop clients that do not authenticate       (default 10)\n"
-           "  --audit FILE          log every committed sample as 'EPOCH ID' (testing)\n"
+           "  --lease-timeout SEC   a client silent this long (stopped, hung) loses its leases to\n"
+           "                        other clients; its late commits are refused (default %.0f, 0 = never)\n"
+           "  --audit FILE          log every committed sample as 'EPOCH ID', and rewinds (testing)\n"
            "  --quiet               log only drops and errors\n"
            "  -h, --help            this help\n\n"
            "Environment: UCX_TLS must include tcp (sockaddr listener), e.g. UCX_TLS=tcp,sm,self;\n"
            "UCX_NET_DEVICES selects interfaces. Clients connect with --data ucx://HOST:PORT.\n",
-           ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX);
+           ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX, ABSA_UCX_DEFAULT_LEASE_TIMEOUT);
 }
 
 int absa_cmd_serve(int argc, char **argv)
@@ -40,7 +42,7 @@ int absa_cmd_serve(int argc, char **argv)
     const char *cmd = "serve", *secret_file = NULL;
     absa_ucx_server_opts o;
     int rc, budget_mib = ABSA_SERVE_DEFAULT_BUDGET_MIB, bmax = 0;
-    double hello = 10.0;
+    double hello = 10.0, lease_timeout = ABSA_UCX_DEFAULT_LEASE_TIMEOUT;
     memset(&o, 0, sizeof o);
     o.split = "train";
     o.listen = ABSA_UCX_DEFAULT_LISTEN;
@@ -51,10 +53,12 @@ int absa_cmd_serve(int argc, char **argv)
         {"memory-budget", required_argument, 0, 'm'}, {"batch-max", required_argument, 0, 'b'},
         {"secret-file", required_argument, 0, 'k'},  {"hello-timeout", required_argument, 0, 't'},
         {"audit", required_argument, 0, 'A'},        {"quiet", no_argument, 0, 'q'},
+        {"lease-timeout", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     optind = 1;
+    opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': o.data = optarg; break;
         case 's': o.split = optarg; break;
@@ -66,10 +70,11 @@ int absa_cmd_serve(int argc, char **argv)
         case 'b': if ((rc = absa_arg_int(cmd, "--batch-max", optarg, 1, (long)ABSA_UCX_MAX_BATCH, &bmax))) return rc; break;
         case 'k': secret_file = optarg; break;
         case 't': if ((rc = absa_arg_double(cmd, "--hello-timeout", optarg, 0.1, 86400, &hello))) return rc; break;
+        case 'L': if ((rc = absa_arg_double(cmd, "--lease-timeout", optarg, 0, 4e6, &lease_timeout))) return rc; break;
         case 'A': o.audit_file = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': serve_help(); return 0;
-        default: return absa_cli_usage(cmd, "bad option");
+        default: return absa_cli_bad_option(cmd, c, argv);
         }
     }
     if (optind < argc) return absa_cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
@@ -82,6 +87,7 @@ int absa_cmd_serve(int argc, char **argv)
     o.memory_budget = (size_t)budget_mib << 20;
     o.batch_max = (uint32_t)bmax;
     o.hello_timeout_s = hello;
+    o.lease_timeout_s = lease_timeout;
     absa_status st = absa_ucx_server_run(&o);
     memset(o.secret, 0, sizeof o.secret);
     if (st != ABSA_OK) return absa_cli_error(cmd, "%s", absa_last_error());

@@ -44,11 +44,20 @@ int absa_cmd_train(int argc, char **argv)
         rc = launcher_rank(is_child) == 0 ? absa_cli_usage("train", "%s", absa_last_error()) : 2;
         goto done;
     }
+    if (absa_train_cfg_check_env(&c) != ABSA_OK) {
+        rc = launcher_rank(is_child) == 0 ? absa_cli_error("train", "%s", absa_last_error()) : 1;
+        goto done;
+    }
     if (help) {
         absa_train_cfg_help(stdout);
         goto done;
     }
-    if (absa_train_cfg_check(&c) != ABSA_OK) { /* the same on every rank: before MPI starts */
+    if (absa_train_cfg_check(&c) != ABSA_OK) { /* the same on every rank: before MPI starts; a
+                                                  * bad option value is a usage error (exit 2) */
+        rc = launcher_rank(is_child) == 0 ? absa_cli_usage("train", "%s", absa_last_error()) : 2;
+        goto done;
+    }
+    if (absa_train_cfg_check_env(&c) != ABSA_OK) {
         rc = launcher_rank(is_child) == 0 ? absa_cli_error("train", "%s", absa_last_error()) : 1;
         goto done;
     }

@@ -93,6 +93,7 @@ absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y
             res->n_hvp++;
             res->loss = loss;
             double tmp = absa_vec_dot(P, hv, v);
+            if (o->progress) o->progress(o->progress_ctx, "eig", k, it + 1, tmp);
             memcpy(v, hv, P * sizeof(float));
             double nrm = orthonormalise(P, v, basis, k);
             if (nrm == 0 || !isfinite(nrm))
@@ -125,6 +126,13 @@ absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *
                                   int chunk, int train, int probes, uint64_t seed, double *trace,
                                   double *stderr_out)
 {
+    return absa_hutchinson_trace_cb(m, x, y, n, chunk, train, probes, seed, trace, stderr_out, NULL, NULL);
+}
+
+absa_status absa_hutchinson_trace_cb(absa_model *m, const float *x, const int32_t *y, int n,
+                                     int chunk, int train, int probes, uint64_t seed, double *trace,
+                                     double *stderr_out, absa_curv_progress progress, void *ctx)
+{
     absa_status status = ABSA_OK;
     const size_t P = m->n_params;
     float *z = NULL, *hz = NULL;
@@ -141,6 +149,7 @@ absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *
         double t = absa_vec_dot(P, z, hz);
         sum += t;
         sum2 += t * t;
+        if (progress) progress(ctx, "trace", 0, i + 1, sum / (i + 1));
     }
     *trace = sum / probes;
     if (stderr_out) {

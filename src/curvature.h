@@ -13,6 +13,11 @@
 enum { ABSA_EIG_ABSOLUTE = 0, ABSA_EIG_RELATIVE = 1 };
 #define ABSA_EIG_MAX_K 16
 
+/* Progress report after every HVP pass: what = "eig" (k = eigenvalue index from 0, step =
+ * iteration from 1, value = its current estimate) or "trace" (step = probes done, value = the
+ * running mean). Called on the calling thread; must not fail. */
+typedef void (*absa_curv_progress)(void *ctx, const char *what, int k, int step, double value);
+
 typedef struct absa_eig_opts {
     int max_iters;   /* per eigenvalue (reference 10; PyHessian 100) */
     double tol;      /* reference 1e-2 absolute; PyHessian 1e-3 relative */
@@ -21,6 +26,8 @@ typedef struct absa_eig_opts {
     int train_mode;  /* BN with batch statistics during the HVPs (reference: 0) */
     int chunk;       /* samples per HVP pass */
     uint64_t seed;   /* Gaussian start vector */
+    absa_curv_progress progress; /* NULL (default): none */
+    void *progress_ctx;
 } absa_eig_opts;
 
 typedef struct absa_eig_result {
@@ -49,4 +56,8 @@ absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y
 absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *y, int n,
                                   int chunk, int train, int probes, uint64_t seed, double *trace,
                                   double *stderr_out);
+/* The same with a progress report (progress may be NULL). */
+absa_status absa_hutchinson_trace_cb(absa_model *m, const float *x, const int32_t *y, int n,
+                                     int chunk, int train, int probes, uint64_t seed, double *trace,
+                                     double *stderr_out, absa_curv_progress progress, void *ctx);
 #endif

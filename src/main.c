@@ -28,7 +28,10 @@ static void usage(FILE *f)
                "Adaptive-batch-size training with exact Hessian-vector products.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof absa_subcommands / sizeof absa_subcommands[0]; i++)
         fprintf(f, "  %-8s %s\n", absa_subcommands[i].name, absa_subcommands[i].summary);
-    fprintf(f, "\n  --version  print the version\n");
+    fprintf(f, "\n  --version  print the version\n\n"
+               "exit status (every command): 0 success; 1 runtime failure (a file, the data, the network,\n"
+               "training itself), with one line 'absa <command>: error: ...' on stderr; 2 usage error (unknown\n"
+               "option, bad or missing option value), with one line ending in (see 'absa <command> --help').\n");
 }
 
 int main(int argc, char **argv)

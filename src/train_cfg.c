@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "model.h"
 
 typedef enum { T_STR, T_INT, T_DBL, T_U64, T_SIZE, T_FLAG, T_METHOD, T_RULE, T_INTLIST } opt_type;
@@ -49,8 +50,9 @@ static const opt absa_train_opts[] = {
     {"growth-ratio", T_DBL, F(sched.growth_ratio), 1, 1e9, "grow when lambda <= reference / ratio"},
     {"duration", T_INT, F(sched.duration), 1, 1e6, "eigenvalue epochs without growth before a forced growth"},
     {"seed", T_U64, F(seed), 0, 0, "seed of data order, eigenvalue samples, initialisation"},
-    {"out", T_STR, F(out), 0, 0, "output directory (metrics.jsonl, checkpoint.h5, summary.json)"},
-    {"resume", T_STR, F(resume), 0, 0, "checkpoint to resume from"},
+    {"out", T_STR, F(out), 0, 0, "output directory (metrics.jsonl, checkpoint.h5, summary.json); one that holds a run is refused without --force or --resume"},
+    {"force", T_FLAG, F(force), 0, 0, "overwrite the run in --out (its checkpoint, metrics, summary); command line only"},
+    {"resume", T_STR, F(resume), 0, 0, "checkpoint to resume from; the options that define the run must be the checkpoint's (see above)"},
     {"train-split", T_STR, F(train_split), 0, 0, "split to train on"},
     {"test-split", T_STR, F(test_split), 0, 0, "split to test on ('none' to skip)"},
     {"augment", T_STR, F(augment), 0, 0, "auto (crop+flip for 32x32 RGB) | none | crop-flip"},
@@ -162,6 +164,13 @@ cleanup:
     return status;
 }
 
+static const opt *find_opt(const char *key)
+{
+    for (size_t i = 0; i < N_OPTS; i++)
+        if (keyeq(absa_train_opts[i].key, key)) return &absa_train_opts[i];
+    return NULL;
+}
+
 absa_status absa_train_cfg_set(absa_train_cfg *c, const char *key, const char *value, int *used_value)
 {
     for (size_t i = 0; i < N_OPTS; i++)
@@ -200,6 +209,7 @@ absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path)
         if (!eq) ABSA_FAIL(ABSA_EINVAL, "%s:%d: expected 'key = value'", path, lineno);
         *eq = 0;
         char *k = trim(s), *v = trim(eq + 1);
+        if (keyeq(k, "force")) continue; /* a saved config.txt must not overwrite runs */
         if (keyeq(k, "config") || keyeq(k, "quiet")) {
             if (keyeq(k, "quiet") && strcmp(v, "0")) c->quiet = 1;
             continue;
@@ -236,6 +246,8 @@ absa_status absa_train_cfg_parse(absa_train_cfg *c, int argc, char **argv, int *
         const char *val = i + 1 < argc ? argv[i + 1] : NULL, *eq = strchr(a, '=');
         snprintf(key, sizeof key, "%.*s", eq ? (int)(eq - a - 2) : (int)strlen(a + 2), a + 2);
         if (eq) val = eq + 1;
+        if (!find_opt(key)) /* named as typed on the command line: '--foo', not 'foo' */
+            ABSA_FAIL(ABSA_EINVAL, "unknown option '%.*s'", eq ? (int)(eq - a) : (int)strlen(a), a);
         int used = 0;
         ABSA_TRY(absa_train_cfg_set(c, key, val, &used));
         if (used && !eq) i++;
@@ -251,8 +263,6 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
     if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
-    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
-        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)
         ABSA_FAIL(ABSA_EINVAL, "micro-batch %d is larger than the batch %d", c->sched.micro, c->sched.batch0);
@@ -267,13 +277,22 @@ cleanup:
     return status;
 }
 
+absa_status absa_train_cfg_check_env(const absa_train_cfg *c)
+{
+    absa_status status = ABSA_OK;
+    if (!strncmp(c->data, "ucx://", 6) && !c->secret_file[0] && !getenv("ABSA_SECRET"))
+        ABSA_FAIL(ABSA_EINVAL, "--data %s needs the server's secret: --secret-file FILE or env ABSA_SECRET", c->data);
+cleanup:
+    return status;
+}
+
 static void fmt_value(char *buf, size_t len, const absa_train_cfg *c, const opt *o)
 {
     const char *p = (const char *)c + o->off;
     switch (o->type) {
     case T_STR: snprintf(buf, len, "%s", p); break;
     case T_FLAG: case T_INT: snprintf(buf, len, "%d", *(const int *)p); break;
-    case T_DBL: snprintf(buf, len, "%.17g", *(const double *)p); break;
+    case T_DBL: absa_fmt_double(buf, len, *(const double *)p); break;
     case T_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case T_SIZE: snprintf(buf, len, "%zu", *(const size_t *)p); break;
     case T_METHOD: snprintf(buf, len, "%s", c->sched.method == ABSA_SCHED_SGD ? "sgd" : c->sched.method == ABSA_SCHED_ABS ? "abs" : "absa"); break;
@@ -299,7 +318,14 @@ void absa_train_cfg_help(FILE *f)
                "Under mpirun (or srun for a pool of ranks) training is data-parallel and the ranks grow\n"
                "with the batch up to --max-ranks (docs/growth.md). SIGTERM/SIGINT: the current step is\n"
                "finished, a checkpoint with the position in the epoch is written and absa exits 0;\n"
-               "--resume continues from there.\n"
+               "--resume continues from there. On --resume the options that define the run (model, schedule,\n"
+               "seed, batch, micro-batch, max-batch, lr, lr-decay(-epochs), momentum, weight-decay, dampening,\n"
+               "nesterov, adv-ratio, adv-eps, growth-ratio, duration, eig-samples/iters/tol/rule/chunk, augment,\n"
+               "train-split, limit-train) must equal the checkpoint's, else absa refuses naming the option and\n"
+               "both values; --epochs is applied (extends the run, said on the console); the others (test\n"
+               "split and batch, limits of the test, threads, logging, data paths, ranks) are applied as given.\n"
+               "What the run directory holds, its refusal to overwrite a run, disk-full and kill behaviour,\n"
+               "and how growth is reported: docs/training.md.\n"
                "--data ucx://HOST:PORT streams the training split from `absa serve` (docs/ucx.md), which\n"
                "owns the epoch order; serve with --seed = this --seed and --epochs >= epochs + 1 (or 0).\n\n");
     fprintf(f, "  %-18s %s\n", "--config FILE", "read options from FILE first");

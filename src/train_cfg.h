@@ -33,6 +33,7 @@ typedef struct absa_train_cfg {
     int threads;
     int step_log;           /* write a metrics line every N steps (0 = none) */
     int quiet;
+    int force;              /* overwrite a run already in --out (command line only) */
     size_t memory_budget;   /* bytes for the HDF5 reader's RAM copy / cache */
     int stop_after;         /* testing aid: stop after this many epochs of this invocation (0 = off) */
     /* data parallelism and growth of the worker set (dist.h, docs/growth.md) */
@@ -53,6 +54,9 @@ absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path);
 absa_status absa_train_cfg_parse(absa_train_cfg *c, int argc, char **argv, int *help);
 /* Consistency checks that must fail before any training starts. */
 absa_status absa_train_cfg_check(const absa_train_cfg *c);
+/* What the environment must provide (the UCX secret, as for absa serve): a runtime error (exit 1),
+ * where absa_train_cfg_check's findings are usage errors (exit 2). */
+absa_status absa_train_cfg_check_env(const absa_train_cfg *c);
 void absa_train_cfg_help(FILE *f);
 /* Write every option as "key = value" lines (the effective configuration). */
 void absa_train_cfg_write(FILE *f, const absa_train_cfg *c);

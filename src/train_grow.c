@@ -14,7 +14,7 @@ static void log_resize(absa_tstate *t, int epoch, const absa_resize_cost *c)
     t->pr.resize_total += c->total_s;
     if (!t->io) return;
     const char *backend = absa_dist_backend_name(t->dist);
-    FILE *f = t->metrics;
+    FILE *f = t->metrics.f;
     fprintf(f, "{\"type\": \"resize\", \"epoch\": %d, \"step\": %lld, \"backend\": \"%s\", \"from\": %d, \"to\": %d, \"ok\": %s, "
                "\"spawn_s\": %.6f, \"setup_wait_s\": %.6f, \"background_s\": %.6f, \"merge_s\": %.6f, \"bcast_s\": %.6f, "
                "\"child_setup_s\": %.6f, \"total_s\": %.6f, \"error\": ",
@@ -23,7 +23,7 @@ static void log_resize(absa_tstate *t, int epoch, const absa_resize_cost *c)
     if (c->ok) fputs("null", f);
     else absa_json_string(f, c->error);
     fputs("}\n", f);
-    fflush(f);
+    (void)absa_mlog_commit(&t->metrics, 0); /* a failure is sticky: the epoch's commit reports it */
     if (!t->cfg->quiet || !c->ok)
         fprintf(stderr, "absa train: %s %d -> %d ranks (%s) at step %lld: training paused %.3f s (merge %.3f, state %.3f); "
                         "in the background %.3f s (spawn %.3f, setup %.3f)%s%s\n",

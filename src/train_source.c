@@ -63,6 +63,12 @@ absa_status absa_tsrc_ucx_open(absa_tstate *t)
     t->K = m->num_classes;
     t->n_train = (size_t)m->count;
     if (t->C < 1 || t->C > 4 || t->n_train == 0) ABSA_FAIL(ABSA_EFORMAT, "%s: %d channels, %zu samples are not supported", c->data, t->C, t->n_train);
+    /* trainer epoch e is the server's epoch e and the server's epoch 0 is skipped (docs/ucx.md):
+     * refuse now, not after whole epochs of training */
+    if (m->epochs && m->epochs < (uint64_t)c->sched.epochs + 1)
+        ABSA_FAIL(ABSA_EINVAL, "%s: the server serves %llu epochs, this run needs %d (--epochs %d + 1: trainer epoch e is "
+                  "the server's epoch e, its epoch 0 is skipped): start absa serve with --epochs %d, or 0 = unlimited",
+                  c->data, (unsigned long long)m->epochs, c->sched.epochs + 1, c->sched.epochs, c->sched.epochs + 1);
     if ((uint32_t)c->sched.micro > m->batch_max)
         ABSA_FAIL(ABSA_EINVAL, "--micro-batch %d is above the server's batch limit %u (absa serve --batch-max)", c->sched.micro, m->batch_max);
     for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / m->std[ch]);

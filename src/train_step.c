@@ -41,12 +41,14 @@ static void log_ids(absa_tstate *t, int epoch, const uint64_t *idx, int n)
     fputc('\n', t->idlog);
 }
 
-static void log_step(absa_tstate *t, int epoch, double loss)
+/* a step line, handed to the kernel at once (it survives a kill -9 of this process) */
+static absa_status log_step(absa_tstate *t, int epoch, double loss)
 {
     const absa_train_cfg *c = t->cfg;
-    if (t->io && c->step_log > 0 && t->pr.global_step % c->step_log == 0)
-        fprintf(t->metrics, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
-                epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
+    if (!t->io || c->step_log <= 0 || t->pr.global_step % c->step_log != 0) return ABSA_OK;
+    fprintf(t->metrics.f, "{\"type\": \"step\", \"epoch\": %d, \"step\": %lld, \"loss\": %.9g, \"lr\": %.9g, \"batch\": %d}\n",
+            epoch, (long long)t->pr.global_step, loss, t->pr.sched.lr, t->pr.sched.batch);
+    return absa_mlog_commit(&t->metrics, 0);
 }
 
 /* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
@@ -163,7 +165,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         cur += (size_t)B;
         pr->ep_cursor = (int64_t)cur;
         t->t_compute += absa_now() - t0;
-        log_step(t, epoch, step_loss);
+        ABSA_TRY(log_step(t, epoch, step_loss));
         if (t->io && t->tty && !c->quiet)
             fprintf(stderr, "\r  epoch %d: %zu/%zu samples, step %lld, loss %.4f   ", epoch, cur, t->n_train,
                     (long long)pr->global_step, step_loss);
@@ -182,7 +184,7 @@ cleanup:
     return status;
 }
 
-absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters)
+absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters, int *converged)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -210,6 +212,7 @@ absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters
     ABSA_TRY(absa_dist_power_iteration(t->dist, t->m, x, y, nl, n, &o, &r));
     *eig = r.eig[0];
     *iters = r.iters[0];
+    *converged = r.converged[0];
 cleanup:
     free(perm);
     free(idx);
@@ -223,22 +226,33 @@ absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc)
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
     const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist);
+    /* a test batch is evaluated in pieces of at most a micro-batch: the activations (and t->x)
+     * of training suffice. Evaluation (BN eval mode) is per sample and the batch's loss is
+     * summed per sample in order as absa_model_loss does; only the GEMMs' row count differs
+     * from one forward of the whole test batch, which can change a logit's last bit (OpenBLAS
+     * picks kernels by size): same accuracy, loss equal to ~10 digits (docs/training.md). */
+    const int piece = c->sched.micro < c->test_batch ? c->sched.micro : c->test_batch;
     double sums[2] = {0, 0}; /* loss x samples, correct */
-    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)c->test_batch);
+    uint64_t *idx = malloc(sizeof(uint64_t) * (size_t)piece);
     if (!idx) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     size_t b = 0;
     for (size_t s = 0; s < t->n_test; s += (size_t)c->test_batch, b++) {
         if ((int)(b % (size_t)R) != rank) continue;
         int nb = (int)(t->n_test - s < (size_t)c->test_batch ? t->n_test - s : (size_t)c->test_batch);
-        for (int i = 0; i < nb; i++) idx[i] = s + (size_t)i;
-        ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)nb, 1, 0, 0, 0, t->x, t->y));
-        const float *z = absa_model_forward(t->m, t->x, nb, 0, 0);
-        if (!z) { /* absa_model_forward recorded the message */
-            status = ABSA_ENOMEM;
-            goto cleanup;
+        double batch_loss = 0; /* sum of the per-sample losses, in sample order */
+        for (int o = 0; o < nb; o += piece) {
+            int np = nb - o < piece ? nb - o : piece;
+            for (int i = 0; i < np; i++) idx[i] = s + (size_t)o + (size_t)i;
+            ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)np, 1, 0, 0, 0, t->x, t->y));
+            const float *z = absa_model_forward(t->m, t->x, np, 0, 0);
+            if (!z) { /* absa_model_forward recorded the message */
+                status = ABSA_ENOMEM;
+                goto cleanup;
+            }
+            for (int i = 0; i < np; i++) batch_loss += absa_xent_forward_f32(1, t->K, z + (size_t)i * t->K, t->y + i, NULL);
+            sums[1] += absa_xent_correct_f32(np, t->K, z, t->y);
         }
-        sums[0] += absa_model_loss(t->m, t->y) * nb;
-        sums[1] += absa_xent_correct_f32(nb, t->K, z, t->y);
+        sums[0] += batch_loss / nb * nb; /* as the mean of the batch x its size before */
     }
     absa_dist_allreduce_f64(t->dist, sums, 2);
     *loss = t->n_test ? sums[0] / (double)t->n_test : NAN;

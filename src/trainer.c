@@ -50,7 +50,10 @@ static absa_status open_data(absa_tstate *t)
         if (c->limit_test > 0 && (size_t)c->limit_test < t->n_test) t->n_test = (size_t)c->limit_test;
     }
     for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / absa_h5reader_std(t->train)[ch]);
-augment:;
+augment:
+    if (t->n_train < (size_t)c->sched.batch0)
+        ABSA_FAIL(ABSA_EINVAL, "%zu training samples%s are fewer than one batch (--batch %d): lower --batch or raise --limit-train",
+                  t->n_train, c->limit_train > 0 && (size_t)c->limit_train == t->n_train ? " (--limit-train)" : "", c->sched.batch0);
     int aug = !strcmp(c->augment, "crop-flip") || (!strcmp(c->augment, "auto") && t->C == 3 && t->H == 32 && t->W == 32);
     t->crop = aug ? 4 : 0;
     t->flip = aug;
@@ -65,6 +68,7 @@ static absa_status setup_model(absa_tstate *t)
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
     absa_ckpt_extra *ex = NULL;
+    int old_epochs = 0;
     ABSA_TRY(absa_model_create(c->model, t->C, t->H, t->W, t->K, &t->m));
     memset(&t->opt, 0, sizeof t->opt);
     t->opt.momentum = c->momentum;
@@ -87,7 +91,10 @@ static absa_status setup_model(absa_tstate *t)
     ex = calloc(1, sizeof *ex);
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ABSA_TRY(absa_checkpoint_load(c->resume, t->m, ex));
-    ABSA_TRY(absa_progress_from_extra(ex, c, &t->pr));
+    ABSA_TRY(absa_progress_from_extra(ex, c, &t->pr, &old_epochs));
+    if (old_epochs && old_epochs != c->sched.epochs && !c->quiet)
+        fprintf(stderr, "absa train: --epochs %d applied (the checkpoint's run had --epochs %d): the run %s\n", c->sched.epochs,
+                old_epochs, c->sched.epochs > old_epochs ? "is extended" : "ends earlier");
     if (t->ucx) absa_tsrc_ucx_from_extra(t, ex);
     if (t->pr.ep_epoch && (size_t)t->pr.ep_cursor > t->n_train)
         ABSA_FAIL(ABSA_EMISMATCH, "checkpoint %s stopped at sample %lld of epoch %d, beyond the %zu training samples (another --limit-train?)",
@@ -107,9 +114,8 @@ static absa_status setup(absa_tstate *t)
     ABSA_TRY(setup_model(t));
     /* the stream: rank 0 puts the server where this run is, before any rank's first request */
     if (t->ucx && t->io) ABSA_TRY(absa_tsrc_ucx_seek(t));
-    /* batch buffers: a micro-batch or a test batch (no larger than the test split) */
-    size_t tb = t->n_test < (size_t)c->test_batch ? t->n_test : (size_t)c->test_batch;
-    size_t xs = (size_t)c->sched.micro > tb ? (size_t)c->sched.micro : tb;
+    /* batch buffers: a micro-batch (the test pass evaluates in pieces of that size) */
+    size_t xs = (size_t)c->sched.micro;
     const size_t nbuf = t->m->n_bufs;
     t->x = absa_try_alloc(xs * t->C * t->H * t->W * sizeof(float));
     t->y = malloc(sizeof(int32_t) * xs);
@@ -127,7 +133,9 @@ static absa_status setup(absa_tstate *t)
         if (!(t->idlog = fopen(path, "a"))) ABSA_FAIL(ABSA_EIO, "cannot write %s", path);
     }
     if (!t->io) return ABSA_OK;
-    ABSA_TRY(absa_train_mkdir(c->out));
+    /* only now, with options, data and checkpoint found good, is the run directory written */
+    ABSA_TRY(absa_train_prepare_dir(c->out, c->force, c->resume[0] != 0, &t->dir_created));
+    t->dir_prepared = 1;
     ABSA_TRY(absa_train_write_config(c->out, c));
     ABSA_TRY(absa_metrics_open(c->out, c->resume[0] ? t->pr.epoch : -1, t->pr.global_step, &t->metrics));
 cleanup:
@@ -148,18 +156,12 @@ static absa_status save_checkpoint(absa_tstate *t)
     absa_ckpt_extra *ex = calloc(1, sizeof *ex);
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ex->sgd = t->opt;
-    absa_progress_to_extra(&t->pr, t->cfg, ex);
+    ABSA_TRY(absa_progress_to_extra(&t->pr, t->cfg, ex));
     if (t->ucx) ABSA_TRY(absa_tsrc_ucx_to_extra(t, ex));
     status = absa_checkpoint_save(ckpt, t->m, ex);
 cleanup:
     free(ex);
     return status;
-}
-
-static void flush_metrics(absa_tstate *t)
-{
-    fflush(t->metrics);
-    fsync(fileno(t->metrics));
 }
 
 /* what rank 0 decides at the end of an epoch, applied by every rank */
@@ -168,12 +170,13 @@ typedef struct epoch_decision {
     absa_sched_decision d;
     double eig;
     int eig_iters;
+    int eig_converged;
     int target_ranks; /* > ranks: grow */
     int stop;         /* --stop-after reached (rank 0 counts: joined ranks ran fewer epochs) */
 } epoch_decision;
 
-static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, double eig, int iters, int ran,
-                   epoch_decision *e)
+static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, double eig, int iters, int conv,
+                   int ran, epoch_decision *e)
 {
     memset(e, 0, sizeof *e);
     const absa_sched_cfg *sc = &t->cfg->sched;
@@ -182,6 +185,7 @@ static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, do
         absa_sched_end_epoch(sc, before, eig, epoch, &e->next, &e->d);
         e->eig = eig;
         e->eig_iters = iters;
+        e->eig_converged = conv;
         e->target_ranks = R;
         e->stop = t->cfg->stop_after > 0 && ran >= t->cfg->stop_after;
         /* while ranks < max: the doubling of the batch doubles the ranks (never beyond the
@@ -203,7 +207,7 @@ static absa_status stop_now(absa_tstate *t, int epoch, double e0)
     t->pr.wall_total += absa_now() - e0;
     if (t->ucx) ABSA_TRY(absa_tsrc_ucx_sync_state(t)); /* the committed positions, for --resume */
     if (!t->io) return ABSA_OK;
-    flush_metrics(t);
+    ABSA_TRY(absa_mlog_commit(&t->metrics, 1));
     ABSA_TRY(save_checkpoint(t));
     fprintf(stderr, "absa train: stopped by %s after step %lld (epoch %d, %lld of %zu samples); checkpoint %s/checkpoint.h5, continue with --resume\n",
             t->stop_sig == SIGTERM ? "SIGTERM" : t->stop_sig == SIGINT ? "SIGINT" : "a signal on another rank",
@@ -225,7 +229,7 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         absa_sched_state before = t->pr.sched;
         const int accum = absa_sched_accum(&c->sched, before.batch);
         double tr_loss, tr_acc, eig = NAN, te_loss = NAN, te_acc = NAN;
-        int eig_iters = 0, stopped = 0;
+        int eig_iters = 0, eig_conv = 0, stopped = 0;
         double w0 = absa_tsrc_ucx_wait_seconds(t);
         ABSA_TRY(absa_tr_train_epoch(t, epoch, &tr_loss, &tr_acc, &stopped));
         /* ranks still spawning join now (or are given up if the run stops here) */
@@ -245,14 +249,17 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         }
         if (absa_sched_wants_eig(&c->sched, &before) && t->train) {
             double q = absa_now();
-            ABSA_TRY(absa_tr_epoch_eig(t, epoch, &eig, &eig_iters));
+            ABSA_TRY(absa_tr_epoch_eig(t, epoch, &eig, &eig_iters, &eig_conv));
             t->t_eig += absa_now() - q;
         }
         epoch_decision e;
-        decide(t, &before, epoch, eig, eig_iters, ++ran, &e);
+        decide(t, &before, epoch, eig, eig_iters, eig_conv, ++ran, &e);
         t->pr.sched = e.next;
+        t->pr.last_batch = before.batch;
         eig = e.eig;
         eig_iters = e.eig_iters;
+        eig_conv = e.eig_converged;
+        const int have_eig = !isnan(eig);
         if (t->test) {
             double q = absa_now();
             ABSA_TRY(absa_tr_test_pass(t, &te_loss, &te_acc));
@@ -267,34 +274,43 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         double wall = absa_now() - e0;
         t->pr.wall_total += wall;
         if (t->io) {
-            FILE *f = t->metrics;
+            FILE *f = t->metrics.f;
             fprintf(f, "{\"type\": \"epoch\", \"epoch\": %d", epoch);
             json_num(f, "train_loss", tr_loss);
             json_num(f, "train_acc", tr_acc);
             json_num(f, "test_loss", te_loss);
             json_num(f, "test_acc", te_acc);
             json_num(f, "eig", eig);
-            fprintf(f, ", \"eig_iters\": %d, \"eig_seed\": %llu", eig_iters, (unsigned long long)absa_eig_seed(c->seed, epoch));
+            fprintf(f, ", \"eig_iters\": %d, \"eig_converged\": %s, \"eig_seed\": %llu", eig_iters,
+                    have_eig ? (eig_conv ? "true" : "false") : "null", (unsigned long long)absa_eig_seed(c->seed, epoch));
             json_num(f, "eig_ref", t->pr.sched.eig_ref);
             fprintf(f, ", \"data_source\": \"%s\"", t->ucx ? "ucx" : "file");
             if (!t->test) fprintf(f, ", \"test_skipped\": true");
             fprintf(f, ", \"batch\": %d, \"accum\": %d, \"ranks\": %d, \"adv_ratio\": %.9g, \"lr\": %.9g, \"next_batch\": %d, "
-                       "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"sgd_iters\": %lld, "
+                       "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"grow_reason\": %s, \"sgd_iters\": %lld, "
                        "\"wall\": {\"compute\": %.3f, \"eig\": %.3f, \"data\": %.3f, \"test\": %.3f, \"comm\": %.3f, \"epoch\": %.3f, \"total\": %.3f, "
                        "\"data_stall\": %.6f, \"data_stall_frac\": %.6f}}\n",
                     before.batch, accum, R, before.adv_ratio, before.lr, t->pr.sched.batch, t->pr.sched.lr,
-                    t->pr.sched.adv_ratio, e.d.grew ? "true" : "false", (long long)t->pr.global_step,
+                    t->pr.sched.adv_ratio, e.d.grew ? "true" : "false", !e.d.grew ? "null" : e.d.by_eig ? "\"eig\"" : "\"duration\"",
+                    (long long)t->pr.global_step,
                     t->t_compute - tc0 - (t->t_data - td0) - (t->t_comm - tm0), t->t_eig - te0, t->t_data - td0,
                     t->t_test - tt0, t->t_comm - tm0, wall, t->pr.wall_total, stall, wall > 0 ? stall / wall : 0.0);
-            flush_metrics(t);
+            ABSA_TRY(absa_mlog_commit(&t->metrics, 1));
             ABSA_TRY(save_checkpoint(t));
             if (!c->quiet) {
-                char eigs[32] = "-"; /* no eigenvalue this epoch (sgd, or at the cap) */
-                if (!isnan(eig)) snprintf(eigs, sizeof eigs, "%.4g", eig);
-                fprintf(stderr, "epoch %3d/%d  batch %5d  ranks %d  lr %.4g  adv %.4g  train %.4f/%.2f%%  test %.4f/%.2f%%  eig %s  iters %lld  %.1fs%s\n",
+                char eigs[64] = "-", tests[64] = "", grows[160] = ""; /* "-": no eigenvalue (sgd, or at the cap) */
+                if (have_eig && eig_conv) snprintf(eigs, sizeof eigs, "%.4g", eig);
+                else if (have_eig) snprintf(eigs, sizeof eigs, "%.4g (not converged in %d iterations)", eig, eig_iters);
+                if (t->test) snprintf(tests, sizeof tests, "  test %.4f/%.2f%%", te_loss, 100 * te_acc);
+                if (e.d.grew && e.d.by_eig)
+                    snprintf(grows, sizeof grows, "  -> batch %d (eigenvalue fell to 1/%g of the reference)", t->pr.sched.batch,
+                             c->sched.growth_ratio);
+                else if (e.d.grew)
+                    snprintf(grows, sizeof grows, "  -> batch %d (--duration %d: %d eigenvalue epoch%s without growth)", t->pr.sched.batch,
+                             c->sched.duration, c->sched.duration, c->sched.duration > 1 ? "s" : "");
+                fprintf(stderr, "epoch %3d/%d  batch %5d  ranks %d  lr %.4g  adv %.4g  train %.4f/%.2f%%%s  eig %s  iters %lld  %.1fs%s\n",
                         epoch, c->sched.epochs, before.batch, R, before.lr, before.adv_ratio, tr_loss, 100 * tr_acc,
-                        te_loss, 100 * te_acc, eigs, (long long)t->pr.global_step, wall,
-                        e.d.grew ? "  -> batch grows" : "");
+                        tests, eigs, (long long)t->pr.global_step, wall, grows);
             }
         }
         if (e.stop) return ABSA_EEXIST; /* sentinel: stopped on request (no growth pending) */
@@ -315,9 +331,9 @@ static absa_status write_summary(absa_tstate *t, double final_loss, double final
             (long long)t->pr.samples_seen);
     json_num(f, "final_test_loss", final_loss);
     json_num(f, "final_test_acc", final_acc);
-    fprintf(f, ", \"final_batch\": %d, \"growths\": %lld, \"wall_total_s\": %.3f, \"ranks\": %d, \"growth_backend\": \"%s\", "
+    fprintf(f, ", \"final_batch\": %d, \"next_batch\": %d, \"growths\": %lld, \"wall_total_s\": %.3f, \"ranks\": %d, \"growth_backend\": \"%s\", "
                "\"resizes\": %lld, \"resize_total_s\": %.6f",
-            t->pr.sched.batch, (long long)t->pr.sched.growths, t->pr.wall_total, absa_dist_size(t->dist),
+            t->pr.last_batch ? t->pr.last_batch : t->pr.sched.batch, t->pr.sched.batch, (long long)t->pr.sched.growths, t->pr.wall_total, absa_dist_size(t->dist),
             absa_dist_backend_name(t->dist), (long long)t->pr.resizes, t->pr.resize_total);
     json_num(f, "resize_fraction", t->pr.wall_total > 0 ? t->pr.resize_total / t->pr.wall_total : 0.0);
     fputs("}\n", f);
@@ -406,15 +422,23 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
     if (t.test) ABSA_TRY(absa_tr_test_pass(&t, &tl, &ta));
     if (t.io) {
         ABSA_TRY(write_summary(&t, tl, ta));
-        if (!c->quiet)
-            fprintf(stderr, "absa train: done: test accuracy %.2f%%, %lld SGD iterations, final batch %d, %d rank%s, %.1f s "
+        if (!c->quiet) {
+            char tests[64] = "no test split";
+            if (t.test) snprintf(tests, sizeof tests, "test accuracy %.2f%%", 100 * ta);
+            fprintf(stderr, "absa train: done: %s, %lld SGD iterations, final batch %d, %d rank%s, %.1f s "
                             "(resizing %.3f s, %.3f%%); output in %s/\n",
-                    100 * ta, (long long)t.pr.global_step, t.pr.sched.batch, absa_dist_size(d),
+                    tests, (long long)t.pr.global_step, t.pr.last_batch ? t.pr.last_batch : t.pr.sched.batch, absa_dist_size(d),
                     absa_dist_size(d) > 1 ? "s" : "", t.pr.wall_total, t.pr.resize_total,
                     t.pr.wall_total > 0 ? 100 * t.pr.resize_total / t.pr.wall_total : 0.0, c->out);
+        }
     }
 cleanup:
-    if (t.metrics) fclose(t.metrics);
+    /* a fresh start that failed before any metrics line leaves no run directory behind */
+    if (t.dir_prepared && status != ABSA_OK && !c->resume[0] && (!t.metrics.f || absa_mlog_empty(&t.metrics))) {
+        absa_mlog_close(&t.metrics);
+        absa_train_undo_dir(c->out, t.dir_created);
+    }
+    if (t.metrics.f) absa_mlog_close(&t.metrics);
     if (t.idlog) fclose(t.idlog);
     absa_tsrc_ucx_close(&t);
     absa_h5reader_close(t.train);

@@ -30,7 +30,9 @@ typedef struct absa_tstate {
     float *x;
     int32_t *y;
     uint64_t *perm;
-    FILE *metrics;           /* rank 0 only */
+    absa_mlog metrics;       /* rank 0 only (metrics.f NULL elsewhere) */
+    int dir_prepared;        /* rank 0 got to write the output directory */
+    int dir_created;         /* this invocation created it */
     double t_compute, t_data, t_eig, t_test, t_comm;
     int tty;
     int io;                  /* this process writes files and logs (active rank 0) */
@@ -56,9 +58,11 @@ typedef struct absa_tstate {
  * up to the step after which a stop signal was seen (*stopped = 1). Mean train loss and
  * accuracy of the whole epoch through the pointers when it completes. */
 absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss, double *acc, int *stopped);
-/* The epoch's top eigenvalue on the eig-samples set spread over the ranks. */
-absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters);
-/* Test loss and accuracy, test batches spread over the ranks. */
+/* The epoch's top eigenvalue on the eig-samples set spread over the ranks; *converged: the
+ * power iteration met --eig-tol within --eig-iters. */
+absa_status absa_tr_epoch_eig(absa_tstate *t, int epoch, double *eig, int *iters, int *converged);
+/* Test loss and accuracy, test batches spread over the ranks (each evaluated in pieces of at
+ * most --micro-batch samples, so the activations stay those of training). */
 absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc);
 
 /* train_grow.c: growth of the worker set, collective over the active ranks. Start growing to

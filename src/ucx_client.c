@@ -387,7 +387,7 @@ void absa_ucx_client_close(absa_ucx_client *c)
     if (!c) return;
     if (c->thr_started) {
         pthread_mutex_lock(&c->mu);
-        if (!c->failed && c->have_meta) {
+        if ((!c->failed || c->keep_conn) && c->have_meta) {
             absa_ucx_msg m = {.type = ABSA_UCX_BYE};
             absa_cli_push_locked(c, &m, NULL);
             c->bye_sent = 1;

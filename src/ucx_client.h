@@ -18,6 +18,12 @@
  * calls absa_ucx_client_state and stores it; a resumed job calls absa_ucx_client_seek on one
  * rank before any rank's first next() (the server refuses a seek while leases are outstanding).
  *
+ * Lease timeout: the progress thread sends PING when the client has sent nothing for a quarter
+ * of the server's lease timeout, so only a stopped or hung process falls silent. A client whose
+ * leases the server revoked meanwhile learns it when it commits one: the client fails (every
+ * later call returns ABSA_EINVAL with a "revoked" message), since the caller may already have
+ * used those samples, which the server has given to another client (docs/ucx.md).
+ *
  * Not thread-safe: one thread calls the functions of a client. Built without UCX, connect
  * returns ABSA_EUCX. */
 #ifndef ABSA_UCX_CLIENT_H
@@ -40,6 +46,7 @@ typedef struct absa_ucx_meta {
     uint64_t epochs; /* epochs the server serves (0 = until stopped) */
     int C, H, W, num_classes;
     uint32_t batch_max;
+    double lease_timeout_s; /* the server revokes the leases of a client silent this long (0 = never) */
     float mean[ABSA_UCX_MAX_C], std[ABSA_UCX_MAX_C]; /* per channel, [0,1] units */
 } absa_ucx_meta;
 

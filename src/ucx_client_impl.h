@@ -57,6 +57,8 @@ struct absa_ucx_client {
     /* shared */
     absa_status failed;
     char err[256];
+    int keep_conn; /* failed, but the connection is fine (a lease revoked): close still says BYE */
+    int ep_lost;   /* the endpoint reported an error */
     int have_meta;
     absa_ucx_meta meta;
     absa_cli_slot *head, *tail;
@@ -78,6 +80,7 @@ struct absa_ucx_client {
     double wait_s;
     /* progress thread only */
     int sends;
+    double ping_s, last_send; /* PING after ping_s seconds without a send (0: never) */
 };
 
 /* ucx_client.c */

@@ -112,6 +112,7 @@ static void absa_cli_send_cmd(absa_ucx_client *c, absa_cli_cmd *cmd)
                              .cb.send = absa_cli_send_cb,
                              .user_data = x};
     c->sends++;
+    c->last_send = absa_now();
     ucs_status_ptr_t r = ucp_am_send_nbx(c->ep, ABSA_UCX_AM_TO_SERVER, x->hdr, hlen, x->payload,
                                          (size_t)cmd->m.payload_len, &p);
     if (r == NULL)
@@ -249,6 +250,9 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
         mt->W = (int)m->W;
         mt->num_classes = (int)m->num_classes;
         mt->batch_max = m->batch_max;
+        mt->lease_timeout_s = m->lease_timeout_ms / 1000.0;
+        c->ping_s = mt->lease_timeout_s / 4;
+        if (c->ping_s > 0 && c->ping_s < 0.05) c->ping_s = 0.05;
         c->sample_bytes = (size_t)m->C * m->H * m->W;
         c->have_meta = 1;
         pthread_cond_broadcast(&c->cv);
@@ -294,6 +298,15 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
     case ABSA_UCX_STATE_REPLY:
     case ABSA_UCX_SEEK_OK:
     case ABSA_UCX_ERROR:
+        if (m->type == ABSA_UCX_ERROR && m->code == ABSA_UCX_ERR_REVOKED) {
+            absa_cli_fail_locked(c, ABSA_EINVAL,
+                                 "the server revoked leases of this client after %.0f s of silence (absa serve --lease-timeout; "
+                                 "was the process stopped?): their samples went to other clients and this client's "
+                                 "use of them does not count; resume from the last checkpoint",
+                                 c->meta.lease_timeout_s);
+            c->keep_conn = 1;
+            return UCS_OK;
+        }
         if (!c->ctl_wait || c->ctl_ready || c->ctl_payload) break;
         c->ctl = *m;
         if (m->type != ABSA_UCX_STATE_REPLY || m->nranges == 0) {
@@ -333,6 +346,7 @@ void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
     absa_ucx_client *c = arg;
     (void)ep;
     pthread_mutex_lock(&c->mu);
+    c->ep_lost = 1;
     absa_cli_fail_locked(c, ABSA_EUCX, "connection to the server lost: %s", ucs_status_string(status));
     pthread_mutex_unlock(&c->mu);
 }
@@ -356,12 +370,12 @@ static void absa_cli_shutdown(absa_ucx_client *c)
 {
     absa_cli_progress_for(c, NULL, 2.0); /* flush BYE and other sends */
     pthread_mutex_lock(&c->mu);
-    int wait_bye = c->bye_sent && !c->failed;
+    int wait_bye = c->bye_sent && (!c->failed || c->keep_conn);
     pthread_mutex_unlock(&c->mu);
     for (double t0 = absa_now(); wait_bye && absa_now() - t0 < 2.0;) {
         if (!ucp_worker_progress(c->w)) usleep(100);
         pthread_mutex_lock(&c->mu);
-        wait_bye = !c->failed;
+        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn);
         pthread_mutex_unlock(&c->mu);
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
@@ -394,11 +408,16 @@ void *absa_cli_thread(void *arg)
         }
         if (n) memcpy(cmds, c->cmds, n * sizeof *cmds);
         c->ncmd = 0;
-        int stop = c->stop;
+        int stop = c->stop, failed = c->failed != ABSA_OK;
         pthread_mutex_unlock(&c->mu);
         for (size_t i = 0; i < n; i++) absa_cli_send_cmd(c, &cmds[i]);
         if (n) continue;
         if (stop) break;
+        if (c->ping_s > 0 && !failed && absa_now() - c->last_send >= c->ping_s) { /* alive (lease timeout) */
+            absa_cli_cmd ping = {.m = {.type = ABSA_UCX_PING}};
+            absa_cli_send_cmd(c, &ping);
+            continue;
+        }
         ucs_status_t st = ucp_worker_arm(c->w);
         if (st == UCS_ERR_BUSY) continue;
         if (st != UCS_OK) {
@@ -407,7 +426,12 @@ void *absa_cli_thread(void *arg)
             pthread_mutex_unlock(&c->mu);
             break;
         }
-        if (poll(pfd, 2, 1000) < 0 && errno != EINTR) break;
+        int wait_ms = 1000;
+        if (c->ping_s > 0) {
+            double left = c->ping_s - (absa_now() - c->last_send);
+            wait_ms = left <= 0 ? 0 : left * 1000 < 1000 ? (int)(left * 1000) + 1 : 1000;
+        }
+        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) break;
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(c->evfd, &v, sizeof v);

@@ -19,6 +19,9 @@ struct absa_lease_mgr {
     size_t qh, qn, qcap;
     absa_ucx_lease *leases; /* outstanding, unordered */
     size_t nleases, lcap;
+    double now;              /* the caller's clock (lease timeout) */
+    struct absa_lease_rev { uint64_t owner, id; } *revoked; /* revoked, not yet reported to the owner */
+    size_t nrev, revcap;
 };
 
 static void absa_lease_start_epoch(absa_lease_mgr *m, uint64_t epoch)
@@ -59,6 +62,7 @@ void absa_lease_mgr_free(absa_lease_mgr *m)
     free(m->st);
     free(m->q);
     free(m->leases);
+    free(m->revoked);
     free(m);
 }
 
@@ -122,6 +126,7 @@ static void absa_lease_mark(absa_lease_mgr *m, const absa_ucx_lease *l, uint8_t 
 static void absa_lease_add(absa_lease_mgr *m, absa_ucx_lease *out)
 {
     out->id = m->next_id++;
+    out->seen = m->now;
     absa_lease_mark(m, out, ABSA_POS_FREE, ABSA_POS_LEASED);
     if (m->nleases == m->lcap) {
         m->lcap = m->lcap ? 2 * m->lcap : 16;
@@ -276,21 +281,34 @@ static int absa_range_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-size_t absa_lease_drop_owner(absa_lease_mgr *m, uint64_t owner)
+/* Give back every lease for which pick(m, lease, arg) is true: positions FREE again and queued,
+ * sorted by position (re-issued first, in order); revoke = remember (owner, id) as revoked. */
+static size_t absa_lease_give_back(absa_lease_mgr *m, int (*pick)(const absa_lease_mgr *, const absa_ucx_lease *, const void *),
+                                   const void *arg, int revoke, void (*fn)(void *, const absa_ucx_lease *), void *fn_arg)
 {
     size_t nr = 0, nl = 0;
     for (size_t i = 0; i < m->nleases; i++)
-        if (m->leases[i].owner == owner) nr += m->leases[i].nranges;
+        if (pick(m, &m->leases[i], arg)) nr += m->leases[i].nranges;
     if (nr == 0) return 0;
     absa_ucx_range *tmp = absa_xcalloc(nr, sizeof *tmp);
     nr = 0;
     for (size_t i = 0; i < m->nleases;) {
-        if (m->leases[i].owner != owner) {
+        if (!pick(m, &m->leases[i], arg)) {
             i++;
             continue;
         }
+        if (fn) fn(fn_arg, &m->leases[i]);
         absa_lease_mark(m, &m->leases[i], ABSA_POS_LEASED, ABSA_POS_FREE);
         for (uint32_t r = 0; r < m->leases[i].nranges; r++) tmp[nr++] = m->leases[i].ranges[r];
+        if (revoke) {
+            if (m->nrev == m->revcap) {
+                m->revcap = m->revcap ? 2 * m->revcap : 16;
+                m->revoked = realloc(m->revoked, m->revcap * sizeof *m->revoked);
+                ABSA_ASSERT(m->revoked != NULL, "out of memory for revoked leases");
+            }
+            m->revoked[m->nrev].owner = m->leases[i].owner;
+            m->revoked[m->nrev++].id = m->leases[i].id;
+        }
         absa_lease_remove(m, i);
         nl++;
     }
@@ -298,6 +316,60 @@ size_t absa_lease_drop_owner(absa_lease_mgr *m, uint64_t owner)
     for (size_t r = 0; r < nr; r++) absa_lease_queue_push(m, tmp[r].start, tmp[r].count);
     free(tmp);
     return nl;
+}
+
+static int absa_lease_of_owner(const absa_lease_mgr *m, const absa_ucx_lease *l, const void *owner)
+{
+    (void)m;
+    return l->owner == *(const uint64_t *)owner;
+}
+
+size_t absa_lease_drop_owner(absa_lease_mgr *m, uint64_t owner)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nrev; i++)
+        if (m->revoked[i].owner != owner) m->revoked[k++] = m->revoked[i];
+    m->nrev = k;
+    return absa_lease_give_back(m, absa_lease_of_owner, &owner, 0, NULL, NULL);
+}
+
+void absa_lease_set_clock(absa_lease_mgr *m, double now)
+{
+    if (now > m->now) m->now = now;
+}
+
+void absa_lease_touch(absa_lease_mgr *m, uint64_t owner)
+{
+    for (size_t i = 0; i < m->nleases; i++)
+        if (m->leases[i].owner == owner) m->leases[i].seen = m->now;
+}
+
+static int absa_lease_silent(const absa_lease_mgr *m, const absa_ucx_lease *l, const void *timeout)
+{
+    return m->now - l->seen > *(const double *)timeout;
+}
+
+size_t absa_lease_expire(absa_lease_mgr *m, double timeout, void (*fn)(void *arg, const absa_ucx_lease *l), void *arg)
+{
+    ABSA_ASSERT(timeout > 0, "lease timeout %g", timeout);
+    return absa_lease_give_back(m, absa_lease_silent, &timeout, 1, fn, arg);
+}
+
+int absa_lease_forget_revoked(absa_lease_mgr *m, uint64_t owner, uint64_t id)
+{
+    for (size_t i = 0; i < m->nrev; i++)
+        if (m->revoked[i].id == id && m->revoked[i].owner == owner) {
+            m->revoked[i] = m->revoked[--m->nrev];
+            return 1;
+        }
+    return 0;
+}
+
+size_t absa_lease_revoked_count(const absa_lease_mgr *m, uint64_t owner)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->nrev; i++) k += m->revoked[i].owner == owner;
+    return k;
 }
 
 absa_status absa_lease_state(const absa_lease_mgr *m, absa_ucx_range **ranges, size_t *nranges)

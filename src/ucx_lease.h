@@ -9,7 +9,14 @@
  * asked for, or waits while any of it is leased. Committing the last position of an epoch
  * starts the next one (new permutation from (seed, epoch)); at the epoch limit the manager is
  * done. Hence every position — and every sample — is committed exactly once per epoch, whatever
- * the order of grants, commits, releases and drops. Owners are opaque 64-bit ids. */
+ * the order of grants, commits, releases, drops and revocations. Owners are opaque 64-bit ids.
+ *
+ * Lease timeout: the manager has a clock (seconds, set by the caller: the server's monotonic
+ * time, a fake one in tests). A lease remembers when its owner was last heard from (its grant,
+ * then every absa_lease_touch of the owner); absa_lease_expire revokes the leases whose owner
+ * has been silent for longer than the timeout: their positions go back to the queue as for a
+ * dropped owner, and (owner, id) is remembered as revoked, so that the owner's late commit or
+ * release is recognised (absa_lease_forget_revoked) and refused rather than counted. */
 #ifndef ABSA_UCX_LEASE_H
 #define ABSA_UCX_LEASE_H
 
@@ -23,6 +30,7 @@ typedef struct absa_lease_mgr absa_lease_mgr;
 
 typedef struct absa_ucx_lease {
     uint64_t id, owner, epoch, count;
+    double seen; /* the manager's clock when the owner was last heard from (grant, touch) */
     uint32_t nranges;
     absa_ucx_range ranges[ABSA_UCX_MAX_RANGES];
 } absa_ucx_lease;
@@ -64,8 +72,21 @@ const absa_ucx_lease *absa_lease_find(const absa_lease_mgr *m, uint64_t owner, u
 absa_status absa_lease_commit(absa_lease_mgr *m, uint64_t owner, uint64_t id, int *advanced);
 /* Give a lease back uncommitted (its positions are re-issued first). */
 absa_status absa_lease_release(absa_lease_mgr *m, uint64_t owner, uint64_t id);
-/* Give back every lease of owner; returns how many. */
+/* Give back every lease of owner (and forget its revoked ones); returns how many. */
 size_t absa_lease_drop_owner(absa_lease_mgr *m, uint64_t owner);
+
+/* Lease timeout. Set the manager's clock (seconds; never goes back); grants stamp it. */
+void absa_lease_set_clock(absa_lease_mgr *m, double now);
+/* owner was heard from: its leases' silence restarts at the clock */
+void absa_lease_touch(absa_lease_mgr *m, uint64_t owner);
+/* Revoke every lease not touched for more than timeout (> 0) seconds: its positions go back to
+ * the queue (sorted by position, re-issued first) and (owner, id) is remembered as revoked.
+ * fn(arg, lease), if given, sees each revoked lease before it goes. Returns how many. */
+size_t absa_lease_expire(absa_lease_mgr *m, double timeout, void (*fn)(void *arg, const absa_ucx_lease *l), void *arg);
+/* 1 if owner's lease id was revoked (and not yet reported): forgets it. A commit or release of
+ * it fails with ABSA_EINVAL like that of any lease not held; call this to tell the two apart. */
+int absa_lease_forget_revoked(absa_lease_mgr *m, uint64_t owner, uint64_t id);
+size_t absa_lease_revoked_count(const absa_lease_mgr *m, uint64_t owner); /* revoked, not yet reported */
 
 /* Checkpoint state: the committed positions of the current epoch as merged, sorted ranges
  * (malloc'd, free with free(); *ranges = NULL when there are none). */

@@ -12,14 +12,14 @@ static const uint32_t absa_ucx_hsize[ABSA_UCX_TYPE_END] = {
     [ABSA_UCX_COMMIT_OK] = 32,  [ABSA_UCX_RELEASE] = 24,    [ABSA_UCX_STATE] = 16,
     [ABSA_UCX_STATE_REPLY] = 48, [ABSA_UCX_SEEK] = 32,      [ABSA_UCX_SEEK_OK] = 32,
     [ABSA_UCX_ERROR] = 24,      [ABSA_UCX_BYE] = 16,        [ABSA_UCX_REQUEST_AT] = 48,
-    [ABSA_UCX_CANCEL] = 24,
+    [ABSA_UCX_CANCEL] = 24,     [ABSA_UCX_PING] = 16,
 };
 
 const char *absa_ucx_type_name(unsigned type)
 {
     static const char *const names[ABSA_UCX_TYPE_END] = {
         "?", "HELLO", "META", "REQUEST", "BATCH", "END", "COMMIT", "COMMIT_OK", "RELEASE",
-        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE", "REQUEST_AT", "CANCEL"};
+        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE", "REQUEST_AT", "CANCEL", "PING"};
     return type > 0 && type < ABSA_UCX_TYPE_END ? names[type] : "unknown";
 }
 
@@ -115,7 +115,7 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
         absa_put32(&w, m->W);
         absa_put32(&w, m->num_classes);
         absa_put32(&w, m->batch_max);
-        absa_put32(&w, 0);
+        absa_put32(&w, m->lease_timeout_ms);
         break;
     case ABSA_UCX_REQUEST:
         absa_put64(&w, m->req);
@@ -174,7 +174,7 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
         absa_put32(&w, m->code);
         absa_put32(&w, m->flags);
         break;
-    default: break; /* STATE, BYE: common part only */
+    default: break; /* STATE, BYE, PING: common part only */
     }
     return (size_t)(w.p - buf) == hlen ? hlen : 0;
 }
@@ -226,7 +226,7 @@ absa_status absa_ucx_decode(const void *hdr, size_t hlen, uint64_t plen, absa_uc
         m->W = absa_get32(&r);
         m->num_classes = absa_get32(&r);
         m->batch_max = absa_get32(&r);
-        pad = absa_get32(&r);
+        m->lease_timeout_ms = absa_get32(&r);
         if (m->count < 1 || m->num_classes < 1 || m->batch_max < 1 || m->batch_max > ABSA_UCX_MAX_BATCH)
             ABSA_FAIL(ABSA_EFORMAT, "META field out of range (count %llu, classes %u, batch max %u)",
                       (unsigned long long)m->count, m->num_classes, m->batch_max);

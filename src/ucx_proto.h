@@ -50,6 +50,7 @@ typedef enum absa_ucx_type {
     ABSA_UCX_BYE,         /* c->s  the client leaves; its leases go back to the queue */
     ABSA_UCX_REQUEST_AT,  /* c->s  ask for positions [first, first+n) of `epoch` (waits until free) */
     ABSA_UCX_CANCEL,      /* c->s  withdraw request `req` if it is still waiting (answer: END CANCELLED) */
+    ABSA_UCX_PING,        /* c->s  the client is alive (lease timeout); no reply */
     ABSA_UCX_TYPE_END
 } absa_ucx_type;
 
@@ -60,7 +61,8 @@ typedef enum absa_ucx_type {
 typedef enum absa_ucx_errcode {
     ABSA_UCX_ERR_SEEK_BUSY = 1,   /* seek refused: leases are outstanding */
     ABSA_UCX_ERR_SEEK_RANGE,      /* seek refused: epoch past the limit or ranges invalid */
-    ABSA_UCX_ERR_STATE_TOO_BIG    /* state has more than ABSA_UCX_MAX_STATE_RANGES ranges */
+    ABSA_UCX_ERR_STATE_TOO_BIG,   /* state has more than ABSA_UCX_MAX_STATE_RANGES ranges */
+    ABSA_UCX_ERR_REVOKED          /* COMMIT of a lease the server revoked (lease timeout): not counted */
 } absa_ucx_errcode;
 
 typedef struct absa_ucx_range {
@@ -73,6 +75,7 @@ typedef struct absa_ucx_msg {
     uint32_t hlen;
     uint64_t epoch, lease, req, first, count, committed, epochs;
     uint32_t n, nranges, C, H, W, num_classes, batch_max, flags, code, secret_len;
+    uint32_t lease_timeout_ms; /* META: the server's --lease-timeout (0 = none) */
     uint8_t secret[ABSA_UCX_MAX_SECRET];
     uint64_t payload_len; /* the payload length the header implies */
 } absa_ucx_msg;

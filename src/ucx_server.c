@@ -132,7 +132,7 @@ static void absa_srv_process_drops(absa_srv *s)
         if (c->dropping && !c->closing) {
             size_t n = absa_lease_drop_owner(s->lm, c->id);
             if (n) absa_srv_log(s, "client %llu: %zu leases go back to the queue", (unsigned long long)c->id, n);
-            c->leases = 0;
+            c->leases = c->revoked = 0;
             c->closing = 1;
             ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
             void *r = ucp_ep_close_nbx(c->ep, &p);
@@ -203,9 +203,9 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
     absa_ucx_format_addr((const struct sockaddr *)&la.sockaddr, url, sizeof url);
     if (s->o->address_file) ABSA_TRY(absa_srv_write_address(s, url));
     fprintf(stderr, "absa serve: listening on %s (%llu samples %dx%dx%d, %d classes, batch max %u, seed %llu, epochs %s, "
-            "images %s)\n",
+            "lease timeout %g s, images %s)\n",
             url, (unsigned long long)absa_lease_mgr_count(s->lm), s->C, s->H, s->W, s->K, s->batch_max,
-            (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited",
+            (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited", s->o->lease_timeout_s,
             absa_h5reader_in_ram(s->rd) ? "in RAM" : "streamed from chunks");
 cleanup:
     return status;
@@ -253,6 +253,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         absa_srv_collect_batches(s);
         absa_srv_accept(s);
         absa_srv_process_drops(s);
+        absa_srv_expire(s);
         absa_srv_serve_pending(s);
         if (absa_lease_mgr_done(s->lm) && s->ncl == 0 && s->nconn == 0) break;
         if (absa_srv_gather_step(s)) continue; /* a slice gathered here; progress UCX again */
@@ -304,8 +305,7 @@ absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
     if (s->batch_max > ABSA_UCX_MAX_BATCH) ABSA_FAIL(ABSA_EINVAL, "batch max %u exceeds %u", s->batch_max, ABSA_UCX_MAX_BATCH);
     s->buf_bytes = (size_t)absa_ucx_batch_payload_len(s->batch_max, ABSA_UCX_MAX_RANGES, s->sample_bytes);
     ABSA_TRY(absa_lease_mgr_create(absa_h5reader_count(s->rd), o->seed, o->epochs, &s->lm));
-    if (o->audit_file && !(s->audit = fopen(o->audit_file, "w")))
-        ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", o->audit_file, strerror(errno));
+    if (o->audit_file) ABSA_TRY(absa_ucx_audit_open(o->audit_file, absa_h5reader_count(s->rd), o->seed, &s->audit));
     if ((s->sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
         ABSA_FAIL(ABSA_EIO, "signalfd: %s", strerror(errno));
     ABSA_TRY(absa_srv_setup_ucx(s));
@@ -316,7 +316,7 @@ absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
             (unsigned long long)s->drops, (unsigned long long)absa_lease_mgr_epoch(s->lm));
 cleanup:
     absa_srv_teardown(s);
-    if (s->audit) fclose(s->audit);
+    if (absa_ucx_audit_close(s->audit) != ABSA_OK && status == ABSA_OK) status = ABSA_EIO;
     if (s->sfd >= 0) close(s->sfd);
     absa_lease_mgr_free(s->lm);
     absa_h5reader_close(s->rd);

@@ -6,6 +6,9 @@
  * stop the server cleanly). Endpoints use peer error handling: a client that fails, leaves,
  * times out before HELLO, or sends anything malformed or out of protocol is dropped with one
  * log line and its outstanding leases go back to the queue; other clients are not affected.
+ * A client silent for longer than the lease timeout (stopped, hung: a live client's progress
+ * thread sends PING) loses its leases to the queue; its late commit of one is refused (ERROR
+ * REVOKED), so it is never counted.
  * Built without UCX (ABSA_HAVE_UCX undefined), absa_ucx_server_run returns ABSA_EUCX. */
 #ifndef ABSA_UCX_SERVER_H
 #define ABSA_UCX_SERVER_H
@@ -18,6 +21,7 @@
 
 #define ABSA_UCX_DEFAULT_LISTEN "127.0.0.1:0"
 #define ABSA_UCX_DEFAULT_BATCH_MAX 1024
+#define ABSA_UCX_DEFAULT_LEASE_TIMEOUT 300.0 /* seconds */
 #define ABSA_UCX_MAX_CLIENTS 1024
 #define ABSA_UCX_MAX_INFLIGHT 8        /* batch sends in flight per client */
 #define ABSA_UCX_MAX_CLIENT_LEASES 4096 /* leases + queued requests per client */
@@ -33,6 +37,7 @@ typedef struct absa_ucx_server_opts {
     size_t secret_len;
     uint32_t batch_max;       /* largest lease; 0 = default (capped to 64 MiB of images) */
     double hello_timeout_s;   /* drop clients that do not authenticate in time (0 = 10 s) */
+    double lease_timeout_s;   /* revoke the leases of a client silent this long (0 = never) */
     const char *address_file; /* if set: "ucx://IP:PORT\n" is written there once listening */
     const char *audit_file;   /* if set: every committed sample as "EPOCH ID" lines (tests) */
     int quiet;                /* only errors and drops on stderr */

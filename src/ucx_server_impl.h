@@ -11,6 +11,7 @@
 #include <ucp/api/ucp.h>
 
 #include "h5reader.h"
+#include "ucx_audit.h"
 #include "ucx_lease.h"
 #include "ucx_server.h"
 
@@ -24,7 +25,10 @@ typedef struct absa_srv_client {
     uint32_t inflight;     /* sends not completed */
     uint32_t queued;       /* requests in the pending queue */
     uint32_t leases;       /* leases held (not committed or released) */
-    double t_connect;
+    uint32_t revoked;      /* leases revoked (lease timeout) whose late commit/release is still due */
+    uint32_t revoked_now;  /* revoked by the current sweep (for its log line) */
+    int stale;             /* silent for longer than the lease timeout: no grants until it speaks */
+    double t_connect, t_heard;
     void *close_req;       /* ucp_ep_close_nbx request while closing */
     int closing, quiet_drop;
     char addr[80];
@@ -42,6 +46,7 @@ typedef struct absa_srv_pending {
 typedef struct absa_srv_job {
     struct absa_srv_job *next;
     uint64_t client;
+    absa_srv_pending p; /* the request it answers (queued again if the lease is revoked meanwhile) */
     absa_ucx_msg m; /* the BATCH header to send (lease, epoch, ranges count...) */
     void *buf;      /* pooled payload; ranges and ids filled in, labels and images by the gatherers */
     absa_status st;
@@ -70,7 +75,7 @@ typedef struct absa_srv {
     size_t npq, pqcap;
     void **pool; /* free batch buffers of buf_bytes */
     size_t npool, poolcap;
-    FILE *audit;
+    absa_ucx_audit *audit;
     /* batch assembly (ucx_server_gather.c): todo = jobs with slices left or in progress */
     pthread_t gthr;
     pthread_mutex_t gmu;
@@ -80,6 +85,7 @@ typedef struct absa_srv {
     int loop_gathers; /* dataset in RAM: the event loop gathers slices too when it is idle */
     absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
     int stop;
+    double t_sweep; /* last lease-timeout sweep */
     uint64_t batches, bytes, drops;
 } absa_srv;
 
@@ -101,6 +107,7 @@ void absa_srv_collect_batches(absa_srv *s);
 ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length, void *data,
                             size_t length, const ucp_am_recv_param_t *param);
 void absa_srv_serve_pending(absa_srv *s);
+void absa_srv_expire(absa_srv *s); /* lease timeout: mark silent clients stale, revoke their leases */
 void absa_srv_pool_free(absa_srv *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_util.h"
 #include "ucx_server_impl.h"
 
 typedef struct absa_srv_sendctx {
@@ -104,7 +105,7 @@ static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *
 
 /* ---- lease serving ---- */
 /* Fill ranges and ids and hand the batch to the reader thread; sent by absa_srv_collect_batches. */
-static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, const absa_ucx_lease *l)
+static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p, const absa_ucx_lease *l)
 {
     void *buf = absa_srv_pool_get(s);
     absa_ucx_range *r;
@@ -124,8 +125,9 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, co
         for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++) ids[k++] = perm[p];
     absa_srv_job *j = absa_xcalloc(1, sizeof *j);
     j->client = c->id;
+    j->p = *p;
     j->buf = buf;
-    j->m = (absa_ucx_msg){.type = ABSA_UCX_BATCH, .req = req, .epoch = l->epoch, .lease = l->id,
+    j->m = (absa_ucx_msg){.type = ABSA_UCX_BATCH, .req = p->req, .epoch = l->epoch, .lease = l->id,
                           .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
                           .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W};
     c->inflight++; /* until sent (or dropped) */
@@ -133,8 +135,20 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, uint64_t req, co
     return 0;
 }
 
-/* Send the batches the reader thread finished; a batch whose client left or whose lease went
- * back to the queue meanwhile is dropped (its positions are re-issued from the queue). */
+static void absa_srv_queue_pending(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p)
+{
+    if (s->npq == s->pqcap) {
+        s->pqcap = s->pqcap ? 2 * s->pqcap : 64;
+        s->pq = realloc(s->pq, s->pqcap * sizeof *s->pq);
+        ABSA_ASSERT(s->pq != NULL, "out of memory for the request queue");
+    }
+    s->pq[s->npq++] = *p;
+    c->queued++;
+}
+
+/* Send the batches the reader thread finished; a batch whose client left meanwhile is dropped
+ * (its positions are re-issued from the queue); one whose lease was revoked meanwhile (lease
+ * timeout) is dropped too and its request queued again, to be answered once the client is back. */
 void absa_srv_collect_batches(absa_srv *s)
 {
     for (absa_srv_job *j = absa_srv_gather_take_done(s), *nx; j; j = nx) {
@@ -145,8 +159,14 @@ void absa_srv_collect_batches(absa_srv *s)
             if (!s->fatal) absa_srv_log(s, "error: reading samples: %s", j->err);
             s->fatal = j->st;
             absa_srv_pool_put(s, j->buf);
-        } else if (!c || c->dropping || !absa_lease_find(s->lm, c->id, j->m.lease)) {
+        } else if (!c || c->dropping) {
             absa_srv_pool_put(s, j->buf);
+        } else if (!absa_lease_find(s->lm, c->id, j->m.lease)) {
+            absa_srv_pool_put(s, j->buf);
+            if (absa_lease_forget_revoked(s->lm, c->id, j->m.lease)) { /* never sent: ask again when back */
+                c->revoked--;
+                absa_srv_queue_pending(s, c, &j->p);
+            }
         } else {
             s->batches++;
             s->bytes += absa_ucx_batch_payload_len(j->m.count, j->m.nranges, s->sample_bytes);
@@ -163,7 +183,7 @@ void absa_srv_serve_pending(absa_srv *s)
         absa_srv_pending p = s->pq[i];
         absa_srv_client *c = absa_srv_find(s, p.client);
         if (!c || c->dropping) continue;
-        if (c->inflight >= ABSA_UCX_MAX_INFLIGHT || s->fatal) {
+        if (c->inflight >= ABSA_UCX_MAX_INFLIGHT || c->stale || s->fatal) {
             s->pq[j++] = p;
             continue;
         }
@@ -185,7 +205,7 @@ void absa_srv_serve_pending(absa_srv *s)
         if (r == ABSA_LEASE_GRANTED) {
             c->queued--;
             c->leases++;
-            if (absa_srv_send_batch(s, c, p.req, &l) != 0) {
+            if (absa_srv_send_batch(s, c, &p, &l) != 0) {
                 absa_lease_release(s->lm, c->id, l.id);
                 c->leases--;
             }
@@ -205,14 +225,45 @@ void absa_srv_serve_pending(absa_srv *s)
 
 static void absa_srv_queue_request(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m)
 {
-    if (s->npq == s->pqcap) {
-        s->pqcap = s->pqcap ? 2 * s->pqcap : 64;
-        s->pq = realloc(s->pq, s->pqcap * sizeof *s->pq);
-        ABSA_ASSERT(s->pq != NULL, "out of memory for the request queue");
+    absa_srv_pending p = {.client = c->id, .req = m->req, .n = m->n, .at = m->type == ABSA_UCX_REQUEST_AT,
+                          .epoch = m->epoch, .first = m->first};
+    absa_srv_queue_pending(s, c, &p);
+}
+
+/* ---- lease timeout ---- */
+static void absa_srv_revoked_cb(void *arg, const absa_ucx_lease *l)
+{
+    absa_srv *s = arg;
+    absa_srv_client *c = absa_srv_find(s, l->owner);
+    ABSA_ASSERT(c != NULL && c->leases > 0, "revoked lease %llu of an unknown client", (unsigned long long)l->id);
+    c->leases--;
+    c->revoked++;
+    c->revoked_now++;
+    if (s->audit)
+        absa_ucx_audit_note(s->audit, "lease %llu of client %llu revoked: %llu samples of epoch %llu back to the queue",
+                            (unsigned long long)l->id, (unsigned long long)l->owner, (unsigned long long)l->count,
+                            (unsigned long long)l->epoch);
+}
+
+void absa_srv_expire(absa_srv *s)
+{
+    const double timeout = s->o->lease_timeout_s, now = absa_now();
+    if (timeout <= 0 || now - s->t_sweep < (timeout < 1.0 ? timeout / 4 : 0.25)) return; /* the loop wakes at least every 250 ms */
+    s->t_sweep = now;
+    absa_lease_set_clock(s->lm, now);
+    for (size_t i = 0; i < s->ncl; i++) {
+        absa_srv_client *c = s->cl[i];
+        if (c->authed && !c->dropping && !c->stale && now - c->t_heard > timeout) c->stale = 1;
     }
-    s->pq[s->npq++] = (absa_srv_pending){.client = c->id, .req = m->req, .n = m->n, .at = m->type == ABSA_UCX_REQUEST_AT,
-                                         .epoch = m->epoch, .first = m->first};
-    c->queued++;
+    if (!absa_lease_expire(s->lm, timeout, absa_srv_revoked_cb, s)) return;
+    for (size_t i = 0; i < s->ncl; i++) {
+        absa_srv_client *c = s->cl[i];
+        if (!c->revoked_now) continue;
+        fprintf(stderr, "absa serve: client %llu (%s): %u leases revoked after %.0f s of silence (--lease-timeout); "
+                        "their samples go to other clients\n",
+                (unsigned long long)c->id, c->addr, c->revoked_now, timeout);
+        c->revoked_now = 0;
+    }
 }
 
 /* CANCEL: a request still waiting is withdrawn and answered END CANCELLED; one already answered
@@ -242,7 +293,8 @@ static void absa_srv_hello(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *
     absa_ucx_msg r = {.type = ABSA_UCX_META, .count = absa_lease_mgr_count(s->lm),
                       .epoch = absa_lease_mgr_epoch(s->lm), .epochs = absa_lease_mgr_epochs(s->lm),
                       .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W,
-                      .num_classes = (uint32_t)s->K, .batch_max = s->batch_max};
+                      .num_classes = (uint32_t)s->K, .batch_max = s->batch_max,
+                      .lease_timeout_ms = (uint32_t)(s->o->lease_timeout_s * 1000.0 + 0.5)};
     float *ms = absa_xcalloc(2 * (size_t)s->C, sizeof *ms);
     memcpy(ms, s->mean, (size_t)s->C * sizeof *ms);
     memcpy(ms + s->C, s->std, (size_t)s->C * sizeof *ms);
@@ -253,16 +305,22 @@ static void absa_srv_hello(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *
 static void absa_srv_commit(absa_srv *s, absa_srv_client *c, uint64_t lease)
 {
     const absa_ucx_lease *l = absa_lease_find(s->lm, c->id, lease);
+    if (!l && absa_lease_forget_revoked(s->lm, c->id, lease)) {
+        /* revoked after its owner's silence: the samples went back to the queue, so this commit
+         * does not count; the client is told (it must not count them either) */
+        c->revoked--;
+        fprintf(stderr, "absa serve: client %llu (%s): commit of revoked lease %llu refused (not counted)\n",
+                (unsigned long long)c->id, c->addr, (unsigned long long)lease);
+        if (s->audit) absa_ucx_audit_note(s->audit, "commit of revoked lease %llu by client %llu refused", (unsigned long long)lease, (unsigned long long)c->id);
+        absa_ucx_msg e = {.type = ABSA_UCX_ERROR, .code = ABSA_UCX_ERR_REVOKED, .flags = ABSA_UCX_COMMIT};
+        absa_srv_send_simple(s, c, &e);
+        return;
+    }
     if (!l) {
         absa_srv_drop(s, c, 0, "commit of lease %llu, which it does not hold", (unsigned long long)lease);
         return;
     }
-    if (s->audit) {
-        const uint64_t *perm = absa_lease_mgr_perm(s->lm);
-        for (uint32_t i = 0; i < l->nranges; i++)
-            for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++)
-                fprintf(s->audit, "%llu %llu\n", (unsigned long long)l->epoch, (unsigned long long)perm[p]);
-    }
+    if (s->audit) absa_ucx_audit_commit(s->audit, l, absa_lease_mgr_perm(s->lm));
     uint64_t epoch = l->epoch;
     int advanced = 0;
     absa_status st = absa_lease_commit(s->lm, c->id, lease, &advanced);
@@ -271,7 +329,7 @@ static void absa_srv_commit(absa_srv *s, absa_srv_client *c, uint64_t lease)
     absa_ucx_msg r = {.type = ABSA_UCX_COMMIT_OK, .lease = lease, .epoch = absa_lease_mgr_epoch(s->lm)};
     absa_srv_send_simple(s, c, &r);
     if (advanced) {
-        if (s->audit) fflush(s->audit);
+        if (s->audit) absa_ucx_audit_flush(s->audit);
         absa_srv_log(s, "epoch %llu complete (%llu samples committed)%s", (unsigned long long)epoch,
                      (unsigned long long)absa_lease_mgr_count(s->lm),
                      absa_lease_mgr_done(s->lm) ? "; all epochs served" : "");
@@ -302,6 +360,7 @@ static void absa_srv_seek(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m
         memcpy(r, data, m->nranges * sizeof *r); /* data may be unaligned */
     }
     absa_status st = absa_lease_seek(s->lm, m->epoch, r, m->nranges);
+    uint64_t rewound = st == ABSA_OK && s->audit ? absa_ucx_audit_seek(s->audit, c->id, m->epoch, r, m->nranges) : 0;
     free(r);
     if (st != ABSA_OK) {
         absa_srv_log(s, "client %llu: %s", (unsigned long long)c->id, absa_last_error());
@@ -311,8 +370,9 @@ static void absa_srv_seek(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m
         return;
     }
     for (size_t i = 0; i < s->ncl; i++) s->cl[i]->end_sent = 0;
-    absa_srv_log(s, "client %llu: seek to epoch %llu with %llu samples committed", (unsigned long long)c->id,
-                 (unsigned long long)absa_lease_mgr_epoch(s->lm), (unsigned long long)absa_lease_mgr_committed(s->lm));
+    absa_srv_log(s, "client %llu: seek to epoch %llu with %llu samples committed%s", (unsigned long long)c->id,
+                 (unsigned long long)absa_lease_mgr_epoch(s->lm), (unsigned long long)absa_lease_mgr_committed(s->lm),
+                 rewound ? " (rewinds commits made after the client's checkpoint: see the audit)" : "");
     absa_ucx_msg ok = {.type = ABSA_UCX_SEEK_OK, .epoch = absa_lease_mgr_epoch(s->lm),
                        .committed = absa_lease_mgr_committed(s->lm)};
     absa_srv_send_simple(s, c, &ok);
@@ -344,6 +404,11 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
         absa_srv_drop(s, c, 0, "first message is %s, not HELLO", absa_ucx_type_name(m.type));
         return UCS_OK;
     }
+    /* heard from: its leases' silence (lease timeout) starts again */
+    c->t_heard = absa_now();
+    c->stale = 0;
+    absa_lease_set_clock(s->lm, c->t_heard);
+    absa_lease_touch(s->lm, c->id);
     switch (m.type) {
     case ABSA_UCX_HELLO:
         if (c->authed)
@@ -354,8 +419,8 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
     case ABSA_UCX_REQUEST:
         if (m.n > s->batch_max)
             absa_srv_drop(s, c, 0, "request of %u samples exceeds the batch maximum %u", m.n, s->batch_max);
-        else if (c->queued + c->leases >= ABSA_UCX_MAX_CLIENT_LEASES)
-            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u)", c->leases, c->queued);
+        else if (c->queued + c->leases + c->revoked >= ABSA_UCX_MAX_CLIENT_LEASES)
+            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u + %u revoked)", c->leases, c->queued, c->revoked);
         else
             absa_srv_queue_request(s, c, &m);
         break;
@@ -365,15 +430,17 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
         else if (m.first >= absa_lease_mgr_count(s->lm) || m.n > absa_lease_mgr_count(s->lm) - m.first)
             absa_srv_drop(s, c, 0, "request of positions [%llu, +%u) outside the split of %llu samples",
                           (unsigned long long)m.first, m.n, (unsigned long long)absa_lease_mgr_count(s->lm));
-        else if (c->queued + c->leases >= ABSA_UCX_MAX_CLIENT_LEASES)
-            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u)", c->leases, c->queued);
+        else if (c->queued + c->leases + c->revoked >= ABSA_UCX_MAX_CLIENT_LEASES)
+            absa_srv_drop(s, c, 0, "too many leases and requests (%u + %u + %u revoked)", c->leases, c->queued, c->revoked);
         else
             absa_srv_queue_request(s, c, &m);
         break;
     case ABSA_UCX_CANCEL: absa_srv_cancel(s, c, m.req); break;
     case ABSA_UCX_COMMIT: absa_srv_commit(s, c, m.lease); break;
     case ABSA_UCX_RELEASE:
-        if (absa_lease_release(s->lm, c->id, m.lease) != ABSA_OK)
+        if (absa_lease_forget_revoked(s->lm, c->id, m.lease))
+            c->revoked--; /* revoked meanwhile: its positions are back in the queue already */
+        else if (absa_lease_release(s->lm, c->id, m.lease) != ABSA_OK)
             absa_srv_drop(s, c, 0, "release of lease %llu, which it does not hold", (unsigned long long)m.lease);
         else
             c->leases--;
@@ -381,12 +448,13 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
     case ABSA_UCX_STATE: absa_srv_state(s, c); break;
     case ABSA_UCX_SEEK: absa_srv_seek(s, c, &m, data); break;
     case ABSA_UCX_BYE: absa_srv_drop(s, c, 1, "left"); break;
+    case ABSA_UCX_PING: break; /* alive: heard from above */
     default: absa_srv_drop(s, c, 0, "unexpected message type %s from a client", absa_ucx_type_name(m.type)); break;
     }
     /* answer at once, in arrival order relative to other messages: a request that arrives while
      * nothing of the epoch is free gets END even if a commit completing the epoch follows it */
     if (m.type == ABSA_UCX_REQUEST || m.type == ABSA_UCX_REQUEST_AT || m.type == ABSA_UCX_COMMIT ||
-        m.type == ABSA_UCX_RELEASE || m.type == ABSA_UCX_SEEK)
+        m.type == ABSA_UCX_RELEASE || m.type == ABSA_UCX_SEEK || m.type == ABSA_UCX_PING)
         absa_srv_serve_pending(s);
     return UCS_OK;
 }

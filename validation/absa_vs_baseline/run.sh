@@ -7,23 +7,29 @@
 # Writes OUT/table.md (final test accuracy, SGD iterations, ratios), OUT/runs.png and each run's
 # directory. Target (paper): ABSA within 0.3 pp of sgd128 (or better) with >= 3x fewer SGD
 # iterations, and better than sgdmax.
-# Usage: bash validation/absa_vs_baseline/run.sh [OUT] ; env: ABSA (binary), EPOCHS, MAXB, LR,
+# Usage: bash validation/absa_vs_baseline/run.sh [OUT] ; env: ABSA (binary; default build/src/absa,
+#        else absa on PATH), EPOCHS, MAXB, LR,
 #        LIMIT (train samples, 0 = all 60000), DURATION, THREADS, SEED
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-absa-vs-baseline}
 ABSA=${ABSA:-build/src/absa}
+if [ ! -x "$ABSA" ]; then
+  command -v absa >/dev/null || { echo "run.sh: no $ABSA and no absa on PATH (build, or cmake --install build)" >&2; exit 1; }
+  ABSA=$(command -v absa)
+fi
 EPOCHS=${EPOCHS:-8}; MAXB=${MAXB:-1024}; LR=${LR:-0.02}; LIMIT=${LIMIT:-30000}; DURATION=${DURATION:-1}
 THREADS=${THREADS:-0}; SEED=${SEED:-1}
 mkdir -p "$OUT"
 [ -f "$OUT/fashion-mnist.h5" ] || "$ABSA" pack --format idx --output "$OUT/fashion-mnist.h5"
 common=(--data "$OUT/fashion-mnist.h5" --model lenet --epochs "$EPOCHS" --seed "$SEED" --threads "$THREADS"
         --limit-train "$LIMIT" --micro-batch 128 --step-log 0 --lr-decay-epochs "$((EPOCHS * 3 / 4))" --lr-decay 0.2)
-# a run whose summary.json exists is kept (re-running the script finishes what is missing)
+# a run whose summary.json exists is kept (re-running the script finishes what is missing); one
+# without it (interrupted) starts over (--force)
 run() {
   local name=$1; shift
   if [ -f "$OUT/$name/summary.json" ]; then echo "== $name: done already ($OUT/$name/summary.json)"; return; fi
-  echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name"
+  echo "== $name: absa train $*"; "$ABSA" train "${common[@]}" "$@" --out "$OUT/$name" --force
 }
 LRMAX=$(awk -v l="$LR" -v m="$MAXB" 'BEGIN { printf "%.6g", l * m / 128 }')
 run sgd128 --schedule sgd --batch 128 --max-batch 128 --lr "$LR"

@@ -1,6 +1,9 @@
 /* fuzz_parsers.c — libFuzzer target for the IDX and CIFAR parsers (hdf5_io/pack_idx.c,
- * pack_cifar.c) driven through their real entry points with a DISCARD writer (no HDF5 I/O).
- * Input layout: byte 0 selects the format (0 idx, 1 cifar10, 2 cifar100, by value mod 3);
+ * pack_cifar.c, and the python version's pickle and tar readers in cifar_py.c) driven through
+ * their real entry points with a DISCARD writer (no HDF5 I/O).
+ * Input layout: byte 0 selects the format (by value mod 6: 0 idx, 1 cifar10, 2 cifar100 binary;
+ * 3 a CIFAR-10 python pickle data_batch_1, 4 a CIFAR-100 pickle `train`, 5 a CIFAR-10 python
+ * tar archive, gzipped or plain);
  * for idx, byte 1 splits the rest into the images file and the labels file (split at
  * byte1 * len / 256). The files are written to a per-process temporary directory (IDX content
  * may be gzip: zlib sniffs it). A parser may reject input with any status, but must not crash,
@@ -33,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (system(cmd) != 0) abort();
     }
     if (size < 2) return 0;
-    int sel = data[0] % 3;
+    int sel = data[0] % 6;
     char p1[512], p2[512];
     const char *inputs[2] = {p1, p2};
     absa_pack_args a = {.inputs = inputs, .ninputs = 1};
@@ -45,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         a.ninputs = 2;
         fn = absa_pack_idx;
     } else {
-        absa_fz_write(sel == 1 ? "data_batch_1.bin" : "train.bin", data + 1, size - 1, p1, sizeof p1);
-        fn = sel == 1 ? absa_pack_cifar10 : absa_pack_cifar100;
+        static const char *const names[6] = {"", "data_batch_1.bin", "train.bin", "data_batch_1", "train",
+                                              "cifar-10-python.tar.gz"};
+        absa_fz_write(names[sel], data + 1, size - 1, p1, sizeof p1);
+        fn = sel == 2 || sel == 4 ? absa_pack_cifar100 : absa_pack_cifar10;
     }
     absa_h5w *w = NULL;
     absa_h5w_opts o = {.quiet = 1};

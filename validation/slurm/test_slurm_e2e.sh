@@ -111,11 +111,14 @@ for e in range(1, epochs + 1):
     if ids != list(range(n)):
         print("  FAIL epoch %d: %d ids, %d distinct (want each of 0..%d once)" % (e, len(ids), len(set(ids)), n - 1)); ok = False
 print("  trainer sample logs: %s" % ", ".join("epoch %d: %d ids" % (e, len(seen.get(e, []))) for e in sorted(seen)))
-if mode == "ucx":  # the server's commit audit: "EPOCH ID" per committed sample
+if mode == "ucx":  # the server's commit audit: "EPOCH ID [redo]" per committed sample, "rewind EPOCH ID", "# ..." (docs/ucx.md)
     audit = {}
     for f in glob.glob(run + "/audit-*.txt"):
         for line in open(f):
-            e, i = line.split(); audit.setdefault(int(e), []).append(int(i))
+            v = line.split()
+            if not v or v[0] == "#": continue
+            if v[0] == "rewind": audit[int(v[1])].remove(int(v[2]))
+            else: audit.setdefault(int(v[0]), []).append(int(v[1]))
     print("  server audit: %s" % ", ".join("epoch %d: %d commits" % (e, len(audit[e])) for e in sorted(audit)))
     served = sorted(audit)
     if len(served) < epochs: print("  FAIL the server committed %d epochs, want %d" % (len(served), epochs)); ok = False

@@ -23,7 +23,7 @@ COMMON=(--data "$W/fm.h5" --model lenet --epochs 3 --batch 64 --micro-batch 64 -
 expect_fail "unknown model" "unknown model 'vgg'" $ABSA train --data "$W/fm.h5" --model vgg --out "$W/x"
 expect_fail "cap below batch" "max batch 64 is below the batch 128" $ABSA train --data "$W/fm.h5" --max-batch 64 --out "$W/x"
 expect_fail "negative lr" "learning rate must be positive" $ABSA train --data "$W/fm.h5" --lr -0.1 --out "$W/x"
-expect_fail "unknown option" "unknown option 'bogus'" $ABSA train --bogus 1
+expect_fail "unknown option" "unknown option '--bogus'" $ABSA train --bogus 1
 expect_fail "missing data" "fm-missing.h5" $ABSA train --data "$W/fm-missing.h5" --out "$W/x"
 [ ! -e "$W/x" ] && ok "nothing written by failed starts" || bad "nothing written by failed starts"
 $ABSA init --model lenet --input 3,32,32 --out "$W/cifar-lenet.h5" 2>/dev/null

@@ -20,7 +20,8 @@ static void test_roundtrip(void)
 {
     absa_ucx_msg ms[] = {
         {.type = ABSA_UCX_HELLO, .secret_len = 5, .secret = "hello"},
-        {.type = ABSA_UCX_META, .count = 60000, .epoch = 3, .epochs = 9, .C = 3, .H = 32, .W = 31, .num_classes = 10, .batch_max = 512},
+        {.type = ABSA_UCX_META, .count = 60000, .epoch = 3, .epochs = 9, .C = 3, .H = 32, .W = 31, .num_classes = 10, .batch_max = 512,
+         .lease_timeout_ms = 300000},
         {.type = ABSA_UCX_REQUEST, .req = 77, .n = 128},
         {.type = ABSA_UCX_BATCH, .req = 5, .epoch = 2, .lease = 99, .first = 640, .count = 100, .nranges = 3, .C = 1, .H = 28, .W = 28},
         {.type = ABSA_UCX_END, .req = 6, .epoch = 4, .flags = ABSA_UCX_END_DONE},
@@ -36,8 +37,10 @@ static void test_roundtrip(void)
         {.type = ABSA_UCX_REQUEST_AT, .req = 8, .epoch = 3, .first = 59000, .n = 1000},
         {.type = ABSA_UCX_CANCEL, .req = 9},
         {.type = ABSA_UCX_END, .req = 10, .epoch = 2, .flags = ABSA_UCX_END_GONE | ABSA_UCX_END_CANCELLED},
+        {.type = ABSA_UCX_PING},
+        {.type = ABSA_UCX_ERROR, .code = ABSA_UCX_ERR_REVOKED, .flags = ABSA_UCX_COMMIT},
     };
-    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0, 0, 0, 0};
+    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
         uint8_t buf[ABSA_UCX_MAX_HLEN + 8];
         absa_ucx_msg m = ms[i], d;
@@ -50,7 +53,7 @@ static void test_roundtrip(void)
         CHECK(d.type == m.type && d.epoch == m.epoch && d.lease == m.lease && d.req == m.req && d.first == m.first &&
                   d.count == m.count && d.committed == m.committed && d.epochs == m.epochs && d.n == m.n &&
                   d.nranges == m.nranges && d.C == m.C && d.H == m.H && d.W == m.W && d.num_classes == m.num_classes &&
-                  d.batch_max == m.batch_max && d.flags == m.flags && d.code == m.code && d.secret_len == m.secret_len &&
+                  d.batch_max == m.batch_max && d.lease_timeout_ms == m.lease_timeout_ms && d.flags == m.flags && d.code == m.code && d.secret_len == m.secret_len &&
                   !memcmp(d.secret, m.secret, sizeof d.secret),
               "%s fields survive the round trip", absa_ucx_type_name(m.type));
         /* every truncation and one extra byte are rejected */

@@ -5,6 +5,10 @@
  *         prefetched larger batches are given back and re-issued);
  *   join  1 client, then 3 more join mid-epoch (the first client runs slowly until they are in);
  *   kill  2 clients, one SIGKILLed mid-epoch while it holds leases (they must be re-issued);
+ *   stop  2 clients, --lease-timeout 1: one is SIGSTOPped mid-epoch while it holds leases; the
+ *         server revokes them after 1 s of silence and the other client finishes every epoch
+ *         alone; then the stopped one is continued: its late commit is refused and it is told
+ *         ("revoked"), so the audit still holds every sample exactly once;
  *   srvkill  the server is SIGKILLed under a streaming client: next() fails with ABSA_EUCX
  *         (no hang) and a new connect to the dead address fails.
  * Every client checks every batch against the permutation, the in-process HDF5 reader and the
@@ -24,7 +28,7 @@ enum { N = 1000, EPOCHS = 3 };
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s one|two|join|kill|srvkill SERVE_BIN DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s one|two|join|kill|stop|srvkill SERVE_BIN DIR\n", argv[0]);
         return 2;
     }
     const char *sc = argv[1];
@@ -34,7 +38,8 @@ int main(int argc, char **argv)
     alarm(120);
     if (ucxt_setup(&e, argv[3], sc, N, 7, EPOCHS, argv[2]) != 0) return 1;
     ucxt_shared *sh = ucxt_shared_new(UCXT_MAX_CLIENTS);
-    if (!sh || ucxt_start_server(&e, sc, NULL) != 0) return 1;
+    const char *const stop_args[] = {"--lease-timeout", "1", NULL};
+    if (!sh || ucxt_start_server(&e, sc, !strcmp(sc, "stop") ? stop_args : NULL) != 0) return 1;
     printf("server %s (UCX_TLS=%s)\n", e.url, getenv("UCX_TLS"));
     ucxt_client_cfg cfg[UCXT_MAX_CLIENTS];
     memset(cfg, 0, sizeof cfg);
@@ -84,6 +89,27 @@ int main(int argc, char **argv)
         CHECK(rc == 128 + SIGKILL, "killed client status %d", rc);
         pids[1] = 0;
         sh[0].go_fast = 1;
+    } else if (!strcmp(sc, "stop")) {
+        cfg[0].n = 16;
+        cfg[0].slow_us = 5000; /* slow until the other client is stopped: the stop is mid-epoch 0 */
+        cfg[0].step_us = 300;
+        cfg[1].n = 24;
+        cfg[1].hold_after = 5;
+        cfg[1].expect_revoked = 1;
+        for (int i = 0; i < 2; i++) pids[nc++] = ucxt_spawn_client(&e, &cfg[i], &sh[i]);
+        while (!sh[1].holding && !sh[1].failures) usleep(1000);
+        CHECK(sh[0].samples < N, "client 1 was stopped mid-epoch (client 0 committed %llu)", (unsigned long long)sh[0].samples);
+        kill(pids[1], SIGSTOP);
+        sh[0].go_fast = 1;
+        int rc = ucxt_wait_pid(pids[0], 40);
+        CHECK(rc == 0 && sh[0].finished, "client 0 finished every epoch while client 1 was stopped (exit %d): %s", rc, sh[0].msg);
+        pids[0] = 0;
+        CHECK(ucxt_log_count(e.log, "leases revoked after") >= 1, "server revoked the stopped client's leases");
+        sh[1].go_fast = 1;
+        kill(pids[1], SIGCONT);
+        rc = ucxt_wait_pid(pids[1], 20);
+        CHECK(rc == 0 && sh[1].revoked, "continued client was told its leases were revoked (exit %d): %s", rc, sh[1].msg);
+        pids[1] = 0;
     } else if (!strcmp(sc, "srvkill")) {
         cfg[0].n = 16;
         cfg[0].slow_us = 20000;
@@ -120,13 +146,19 @@ int main(int argc, char **argv)
     CHECK(complete == EPOCHS, "%d of %d epochs have every sample exactly once", complete, EPOCHS);
     CHECK(lines == (uint64_t)N * EPOCHS && dups == 0, "audit lines %llu (want %d), duplicates %llu",
           (unsigned long long)lines, N * EPOCHS, (unsigned long long)dups);
-    /* (the killed client synced its commits before it was killed, so they all count) */
+    /* (the killed client synced its commits before it was killed, so they all count; the stopped
+     * one's commits after it was continued were refused: only its first 5 x 24 count) */
+    if (!strcmp(sc, "stop")) committed = sh[0].samples + 5 * 24;
     CHECK(committed == (uint64_t)N * EPOCHS, "clients committed %llu samples, want %d", (unsigned long long)committed, N * EPOCHS);
     if (!strcmp(sc, "kill")) CHECK(sh[1].samples == 5 * 24, "killed client committed %llu", (unsigned long long)sh[1].samples);
     if (!strcmp(sc, "one")) CHECK(sh[0].short_batches == EPOCHS, "%llu short batches (want one per epoch)", (unsigned long long)sh[0].short_batches);
     if (!strcmp(sc, "join"))
         for (int i = 1; i < 4; i++)
             CHECK(sh[i].epoch_mask & 1, "joiner %d got a batch of epoch 0 (mask 0x%llx)", i, (unsigned long long)sh[i].epoch_mask);
+    if (!strcmp(sc, "stop")) {
+        CHECK(ucxt_log_count(e.log, "commit of revoked lease") >= 1, "server refused the late commit of a revoked lease");
+        CHECK(ucxt_log_count(e.log, "dropped:") == 0, "nobody was dropped (the told client left with BYE)");
+    }
     if (!strcmp(sc, "kill")) {
         CHECK(ucxt_log_count(e.log, "dropped: connection lost") >= 1, "server logged the lost client");
         CHECK(ucxt_log_count(e.log, "leases go back to the queue") >= 1, "server returned the killed client's leases");

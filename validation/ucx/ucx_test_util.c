@@ -183,6 +183,19 @@ ucxt_shared *ucxt_shared_new(int k)
         goto done;                                                                       \
     } while (0)
 
+/* expect_revoked: a failure that says the server revoked our leases ends the client as expected */
+#define UCXT_REVOKED_OR_FAIL(what)                                                      \
+    do {                                                                                 \
+        if (cfg->expect_revoked && sh->holding && strstr(absa_last_error(), "revoked")) { \
+            snprintf(sh->msg, sizeof sh->msg, "%s", absa_last_error());                  \
+            fprintf(stderr, "client %d: told as expected: %s\n", cfg->id, sh->msg);      \
+            sh->revoked = 1;                                                             \
+            sh->finished = 1;                                                            \
+            goto done;                                                                   \
+        }                                                                                \
+        UCXT_FAIL("%s: %s", what, absa_last_error());                                    \
+    } while (0)
+
 /* one batch against the permutation, the reader and the closed form */
 static int ucxt_verify(absa_h5reader *rd, const ucxt_env *e, const absa_ucx_batch *b, uint64_t *perm,
                        uint64_t *perm_epoch, uint8_t *img, int32_t *lab, char *msg, size_t cap)
@@ -276,7 +289,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         absa_status nst = absa_ucx_client_next(c, n, &b);
         lost_st = nst;
         if (nst != ABSA_OK && cfg->expect_loss) goto lost;
-        if (nst != ABSA_OK) UCXT_FAIL("next: %s", absa_last_error());
+        if (nst != ABSA_OK) UCXT_REVOKED_OR_FAIL("next");
         uint64_t wus = (uint64_t)((ucxt_now() - t0) * 1e6);
         if (wus > sh->max_wait_us) sh->max_wait_us = wus;
         if (getenv("UCXT_TRACE"))
@@ -314,7 +327,10 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
              * ones are held when we are killed */
             if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_FAIL("sync: %s", absa_last_error());
             sh->holding = 1;
-            for (;;) pause(); /* killed by the parent with SIGKILL */
+            if (!cfg->expect_revoked)
+                for (;;) pause(); /* killed by the parent with SIGKILL */
+            /* stopped (SIGSTOP) and continued by the parent, which then sets go_fast */
+            while (!sh->go_fast) usleep(1000);
         }
         int us = (!sh->go_fast && cfg->slow_us) ? cfg->slow_us : cfg->step_us;
         if (us) usleep((useconds_t)us);
@@ -325,7 +341,7 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
         nst = absa_ucx_client_commit(c, &b);
         lost_st = nst;
         if (nst != ABSA_OK && cfg->expect_loss) goto lost;
-        if (nst != ABSA_OK) UCXT_FAIL("commit: %s", absa_last_error());
+        if (nst != ABSA_OK) UCXT_REVOKED_OR_FAIL("commit");
         commits++;
         sh->batches++;
         sh->samples += b.count;
@@ -335,7 +351,8 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
             break;
         }
     }
-    if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_FAIL("sync: %s", absa_last_error());
+    if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_REVOKED_OR_FAIL("sync");
+    if (cfg->expect_revoked) UCXT_FAIL("the server did not revoke the stopped client's leases");
     sh->rndv = absa_ucx_client_rndv_batches(c);
     if (cfg->expect_loss) UCXT_FAIL("the server did not go away");
     sh->finished = 1;
@@ -379,21 +396,55 @@ pid_t ucxt_spawn_client(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_shar
     return pid;
 }
 
+/* one audit line: kind 'c' commit, 'r' redo (a commit after a rewind), 'w' rewind; 0 if not one */
+static int ucxt_audit_line(const char *line, unsigned long long *ep, unsigned long long *id)
+{
+    char word[16] = "";
+    if (line[0] == '#') return 0;
+    if (sscanf(line, "rewind %llu %llu", ep, id) == 2) return 'w';
+    int k = sscanf(line, "%llu %llu %15s", ep, id, word);
+    if (k == 2) return 'c';
+    if (k == 3 && !strcmp(word, "redo")) return 'r';
+    return 0;
+}
+
+int ucxt_audit_events(const char *path, uint64_t n, uint64_t max_epochs, uint32_t *rewinds, uint32_t *redos)
+{
+    char line[256];
+    unsigned long long ep, id;
+    int k = 0;
+    memset(rewinds, 0, max_epochs * n * sizeof *rewinds);
+    memset(redos, 0, max_epochs * n * sizeof *redos);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        int kind = ucxt_audit_line(line, &ep, &id);
+        if (!kind || ep >= max_epochs || id >= n) continue;
+        if (kind == 'w') rewinds[ep * n + id]++, k++;
+        if (kind == 'r') redos[ep * n + id]++;
+    }
+    fclose(f);
+    return k;
+}
+
 int ucxt_check_audit(const char *path, uint64_t n, uint64_t max_epochs, uint64_t *lines, uint64_t *dups,
                      uint32_t *counts)
 {
     uint32_t *cnt = counts ? counts : calloc(max_epochs * n, sizeof *cnt);
     if (counts) memset(cnt, 0, max_epochs * n * sizeof *cnt);
     unsigned long long ep, id;
+    char line[256];
     *lines = *dups = 0;
     FILE *f = fopen(path, "r");
     if (!f) {
         if (!counts) free(cnt);
         return -1;
     }
-    while (fscanf(f, "%llu %llu", &ep, &id) == 2) {
-        (*lines)++;
-        if (ep < max_epochs && id < n) cnt[ep * n + id]++;
+    while (fgets(line, sizeof line, f)) { /* the lineage: commits minus rewinds */
+        int kind = ucxt_audit_line(line, &ep, &id);
+        if (!kind) continue;
+        if (kind != 'w') (*lines)++;
+        if (ep < max_epochs && id < n) cnt[ep * n + id] += kind == 'w' ? (uint32_t)-1 : 1u;
     }
     fclose(f);
     int complete = 0, stop = 0;

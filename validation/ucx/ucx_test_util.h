@@ -26,7 +26,7 @@ typedef struct ucxt_env {
 
 /* per-client results in shared memory (written by the client process) */
 typedef struct ucxt_shared {
-    volatile int connected, holding, finished, failures;
+    volatile int connected, holding, finished, failures, revoked;
     volatile uint64_t batches, samples, epoch_mask, short_batches, max_wait_us, rndv;
     volatile uint64_t state_epoch, state_committed, state_nranges;
     absa_ucx_range state_ranges[64];
@@ -43,6 +43,8 @@ typedef struct ucxt_client_cfg {
     int step_us;          /* simulated compute per batch */
     int slow_us;          /* step while shared->go_fast == 0 (0: same as step_us) */
     int hold_after;       /* after this many commits take one more batch and hang (killed) */
+    int expect_revoked;   /* with hold_after: wait there (stopped and continued by the parent)
+                           * until go_fast, then go on: a "revoked" failure is the expected end */
     int check_order;      /* single client: positions must be 0..N-1 in order, last batch short */
     int stop_after;       /* >0: after this many commits: sync, record state, close */
     int seek;             /* seek to shared->state_* before the first next() */
@@ -68,11 +70,15 @@ ucxt_shared *ucxt_shared_new(int k);
 pid_t ucxt_spawn_client(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_shared *sh);
 /* wait for a client process; returns its exit code (or 128+signal) */
 int ucxt_wait_pid(pid_t pid, double timeout_s);
-/* count audit lines per (epoch, id): returns the number of epochs in which every sample is
- * committed exactly once (consecutive from epoch 0), and sets *lines and *dups (samples seen
+/* count audit lines per (epoch, id) in the lineage (commits minus rewinds, src/ucx_audit.h):
+ * returns the number of epochs in which every sample is committed exactly once (consecutive
+ * from epoch 0), and sets *lines (commit lines, re-deliveries included) and *dups (samples seen
  * more than once in some epoch). counts may be NULL, else gets [max_epochs * n] counts. */
 int ucxt_check_audit(const char *path, uint64_t n, uint64_t max_epochs, uint64_t *lines, uint64_t *dups,
                      uint32_t *counts);
+/* rewind and re-delivery ("redo") lines per (epoch, id) into [max_epochs * n] arrays; returns
+ * the number of rewinds, -1 if the file cannot be read */
+int ucxt_audit_events(const char *path, uint64_t n, uint64_t max_epochs, uint32_t *rewinds, uint32_t *redos);
 /* number of lines of the server log containing needle */
 int ucxt_log_count(const char *path, const char *needle);
 void ucxt_kill_all(ucxt_env *e, const pid_t *pids, int k);

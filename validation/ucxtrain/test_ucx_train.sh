@@ -8,10 +8,18 @@
 #            the server's audit holds each sample exactly once in each epoch 1..3; every epoch
 #            line reports wall.data_stall and wall.data_stall_frac in [0, 1)
 #   secret : wrong secret -> one "absa train: error:" line, non-zero exit, no training output;
-#            no secret at all -> refused likewise
+#            no secret at all -> refused likewise; a server with too few epochs (serve --epochs 2,
+#            train --epochs 2 needs 3) -> refused likewise within seconds, before any step; a
+#            trainer SIGSTOPped past serve --lease-timeout 1 -> one error line ("revoked") at its
+#            next commit, exit 1, no checkpoint, the server refused the late commit
 #   resume : SIGTERM while training over ucx:// (mid-epoch checkpoint with the server's committed
 #            ranges), a fresh server, --resume: final weights bitwise equal to the file run and
 #            the two audits together hold each sample exactly once per epoch
+#   kill   : SIGTERM mid-epoch (checkpoint), --resume on the same server, SIGKILL a few hundred
+#            commits later (the last checkpoint is older than the server's commits), --resume
+#            again: its seek rewinds the server to the checkpoint. Final weights bitwise equal to the file run; the audit's lineage holds
+#            each sample exactly once per epoch; the rewound commits are exactly those made
+#            between the checkpoint and the kill, and each is re-delivered ("redo") once
 #   notest : no --test-data: sgd trains, the test pass is skipped (test_skipped, null test_acc)
 #   mpi    : 2 MPI ranks (each its own client, absa schedule), then 3 ranks with steps that do
 #            not divide the epoch and a deep prefetch: each sample exactly once per epoch (the
@@ -54,7 +62,7 @@ SEED=11 N=1024 EPOCHS=3
 serve() {  # $1 = audit file; starts the server, sets SRV and URL
   rm -f "$W/addr"
   "$ABSA" serve --data "$W/d.h5" --listen 127.0.0.1:0 --secret-file "$W/secret" --address-file "$W/addr" \
-    --seed $SEED --epochs $((EPOCHS + 1)) --audit "$1" 2>>"$W/serve.log" &
+    --seed $SEED --epochs ${SERVE_EPOCHS:-$((EPOCHS + 1))} --audit "$1" ${SERVE_EXTRA:-} 2>>"$W/serve.log" &
   SRV=$!
   for _ in $(seq 1 100); do [ -s "$W/addr" ] && break; sleep 0.1; done
   URL=$(head -1 "$W/addr" 2>/dev/null)
@@ -85,16 +93,20 @@ same_steps() {  # $1 $2 = run dirs: the step lines (loss %.9g, lr, batch) are id
   diff <(grep '"type": "step"' "$1/metrics.jsonl") <(grep '"type": "step"' "$2/metrics.jsonl") >/dev/null &&
     [ "$(grep -c '"type": "step"' "$1/metrics.jsonl")" -gt 0 ]
 }
-audit_once() {  # audit files...: each of 0..N-1 exactly once in each epoch 1..EPOCHS
+audit_once() {  # audit files...: in the lineage (commits minus rewinds), each of 0..N-1 exactly once in each epoch 1..EPOCHS
   "$PY" - $N $EPOCHS "$@" <<'PY'
 import sys
+from collections import Counter
 n, epochs, files = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 ep = {}
 for f in files:
     for line in open(f):
-        e, i = line.split(); ep.setdefault(int(e), []).append(int(i))
-print("  audit: " + ", ".join("epoch %d: %d commits" % (e, len(ep[e])) for e in sorted(ep)))
-sys.exit(0 if all(sorted(ep.get(e, [])) == list(range(n)) for e in range(1, epochs + 1)) else 1)
+        v = line.split()
+        if not v or v[0] == "#": continue
+        if v[0] == "rewind": ep.setdefault(int(v[1]), Counter())[int(v[2])] -= 1
+        else: ep.setdefault(int(v[0]), Counter())[int(v[1])] += 1
+print("  audit: " + ", ".join("epoch %d: %d in the lineage" % (e, sum(ep[e].values())) for e in sorted(ep)))
+sys.exit(0 if all(ep.get(e) == Counter(range(n)) for e in range(1, epochs + 1)) else 1)
 PY
 }
 
@@ -140,6 +152,31 @@ secret)
   [ $rc != 0 ] && [ "$(wc -l <"$W/none.err")" = 1 ] && grep -q "ABSA_SECRET" "$W/none.err" && ok "no secret: refused ($(cat "$W/none.err"))" || bad "no secret: rc $rc $(cat "$W/none.err")"
   ABSA_SECRET=$(head -1 "$W/secret") "$ABSA" train --data "$URL" "${ARGS[@]}" --schedule sgd --epochs 1 --out "$W/env" 2>"$W/env.err" &&
     ok "ABSA_SECRET from the environment accepted" || { bad "env secret"; cat "$W/env.err"; }
+  # issue 13: a server with too few epochs is refused at connect time, not after epoch 1
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  SERVE_EPOCHS=2 serve "$W/audit_few.txt"
+  t0=$(date +%s%N)
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --schedule sgd --epochs 2 --out "$W/few" 2>"$W/few.err"; rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  cat "$W/few.err"
+  [ $rc != 0 ] && [ "$(wc -l <"$W/few.err")" = 1 ] && grep -q "^absa train: error: .*the server serves 2 epochs, this run needs 3 (--epochs 2 + 1" "$W/few.err" &&
+    ok "serve --epochs 2, train --epochs 2: refused with one line (exit $rc)" || bad "too few server epochs: rc $rc, $(cat "$W/few.err")"
+  [ "$(grep -c '"type": "step"' "$W/few/metrics.jsonl" 2>/dev/null || echo 0)" = 0 ] && [ ! -s "$W/audit_few.txt" ] &&
+    ok "too few server epochs: refused before any step, in $ms ms" || bad "too few server epochs: trained before refusing ($ms ms)"
+  [ $ms -lt 10000 ] || bad "too few server epochs: refused only after $ms ms"
+  # issue 14: a trainer stopped (SIGSTOP) for longer than the server's --lease-timeout loses its
+  # leases; continued, it fails with one line at its next commit and writes no checkpoint
+  kill "$SRV" 2>/dev/null; wait "$SRV" 2>/dev/null
+  SERVE_EXTRA="--lease-timeout 1" serve "$W/audit_stop.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" "${ARGS[@]}" --schedule sgd --epochs 2 --out "$W/stop" 2>"$W/stop.err" &
+  TR=$!
+  for _ in $(seq 1 500); do [ "$(grep -vc '^#' "$W/audit_stop.txt" 2>/dev/null)" -gt 100 ] 2>/dev/null && break; sleep 0.01; done
+  kill -STOP $TR; sleep 2.5; kill -CONT $TR; wait $TR; rc=$?
+  cat "$W/stop.err"
+  [ $rc = 1 ] && [ "$(wc -l <"$W/stop.err")" = 1 ] && grep -q "^absa train: error: .*: the server revoked leases of this client after 1 s of silence" "$W/stop.err" &&
+    ok "stopped past --lease-timeout: one error line, exit 1" || bad "stopped trainer: rc $rc, $(cat "$W/stop.err")"
+  [ ! -e "$W/stop/checkpoint.h5" ] && grep -q "commit of revoked lease .* refused" "$W/serve.log" &&
+    ok "stopped trainer: its late commit refused by the server, no checkpoint written" || bad "stopped trainer: checkpoint written or commit not refused"
   ;;
 resume)
   serve "$W/audit1.txt"
@@ -158,6 +195,61 @@ resume)
   file_run
   same_weights "$W/ucx" "$W/file" && ok "resumed run bitwise equal to the uninterrupted file run" || bad "resumed weights differ"
   audit_once "$W/audit1.txt" "$W/audit2.txt" && ok "the two audits: each sample once per epoch" || bad "audits"
+  ;;
+kill)
+  EPOCHS=2 ARGS+=(--epochs 2)  # three runs and the file run: keep it short
+  serve "$W/audit.txt"
+  commits() { local k; k=$(grep -vc '^#' "$W/audit.txt" 2>/dev/null); echo "${k:-0}"; }
+  # run 1: SIGTERM mid-epoch 1 (checkpoint with the server's committed positions [0, K))
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx1.err" &
+  TR=$!
+  for _ in $(seq 1 1000); do [ "$(commits)" -gt 300 ] && break; sleep 0.01; done
+  kill -TERM $TR; wait $TR || bad "SIGTERM: exit $?"
+  # run 2: resumed on the same server, SIGKILLed some hundred commits later (its checkpoint is still run 1's)
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx2.err" &
+  TR=$!
+  c0=$(commits)
+  for _ in $(seq 1 1000); do [ "$(commits)" -gt $((c0 + 300)) ] && break; sleep 0.01; done
+  kill -KILL $TR; wait $TR 2>/dev/null
+  for _ in $(seq 1 100); do grep -q "dropped: connection lost" "$W/serve.log" && break; sleep 0.05; done
+  "$PY" -c "import h5py,sys; a=h5py.File(sys.argv[1],'r')['train'].attrs; print('  checkpoint at the kill: epoch', a['epoch'], 'ep_epoch', a['ep_epoch'], 'ucx_epoch', a.get('ucx_epoch'), 'ucx_committed', a.get('ucx_committed'))" "$W/ucx/checkpoint.h5"
+  "$PY" - "$W/ucx/checkpoint.h5" > "$W/ck.txt" <<'PY'
+import h5py, sys
+a = h5py.File(sys.argv[1], "r")["train"].attrs
+e = int(a["ep_epoch"])
+print(e if e else int(a["epoch"]) + 1, int(a["ucx_committed"]) if e else 0)
+PY
+  # run 3: resumed from that checkpoint: the seek rewinds what run 2 committed
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx3.err" &&
+    ok "resumed over ucx:// on the same server after SIGKILL" || { bad "resume"; cat "$W/ucx3.err"; }
+  stop_server
+  file_run
+  same_weights "$W/ucx" "$W/file" && ok "stopped, killed and resumed run bitwise equal to the uninterrupted file run" || bad "resumed weights differ"
+  audit_once "$W/audit.txt" && ok "audit lineage: each sample exactly once per epoch" || bad "audit lineage"
+  "$PY" - "$W/audit.txt" $(cat "$W/ck.txt") <<'PY' && ok "rewinds = the commits between the checkpoint and the kill, each re-delivered once" || bad "rewinds/re-deliveries"
+import sys
+from collections import Counter
+audit, ck_epoch, ck_committed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lines = [l.split() for l in open(audit) if l.strip()]
+seeks = [k for k, v in enumerate(lines) if v[:2] == ["#", "seek"]]
+# the commits the server made before the resumed run's seek (the last one), in order; of the
+# checkpoint's epoch the first ck_committed are in the checkpoint (one rank commits in step order)
+before, seen = Counter(), Counter()
+for v in lines[:seeks[-1]] if len(seeks) == 3 else []:
+    if v[0] in ("#", "rewind"): continue
+    e, i = int(v[0]), int(v[1])
+    if e < ck_epoch: continue
+    seen[e] += 1
+    if e > ck_epoch or seen[e] > ck_committed: before[(e, i)] += 1
+rew, redo = Counter(), Counter()
+for v in lines:
+    if v[0] == "#": continue
+    if v[0] == "rewind": rew[(int(v[1]), int(v[2]))] += 1
+    elif len(v) == 3 and v[2] == "redo": redo[(int(v[0]), int(v[1]))] += 1
+print("  checkpoint: epoch %d with %d committed; commits after it before the kill %d, rewound %d, re-delivered %d (epochs %s)" % (
+    ck_epoch, ck_committed, sum(before.values()), sum(rew.values()), sum(redo.values()), sorted(set(e for e, _ in rew))))
+sys.exit(0 if before and rew == before and redo == before else 1)
+PY
   ;;
 notest)
   serve "$W/audit.txt"

@@ -345,7 +345,7 @@ absa_status absa_h5_check_global_heaps(const char *path, hid_t file)
     const uint64_t fsize = (uint64_t)st.st_size;
     if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, absa_gh_visit, &e) < 0 || e.failed)
         ABSA_FAIL(ABSA_EFORMAT, "%s: cannot list the datasets (corrupt file?): %s", path, absa_h5_detail());
-    qsort(e.v, e.n, sizeof *e.v, absa_gh_cmp);
+    if (e.n > 1) qsort(e.v, e.n, sizeof *e.v, absa_gh_cmp);
     /* merge overlapping extents; a merged region is skipped only when the raw data in it fills it
      * exactly (a span with metadata between its chunks is scanned whole) */
     size_t nr = 0;

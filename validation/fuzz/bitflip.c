@@ -287,7 +287,7 @@ int main(int argc, char **argv)
     }
     H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, visit_cb, &raw);
     H5Fclose(f);
-    qsort(raw.v, raw.n, sizeof *raw.v, ext_cmp);
+    if (raw.n > 1) qsort(raw.v, raw.n, sizeof *raw.v, ext_cmp);
     unsigned char *is_raw = calloc(size, 1);
     uint64_t nraw = 0;
     for (size_t i = 0; i < raw.n; i++)

@@ -16,21 +16,30 @@
 #
 # Knobs: ABSA_ALLOC hold|handoff (default hold), ABSA_HANDOFF_RETRIES (2), ABSA_HANDOFF_BACKOFF (60 s,
 # doubled per retry), ABSA_HANDOFF_KEEP (600 s), ABSA_HANDOFF_RANKS_PER_NODE (as this job),
+# ABSA_HANDOFF_MAX_RANKS (no job of the chain bigger than this; default: no cap),
 # ABSA_HANDOFF_SBATCH_ARGS (extra sbatch options of the next jobs), ABSA_HANDOFF_JOBGEN_ARGS
 # (extra absa-jobgen options, e.g. --lead 600 --time 12:00:00).
 
 absa_handoff_now() { date +%s.%N | cut -c1-14; }
 
 # absa_handoff_event EVENT [KEY VALUE]... : one "handoff" line in metrics.jsonl (no "epoch"/"step"
-# keys, so a resuming trainer keeps it). Values are numbers unless they contain other characters.
+# keys, so a resuming trainer keeps it; appended with O_APPEND beside the trainer's own lines). Values
+# are numbers unless they contain other characters or the key ends in "job" (job ids are strings).
 absa_handoff_event() {
   local line="{\"type\": \"handoff\", \"event\": \"$1\", \"job\": \"$SLURM_JOB_ID\", \"time\": $(absa_handoff_now)"
   shift
   while [ $# -ge 2 ]; do
-    if [[ $2 =~ ^-?[0-9]+(\.[0-9]+)?$ ]]; then line+=", \"$1\": $2"; else line+=", \"$1\": \"${2//\"/\'}\""; fi
+    if [[ $2 =~ ^-?[0-9]+(\.[0-9]+)?$ ]] && [[ $1 != *job ]]; then line+=", \"$1\": $2"; else line+=", \"$1\": \"${2//\"/\'}\""; fi
     shift 2
   done
-  printf '%s}\n' "$line" >> "$ABSA_RUN_DIR/metrics.jsonl"
+  # before a fresh trainer has created metrics.jsonl (it refuses to start on an existing one), the
+  # lines wait in handoff/pending.jsonl and are appended with the next event
+  local m=$ABSA_RUN_DIR/metrics.jsonl p=$ABSA_HANDOFF_DIR/pending.jsonl
+  if [ -s "$m" ]; then
+    { [ -f "$p" ] && cat "$p"; printf '%s}\n' "$line"; } >> "$m" && rm -f "$p"
+  else
+    printf '%s}\n' "$line" >> "$p"
+  fi
 }
 
 # job state (squeue %T) or "GONE"
@@ -154,6 +163,7 @@ absa_handoff_tick() {
   # the trainer's request
   local want=
   [ -f "$d/want.$SLURM_JOB_ID" ] && want=$(cut -d' ' -f1 "$d/want.$SLURM_JOB_ID" 2>/dev/null)
+  [[ $want =~ ^[0-9]+$ ]] && [ -n "${ABSA_HANDOFF_MAX_RANKS:-}" ] && [ "$want" -gt "$ABSA_HANDOFF_MAX_RANKS" ] && want=$ABSA_HANDOFF_MAX_RANKS
   if [[ $want =~ ^[0-9]+$ ]] && [ "$want" -gt "$ABSA_MAX_RANKS" ] && [ -z "$ABSA_HANDOFF_NEXT" ] && [ -z "$ABSA_HANDOFF_GAVE_UP" ] &&
      [ -z "$ABSA_STOP_REQUESTED" ] && { [ -z "$ABSA_HANDOFF_RETRY_AT" ] || [ "$now" -ge "$ABSA_HANDOFF_RETRY_AT" ]; }; then
     ABSA_HANDOFF_RETRY_AT=

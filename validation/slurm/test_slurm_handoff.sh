@@ -13,6 +13,9 @@
 # Run B (edges): the next jobs are submitted held (--hold: they stay pending); the test cancels the
 #   first one (a next job that dies before taking over): the old job trains on, says so and retries
 #   after the back-off; the run then finishes in the old job, which cancels the pending retry.
+# Run C (edge): next job held; the old job gets the time limit's graceful stop (USR1, taken as the
+#   limit's with ABSA_HANDOFF_KEEP) and keeps the pending job; released, it finds the old job gone
+#   ("orphan"), resumes from the latest checkpoint and finishes; every sample once per epoch.
 # Usage: test_slurm_handoff.sh ABSA WORK [PYTHON]   (exit 77 = skipped, with the reason)
 set -u
 ABSA=$1; W=$2; PY=${3:-/usr/bin/python3}
@@ -152,5 +155,40 @@ for f in glob.glob(run + "/ids/*"):
 once = all(sorted(seen.get(e, [])) == list(range(n)) for e in range(1, epochs + 1))
 print("  epochs", ep, "exactly once:", once)
 sys.exit(0 if ho == want and ep == list(range(1, epochs + 1)) and once and not any(r["type"] == "resize" and r.get("kind") == "handoff" for r in rows) else 1)
+PY
+
+# ---------------- run C: the old job stops near its time limit while the next one is pending ----------------
+# ABSA_HANDOFF_KEEP=1000000 makes any stop count as the time limit's (what --signal=B:USR1@LEAD sends)
+C=$W/runC
+export ABSA_HANDOFF_KEEP=1000000
+JC=$(submit "$C") || { echo "FAIL sbatch"; exit 1; }
+echo "run C: job $JC (next job submitted held; the old job is stopped as if at its time limit)"
+wait_for 240 bash -c "grep -q '\"event\": \"submit\"' '$C/metrics.jsonl' 2>/dev/null || ! squeue -h -j $JC | grep -q ." || bad "run C: no next job within 240 s"
+JC2=$(jobs_of "$C" | head -1)
+scancel --batch --signal=USR1 "$JC"
+wait_for 90 gone "$JC" || { bad "C: job $JC still there 90 s after the stop"; scancel "$JC"; }
+[ -n "$JC2" ] && scontrol release "$JC2"
+[ -n "$JC2" ] && { wait_for 240 gone "$JC2" || { bad "C: job $JC2 still there after 240 s"; scancel "$JC2"; }; }
+show "$W/absa-het-$JC.out" 6; [ -n "$JC2" ] && show "$W/absa-het-$JC2.out" 8
+grep -q "continues the run from the checkpoint" "$W/absa-het-$JC.out" && ok "C: the stopped job kept its pending successor" || bad "C: successor not kept"
+grep -q "left without handing over: resuming from the latest checkpoint" "$W/absa-het-$JC2.out" 2>/dev/null && grep -q "training done" "$W/absa-het-$JC2.out" &&
+  ok "C: job $JC2 resumed the orphaned run and finished" || bad "C: job $JC2 did not resume and finish"
+"$PY" - "$C" "$NTRAIN" "$EPOCHS" "$JC" "$JC2" <<'PY' && ok "C: records kept/orphan, orphan resize, every epoch once, exactly once" || bad "C: records"
+import glob, json, sys
+run, n, epochs, j1, j2 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5]
+rows = [json.loads(l) for l in open(run + "/metrics.jsonl")]
+ev = [(r["event"], r["job"]) for r in rows if r["type"] == "handoff"]
+hand = [r for r in rows if r["type"] == "resize" and r.get("kind") == "handoff"]
+print("  records:", ev, "\n  hand-off resize:", hand)
+ep = [r["epoch"] for r in rows if r["type"] == "epoch"]
+seen = {}
+for f in glob.glob(run + "/ids/*"):
+    for line in open(f):
+        v = line.split()
+        seen.setdefault(int(v[0]), []).extend(int(x) for x in v[2:])
+once = all(sorted(seen.get(e, [])) == list(range(n)) for e in range(1, epochs + 1))
+print("  epochs", ep, "exactly once:", once)
+good = ("kept", j1) in ev and ("orphan", j2) in ev and len(hand) == 1 and hand[0]["orphan"] and hand[0]["pause_s"] is None
+sys.exit(0 if good and ep == list(range(1, epochs + 1)) and once else 1)
 PY
 tally "($(( $(date +%s) - t0 )) s)"

@@ -13,6 +13,8 @@
 # Run B (edges): the next jobs are submitted held (--hold: they stay pending); the test cancels the
 #   first one (a next job that dies before taking over): the old job trains on, says so and retries
 #   after the back-off; the run then finishes in the old job, which cancels the pending retry.
+# Run D: two hand-offs in one run: a 1-slot job hands off to a 2-slot job, which hands off to a
+#   4-slot one (ABSA_HANDOFF_MAX_RANKS=4); once per epoch.
 # Run C (edge): next job held; the old job gets the time limit's graceful stop (USR1, taken as the
 #   limit's with ABSA_HANDOFF_KEEP) and keeps the pending job; released, it finds the old job gone
 #   ("orphan"), resumes from the latest checkpoint and finishes; every sample once per epoch.
@@ -42,9 +44,9 @@ train_args() {  # $1 = run dir
   echo "--model lenet --epochs $EPOCHS --batch 32 --micro-batch 32 --max-batch 512 --duration 1 --lr 0.02
         --eig-samples 64 --eig-iters 4 --eig-chunk 32 --test-batch 500 --sample-log $1/ids --spawn-timeout 60"
 }
-submit() {  # $1 = run dir -> job id; the servers' audits are per job (%j)
+submit() {  # $1 = run dir -> job id; the servers' audits are per job (%j); SLOTS training slots (2)
   ABSA_RUN_DIR=$1 ABSA_TRAIN_ARGS=$(train_args "$1") ABSA_SERVE_ARGS="--audit $1/audit-%j.txt" \
-    sbatch --parsable --chdir="$W" -N1 -n1 -c1 : -N1 -n2 -c1 "$REPO/jobscripts/absa-het.sbatch"
+    sbatch --parsable --chdir="$W" -N1 -n1 -c1 : -N1 -n"${SLOTS:-2}" -c1 "$REPO/jobscripts/absa-het.sbatch"
 }
 gone() { ! squeue -h -j "$1" 2>/dev/null | grep -q .; }
 wait_for() {  # $1 = bound (s), rest = command
@@ -54,6 +56,7 @@ wait_for() {  # $1 = bound (s), rest = command
 }
 jobs_of() { sed -n 's/.*"event": "submit".*"to_job": "\([0-9]*\)".*/\1/p' "$1/metrics.jsonl" 2>/dev/null; }  # submitted next jobs
 all_gone() { local j; for j in "$@"; do gone "$j" || return 1; done; }
+chain_gone() { all_gone "$1" $(jobs_of "$2"); }  # $1 = first job, $2 = run dir
 show() { echo "--- $1"; sed 's/^/    /' "$1" | tail -"${2:-25}"; }
 
 # ---------------- run A: 2 slots, spawn 1 -> 2, hand-off to 4 slots ----------------
@@ -156,6 +159,31 @@ once = all(sorted(seen.get(e, [])) == list(range(n)) for e in range(1, epochs + 
 print("  epochs", ep, "exactly once:", once)
 sys.exit(0 if ho == want and ep == list(range(1, epochs + 1)) and once and not any(r["type"] == "resize" and r.get("kind") == "handoff" for r in rows) else 1)
 PY
+
+# ---------------- run D: two hand-offs, 1 -> 2 -> 4 (a first job of one slot) ----------------
+D=$W/runD
+unset ABSA_HANDOFF_SBATCH_ARGS
+JD=$(SLOTS=1 ABSA_HANDOFF_MAX_RANKS=4 submit "$D") || { echo "FAIL sbatch"; exit 1; }
+echo "run D: job $JD (1 slot)"
+# a job submits its successor before it hands over, so the chain is over when every job it lists is gone
+wait_for 400 chain_gone "$JD" "$D" || { bad "run D: jobs still there after 400 s"; scancel "$JD" $(jobs_of "$D"); }
+"$PY" - "$D" "$NTRAIN" "$EPOCHS" "$JD" $(jobs_of "$D") <<'PY' && ok "D: two hand-offs 1 -> 2 -> 4 in one run, once per epoch, finished" || bad "D: two hand-offs"
+import glob, json, os, sys
+run, n, epochs, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+rows = [json.loads(l) for l in open(run + "/metrics.jsonl")]
+hand = [(r["from_job"], r["to_job"], r["from"], r["to"], round(r["pause_s"], 3)) for r in rows if r["type"] == "resize" and r.get("kind") == "handoff"]
+ep = [(r["epoch"], r["ranks"]) for r in rows if r["type"] == "epoch"]
+print("  jobs", jobs, "hand-offs (from, to, ranks, pause s):", hand, "\n  epochs (epoch, ranks):", ep)
+seen = {}
+for f in glob.glob(run + "/ids/*"):
+    for line in open(f):
+        v = line.split()
+        seen.setdefault(int(v[0]), []).extend(int(x) for x in v[2:])
+once = all(sorted(seen.get(e, [])) == list(range(n)) for e in range(1, epochs + 1))
+good = len(jobs) == 3 and [h[:4] for h in hand] == [(jobs[0], jobs[1], 1, 2), (jobs[1], jobs[2], 2, 4)]
+sys.exit(0 if good and once and [e for e, _ in ep] == list(range(1, epochs + 1)) and os.path.exists(run + "/summary.json") else 1)
+PY
+export ABSA_HANDOFF_SBATCH_ARGS=--hold
 
 # ---------------- run C: the old job stops near its time limit while the next one is pending ----------------
 # ABSA_HANDOFF_KEEP=1000000 makes any stop count as the time limit's (what --signal=B:USR1@LEAD sends)

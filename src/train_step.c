@@ -139,6 +139,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         t->red[RED_LOSS] = step_loss;
         t->red[RED_CORRECT] = (double)correct;
         int sig = absa_stop_watch_poll(t->stop);
+        if (!sig && absa_handoff_poll(t)) sig = -1; /* a bigger job is ready to take over */
         if (sig) t->stop_sig = sig;
         t->red[RED_STOP] = sig != 0;
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */

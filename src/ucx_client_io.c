@@ -338,6 +338,13 @@ void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 /* ---- the thread ---- */
+/* the server closed the front door session (it dropped this client or stopped): poll it */
+int absa_cli_session_closed(absa_ucx_client *c, int timeout_ms)
+{
+    struct pollfd p = {.fd = c->session_fd, .events = POLLIN};
+    return c->session_fd >= 0 && poll(&p, 1, timeout_ms) > 0;
+}
+
 static void absa_cli_progress_for(absa_ucx_client *c, void *req, double seconds)
 {
     double t0 = absa_now();
@@ -361,7 +368,7 @@ static void absa_cli_shutdown(absa_ucx_client *c)
     for (double t0 = absa_now(); wait_bye && absa_now() - t0 < 2.0;) {
         if (!ucp_worker_progress(c->w)) usleep(100);
         pthread_mutex_lock(&c->mu);
-        wait_bye = !c->failed;
+        wait_bye = !c->failed && !absa_cli_session_closed(c, 0);
         pthread_mutex_unlock(&c->mu);
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
@@ -379,7 +386,8 @@ static void absa_cli_shutdown(absa_ucx_client *c)
 void *absa_cli_thread(void *arg)
 {
     absa_ucx_client *c = arg;
-    struct pollfd pfd[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->evfd, .events = POLLIN}};
+    struct pollfd pfd[3] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->evfd, .events = POLLIN},
+                            {.fd = c->session_fd, .events = POLLIN}};
     absa_cli_cmd *cmds = NULL;
     size_t cap = 0;
     for (;;) {
@@ -407,7 +415,14 @@ void *absa_cli_thread(void *arg)
             pthread_mutex_unlock(&c->mu);
             break;
         }
-        if (poll(pfd, 2, 1000) < 0 && errno != EINTR) break;
+        if (poll(pfd, 3, 1000) < 0 && errno != EINTR) break;
+        if (pfd[2].revents) { /* UCX does not tell us that the server closed our endpoint */
+            pthread_mutex_lock(&c->mu);
+            absa_cli_fail_locked(c, ABSA_EUCX, "the server closed the connection (this client was dropped, or the "
+                                 "server stopped; see its log)");
+            pthread_mutex_unlock(&c->mu);
+            pfd[2].fd = -1; /* reported once; keep progressing until the caller closes */
+        }
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(c->evfd, &v, sizeof v);

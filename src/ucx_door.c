@@ -10,13 +10,16 @@
 #ifdef ABSA_HAVE_UCX
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
+#include <dirent.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli_util.h"
@@ -49,6 +52,15 @@ struct absa_door {
     int lfd_paused;        /* out of descriptors: the listener is out of the epoll set */
     double resume_at, last_busy_log;
     uint64_t busy;
+    /* silent connections at UCX's own tcp listener (door_sweep) */
+    struct door_seen {
+        int fd;
+        ino_t ino;
+        double since;
+    } *seen;
+    size_t nseen;
+    double last_sweep, log_window;
+    uint64_t swept, log_count, log_suppressed;
 };
 
 absa_status absa_door_bind(const char *where, absa_door **out)
@@ -109,9 +121,22 @@ cleanup:
     return status;
 }
 
-static void door_log(const absa_door *d, int always, const door_conn *c, const char *what)
+/* one line per event, at most 10 a second (a flood of bad connections must not flood the log) */
+static void door_log(absa_door *d, int always, const door_conn *c, const char *what)
 {
-    if (always || !d->o.quiet) fprintf(stderr, "absa serve: connection from %s %s\n", c ? c->name : "?", what);
+    if (!always && d->o.quiet) return;
+    double now = absa_now();
+    if (now - d->log_window >= 1.0) {
+        if (d->log_suppressed)
+            fprintf(stderr, "absa serve: %llu more messages about connections suppressed\n",
+                    (unsigned long long)d->log_suppressed);
+        d->log_window = now;
+        d->log_count = d->log_suppressed = 0;
+    }
+    if (d->log_count++ < 10)
+        fprintf(stderr, "absa serve: connection from %s %s\n", c ? c->name : "?", what);
+    else
+        d->log_suppressed++;
 }
 
 static void door_drop(absa_door *d, size_t i)
@@ -322,8 +347,87 @@ static int door_step(absa_door *d, door_conn *c, uint32_t ev)
     return door_flush(c) == 0 ? 0 : -1;
 }
 
+/* UCX's tcp transport listens too (on the interface of --listen only) and keeps a connection
+ * that never sends a byte for as long as the peer keeps it open: UCX 1.13 has no timeout for
+ * it. Every 0.5 s: find UCX's listening ports among this process's sockets, and shut down
+ * (not close: the descriptor stays UCX's, which then sees EOF and closes it itself) every
+ * connection accepted on them that has received no byte for longer than the timeout. A UCX peer
+ * sends its connection request at once, so no real connection is touched. */
+static int door_sock_port(int fd, int peer)
+{
+    struct sockaddr_storage a;
+    socklen_t al = sizeof a;
+    if ((peer ? getpeername(fd, (struct sockaddr *)&a, &al) : getsockname(fd, (struct sockaddr *)&a, &al)) != 0) return -1;
+    if (a.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&a)->sin_port);
+    if (a.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+    return -1;
+}
+
+static void door_sweep(absa_door *d, double now)
+{
+    if (now - d->last_sweep < 0.5) return;
+    d->last_sweep = now;
+    int fds[4096], nfd = 0, ports[16], np = 0;
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) return;
+    for (struct dirent *e; (e = readdir(dir)) && nfd < 4096;) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd != dirfd(dir) && fd != d->lfd && fd != d->epfd) fds[nfd++] = fd;
+    }
+    closedir(dir);
+    int *acc = absa_xcalloc((size_t)nfd + 1, sizeof *acc), *proto = absa_xcalloc((size_t)nfd + 1, sizeof *proto);
+    for (int i = 0; i < nfd; i++) {
+        socklen_t l = sizeof acc[i];
+        acc[i] = -1;
+        if (getsockopt(fds[i], SOL_SOCKET, SO_ACCEPTCONN, &acc[i], &l) != 0) acc[i] = -1; /* not a socket */
+        l = sizeof proto[i];
+        if (acc[i] >= 0 && getsockopt(fds[i], SOL_SOCKET, SO_PROTOCOL, &proto[i], &l) != 0) acc[i] = -1;
+        if (acc[i] == 1 && proto[i] == IPPROTO_TCP && np < 16) ports[np++] = door_sock_port(fds[i], 0);
+    }
+    struct door_seen *next = NULL;
+    size_t keep = 0, ncap = 0;
+    for (int i = 0; i < nfd && np; i++) {
+        if (acc[i] != 0 || proto[i] != IPPROTO_TCP) continue;
+        int lp = door_sock_port(fds[i], 0), mine = 0;
+        for (int k = 0; k < np; k++) mine |= lp == ports[k];
+        if (!mine || door_sock_port(fds[i], 1) < 0) continue; /* not accepted by UCX's listener */
+        struct tcp_info ti;
+        socklen_t l = sizeof ti;
+        memset(&ti, 0, sizeof ti);
+        if (getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
+            l < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received || ti.tcpi_bytes_received)
+            continue;
+        struct stat st;
+        if (fstat(fds[i], &st) != 0) continue;
+        size_t j = 0;
+        while (j < d->nseen && !(d->seen[j].fd == fds[i] && d->seen[j].ino == st.st_ino)) j++;
+        double since = j < d->nseen ? d->seen[j].since : now;
+        if (now - since > d->o.timeout_s) {
+            shutdown(fds[i], SHUT_RDWR);
+            if (!d->swept++ || (!d->o.quiet && now - d->last_busy_log >= 1.0)) {
+                fprintf(stderr, "absa serve: a connection at UCX's listener sent nothing for %.0f s: shut down (%llu so far)\n",
+                        d->o.timeout_s, (unsigned long long)d->swept);
+                d->last_busy_log = now;
+            }
+            continue;
+        }
+        if (keep == ncap) {
+            ncap = ncap ? 2 * ncap : 64;
+            next = realloc(next, ncap * sizeof *next);
+            ABSA_ASSERT(next != NULL, "out of memory");
+        }
+        next[keep++] = (struct door_seen){fds[i], st.st_ino, since};
+    }
+    free(d->seen);
+    d->seen = next;
+    d->nseen = keep;
+    free(acc);
+    free(proto);
+}
+
 void absa_door_progress(absa_door *d, double now)
 {
+    door_sweep(d, now);
     if (d->lfd_paused && now >= d->resume_at && door_watch(d, d->lfd, EPOLLIN, NULL, EPOLL_CTL_ADD) == 0)
         d->lfd_paused = 0;
     struct epoll_event ev[64];
@@ -359,6 +463,7 @@ void absa_door_close(absa_door *d)
     if (d->lfd >= 0) close(d->lfd);
     if (d->epfd >= 0) close(d->epfd);
     free(d->srv_addr);
+    free(d->seen);
     explicit_bzero(d->secret, sizeof d->secret);
     free(d);
 }

@@ -15,6 +15,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <ucs/config/global_opts.h>
+
 #include "cli_util.h"
 #include "ucx_server_impl.h"
 #include "ucx_util.h"
@@ -162,6 +164,10 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
     ucp_config_t *cfg = NULL;
     const char *listen = s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN;
     ABSA_TRY(absa_door_bind(listen, &s->door));
+    /* UCX warns once per failed connection at its tcp listener: a peer sending garbage could
+     * flood the log. Errors only, unless the user chose a level. */
+    if (!getenv("UCX_LOG_LEVEL") && ucs_global_opts.log_component.log_level > UCS_LOG_LEVEL_ERROR)
+        ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_ERROR;
     absa_door_local(s->door, &ss);
     /* UCX's tcp transport listens on every interface it uses: keep it on the one of --listen */
     absa_door_net_devices((const struct sockaddr *)&ss, dev, sizeof dev);

@@ -93,7 +93,6 @@ cleanup:
 
 void absa_door_local(const absa_door *d, struct sockaddr_storage *ss) { *ss = d->local; }
 int absa_door_fd(const absa_door *d) { return d->epfd; }
-size_t absa_door_pending(const absa_door *d) { return d->nc; }
 
 static int door_watch(absa_door *d, int fd, uint32_t events, void *ptr, int op)
 {

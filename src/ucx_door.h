@@ -71,7 +71,6 @@ absa_status absa_door_start(absa_door *d, const absa_door_opts *o, const void *s
 int absa_door_fd(const absa_door *d);
 /* Accept, read, write and time out connections without blocking; calls admit. */
 void absa_door_progress(absa_door *d, double now);
-size_t absa_door_pending(const absa_door *d);
 void absa_door_close(absa_door *d);
 
 /* ---- client side (blocking, each step bounded by the deadline, absa_now() seconds) ---- */

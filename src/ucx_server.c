@@ -260,7 +260,9 @@ static absa_status absa_srv_loop(absa_srv *s)
         }
         absa_srv_process_drops(s);
         absa_srv_serve_pending(s);
-        if (absa_lease_mgr_done(s->lm) && s->ncl == 0 && absa_door_pending(s->door) == 0) break;
+        /* connections still at the door are not waited for: a stream of them would keep a
+         * finished server alive (they are closed at teardown) */
+        if (absa_lease_mgr_done(s->lm) && s->ncl == 0) break;
         if (absa_srv_gather_step(s)) continue; /* a slice gathered here; progress UCX again */
         int busy = 0;
         for (size_t i = 0; i < s->ncl; i++) busy |= s->cl[i]->dropping && !s->cl[i]->closing;

@@ -283,8 +283,8 @@ static int listen_main(const char *bin, const char *dir)
 {
     ucxt_env e;
     lport lp[MAXPORTS];
-    unsetenv("UCX_NET_DEVICES"); /* the default: UCX would use every interface */
     if (ucxt_setup(&e, dir, "door_listen", N, 5, 2, bin) != 0) return 1;
+    unsetenv("UCX_NET_DEVICES"); /* after ucxt_setup, which sets lo: the default, UCX would use every interface */
     ucxt_shared *sh = ucxt_shared_new(1);
     if (ucxt_start_server(&e, "l", NULL) != 0) return 1;
     int np = listening(e.server, lp, MAXPORTS);

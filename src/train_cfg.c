@@ -59,7 +59,7 @@ static const opt absa_train_opts[] = {
     {"limit-train", T_INT, F(limit_train), 0, 1 << 30, "use only the first N train samples (0 = all)"},
     {"limit-test", T_INT, F(limit_test), 0, 1 << 30, "use only the first N test samples (0 = all)"},
     {"test-batch", T_INT, F(test_batch), 1, 1 << 20, "batch of the test pass"},
-    {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores)"},
+    {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores; idle ones sleep unless OMP_WAIT_POLICY is set)"},
     {"step-log", T_INT, F(step_log), 0, 1 << 30, "a metrics line every N steps (0 = none)"},
     {"memory-budget", T_SIZE, F(memory_budget), 1 << 20, 1e15, "bytes of RAM for the data reader"},
     {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop after N epochs of this invocation"},

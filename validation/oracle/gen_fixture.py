@@ -8,7 +8,7 @@ with random but sane weights (BN: random gamma/beta and running statistics near 
 so eval mode is non-trivial), plus:
     /data/x [N,C,H,W] f32, /data/y [N] i32, /data/v [P] f32 (HVP direction),
     /data/v0 [P] f32 (power-iteration start), /data/sgd_x [S+1,NS,C,H,W], /data/sgd_y [S+1,NS]
-    (NS = /expected attribute sgd_batch: N, or 2 for resnet20)
+    (NS = /expected attribute sgd_batch: N, or 2 for c1 and resnet20)
     /meta/param_offsets [T+1] i64  (parameters_to_vector layout, one entry per parameter tensor)
     /expected/<mode>/{logits, loss, grad, hv}  float64 torch results, mode = train | eval
     /expected/train/running/<buffer name>       BN buffers after one train-mode forward
@@ -55,8 +55,9 @@ SGD = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
 KINK_MARGIN = 1e-6
 KINK_TRIES = 200
 # The SGD run's inputs are guarded too (sgd_kink_margin). resnet20 at batch 8 has 6 x 2.5 M ReLU
-# inputs, always some within 1e-6 RMS of 0 (200 draws: best 5.7e-7); its SGD run uses batch 2.
-SGD_BATCH = {"resnet20": 2}
+# inputs, always some within 1e-6 RMS of 0 (200 draws: best 5.7e-7), and c1 needed ~50 draws
+# (a minute); their SGD runs use batch 2 (one to three draws).
+SGD_BATCH = {"resnet20": 2, "c1": 2}
 
 
 def sane_weights(model, C, H, W, gen):

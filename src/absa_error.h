@@ -13,6 +13,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+#ifdef __cplusplus /* the CUDA sources in gpu/ include this header */
+extern "C" {
+#endif
+
 typedef enum absa_status {
     ABSA_OK = 0,
     ABSA_EINVAL,    /* bad argument / bad user input */
@@ -45,7 +49,13 @@ void absa_clear_error(void);
 /* Rank shown in fatal messages (-1 = not an MPI job); set once by the MPI layer. */
 void absa_error_set_rank(int rank);
 
-_Noreturn void absa_abort_at(const char *file, int line, const char *fmt, ...)
+/* _Noreturn is C11; nvcc (C++) reads this header too (gpu/). */
+#ifdef __cplusplus
+#define ABSA_NORETURN [[noreturn]]
+#else
+#define ABSA_NORETURN _Noreturn
+#endif
+ABSA_NORETURN void absa_abort_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define ABSA_ABORT(...) absa_abort_at(__FILE__, __LINE__, __VA_ARGS__)
@@ -83,4 +93,7 @@ void *absa_xcalloc(size_t n, size_t size);
 void *absa_try_alloc(size_t bytes); /* aligned (64 B), zero-filled, NULL + message on failure */
 void absa_free(void *p);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -108,3 +108,8 @@ extern "C" void absa_gpu_memset0(absa_gpu_ctx *g, void *dst, size_t bytes)
 {
     ABSA_CUDA(cudaMemsetAsync(dst, 0, bytes, g->stream));
 }
+
+extern "C" void absa_gpu_copy(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes)
+{
+    ABSA_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g->stream));
+}

@@ -55,6 +55,7 @@ void absa_gpu_free(void *p);
 void absa_gpu_upload(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);
 void absa_gpu_download(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);
 void absa_gpu_memset0(absa_gpu_ctx *g, void *dst, size_t bytes);
+void absa_gpu_copy(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes); /* device to device */
 
 #ifdef __cplusplus
 }

@@ -87,6 +87,20 @@ extern "C" void *absa_gpu_malloc(size_t bytes)
     return p;
 }
 
+extern "C" absa_status absa_gpu_try_malloc(void **p, size_t bytes)
+{
+    absa_status status = ABSA_OK;
+    *p = NULL;
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        *p = NULL;
+        ABSA_FAIL(ABSA_ENOMEM, "CUDA: %zu bytes of device memory: %s", bytes, cudaGetErrorString(e));
+    }
+cleanup:
+    return status;
+}
+
 extern "C" void absa_gpu_free(void *p)
 {
     if (p) ABSA_CUDA(cudaFree(p));

@@ -51,6 +51,8 @@ void absa_gpu_sync(absa_gpu_ctx *g);
 /* Device memory of the context's device (aborts when out of memory: a bug-tier failure here,
  * the allocator of the back-end table reports it as a status). */
 void *absa_gpu_malloc(size_t bytes);
+/* The same without aborting: ABSA_ENOMEM with a message (the backend table's alloc). */
+absa_status absa_gpu_try_malloc(void **p, size_t bytes);
 void absa_gpu_free(void *p);
 void absa_gpu_upload(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);
 void absa_gpu_download(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);

@@ -85,9 +85,10 @@ int ABSA_GPU_FN(xent_correct)(absa_gpu_ctx *g, int N, int K, const ABSA_T *z,
 /* flat vectors (optim.cu): SGD with torch.optim.SGD semantics (src/optim.h), and the vector
  * operations of power iteration. dot waits and returns a double accumulated in a fixed order
  * (64 blocks of fixed extent, then a tree): the same bits on every run. */
+/* the hyper-parameters in float, as the CPU step computes them (damp = 1 - dampening) */
 void ABSA_GPU_FN(sgd_step)(absa_gpu_ctx *g, size_t n, ABSA_T *w, const ABSA_T *grad, ABSA_T *buf,
-                           double lr, double momentum, double dampening, double weight_decay,
-                           int nesterov, int first);
+                           float lr, float momentum, float damp, float weight_decay, int nesterov,
+                           int first, int use_mom);
 double ABSA_GPU_FN(dot)(absa_gpu_ctx *g, size_t n, const ABSA_T *a, const ABSA_T *b);
 void ABSA_GPU_FN(axpy)(absa_gpu_ctx *g, size_t n, double a, const ABSA_T *x, ABSA_T *y);
 void ABSA_GPU_FN(scale)(absa_gpu_ctx *g, size_t n, double a, ABSA_T *x);

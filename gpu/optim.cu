@@ -83,14 +83,13 @@ template <typename T> double dot(absa_gpu_ctx *g, size_t n, const T *a, const T 
 
 #define ABSA_GPU_VEC_DEFS(T, SFX)                                                              \
     extern "C" void absa_gpu_sgd_step_##SFX(absa_gpu_ctx *g, size_t n, T *w, const T *grad,   \
-                                            T *buf, double lr, double momentum,                \
-                                            double dampening, double weight_decay,             \
-                                            int nesterov, int first)                           \
+                                            T *buf, float lr, float momentum, float damp,      \
+                                            float weight_decay, int nesterov, int first,       \
+                                            int use_mom)                                       \
     {                                                                                          \
         if (!n) return;                                                                        \
         k_sgd<T><<<absa_gpu_blocks(n), ABSA_GPU_THREADS, 0, g->stream>>>(                      \
-            n, w, grad, buf, (float)lr, (float)momentum, 1.0f - (float)dampening,              \
-            (float)weight_decay, nesterov, first, momentum != 0);                              \
+            n, w, grad, buf, lr, momentum, damp, weight_decay, nesterov, first, use_mom);      \
         ABSA_LAUNCHED();                                                                       \
     }                                                                                          \
     extern "C" double absa_gpu_dot_##SFX(absa_gpu_ctx *g, size_t n, const T *a, const T *b)   \

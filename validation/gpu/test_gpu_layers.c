@@ -51,7 +51,7 @@ static void t_sgd(absa_gpu_ctx *g)
             buf[i] = b;
             w[i] -= 0.1f * b;
         }
-        absa_gpu_sgd_step_f32(g, n, wd, gd, bd, 0.1, 0.9, 0, 5e-4, 0, first);
+        absa_gpu_sgd_step_f32(g, n, wd, gd, bd, 0.1f, 0.9f, 1.0f, 5e-4f, 0, first, 1);
     }
     absa_gpu_download(g, got, wd, n * 4);
     double err = 0;

@@ -133,7 +133,8 @@ static run_out gpu_run(absa_gpu_ctx *g, const char *name, int C, int H, int W, i
         absa_gpu_memset0(g, gm.grad, P * sizeof(float));
         o.losses[s] = absa_gpu_model_forward_loss(&gm, x, y, N, 1, 1);
         absa_gpu_model_backward(&gm, 1.0);
-        absa_gpu_sgd_step_f32(g, P, gm.params, gm.grad, gm.mom, opt.lr, opt.momentum, 0, 0, 0, s == 0);
+        absa_gpu_sgd_step_f32(g, P, gm.params, gm.grad, gm.mom, (float)opt.lr, (float)opt.momentum, 1.0f, 0.0f, 0,
+                              s == 0, 1);
         if (compare) {
             absa_model_zero_grad(cpu);
             absa_model_forward(cpu, x, N, 1, 1);
@@ -217,7 +218,7 @@ static int bench(absa_gpu_ctx *g, const char *name, int N, int steps)
         absa_gpu_memset0(g, gm.grad, P * sizeof(float));
         absa_gpu_model_forward_loss(&gm, x, y, N, 1, 1);
         absa_gpu_model_backward(&gm, 1.0);
-        absa_gpu_sgd_step_f32(g, P, gm.params, gm.grad, gm.mom, 1e-3, 0.9, 0, 0, 0, it == -2);
+        absa_gpu_sgd_step_f32(g, P, gm.params, gm.grad, gm.mom, 1e-3f, 0.9f, 1.0f, 0.0f, 0, it == -2, 1);
         absa_gpu_sync(g);
         double t1 = now();
         absa_gpu_model_forward_loss(&gm, x, y, N, 0, 0);

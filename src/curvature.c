@@ -39,8 +39,8 @@ absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int
     absa_status status = ABSA_OK;
     const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
     if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
-    if (v != m->v) memcpy(m->v, v, P * sizeof(float));
-    absa_vec_zero(P, m->hv);
+    absa_model_set(m, m->v, v, P); /* v and hv: host vectors */
+    absa_be_zero(m->be, m->hv, P);
     double lsum = 0;
     for (int s = 0; s < n; s += chunk) {
         int nb = n - s < chunk ? n - s : chunk;
@@ -48,7 +48,7 @@ absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int
         ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n, &l));
         lsum += l * nb;
     }
-    if (hv != m->hv) memcpy(hv, m->hv, P * sizeof(float));
+    absa_model_get(m, m->hv, hv, P);
     if (loss) *loss = lsum / n;
 cleanup:
     return status;

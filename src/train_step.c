@@ -59,7 +59,6 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     const absa_train_cfg *c = t->cfg;
     const absa_sched_cfg *sc = &c->sched;
     absa_model *m = t->m;
-    const size_t nbuf = m->n_bufs;
     const int off = j * sc->micro;
     int nb = B - off < sc->micro ? B - off : sc->micro;
     const uint64_t *ids = t->perm + cur + off;
@@ -78,11 +77,11 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     if (adv > 0) {
         /* eval-mode BN: live running statistics on one rank (as the reference); on several,
          * the step-start ones (the earlier micro-batches of the step are on other ranks) */
-        if (merge_bn) memcpy(m->bufs, t->bn0, nbuf * sizeof(float));
+        if (merge_bn) absa_model_bn_restore(m);
         status = absa_fgsm(m, t->x, t->y, adv, t->eps_c);
         if (status != ABSA_OK) ABSA_FAIL(status, "FGSM: %s", absa_last_error());
     }
-    if (merge_bn) memset(m->bufs, 0, nbuf * sizeof(float)); /* the update leaves m * s_j */
+    if (merge_bn) absa_model_bn_zero(m); /* the update leaves m * s_j */
     const float *z = absa_model_forward(m, t->x, nb, 1, 1);
     if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
     double l = absa_model_loss(m, t->y);
@@ -92,10 +91,7 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     absa_model_backward(m, t->x, t->y, (double)nb / B, 0);
     *correct += absa_xent_correct_f32(nb, t->K, z, t->y);
     *loss += l * nb / B;
-    if (merge_bn) {
-        const double w = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k - 1 - j);
-        for (size_t i = 0; i < nbuf; i++) t->red[RED_BN + i] += w * m->bufs[i];
-    }
+    if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
 cleanup:
     return status;
 }
@@ -107,7 +103,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
     const absa_sched_cfg *sc = &c->sched;
     absa_model *m = t->m;
     absa_train_progress *pr = &t->pr;
-    const size_t nbuf = m->n_bufs, ncnt = (size_t)m->n_counts;
+    const size_t nbuf = m->n_bufs;
     *stopped = 0;
     absa_permutation(c->seed, (uint64_t)epoch, t->n_train, t->perm);
     uint64_t aug_seed = absa_hash64(c->seed ^ 0xA06ull, (uint64_t)epoch);
@@ -129,8 +125,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
         absa_model_zero_grad(m);
-        if (nbuf) memcpy(t->bn0, m->bufs, nbuf * sizeof(float));
-        if (ncnt) memcpy(t->cnt0, m->num_batches_tracked, ncnt * sizeof(int64_t));
+        absa_model_bn_snapshot(m);
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
         for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &step_loss, &correct));
         t->red[RED_LOSS] = step_loss;
@@ -141,15 +136,11 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
         if (R > 1) {
             double q = absa_now();
-            absa_dist_allreduce_f32(t->dist, m->grad, m->n_params);
+            absa_model_allreduce(m, m->grad, m->n_params, absa_dist_reduce_hook, t->dist);
             absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
             t->t_comm += absa_now() - q;
         }
-        if (merge_bn) {
-            const double decay = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k);
-            for (size_t i = 0; i < nbuf; i++) m->bufs[i] = (float)(decay * t->bn0[i] + t->red[RED_BN + i]);
-            for (size_t i = 0; i < ncnt; i++) m->num_batches_tracked[i] = t->cnt0[i] + k;
-        }
+        if (merge_bn) absa_model_bn_merge(m, k, t->red + RED_BN);
         step_loss = t->red[RED_LOSS];
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);

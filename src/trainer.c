@@ -69,7 +69,7 @@ static absa_status setup_model(absa_tstate *t)
     const absa_train_cfg *c = t->cfg;
     absa_ckpt_extra *ex = NULL;
     int old_epochs = 0;
-    ABSA_TRY(absa_model_create(c->model, t->C, t->H, t->W, t->K, &t->m));
+    ABSA_TRY(absa_model_create_on(c->model, t->C, t->H, t->W, t->K, c->device, &t->m));
     memset(&t->opt, 0, sizeof t->opt);
     t->opt.momentum = c->momentum;
     t->opt.weight_decay = c->weight_decay;
@@ -120,10 +120,8 @@ static absa_status setup(absa_tstate *t)
     t->x = absa_try_alloc(xs * t->C * t->H * t->W * sizeof(float));
     t->y = malloc(sizeof(int32_t) * xs);
     t->perm = malloc(sizeof(uint64_t) * t->n_train);
-    t->bn0 = malloc(sizeof(float) * (nbuf + 1));
-    t->cnt0 = malloc(sizeof(int64_t) * ((size_t)t->m->n_counts + 1));
     t->red = malloc(sizeof(double) * (nbuf + 10));
-    if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red)
+    if (!t->x || !t->y || !t->perm || !t->red)
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
     ABSA_TRY(absa_model_reserve(t->m, (int)xs));
     if (c->sample_log[0]) {
@@ -447,8 +445,6 @@ cleanup:
     absa_free(t.x);
     free(t.y);
     free(t.perm);
-    free(t.bn0);
-    free(t.cnt0);
     free(t.red);
     return status;
 }

@@ -16,7 +16,6 @@
 
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
  * statistics of a distributed step are merged with it (train_step.c). */
-#define ABSA_TRAIN_BN_MOMENTUM 0.1
 
 typedef struct absa_tstate {
     const absa_train_cfg *cfg;
@@ -39,8 +38,6 @@ typedef struct absa_tstate {
     absa_dist *dist;
     absa_stop_watch *stop;   /* polled at step boundaries */
     int stop_sig;            /* the stop signal seen by some rank (0 = none) */
-    float *bn0;              /* batch-norm buffers at the step start (n_bufs) */
-    int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     FILE *idlog;             /* --sample-log: this process's sample ids */
     /* --data ucx://: the stream (train_source.h); t->train is then --test-data's train split

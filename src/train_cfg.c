@@ -264,6 +264,9 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     int known = 0;
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
+    known = 0;
+    for (int i = 0; absa_backend_names[i]; i++) known |= !strcmp(absa_backend_names[i], c->device);
+    if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown device '%s' (known: cpu, cpu-guarded)", c->device);
     if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)

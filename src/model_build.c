@@ -187,7 +187,10 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
 {
     absa_status status = ABSA_OK;
     *out = NULL;
-    if (m->batch < 0) ABSA_FAIL(ABSA_EINVAL, "%s", absa_last_error());
+    if (m->batch < 0) { /* the message was recorded when the model went bad */
+        status = ABSA_EINVAL;
+        goto cleanup;
+    }
     ABSA_ASSERT(m->be, "model %s has no backend", m->name);
     absa_backend *be = m->be;
     size_t np = (m->n_params ? m->n_params : 1) * sizeof(float), nb = (m->n_bufs ? m->n_bufs : 1) * sizeof(float);

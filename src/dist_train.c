@@ -155,8 +155,8 @@ absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *
             ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, o->train_mode, (double)nb / n_total, &l));
             lsum += l * nb;
         }
+        absa_model_allreduce(m, m->hv, P, absa_dist_reduce_hook, d); /* the backend's reduction entry */
         absa_model_get(m, m->hv, hv, P);
-        absa_dist_allreduce_f32(d, hv, P);
         absa_dist_allreduce_f64(d, &lsum, 1);
         res->n_hvp++;
         res->loss = lsum / n_total;

@@ -42,7 +42,8 @@ typedef struct absa_eig_result {
 void absa_eig_defaults(absa_eig_opts *o); /* HessianFlow reference settings */
 absa_status absa_eig_check(const absa_eig_opts *o);
 
-/* hv = H v over the n samples (hv and v are n_params long; m->v and m->hv are used). */
+/* hv = H v over the n samples (hv and v: host vectors, n_params long; copied to and from the
+ * backend buffers m->v and m->hv). */
 absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int n, int chunk,
                             int train, const float *v, float *hv, double *loss);
 

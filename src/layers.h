@@ -1,7 +1,7 @@
 /* layers.h — the layer kernels of absa: configs and the four passes of every layer.
  *
  * Every layer has forward, backward, R-forward and R-backward (Pearlmutter's R-operator), so the
- * model executor (model.c) gets exact Hessian-vector products. Every kernel exists as _f32 (the
+ * model executor (model_exec.c) gets exact Hessian-vector products. Every kernel exists as _f32 (the
  * engine) and _f64 (finite-difference tests in double); declarations are in layers_decl.h,
  * included twice below.
  *

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 
 #ifdef ABSA_HAVE_MPI
 static void make_group_comm(absa_dist *d, int n)

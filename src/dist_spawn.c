@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 
 enum { F_READY = 0, F_FAILED = 1, F_LATE = 2 };
 

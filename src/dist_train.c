@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 
 #define ABSA_SYNC_MAGIC 0xAB5A5E7Cu

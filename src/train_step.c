@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 #include "fgsm.h"
 #include "trainer.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 #include "train_source.h"
 #include "trainer_impl.h"

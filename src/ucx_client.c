@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 #include "ucx_util.h"
 

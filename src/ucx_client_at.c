@@ -13,7 +13,7 @@
 #include <string.h>
 
 #ifdef ABSA_HAVE_UCX
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 
 static int absa_cli_slot_is(const absa_cli_slot *s, const absa_ucx_want *w)

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 
 void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)

@@ -15,7 +15,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_server_impl.h"
 #include "ucx_util.h"
 

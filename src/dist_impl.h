@@ -38,7 +38,29 @@ typedef struct absa_spawn_job {
 } absa_spawn_job;
 #endif
 
+/* A growth backend: how the set of active ranks gets bigger. One table per backend, each in its
+ * own file (none: dist.c, pool: dist_grow.c, spawn: dist_spawn.c); absa_dist_start picks one
+ * (the only place that looks at the --growth choice) and everything else calls through d->grow.
+ * A new backend (e.g. a hand-off to a bigger job) adds a table and a row in that selection. */
+typedef struct absa_grow_ops {
+    const char *name; /* "none", "pool", "spawn": reports, summary.json */
+    /* able to add ranks now (the caller has checked MPI, --max-ranks and a pending growth) */
+    int (*can_grow)(const absa_dist *d);
+    /* start growing to target (> size) ranks: 0 = in the background (absa_dist_grow_settle
+     * finishes it), 1 = done, -1 = failed (cost->error says why) */
+    int (*grow)(absa_dist *d, int target, absa_resize_cost *cost);
+    /* optional: at the end of the run, before MPI_Finalize (e.g. release parked ranks) */
+    void (*shutdown)(absa_dist *d);
+} absa_grow_ops;
+
+extern const absa_grow_ops absa_grow_none;  /* dist.c */
+#ifdef ABSA_HAVE_MPI
+extern const absa_grow_ops absa_grow_pool;  /* dist_grow.c */
+extern const absa_grow_ops absa_grow_spawn; /* dist_spawn.c */
+#endif
+
 struct absa_dist {
+    const absa_grow_ops *grow; /* the growth backend (absa_grow_none without MPI) */
     int mpi;               /* MPI started (by us or before us) and in use */
     int rank, size;        /* in the active set */
     int world_rank, world_size;

@@ -284,6 +284,21 @@ int absa_dist_spawn_begin(absa_dist *d, int target, absa_resize_cost *cost)
     return absa_dist_grow_settle(d, f, 0, cost);
 }
 
+/* ---- the spawn growth backend ---- */
+
+static int spawn_can_grow(const absa_dist *d) { return !d->spawn_disabled; }
+
+static int spawn_grow(absa_dist *d, int target, absa_resize_cost *cost)
+{
+    if (d->spawn_disabled) {
+        snprintf(cost->error, sizeof cost->error, "spawning disabled after a failed spawn");
+        return -1;
+    }
+    return absa_dist_spawn_begin(d, target, cost);
+}
+
+const absa_grow_ops absa_grow_spawn = {.name = "spawn", .can_grow = spawn_can_grow, .grow = spawn_grow};
+
 int absa_dist_join(absa_dist *d)
 {
     if (d->parent == MPI_COMM_NULL) return d->role != ABSA_DIST_DISMISSED;

@@ -95,12 +95,13 @@ static void absa_info_sources(hid_t f)
     H5Aclose(a);
 }
 
-/* Prints the histogram; returns how many labels lie outside [0, ncls). */
-static uint64_t absa_info_labels(hid_t g, const char *name, int ncls)
+/* Prints the histogram; returns how many labels lie outside [0, ncls), or -1 when the dataset
+ * cannot be read (a chunk failing its checksum). */
+static int64_t absa_info_labels(hid_t g, const char *name, int ncls)
 {
-    uint64_t out = 0;
+    int64_t out = -1;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    if (d < 0) return 0;
+    if (d < 0) return -1;
     hid_t sp = H5Dget_space(d);
     hssize_t n = H5Sget_simple_extent_npoints(sp);
     int32_t *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
@@ -112,7 +113,7 @@ static uint64_t absa_info_labels(hid_t g, const char *name, int ncls)
         for (int c = 0; c < ncls; c++) printf("%s%d:%llu", c % 10 ? " " : "\n    ", c, (unsigned long long)h[c]);
         if (h[ncls]) printf("\n    OUT OF RANGE: %llu", (unsigned long long)h[ncls]);
         printf("\n");
-        out = h[ncls];
+        out = (int64_t)h[ncls];
     }
     free(v);
     free(h);
@@ -125,6 +126,7 @@ typedef struct absa_info_ctx {
     int ncls, ncoarse, nsplits, has_ncls;
     uint64_t bad;       /* labels out of range, all splits */
     char bad_where[96]; /* the first split/dataset that has some */
+    char unreadable[256]; /* the first label dataset that cannot be read, and why */
 } absa_info_ctx;
 
 static void absa_info_count_bad(absa_info_ctx *ctx, uint64_t n, const char *split, const char *dset)
@@ -161,17 +163,21 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
     } else {
         printf(", contiguous");
     }
-    int nf = H5Pget_nfilters(dcpl);
+    int nf = H5Pget_nfilters(dcpl), shown = 0, fletcher = 0;
     printf(", compression ");
-    if (nf <= 0) printf("none");
     for (int i = 0; i < nf; i++) {
         unsigned flags, cd[8];
         size_t ncd = 8;
         char fname[64] = "";
         H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof fname, fname, NULL);
-        printf("%s%s(%d)", i ? "+" : "", fname[0] ? fname : "filter", (int)id);
+        if (id == H5Z_FILTER_FLETCHER32) {
+            fletcher = 1;
+            continue;
+        }
+        printf("%s%s(%d)", shown++ ? "+" : "", fname[0] ? fname : "filter", (int)id);
     }
-    printf("\n");
+    if (!shown) printf("none");
+    printf(", checksums %s\n", fletcher ? "fletcher32" : "none (re-pack to add them)");
     if (H5Aexists(g, "count") > 0) {
         uint64_t c = 0;
         hid_t a = H5Aopen(g, "count", H5P_DEFAULT);
@@ -180,11 +186,15 @@ static herr_t absa_info_split(hid_t root, const char *name, const H5L_info_t *li
         printf("  count: %llu\n", (unsigned long long)c);
     }
     /* out-of-range labels are an error only where the file states its class count */
-    uint64_t nb = absa_info_labels(g, "labels", ctx->ncls);
-    if (ctx->has_ncls) absa_info_count_bad(ctx, nb, name, "labels");
+    int64_t nb = absa_info_labels(g, "labels", ctx->ncls);
+    if (nb < 0 && !ctx->unreadable[0])
+        snprintf(ctx->unreadable, sizeof ctx->unreadable, "/%s/labels (%s)", name, absa_h5_detail());
+    if (nb > 0 && ctx->has_ncls) absa_info_count_bad(ctx, (uint64_t)nb, name, "labels");
     if (H5Lexists(g, "coarse_labels", H5P_DEFAULT) > 0) {
         nb = absa_info_labels(g, "coarse_labels", ctx->ncoarse);
-        if (ctx->ncoarse > 0) absa_info_count_bad(ctx, nb, name, "coarse_labels");
+        if (nb < 0 && !ctx->unreadable[0])
+            snprintf(ctx->unreadable, sizeof ctx->unreadable, "/%s/coarse_labels (%s)", name, absa_h5_detail());
+        if (nb > 0 && ctx->ncoarse > 0) absa_info_count_bad(ctx, (uint64_t)nb, name, "coarse_labels");
     }
     H5Pclose(dcpl);
     H5Sclose(sp);
@@ -209,8 +219,9 @@ int absa_cmd_info(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: absa info FILE.h5\n\nDescribe a packed dataset: attributes, classes, mean/std,\n"
-                   "sources and checksums, and per split the shape, chunking, compression, count and\n"
-                   "label histogram.\n");
+                   "sources and checksums, and per split the shape, chunking, compression, chunk\n"
+                   "checksums (fletcher32, or none: packed by an older absa), count and label\n"
+                   "histogram (a label chunk failing its checksum is an error).\n");
             return 0;
         }
         if (argv[i][0] == '-' && argv[i][1]) {
@@ -229,14 +240,16 @@ int absa_cmd_info(int argc, char **argv)
         return 2;
     }
     absa_h5_quiet();
-    hid_t fapl = absa_h5_fapl_nolock();
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    hid_t fapl = absa_h5_fapl_nolock(), f = H5I_INVALID_HID;
+    absa_status st = absa_h5_open_packed(path, fapl, &f);
     H5Pclose(fapl);
-    if (f < 0) {
-        fprintf(stderr, "absa info: error: %s: cannot open as HDF5\n", path);
+    /* class names, sources, splits are variable-length strings: their storage is checked first */
+    if (st == ABSA_OK && (st = absa_h5_check_global_heaps(path, f)) != ABSA_OK) H5Fclose(f);
+    if (st != ABSA_OK) {
+        fprintf(stderr, "absa info: error: %s\n", absa_last_error());
         return 1;
     }
-    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, 0, 0, ""};
+    absa_info_ctx ctx = {absa_info_int_attr(f, "num_classes"), absa_info_int_attr(f, "num_coarse_classes"), 0, 0, 0, "", ""};
     ctx.has_ncls = ctx.ncls > 0;
     printf("file: %s\n", path);
     if (H5Aexists(f, "format_version") > 0) printf("format_version: %d\n", absa_info_int_attr(f, "format_version"));
@@ -272,6 +285,11 @@ int absa_cmd_info(int argc, char **argv)
     H5Fclose(f);
     if (ctx.nsplits == 0) {
         fprintf(stderr, "absa info: error: %s: no /<split>/images dataset found\n", path);
+        return 1;
+    }
+    if (ctx.unreadable[0]) {
+        fflush(stdout);
+        fprintf(stderr, "absa info: error: %s: cannot read %s (corrupt file?)\n", path, ctx.unreadable);
         return 1;
     }
     if (ctx.bad) { /* the description is printed above; the file is still not usable for training */

@@ -98,6 +98,41 @@ absa_status absa_h5_attr_strings(hid_t loc, const char *name, const char *const 
 absa_status absa_h5_attr_string(hid_t loc, const char *name, const char *v);
 /* Read a string attribute into buf (truncated to cap). */
 absa_status absa_h5_read_attr_string(hid_t loc, const char *name, char *buf, size_t cap);
+/* ---- h5safe.c ---- */
+/* zlib CRC-32 of a buffer of any size. */
+uint32_t absa_crc32_buf(const void *buf, size_t bytes);
+/* The innermost message of HDF5's current error stack (then cleared; a failed write(2) gives
+ * the system's message, e.g. "No space left on device"); thread-local buffer. */
+const char *absa_h5_detail(void);
+/* Writers of checkpoints and packed files: the HDF5 1.10 format, whose metadata (superblock,
+ * object headers, chunk indexes, heaps) carries checksums that HDF5 verifies when reading. */
+herr_t absa_h5_set_checksummed_format(hid_t fapl);
+/* Open an existing HDF5 file read-only with a precise one-line message per failure ("<what> PATH:
+ * no such file", "is a directory", "is not an HDF5 file", "cannot open HDF5 file (truncated or
+ * corrupt?)"). */
+absa_status absa_h5_open_existing(const char *path, hid_t fapl, const char *what, hid_t *out);
+/* absa_h5_open_existing for a packed dataset: refuses checkpoints and a format_version other
+ * than ABSA_H5_FORMAT_VERSION (absent is accepted: files written by other tools). */
+absa_status absa_h5_open_packed(const char *path, hid_t fapl, hid_t *out);
+/* 1 if the open file looks like an absa checkpoint (root attribute + group "model") / a packed
+ * dataset (root attributes "splits" and "layout"). */
+int absa_h5_is_checkpoint(hid_t f);
+int absa_h5_is_packed(hid_t f);
+/* Check every HDF5 global heap collection (where variable-length strings live; the one metadata
+ * structure without a checksum, parsed by HDF5 without bounds checks) of an open file: call
+ * before reading string attributes of a file that may be corrupt. Reads the file's metadata
+ * bytes (not its raw data). ABSA_EFORMAT "PATH: corrupt HDF5 global heap ..." when one is not
+ * sound. */
+absa_status absa_h5_check_global_heaps(const char *path, hid_t file);
+/* The root num_classes attribute, checked to be an integer in [2, ABSA_H5_MAX_CLASSES]. */
+absa_status absa_h5_read_num_classes(const char *path, hid_t f, int *num_classes);
+/* Close a file being written; on failure (disk full) close every object still open on it and
+ * release it so that neither this call nor HDF5's exit handler touches it again, and report
+ * "PATH: cannot finish the HDF5 file". *f becomes invalid either way. The caller removes PATH. */
+absa_status absa_h5_close_file(hid_t *f, const char *path);
+/* The failure half of absa_h5_close_file: close every object of f and f itself, whatever it
+ * takes; discard (files being written only): truncate the file first, its content is dropped. */
+void absa_h5_close_all(hid_t f, int discard);
 /* Silence / restore HDF5's automatic error stack printing. */
 void absa_h5_quiet(void);
 

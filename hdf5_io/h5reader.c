@@ -3,6 +3,7 @@
  * one per sample, never union selections) either through an LRU cache (random gathers) or
  * through a look-ahead window over a planned epoch order (absa_h5reader_plan / _next_*), both in
  * one arena of the budget's size. See h5reader.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,16 +38,17 @@ struct absa_h5reader {
     size_t serve_cursor, serve_n;
 };
 
-static absa_status absa_h5reader_attr_floats(hid_t f, const char *name, float *v, int n)
+static absa_status absa_h5reader_attr_floats(const char *path, hid_t f, const char *name, float *v, int n)
 {
     absa_status status = ABSA_OK;
     hid_t a = -1, sp = -1;
-    if (H5Aexists(f, name) <= 0) ABSA_FAIL(ABSA_EFORMAT, "attribute %s missing (not packed by absa?)", name);
+    if (H5Aexists(f, name) <= 0) ABSA_FAIL(ABSA_EFORMAT, "%s: attribute %s missing (not packed by absa?)", path, name);
     a = H5Aopen(f, name, H5P_DEFAULT);
-    sp = H5Aget_space(a);
-    if (H5Sget_simple_extent_npoints(sp) != n)
-        ABSA_FAIL(ABSA_EFORMAT, "attribute %s has the wrong length (want %d)", name, n);
-    if (H5Aread(a, H5T_NATIVE_FLOAT, v) < 0) ABSA_FAIL(ABSA_EHDF5, "cannot read attribute %s", name);
+    sp = a < 0 ? -1 : H5Aget_space(a);
+    if (sp < 0 || H5Sget_simple_extent_npoints(sp) != n)
+        ABSA_FAIL(ABSA_EFORMAT, "%s: attribute %s has the wrong length (want %d)", path, name, n);
+    if (H5Aread(a, H5T_NATIVE_FLOAT, v) < 0)
+        ABSA_FAIL(ABSA_EHDF5, "%s: cannot read attribute %s (%s)", path, name, absa_h5_detail());
 cleanup:
     if (sp >= 0) H5Sclose(sp);
     if (a >= 0) H5Aclose(a);
@@ -64,8 +66,7 @@ absa_status absa_h5reader_open(const char *path, const char *split, size_t memor
     *out = NULL;
     absa_h5_quiet();
     fapl = absa_h5_fapl_nolock();
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (r->file < 0) ABSA_FAIL(ABSA_EIO, "%s: cannot open as HDF5", path);
+    ABSA_TRY(absa_h5_open_packed(path, fapl, &r->file));
     snprintf(name, sizeof name, "/%s/images", split);
     if (H5Lexists(r->file, split, H5P_DEFAULT) <= 0 || H5Lexists(r->file, name, H5P_DEFAULT) <= 0)
         ABSA_FAIL(ABSA_ENOTFOUND, "%s: no split '%s' (no %s)", path, split, name);
@@ -98,24 +99,29 @@ absa_status absa_h5reader_open(const char *path, const char *split, size_t memor
     r->labels = malloc(r->count * sizeof *r->labels);
     if (!r->labels) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate labels");
     if (H5Dread(dlab, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->labels) < 0)
-        ABSA_FAIL(ABSA_EIO, "%s: reading labels failed", path);
-    if (H5Aexists(r->file, "num_classes") > 0) {
-        hid_t a = H5Aopen(r->file, "num_classes", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_INT, &r->num_classes);
-        H5Aclose(a);
-    }
-    if (r->num_classes < 1) ABSA_FAIL(ABSA_EFORMAT, "%s: num_classes attribute missing or bad", path);
-    ABSA_TRY(absa_h5reader_attr_floats(r->file, "mean", r->mean, r->C));
-    ABSA_TRY(absa_h5reader_attr_floats(r->file, "std", r->std, r->C));
-    for (int c = 0; c < r->C; c++)
+        ABSA_FAIL(ABSA_EIO, "%s: reading /%s/labels failed (%s)", path, split, absa_h5_detail());
+    ABSA_TRY(absa_h5_read_num_classes(path, r->file, &r->num_classes));
+    /* every label of the split is checked here, once: train and test alike */
+    for (size_t i = 0; i < r->count; i++)
+        if (r->labels[i] < 0 || r->labels[i] >= r->num_classes)
+            ABSA_FAIL(ABSA_EFORMAT, "%s: split '%s': sample %zu has label %d outside [0, %d) (num_classes = %d)",
+                      path, split, i, (int)r->labels[i], r->num_classes, r->num_classes);
+    ABSA_TRY(absa_h5reader_attr_floats(path, r->file, "mean", r->mean, r->C));
+    ABSA_TRY(absa_h5reader_attr_floats(path, r->file, "std", r->std, r->C));
+    for (int c = 0; c < r->C; c++) {
+        if (!isfinite(r->mean[c]) || r->mean[c] < 0 || r->mean[c] > 1)
+            ABSA_FAIL(ABSA_EFORMAT, "%s: attribute mean[%d] = %g is outside [0, 1]", path, c, (double)r->mean[c]);
+        if (!isfinite(r->std[c]) || r->std[c] < 0 || r->std[c] > 1)
+            ABSA_FAIL(ABSA_EFORMAT, "%s: attribute std[%d] = %g is outside [0, 1]", path, c, (double)r->std[c]);
         if (!(r->std[c] > 0)) r->std[c] = 1.0f; /* constant channel: avoid division by zero */
+    }
 
     size_t total = r->count * r->sample_bytes;
     if (total <= memory_budget_bytes) {
         r->all = malloc(total);
         if (!r->all) ABSA_FAIL(ABSA_ENOMEM, "cannot allocate %zu bytes for split %s", total, split);
         if (H5Dread(r->dimg, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->all) < 0)
-            ABSA_FAIL(ABSA_EIO, "%s: reading %s images failed", path, split);
+            ABSA_FAIL(ABSA_EIO, "%s: reading %s images failed (%s)", path, split, absa_h5_detail());
         r->reads = 1;
     } else {
         dcpl = H5Dget_create_plist(r->dimg);
@@ -201,7 +207,7 @@ static absa_status absa_h5reader_read_chunk(absa_h5reader *r, size_t c, uint8_t 
     hid_t mspace = H5Screate_simple(4, cnt, NULL);
     if (mspace < 0 || H5Sselect_hyperslab(r->fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
         H5Dread(r->dimg, H5T_NATIVE_UINT8, mspace, r->fspace, H5P_DEFAULT, dst) < 0)
-        ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed", c);
+        ABSA_FAIL(ABSA_EIO, "reading chunk %zu of the images failed (%s)", c, absa_h5_detail());
     r->reads++;
 cleanup:
     if (mspace >= 0) H5Sclose(mspace);

@@ -22,6 +22,7 @@ struct absa_h5w {
     absa_h5w_mode mode;
     absa_h5w_opts opts;
     char format[32];
+    char path[4096];
     hid_t file;
     int num_classes, num_coarse;
     absa_h5w_names classes, coarse_names, splits;
@@ -85,11 +86,14 @@ absa_status absa_h5w_open(const char *path, absa_h5w_mode mode, const absa_h5w_o
     if (opts) w->opts = *opts;
     if (w->opts.chunk_bytes == 0) w->opts.chunk_bytes = ABSA_H5_DEFAULT_CHUNK_BYTES;
     snprintf(w->format, sizeof w->format, "%s", format_name);
+    snprintf(w->path, sizeof w->path, "%s", path);
     w->file = w->group = w->dimg = w->dlab = w->dcoarse = -1;
     w->t0 = w->tlast = absa_h5w_now();
     if (mode != ABSA_H5W_DISCARD) {
         absa_h5_quiet();
         fapl = absa_h5_fapl_nolock();
+        if (mode == ABSA_H5W_WRITE && (fapl < 0 || absa_h5_set_checksummed_format(fapl) < 0))
+            ABSA_FAIL(ABSA_EHDF5, "%s: cannot set up the file format: %s", path, absa_h5_detail());
         if (mode == ABSA_H5W_WRITE)
             w->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
         else
@@ -185,6 +189,10 @@ static absa_status absa_h5w_create_dsets(absa_h5w *w)
             ABSA_FAIL(ABSA_EHDF5, "blosc filter (HDF5 filter %d) cannot be set",
                       ABSA_H5_BLOSC_FILTER);
     }
+    /* a Fletcher-32 checksum on every chunk, after compression (as h5py orders it): HDF5
+     * verifies it on each read, so a corrupted chunk fails to read instead of training */
+    if (H5Pset_fletcher32(dcpl) < 0 || H5Pset_fletcher32(lcpl) < 0)
+        ABSA_FAIL(ABSA_EHDF5, "cannot set the Fletcher-32 filter: %s", absa_h5_detail());
     space = H5Screate_simple(4, dims, NULL);
     lspace = H5Screate_simple(1, ldims, NULL);
     w->dimg = H5Dcreate2(w->group, "images", H5T_STD_U8LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -308,7 +316,7 @@ static absa_status absa_h5w_flush_chunk(absa_h5w *w)
         ABSA_FAIL(ABSA_EHDF5, "hyperslab selection failed");
     if (w->mode == ABSA_H5W_WRITE) {
         if (H5Dwrite(w->dimg, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, w->chunk) < 0)
-            ABSA_FAIL(ABSA_EIO, "writing /%s/images failed (disk full?)", w->split);
+            ABSA_FAIL(ABSA_EIO, "%s: writing /%s/images failed: %s", w->path, w->split, absa_h5_detail());
     } else {
         if (H5Dread(w->dimg, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, w->vbuf) < 0)
             ABSA_FAIL(ABSA_EIO, "verify: reading /%s/images failed", w->split);
@@ -405,7 +413,7 @@ static absa_status absa_h5w_labels_io(absa_h5w *w, hid_t d, const int32_t *v, co
     int32_t *back = NULL;
     if (w->mode == ABSA_H5W_WRITE) {
         if (H5Dwrite(d, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0)
-            ABSA_FAIL(ABSA_EIO, "writing /%s/%s failed", w->split, what);
+            ABSA_FAIL(ABSA_EIO, "%s: writing /%s/%s failed: %s", w->path, w->split, what, absa_h5_detail());
     } else {
         back = malloc(w->count * sizeof *back);
         if (!back) ABSA_FAIL(ABSA_ENOMEM, "out of memory (labels)");
@@ -528,11 +536,7 @@ absa_status absa_h5w_close(absa_h5w *w)
     absa_status status = ABSA_OK;
     ABSA_ASSERT(!w->in_split, "close inside a split");
     ABSA_TRY(absa_h5w_finish(w));
-    if (w->file >= 0) {
-        herr_t e = H5Fclose(w->file);
-        w->file = -1;
-        if (e < 0) ABSA_FAIL(ABSA_EIO, "closing the HDF5 file failed (disk full?)");
-    }
+    if (w->file >= 0) ABSA_TRY(absa_h5_close_file(&w->file, w->path));
 cleanup:
     absa_h5w_discard(w);
     return status;
@@ -541,6 +545,13 @@ cleanup:
 void absa_h5w_discard(absa_h5w *w)
 {
     if (!w) return;
+    if (w->file >= 0 && w->mode == ABSA_H5W_WRITE) {
+        /* after an error: the file is removed by the caller; drop its content first so that
+         * closing it cannot fail on a full disk (see absa_h5_close_all) */
+        absa_h5_close_all(w->file, 1);
+        w->file = -1;
+        w->dcoarse = w->dlab = w->dimg = w->group = -1; /* closed with the file */
+    }
     absa_h5w_close_split(w);
     if (w->file >= 0) H5Fclose(w->file);
     absa_h5w_names_free(&w->classes);

@@ -2,13 +2,13 @@
 # install-deps.sh — install (idempotently, as root, from Debian 12's archive) everything absa needs
 # to build, run and test. Usage: bash jobscripts/install-deps.sh [--test]
 #   default: build + run dependencies (compiler, CMake, OpenBLAS, HDF5, zlib, libjpeg/libpng,
-#            libmatio, Fashion-MNIST data);
+#            libmatio, UCX + OpenSSL libcrypto (absa serve), Fashion-MNIST data);
 #   --test:  also the test oracles (python3-torch, numpy, h5py), fuzzing tools (clang) and a
 #            local Slurm (slurm-wlm, munge) for the Slurm end-to-end tests.
 # apt-get is skipped entirely when every package is already installed.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libopenblas-openmp-dev libhdf5-dev hdf5-tools zlib1g-dev
-      libjpeg-dev libpng-dev libmatio-dev libucx-dev ucx-utils libopenmpi-dev openmpi-bin libpmix-dev gnuplot-nox dataset-fashion-mnist)
+      libjpeg-dev libpng-dev libmatio-dev libucx-dev libssl-dev ucx-utils libopenmpi-dev openmpi-bin libpmix-dev gnuplot-nox dataset-fashion-mnist)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(python3 python3-torch python3-numpy python3-h5py clang libclang-rt-14-dev
         slurm-wlm slurmctld slurmd slurm-client munge)

@@ -25,10 +25,13 @@
 #   ABSA_STREAM        ucx (absa serve on het group 0 streams batches) | file (ranks read ABSA_DATA)
 #   ABSA_LAUNCHER      mpirun (spawn growth, default) | srun (pool growth: all ranks start parked)
 #   ABSA_TRAIN_ARGS    extra `absa train` options (appended: they override the script's)
-#   ABSA_SERVE_ARGS    extra `absa serve` options
+#   ABSA_SERVE_ARGS    extra `absa serve` options (%j becomes the job id, as in sbatch --output)
 #   ABSA_SERVE_LISTEN  address the server binds (default: <server host name>:0, any free port)
 #   ABSA_MPIRUN_ARGS   extra mpirun options
 #   ABSA_GRACE         seconds the ranks get between SIGTERM and SIGKILL (default 60)
+#   ABSA_ALLOC         hold (the job holds its slots from the start, default) | handoff (start small,
+#                      hand the run over to a bigger job when the batch wants more ranks: see
+#                      absa-job-handoff.sh, sourced below, for its knobs)
 
 absa_job_log() { printf '[absa-job %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 absa_job_die() { printf '[absa-job %s] error: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
@@ -70,12 +73,13 @@ absa_job_init() {
   ABSA_DATA=${ABSA_DATA:-$SLURM_SUBMIT_DIR/data/fashion-mnist.h5}
   ABSA_STOP_REQUESTED=
   "${ABSA_SLURM[@]}" view > "$ABSA_JOB_DIR/allocation.json"
+  absa_handoff_init        # ABSA_ALLOC: hold | handoff
 }
 
 absa_job_banner() {
   local out
   out=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^ *StdOut=//p' | head -1)
-  absa_job_log "job $SLURM_JOB_ID ($ABSA_JOB_MODE) on $(hostname -s): training on $ABSA_TRAIN_HOSTS (at most $ABSA_MAX_RANKS ranks, ${ABSA_CPUS_PER_RANK:-1} CPUs each), launcher $ABSA_LAUNCHER, data $ABSA_STREAM"
+  absa_job_log "job $SLURM_JOB_ID ($ABSA_JOB_MODE) on $(hostname -s): training on $ABSA_TRAIN_HOSTS (at most $ABSA_MAX_RANKS ranks, ${ABSA_CPUS_PER_RANK:-1} CPUs each), launcher $ABSA_LAUNCHER, data $ABSA_STREAM, allocation policy $ABSA_ALLOC"
   cat <<EOF
   job output (this log)  : ${out:-see sbatch --output}
   run directory          : $ABSA_RUN_DIR   (the same for every resubmission: resumes)
@@ -134,7 +138,7 @@ absa_job_start_server() {
   # shellcheck disable=SC2086
   srun --het-group=0 --job-name=absa-serve -N1 -n1 --kill-on-bad-exit=0 \
     "$ABSA" serve --data "$ABSA_DATA" --listen "$listen" --address-file "$addr" \
-    --secret-file "$ABSA_SECRET_FILE" --seed "$seed" ${ABSA_SERVE_ARGS:-} >"$ABSA_JOB_DIR/serve.log" 2>&1 &
+    --secret-file "$ABSA_SECRET_FILE" --seed "$seed" ${ABSA_SERVE_ARGS//%j/$SLURM_JOB_ID} >"$ABSA_JOB_DIR/serve.log" 2>&1 &
   ABSA_SERVE_PID=$!
   local i
   for i in $(seq 1 600); do
@@ -167,19 +171,20 @@ absa_job_start_training() {
     absa_job_log "resuming from $ABSA_RUN_DIR/checkpoint.h5"
   fi
   local threads=${ABSA_CPUS_PER_RANK:-1}
+  absa_handoff_train_args   # ABSA_ALLOC=handoff: ABSA_HANDOFF_ARGS, ABSA_HANDOFF_NP (ranks to start)
   local cmd=("$ABSA" train "$@" --data "$data" --out "$ABSA_RUN_DIR" --max-ranks "$ABSA_MAX_RANKS"
-             --threads "$threads" "${secret[@]}" "${resume[@]}")
+             --threads "$threads" "${secret[@]}" "${resume[@]}" "${ABSA_HANDOFF_ARGS[@]}")
   # shellcheck disable=SC2206
   cmd+=(${ABSA_TRAIN_ARGS:-})
   export OMPI_MCA_odls_base_sigkill_timeout=$ABSA_GRACE   # time between Open MPI's SIGTERM and SIGKILL
   if [ "$ABSA_LAUNCHER" = mpirun ]; then
-    absa_job_log "mpirun -np 1 (growing by spawn up to $ABSA_MAX_RANKS ranks on $ABSA_TRAIN_HOSTS)"
+    absa_job_log "mpirun -np $ABSA_HANDOFF_NP (growing by spawn up to $ABSA_MAX_RANKS ranks on $ABSA_TRAIN_HOSTS)"
     (
       # het job: point Open MPI at group 1's allocation and launch its daemons with srun --het-group=1
       eval "$("${ABSA_SLURM[@]}" mpirun-env)"
       export OMPI_MCA_plm_slurm_args="${OMPI_MCA_plm_slurm_args:-} --job-name=absa-train"
       # shellcheck disable=SC2086
-      exec mpirun -np 1 ${ABSA_MPIRUN_ARGS:-} "${cmd[@]}" --growth spawn
+      exec mpirun -np "$ABSA_HANDOFF_NP" ${ABSA_MPIRUN_ARGS:-} "${cmd[@]}" --growth spawn
     ) >"$ABSA_JOB_DIR/train.log" 2>&1 &
   else
     local het=()
@@ -231,10 +236,14 @@ absa_job_wait() {
       absa_job_log "launcher still running $((ABSA_GRACE + 30)) s after the stop request: leaving it to Slurm"
       break
     fi
+    absa_handoff_tick   # ABSA_ALLOC=handoff: submit the next job, watch it, take over
     sleep 1 & wait $!   # a trapped signal interrupts this wait at once
   done
   if kill -0 "$ABSA_TRAIN_PID" 2>/dev/null; then rc=124; else wait "$ABSA_TRAIN_PID"; rc=$?; fi
   absa_job_log "trainer finished (exit $rc)"
+  local handed=1
+  [ "$rc" = 0 ] && absa_handoff_after && handed=0   # handed over / cancels a next job the run no longer needs
+  [ "$rc" = 0 ] || absa_handoff_after || true
   if [ -n "${ABSA_SERVE_PID:-}" ] && kill -0 "$ABSA_SERVE_PID" 2>/dev/null; then
     # SIGTERM to the server's step: absa serve stops cleanly (a SIGTERM to srun itself would
     # cancel the step, and SIGKILL the server after KillWait)
@@ -247,6 +256,10 @@ absa_job_wait() {
     kill -0 "$ABSA_SERVE_PID" 2>/dev/null && kill -TERM "$ABSA_SERVE_PID" 2>/dev/null
     absa_job_log "data server stopped ($(tail -1 "$ABSA_JOB_DIR/serve.log" 2>/dev/null))"
   fi
+  if [ "$handed" = 0 ]; then
+    absa_job_log "this job's part is done: the run goes on in job $ABSA_HANDOFF_NEXT"
+    return 0
+  fi
   if [ -f "$ABSA_RUN_DIR/summary.json" ] && [ "$rc" = 0 ] && [ -z "$ABSA_STOP_REQUESTED" ]; then
     absa_job_log "training done: $(cat "$ABSA_RUN_DIR/summary.json")"
     return 0
@@ -258,3 +271,7 @@ absa_job_wait() {
   absa_job_log "trainer failed (exit $rc): see $ABSA_JOB_DIR/train.log"; tail -20 "$ABSA_JOB_DIR/train.log" >&2
   return 1
 }
+
+# ABSA_ALLOC=handoff (growth beyond the job by hand-off to a bigger one)
+# shellcheck source=absa-job-handoff.sh
+. "$(dirname "${BASH_SOURCE[0]}")/absa-job-handoff.sh"

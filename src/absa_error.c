@@ -27,15 +27,33 @@ const char *absa_status_str(absa_status st)
     return "unknown error";
 }
 
+/* Copies msg into the module's buffer as one line. msg is always a caller-local buffer, so the
+ * arguments of a format (which may point into absa_errbuf, e.g. absa_last_error()) are read in
+ * full before the buffer is overwritten. */
+static void absa_error_store(const char *msg)
+{
+    snprintf(absa_errbuf, sizeof absa_errbuf, "%s", msg);
+    for (char *p = absa_errbuf; *p; p++) /* keep it one line */
+        if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
 void absa_verrorf(const char *fmt, va_list ap)
 {
-    /* via a copy: callers often wrap the previous message (absa_errorf("%s: %s", what, absa_last_error())) */
-    char tmp[sizeof absa_errbuf];
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    memcpy(absa_errbuf, tmp, sizeof tmp);
-    /* keep it one line */
-    for (char *p = absa_errbuf; *p; p++)
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    char msg[sizeof absa_errbuf];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    absa_error_store(msg);
+}
+
+void absa_error_prefix(const char *fmt, ...)
+{
+    char msg[sizeof absa_errbuf];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    if ((size_t)n < sizeof msg) snprintf(msg + n, sizeof msg - (size_t)n, "%s", absa_errbuf);
+    absa_error_store(msg);
 }
 
 void absa_errorf(const char *fmt, ...)

@@ -33,6 +33,10 @@ const char *absa_status_str(absa_status st);
 /* Record the current thread's last error message (printf-style, one line). */
 void absa_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void absa_verrorf(const char *fmt, va_list ap);
+/* Prepend printf-style context to the current message: absa_error_prefix("%s:%d: ", path, line)
+ * turns "unknown option 'x'" into "cfg:2: unknown option 'x'". Arguments may point into the
+ * current message (absa_last_error()): both functions format into a local buffer first. */
+void absa_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last recorded message of this thread ("" if none). */
 const char *absa_last_error(void);
 /* Clear the message. */
@@ -54,6 +58,14 @@ _Noreturn void absa_abort_at(const char *file, int line, const char *fmt, ...)
 #define ABSA_FAIL(st, ...)                                                                     \
     do {                                                                                       \
         absa_errorf(__VA_ARGS__);                                                              \
+        status = (st);                                                                         \
+        goto cleanup;                                                                          \
+    } while (0)
+
+/* Like ABSA_FAIL for a callee's failure: keep its message and prepend context (absa_error_prefix). */
+#define ABSA_FAIL_CTX(st, ...)                                                                 \
+    do {                                                                                       \
+        absa_error_prefix(__VA_ARGS__);                                                        \
         status = (st);                                                                         \
         goto cleanup;                                                                          \
     } while (0)

@@ -15,11 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "h5pack.h"
+
 #ifndef ABSA_VERSION
 #define ABSA_VERSION "unknown"
 #endif
 
 #define CKPT_SHOW 3 /* mismatches of each kind spelled out in the error message */
+#define CKPT_CRC_ATTR "crc32" /* per-tensor zlib CRC-32 of the stored bytes (absa >= this format) */
 
 /* ------------------------------------------------------------------ HDF5 errors */
 
@@ -27,19 +30,10 @@ typedef struct ckpt_detail {
     char text[256];
 } ckpt_detail;
 
-static herr_t detail_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    ckpt_detail *d = data;
-    if (n == 0 && e->desc) snprintf(d->text, sizeof d->text, "%s", e->desc);
-    return 0;
-}
-
 /* The innermost message of HDF5's current error stack (then cleared), or "unknown". */
 static const char *h5_detail(ckpt_detail *d)
 {
-    snprintf(d->text, sizeof d->text, "unknown HDF5 error");
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, detail_cb, d);
-    H5Eclear2(H5E_DEFAULT);
+    snprintf(d->text, sizeof d->text, "%s", absa_h5_detail());
     return d->text;
 }
 
@@ -92,12 +86,18 @@ static int put_attr_str(ckpt_w *w, hid_t obj, const char *name, const char *s)
 static int put_dataset(ckpt_w *w, hid_t g, const char *name, hid_t type, int ndim,
                        const int *shape, const void *buf)
 {
-    hsize_t dims[ABSA_MAX_DIMS];
+    hsize_t dims[ABSA_MAX_DIMS] = {0};
     for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
     w->what = name;
     hid_t sp = ndim ? H5Screate_simple(ndim, dims, NULL) : H5Screate(H5S_SCALAR);
     hid_t d = sp < 0 ? -1 : H5Dcreate2(g, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 ? 0 : w_fail(w);
+    /* the tensor's own checksum: HDF5 keeps none for contiguous raw data */
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    uint32_t crc = absa_crc32_buf(buf, n * H5Tget_size(type));
+    int rc = d >= 0 && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0 &&
+                     put_attr(w, d, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, 0, &crc) == 0
+                 ? 0 : w_fail(w);
     h5_close(&d);
     h5_close(&sp);
     return rc;
@@ -196,7 +196,7 @@ absa_status absa_checkpoint_save(const char *path, const absa_model *m, const ab
     ckpt_detail d;
     ckpt_w w = {"", 0, {""}};
     char tmp[4096], dir[4096];
-    hid_t f = H5I_INVALID_HID;
+    hid_t f = H5I_INVALID_HID, fapl = H5I_INVALID_HID;
     int created = 0;
     ABSA_ASSERT(path && m, "null argument");
     ABSA_ASSERT(!extra || (extra->n_rng >= 0 && extra->n_rng <= ABSA_CKPT_RNG_MAX &&
@@ -205,7 +205,10 @@ absa_status absa_checkpoint_save(const char *path, const absa_model *m, const ab
     if (!path[0]) ABSA_FAIL(ABSA_EINVAL, "checkpoint: empty output path");
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp)
         ABSA_FAIL(ABSA_EINVAL, "checkpoint %s: path too long", path);
-    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || absa_h5_set_checksummed_format(fapl) < 0)
+        ABSA_FAIL(ABSA_EHDF5, "checkpoint %s: cannot set up the file format: %s", path, h5_detail(&d));
+    f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
         int e = errno;
         ABSA_FAIL(ABSA_EIO, "checkpoint %s: cannot create %s: %s (%s)", path, tmp, strerror(e),
@@ -214,9 +217,7 @@ absa_status absa_checkpoint_save(const char *path, const absa_model *m, const ab
     created = 1;
     if (write_model(&w, f, m, extra) < 0)
         ABSA_FAIL(ABSA_EHDF5, "checkpoint %s: cannot write %s: %s", path, w.what, w.d.text);
-    herr_t rc = H5Fclose(f);
-    f = H5I_INVALID_HID;
-    if (rc < 0) ABSA_FAIL(ABSA_EIO, "checkpoint %s: cannot finish %s: %s", path, tmp, h5_detail(&d));
+    if (absa_h5_close_file(&f, tmp) != ABSA_OK) ABSA_FAIL_CTX(ABSA_EIO, "checkpoint %s: ", path);
     if (fsync_path(tmp, 0) < 0)
         ABSA_FAIL(ABSA_EIO, "checkpoint %s: fsync of %s failed: %s", path, tmp, strerror(errno));
     if (rename(tmp, path) < 0)
@@ -227,34 +228,33 @@ absa_status absa_checkpoint_save(const char *path, const absa_model *m, const ab
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
     (void)fsync_path(dir, 1);
 cleanup:
-    h5_close(&f);
+    /* after a failure (disk full): drop the content first so that closing cannot fail again and
+     * leave HDF5 a half-closed file for its exit handler */
+    if (f >= 0) absa_h5_close_all(f, 1);
+    h5_close(&fapl);
     if (created) unlink(tmp);
     return status;
 }
 
 /* ------------------------------------------------------------------ reading helpers */
 
-/* Opens an existing checkpoint read-only with a precise message for each way it can fail. */
+/* Opens an existing checkpoint read-only with a precise message for each way it can fail. The
+ * file access list is the data reader's (locking off), so a file the trainer already holds open
+ * as --data opens too (HDF5 refuses a second open with other properties) and is named for what
+ * it is. */
 static absa_status open_checkpoint(const char *path, hid_t *out)
 {
     absa_status status = ABSA_OK;
-    ckpt_detail d;
-    struct stat st;
+    hid_t fapl = absa_h5_fapl_nolock();
     h5_quiet();
-    if (stat(path, &st) != 0) {
-        if (errno == ENOENT || errno == ENOTDIR) ABSA_FAIL(ABSA_ENOTFOUND, "checkpoint %s: no such file", path);
-        ABSA_FAIL(ABSA_EIO, "checkpoint %s: %s", path, strerror(errno));
-    }
-    if (S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "checkpoint %s is a directory, not a file", path);
-    if (access(path, R_OK) != 0) ABSA_FAIL(ABSA_EIO, "checkpoint %s: %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0) {
-        H5Eclear2(H5E_DEFAULT);
-        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s is not an HDF5 file (%lld bytes)", path, (long long)st.st_size);
-    }
-    if ((*out = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0)
-        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: cannot open HDF5 file (truncated or corrupt?): %s",
-                  path, h5_detail(&d));
+    ABSA_TRY(absa_h5_open_existing(path, fapl, "checkpoint", out));
+    if (!absa_h5_is_checkpoint(*out) && absa_h5_is_packed(*out))
+        ABSA_FAIL(ABSA_EINVAL, "checkpoint %s is a packed dataset (absa pack output), not a checkpoint", path);
+    /* the model name is a variable-length string: its storage is checked before it is read */
+    if (absa_h5_check_global_heaps(path, *out) != ABSA_OK) ABSA_FAIL_CTX(ABSA_EFORMAT, "checkpoint ");
 cleanup:
+    if (status != ABSA_OK) h5_close(out);
+    h5_close(&fapl);
     return status;
 }
 
@@ -309,6 +309,8 @@ static absa_status read_root(const char *path, hid_t f, int require, char *model
     int version = 0;
     int rv = get_attr_num(f, "format_version", H5T_NATIVE_INT, 1, &version);
     if (rv < 0) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: bad 'format_version' attribute", path);
+    if (rv > 0 && version < 1)
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute format_version = %d is out of range (>= 1)", path, version);
     if (version > ABSA_CKPT_FORMAT_VERSION)
         ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has format_version %d; this absa reads up to %d",
                   path, version, ABSA_CKPT_FORMAT_VERSION);
@@ -319,6 +321,13 @@ static absa_status read_root(const char *path, hid_t f, int require, char *model
     int rc = get_attr_num(f, "num_classes", H5T_NATIVE_INT, 1, n_classes);
     const char *bad = rm < 0 ? "model" : (rs != 0 && rs != 3) ? "input_shape" : rc < 0 ? "num_classes" : NULL;
     if (bad) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed root attribute '%s'", path, bad);
+    for (int i = 0; rs == 3 && i < 3; i++)
+        if (shape[i] < 1 || shape[i] > 65536)
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute input_shape[%d] = %d is out of range [1, 65536]",
+                      path, i, shape[i]);
+    if (rc > 0 && (*n_classes < 2 || *n_classes > 100000))
+        ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute num_classes = %d is out of range [2, 100000]", path,
+                  *n_classes);
     if (require && (!rm || !rs || !rc))
         ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has no '%s' attribute (not an absa checkpoint?)",
                   path, !rm ? "model" : !rs ? "input_shape" : "num_classes");
@@ -438,25 +447,53 @@ static int read_tensor(hid_t g, const char *prefix, const absa_tensor_info *t, v
                          prefix, t->name, i);
             rc = 1;
         }
+    /* files written by this absa carry a CRC-32 of each tensor (older ones and h5py files do not:
+     * those load unchecked, see docs/checkpoints.md); a non-finite value is reported as such */
+    uint32_t want_crc = 0;
+    size_t esize = want_int ? sizeof(int64_t) : sizeof(float);
+    int has_crc = rc == 0 ? get_attr_num(ds, CKPT_CRC_ATTR, H5T_NATIVE_UINT32, 1, &want_crc) : 0;
+    if (has_crc < 0 || (has_crc > 0 && (H5Tget_size(ft) != esize || absa_crc32_buf(dst, t->numel * esize) != want_crc))) {
+        snprintf(r->read_err.text, sizeof r->read_err.text,
+                 "%s (the file is corrupt)", has_crc < 0 ? "malformed crc32 attribute" : "CRC-32 mismatch");
+        rc = -2;
+        goto done;
+    }
 done:
-    if (rc < 0) h5_detail(&r->read_err);
+    if (rc == -1) h5_detail(&r->read_err);
+    if (rc == -2) rc = -1;
     h5_close(&ft);
     h5_close(&sp);
     h5_close(&ds);
     return rc;
 }
 
-/* Optimizer attributes (all optional) into *o; returns has_momentum, or -1 if malformed. */
-static int read_optimizer(hid_t g, absa_sgd *o)
+/* Optimizer attributes (all optional) into *o, each checked: lr, weight_decay finite >= 0,
+ * momentum, dampening in [0, 1], nesterov, has_momentum 0 or 1, step >= 0. */
+static absa_status read_optimizer(const char *path, hid_t g, absa_sgd *o, int *has_mom)
 {
-    double *dv[4] = {&o->lr, &o->momentum, &o->dampening, &o->weight_decay};
-    int iv[2] = {0, -1}, bad = get_attr_num(g, "step", H5T_NATIVE_INT64, 1, &o->steps) < 0;
-    for (int i = 0; i < 4; i++) bad |= get_attr_num(g, ckpt_opt_f64[i], H5T_NATIVE_DOUBLE, 1, dv[i]) < 0;
-    for (int i = 0; i < 2; i++) bad |= get_attr_num(g, ckpt_opt_int[i], H5T_NATIVE_INT, 1, &iv[i]) < 0;
+    absa_status status = ABSA_OK;
+    double *dv[4] = {&o->lr, &o->momentum, &o->dampening, &o->weight_decay}, v = 0, hi = 1;
+    int iv[2] = {0, -1}, bad = get_attr_num(g, "step", H5T_NATIVE_INT64, 1, &o->steps) < 0 || o->steps < 0;
+    const char *name = "step";
+    for (int i = 0; !bad && i < 4; i++) {
+        name = ckpt_opt_f64[i];
+        hi = i == 1 || i == 2 ? 1.0 : INFINITY;
+        bad = get_attr_num(g, name, H5T_NATIVE_DOUBLE, 1, dv[i]) < 0 || !isfinite(v = *dv[i]) || v < 0 || v > hi;
+    }
+    for (int i = 0; !bad && i < 2; i++) {
+        name = ckpt_opt_int[i];
+        hi = 1;
+        bad = get_attr_num(g, name, H5T_NATIVE_INT, 1, &iv[i]) < 0 || !(iv[i] == 0 || iv[i] == 1 || (i && iv[i] == -1));
+        v = iv[i];
+    }
+    if (bad && !strcmp(name, "step")) v = (double)o->steps, hi = INFINITY;
+    if (bad) ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /optimizer/%s = %g is malformed or out of range [0, %g]",
+                       path, name, v, hi);
     if (iv[1] < 0) iv[1] = H5Lexists(g, "momentum_buffer", H5P_DEFAULT) > 0; /* attribute absent */
     o->nesterov = iv[0] != 0;
-    o->has_buf = iv[1] != 0;
-    return bad ? -1 : o->has_buf;
+    *has_mom = o->has_buf = iv[1] != 0;
+cleanup:
+    return status;
 }
 
 /* /train attributes: "rng" (uint64 array) and scalar doubles / integers into the lists. */
@@ -532,8 +569,9 @@ absa_status absa_checkpoint_load(const char *path, absa_model *m, absa_ckpt_extr
         ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s has no /model group (not a checkpoint?)", path);
     ABSA_TRY(read_group(path, g, "", m, 0, params, bufs, counts, r));
     if (H5Lexists(f, "optimizer", H5P_DEFAULT) > 0) {
-        if ((go = H5Gopen2(f, "optimizer", H5P_DEFAULT)) < 0 || (has_mom = read_optimizer(go, &ex->sgd)) < 0)
-            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed /optimizer group", path);
+        if ((go = H5Gopen2(f, "optimizer", H5P_DEFAULT)) < 0)
+            ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: malformed /optimizer group: %s", path, h5_detail(&r->read_err));
+        ABSA_TRY(read_optimizer(path, go, &ex->sgd, &has_mom));
         if (has_mom && (gm = H5Gopen2(go, "momentum_buffer", H5P_DEFAULT)) < 0)
             ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: /optimizer has_momentum is set but there is no "
                       "momentum_buffer group", path);

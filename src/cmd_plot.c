@@ -102,6 +102,7 @@ int absa_cmd_plot(int argc, char **argv)
     if (optind >= argc) return absa_cli_usage(cmd, "give at least one run directory");
     if (!outp) return absa_cli_usage(cmd, "-o OUTPUT.png is required");
     int ndirs = argc - optind, ret = 1;
+    int eigs = 0; /* over every run: 1 some finite eigenvalue, 2 some positive one (log scale) */
     /* per run: which markers have points (gnuplot warns about an empty series) */
     unsigned char *marks = calloc((size_t)ndirs, 1);
     if (!marks) return absa_cli_error(cmd, "out of memory");
@@ -133,6 +134,7 @@ int absa_cmd_plot(int argc, char **argv)
             fprintf(f, "%g ", field(line, "epoch"));
             if (isnan(e)) fprintf(f, "NaN");
             else fprintf(f, "%.9g", e);
+            if (isfinite(e)) eigs |= e > 0 ? 2 : 1;
             /* 7: grow reason code, 8: eigenvalue converged (1/0; NaN: no eigenvalue or not recorded) */
             const char *cv = strstr(line, "\"eig_converged\": ");
             int conv = !cv || isnan(e) ? -1 : !strncmp(cv + 17, "true", 4) ? 1 : !strncmp(cv + 17, "false", 5) ? 0 : -1;
@@ -165,7 +167,15 @@ int absa_cmd_plot(int argc, char **argv)
                                        {"4", "learning rate", "set logscale y"},
                                        {"6", "test accuracy (%)", "unset logscale y"}};
     for (int p = 0; p < 4; p++) {
-        fprintf(g, "%s\nset xlabel 'epoch'\nset ylabel '%s'\nset title '%s'\nplot ", panels[p][2], panels[p][1], panels[p][1]);
+        const char *scale = panels[p][2];
+        if (p == 0 && !(eigs & 2)) scale = "unset logscale y"; /* no positive eigenvalue: no log axis */
+        fprintf(g, "%s\nset xlabel 'epoch'\nset ylabel '%s'\nset title '%s'\n", scale, panels[p][1], panels[p][1]);
+        if (p == 0 && !eigs) { /* e.g. --schedule sgd: nothing to draw, say so instead of failing */
+            fprintf(g, "set label 1 'no eigenvalue recorded' at graph 0.5,0.5 center\nset yrange [0:1]\n"
+                       "plot 1/0 notitle\nunset label 1\nset autoscale y\n");
+            continue;
+        }
+        fprintf(g, "plot ");
         for (int i = 0; i < ndirs; i++) {
             const char *d = argv[optind + i], *b = strrchr(d, '/');
             const char *name = b && b[1] ? b + 1 : d;

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cli_util.h"
+#include "ucx_door.h"
 #include "ucx_server.h"
 #include "ucx_util.h"
 
@@ -26,15 +27,20 @@ static void serve_help(void)
            "  --memory-budget MIB   RAM for images, else chunks; 0 = chunks     (default %d)\n"
            "  --batch-max N         largest lease a client may request          (default %d, at most 64 MiB)\n"
            "  --secret-file F       shared secret (file mode 0600)              (default: env ABSA_SECRET)\n"
-           "  --hello-timeout SEC   drop clients that do not authenticate       (default 10)\n"
+           "  --hello-timeout SEC   drop connections that do not authenticate   (default 10)\n"
+           "  --max-pending N       unauthenticated connections at once         (default %d)\n"
+           "  --max-pending-per-peer N   ... of them from one IP address        (default %d)\n"
            "  --lease-timeout SEC   a client silent this long (stopped, hung) loses its leases to\n"
            "                        other clients; its late commits are refused (default %.0f, 0 = never)\n"
            "  --audit FILE          log every committed sample as 'EPOCH ID', and rewinds (testing)\n"
            "  --quiet               log only drops and errors\n"
            "  -h, --help            this help\n\n"
-           "Environment: UCX_TLS must include tcp (sockaddr listener), e.g. UCX_TLS=tcp,sm,self;\n"
-           "UCX_NET_DEVICES selects interfaces. Clients connect with --data ucx://HOST:PORT.\n",
-           ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX, ABSA_UCX_DEFAULT_LEASE_TIMEOUT);
+           "Clients authenticate at a TCP front door on --listen (HMAC-SHA256 challenge with the\n"
+           "shared secret) before they get the UCX worker's address. UCX's network transports use\n"
+           "the interface of --listen unless UCX_NET_DEVICES is set. Clients connect with\n"
+           "--data ucx://HOST:PORT.\n",
+           ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX,
+           ABSA_DOOR_DEFAULT_MAX_PENDING, ABSA_DOOR_DEFAULT_MAX_PER_PEER, ABSA_UCX_DEFAULT_LEASE_TIMEOUT);
 }
 
 int absa_cmd_serve(int argc, char **argv)
@@ -42,6 +48,7 @@ int absa_cmd_serve(int argc, char **argv)
     const char *cmd = "serve", *secret_file = NULL;
     absa_ucx_server_opts o;
     int rc, budget_mib = ABSA_SERVE_DEFAULT_BUDGET_MIB, bmax = 0;
+    int maxp = ABSA_DOOR_DEFAULT_MAX_PENDING, maxpp = ABSA_DOOR_DEFAULT_MAX_PER_PEER;
     double hello = 10.0, lease_timeout = ABSA_UCX_DEFAULT_LEASE_TIMEOUT;
     memset(&o, 0, sizeof o);
     o.split = "train";
@@ -54,6 +61,7 @@ int absa_cmd_serve(int argc, char **argv)
         {"secret-file", required_argument, 0, 'k'},  {"hello-timeout", required_argument, 0, 't'},
         {"audit", required_argument, 0, 'A'},        {"quiet", no_argument, 0, 'q'},
         {"lease-timeout", required_argument, 0, 'L'},
+        {"max-pending", required_argument, 0, 'P'},  {"max-pending-per-peer", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -72,6 +80,8 @@ int absa_cmd_serve(int argc, char **argv)
         case 't': if ((rc = absa_arg_double(cmd, "--hello-timeout", optarg, 0.1, 86400, &hello))) return rc; break;
         case 'L': if ((rc = absa_arg_double(cmd, "--lease-timeout", optarg, 0, 4e6, &lease_timeout))) return rc; break;
         case 'A': o.audit_file = optarg; break;
+        case 'P': if ((rc = absa_arg_int(cmd, "--max-pending", optarg, 1, 100000, &maxp))) return rc; break;
+        case 'p': if ((rc = absa_arg_int(cmd, "--max-pending-per-peer", optarg, 1, 100000, &maxpp))) return rc; break;
         case 'q': o.quiet = 1; break;
         case 'h': serve_help(); return 0;
         default: return absa_cli_bad_option(cmd, c, argv);
@@ -88,6 +98,8 @@ int absa_cmd_serve(int argc, char **argv)
     o.batch_max = (uint32_t)bmax;
     o.hello_timeout_s = hello;
     o.lease_timeout_s = lease_timeout;
+    o.max_pending = maxp;
+    o.max_pending_peer = maxpp;
     absa_status st = absa_ucx_server_run(&o);
     memset(o.secret, 0, sizeof o.secret);
     if (st != ABSA_OK) return absa_cli_error(cmd, "%s", absa_last_error());

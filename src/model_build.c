@@ -184,7 +184,10 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
 {
     absa_status status = ABSA_OK;
     *out = NULL;
-    if (m->batch < 0) ABSA_FAIL(ABSA_EINVAL, "%s", absa_last_error());
+    if (m->batch < 0) { /* the message was recorded when the model went bad */
+        status = ABSA_EINVAL;
+        goto cleanup;
+    }
     size_t np = m->n_params ? m->n_params : 1;
     m->params = absa_try_alloc(np * sizeof(float));
     m->grad = absa_try_alloc(np * sizeof(float));

@@ -69,6 +69,10 @@ static const opt absa_train_opts[] = {
     {"spawn-timeout", T_DBL, F(spawn_timeout), 0.001, 1e6, "seconds before a spawn is given up (training goes on)"},
     {"spawn-test-delay", T_DBL, F(spawn_test_delay), 0, 1e6, "testing aid: spawned ranks sleep this long before MPI_Init"},
     {"sample-log", T_STR, F(sample_log), 0, 0, "debugging aid: directory for per-process logs of the sample ids trained on"},
+    {"handoff", T_STR, F(handoff), 0, 0, "Slurm hand-off folder: ask for a bigger job when the batch wants more ranks than --max-ranks, hand over to it when it is ready (docs/slurm.md)"},
+    {"handoff-id", T_STR, F(handoff_id), 0, 0, "--handoff: this job's id"},
+    {"handoff-wait", T_FLAG, F(handoff_wait), 0, 0, "--handoff: set up, then wait for the running job to hand over before reading --resume; command line only"},
+    {"handoff-queued", T_DBL, F(handoff_queued), 0, 1e9, "--handoff: seconds this job was queued (reported in the hand-off record)"},
     {"quiet", T_FLAG, F(quiet), 0, 0, "no progress output"},
 };
 #undef F
@@ -210,12 +214,13 @@ absa_status absa_train_cfg_load_file(absa_train_cfg *c, const char *path)
         *eq = 0;
         char *k = trim(s), *v = trim(eq + 1);
         if (keyeq(k, "force")) continue; /* a saved config.txt must not overwrite runs */
+        if (keyeq(k, "handoff-wait")) continue; /* one job's role, not the run's: command line only */
         if (keyeq(k, "config") || keyeq(k, "quiet")) {
             if (keyeq(k, "quiet") && strcmp(v, "0")) c->quiet = 1;
             continue;
         }
         if (absa_train_cfg_set(c, k, v, &used) != ABSA_OK)
-            ABSA_FAIL(ABSA_EINVAL, "%s:%d: %s", path, lineno, absa_last_error());
+            ABSA_FAIL_CTX(ABSA_EINVAL, "%s:%d: ", path, lineno);
     }
 cleanup:
     if (f) fclose(f);

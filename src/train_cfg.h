@@ -43,6 +43,11 @@ typedef struct absa_train_cfg {
     double spawn_timeout;   /* seconds before a spawn is given up */
     double spawn_test_delay;/* testing aid: spawned ranks sleep this long before MPI_Init */
     char sample_log[4096];  /* debugging aid: directory for per-process logs of the sample ids used */
+    /* growth beyond the Slurm job by hand-off to a bigger job (train_handoff.c, docs/slurm.md) */
+    char handoff[4096];     /* the run's hand-off folder ("" = off) */
+    char handoff_id[64];    /* this job's id in it */
+    int handoff_wait;       /* set up, announce ready, wait for the running job's go before --resume */
+    double handoff_queued;  /* seconds this job waited in the queue (for the resize record) */
 } absa_train_cfg;
 
 void absa_train_cfg_defaults(absa_train_cfg *c);

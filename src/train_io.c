@@ -349,12 +349,51 @@ cleanup:
     return status;
 }
 
+/* Every /train value a resume uses, checked before use: an integer in [lo, hi], a double finite
+ * and in [lo, hi]. The message names the file (--resume), the attribute and the value. */
+static const struct { const char *key; int is_int; double lo, hi; } train_ranges[] = {
+    {"epoch", 1, 0, 1e9},        {"global_step", 1, 0, 1e15},  {"samples_seen", 1, 0, 1e18},
+    {"batch", 1, 1, 1e9},        {"since_growth", 1, 0, 1e9},  {"at_cap", 1, 0, 1},
+    {"growths", 1, 0, 1e6},      {"lr", 0, 0, 1e6},            {"adv_ratio", 0, 0, 1},
+    {"has_eig_ref", 1, 0, 1},    {"eig_ref", 0, -1e300, 1e300}, {"wall_total", 0, 0, 1e12},
+    {"ep_epoch", 1, 0, 1e9},     {"ep_cursor", 1, 0, 1e15},    {"ep_loss_sum", 0, 0, 1e300},
+    {"ep_correct", 1, 0, 1e15},  {"ep_seen", 1, 0, 1e15},      {"resize_total", 0, 0, 1e12},
+    {"resizes", 1, 0, 1e12},     {"method", 1, 0, 16},         {"micro_batch", 1, 1, 1e9},
+};
+
+static absa_status check_train_ranges(const absa_ckpt_extra *e, const char *path)
+{
+    absa_status status = ABSA_OK;
+    for (size_t i = 0; i < sizeof train_ranges / sizeof train_ranges[0]; i++) {
+        double lo = train_ranges[i].lo, hi = train_ranges[i].hi;
+        for (int k = 0; k < e->n_kv; k++) {
+            const absa_ckpt_kv *kv = &e->kv[k];
+            if (strcmp(kv->key, train_ranges[i].key)) continue;
+            if (kv->is_int != train_ranges[i].is_int)
+                ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /train/%s is %s, expected %s", path, kv->key,
+                          kv->is_int ? "an integer" : "a float", kv->is_int ? "a float" : "an integer");
+            if (kv->is_int && ((double)kv->i64 < lo || (double)kv->i64 > hi))
+                ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /train/%s = %lld is out of range [%.0f, %.0f]",
+                          path, kv->key, (long long)kv->i64, lo, hi);
+            if (!kv->is_int && !isfinite(kv->f64))
+                ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /train/%s = %g is not finite", path, kv->key,
+                          kv->f64);
+            if (!kv->is_int && (kv->f64 < lo || kv->f64 > hi))
+                ABSA_FAIL(ABSA_EFORMAT, "checkpoint %s: attribute /train/%s = %g is out of range [%g, %g]", path,
+                          kv->key, kv->f64, lo, hi);
+        }
+    }
+cleanup:
+    return status;
+}
+
 absa_status absa_progress_from_extra(const absa_ckpt_extra *e, const absa_train_cfg *c,
                                      absa_train_progress *p, int *old_epochs)
 {
     absa_status status = ABSA_OK;
     int64_t v, method, micro, seed, has_ref;
     memset(p, 0, sizeof *p);
+    ABSA_TRY(check_train_ranges(e, c->resume[0] ? c->resume : "(resume)"));
     *old_epochs = absa_ckpt_get_i64(e, "run_epochs", &v) ? (int)v : 0;
     if (!absa_ckpt_get_i64(e, "epoch", &v) || !absa_ckpt_get_i64(e, "method", &method) ||
         !absa_ckpt_get_i64(e, "micro_batch", &micro) || !absa_ckpt_get_i64(e, "seed", &seed))

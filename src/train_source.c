@@ -160,7 +160,7 @@ absa_status absa_tsrc_ucx_plan(absa_tstate *t, int epoch, size_t cur, int B, int
     absa_ucx_want w[64];
     size_t nw = tsrc_plan(t, epoch, cur, B, R, rank, 0, w, tsrc_ahead(t));
     status = absa_ucx_client_plan(t->ucx, w, nw);
-    if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
+    if (status != ABSA_OK) ABSA_FAIL_CTX(status, "%s: ", t->cfg->data);
 cleanup:
     return status;
 }
@@ -174,7 +174,7 @@ absa_status absa_tsrc_ucx_fetch(absa_tstate *t, int epoch, size_t cur, int B, in
     ABSA_ASSERT(nw >= 1 && w[0].first == cur + (size_t)j * (size_t)t->cfg->sched.micro, "micro-batch %d is not this rank's", j);
     absa_ucx_batch b;
     status = absa_ucx_client_next_at(t->ucx, w, nw, &b);
-    if (status != ABSA_OK) ABSA_FAIL(status, "%s: %s", t->cfg->data, absa_last_error());
+    if (status != ABSA_OK) ABSA_FAIL_CTX(status, "%s: ", t->cfg->data);
     if (b.done)
         ABSA_FAIL(ABSA_EINVAL, "%s: the server's epoch limit is reached before the end of epoch %d (serve at least --epochs %d, or 0)",
                   t->cfg->data, epoch, t->cfg->sched.epochs + 1);
@@ -202,7 +202,7 @@ absa_status absa_tsrc_ucx_commit(absa_tstate *t)
     absa_status status = ABSA_OK;
     for (size_t i = 0; i < t->nheld; i++) {
         status = absa_ucx_client_commit(t->ucx, &t->held[i]);
-        if (status != ABSA_OK) ABSA_FAIL(status, "%s: commit: %s", t->cfg->data, absa_last_error());
+        if (status != ABSA_OK) ABSA_FAIL_CTX(status, "%s: commit: ", t->cfg->data);
     }
 cleanup:
     t->nheld = 0;
@@ -215,12 +215,12 @@ absa_status absa_tsrc_ucx_sync_state(absa_tstate *t)
     double flag = 0;
     if (absa_ucx_client_sync(t->ucx) != ABSA_OK) flag = 1;
     absa_dist_allreduce_f64(t->dist, &flag, 1); /* a barrier: every rank's commits are applied */
-    if (flag > 0) ABSA_FAIL(ABSA_EIO, "%s: the server did not acknowledge the commits: %s", t->cfg->data, absa_last_error());
+    if (flag > 0) ABSA_FAIL_CTX(ABSA_EIO, "%s: the server did not acknowledge the commits: ", t->cfg->data);
     if (!t->io) return ABSA_OK;
     absa_ucx_state_free(&t->ucx_state);
     t->have_ucx_state = 0;
     status = absa_ucx_client_state(t->ucx, &t->ucx_state);
-    if (status != ABSA_OK) ABSA_FAIL(status, "%s: state: %s", t->cfg->data, absa_last_error());
+    if (status != ABSA_OK) ABSA_FAIL_CTX(status, "%s: state: ", t->cfg->data);
     t->have_ucx_state = 1;
 cleanup:
     return status;

@@ -80,11 +80,14 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
          * the step-start ones (the earlier micro-batches of the step are on other ranks) */
         if (merge_bn) memcpy(m->bufs, t->bn0, nbuf * sizeof(float));
         status = absa_fgsm(m, t->x, t->y, adv, t->eps_c);
-        if (status != ABSA_OK) ABSA_FAIL(status, "FGSM: %s", absa_last_error());
+        if (status != ABSA_OK) ABSA_FAIL_CTX(status, "FGSM: ");
     }
     if (merge_bn) memset(m->bufs, 0, nbuf * sizeof(float)); /* the update leaves m * s_j */
     const float *z = absa_model_forward(m, t->x, nb, 1, 1);
-    if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
+    if (!z) { /* absa_model_forward recorded the message */
+        status = ABSA_ENOMEM;
+        goto cleanup;
+    }
     double l = absa_model_loss(m, t->y);
     if (!isfinite(l))
         ABSA_FAIL(ABSA_EINVAL, "training diverged: loss is %g at epoch %d step %lld (lr %g too large?)", l, epoch,
@@ -136,6 +139,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         t->red[RED_LOSS] = step_loss;
         t->red[RED_CORRECT] = (double)correct;
         int sig = absa_stop_watch_poll(t->stop);
+        if (!sig && absa_handoff_poll(t)) sig = -1; /* a bigger job is ready to take over */
         if (sig) t->stop_sig = sig;
         t->red[RED_STOP] = sig != 0;
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
@@ -242,7 +246,10 @@ absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc)
             for (int i = 0; i < np; i++) idx[i] = s + (size_t)o + (size_t)i;
             ABSA_TRY(absa_h5reader_gather_f32(t->test, idx, (size_t)np, 1, 0, 0, 0, t->x, t->y));
             const float *z = absa_model_forward(t->m, t->x, np, 0, 0);
-            if (!z) ABSA_FAIL(ABSA_ENOMEM, "%s", absa_last_error());
+            if (!z) { /* absa_model_forward recorded the message */
+                status = ABSA_ENOMEM;
+                goto cleanup;
+            }
             for (int i = 0; i < np; i++) batch_loss += absa_xent_forward_f32(1, t->K, z + (size_t)i * t->K, t->y + i, NULL);
             sums[1] += absa_xent_correct_f32(np, t->K, z, t->y);
         }

@@ -79,6 +79,7 @@ static absa_status setup_model(absa_tstate *t)
     ABSA_TRY(absa_sgd_check(&t->opt));
     absa_model_init(t->m, c->seed);
     absa_sched_init(&c->sched, &t->pr.sched);
+    ABSA_TRY(absa_handoff_wait(t)); /* a job taking over: set up, now the old job's checkpoint */
     if (!c->resume[0] || !t->io) return ABSA_OK;
     char name[64];
     int C, H, W, K;
@@ -190,6 +191,10 @@ static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, do
         e->stop = t->cfg->stop_after > 0 && ran >= t->cfg->stop_after;
         /* while ranks < max: the doubling of the batch doubles the ranks (never beyond the
          * micro-batches of a step); beyond that, accumulation grows */
+        if (e->d.grew && !e->stop && epoch < sc->epochs && absa_handoff_on(t)) { /* beyond the job's slots */
+            int k = absa_sched_accum(sc, e->next.batch), want = 2 * R < k ? 2 * R : k;
+            if (want > absa_dist_max_ranks(t->dist) && R >= absa_dist_max_ranks(t->dist)) absa_handoff_want(t, epoch, want);
+        }
         if (e->d.grew && !e->stop && epoch < sc->epochs && absa_dist_can_grow(t->dist)) {
             int k = absa_sched_accum(sc, e->next.batch), target = 2 * R;
             if (target > absa_dist_max_ranks(t->dist)) target = absa_dist_max_ranks(t->dist);
@@ -208,7 +213,9 @@ static absa_status stop_now(absa_tstate *t, int epoch, double e0)
     if (t->ucx) ABSA_TRY(absa_tsrc_ucx_sync_state(t)); /* the committed positions, for --resume */
     if (!t->io) return ABSA_OK;
     ABSA_TRY(absa_mlog_commit(&t->metrics, 1));
+    double q = absa_now();
     ABSA_TRY(save_checkpoint(t));
+    if (t->ho_next[0]) return absa_handoff_release(t, epoch, absa_now() - q); /* a bigger job takes over */
     fprintf(stderr, "absa train: stopped by %s after step %lld (epoch %d, %lld of %zu samples); checkpoint %s/checkpoint.h5, continue with --resume\n",
             t->stop_sig == SIGTERM ? "SIGTERM" : t->stop_sig == SIGINT ? "SIGINT" : "a signal on another rank",
             (long long)t->pr.global_step, epoch, (long long)t->pr.ep_cursor, t->n_train, t->cfg->out);
@@ -411,6 +418,7 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
     if (t.pr.epoch >= c->sched.epochs && t.io && !c->quiet)
         fprintf(stderr, "absa train: checkpoint already has %d of %d epochs\n", t.pr.epoch, c->sched.epochs);
     banner(&t);
+    absa_handoff_record(&t);
     int how = RUN_DONE;
     status = run_epochs(&t, &how);
     if (status == ABSA_EEXIST) { /* --stop-after */

@@ -52,6 +52,12 @@ typedef struct absa_tstate {
     absa_ucx_state ucx_state;/* rank 0: the server's state at the last sync (for checkpoints) */
     int have_ucx_state;
     int ucx_seed_warned;     /* the server's order differs from --seed (warned once) */
+    /* --handoff (train_handoff.c), rank 0 only */
+    int ho_wanted;           /* ranks asked for in handoff/want (0: none) */
+    char ho_next[64];        /* the job taking over (its handoff/ready) */
+    char ho_from[64];        /* the job that handed over (go.JOBID), "orphan:..." if none did */
+    int ho_from_ranks, ho_record, ho_orphan;
+    double ho_stop_at, ho_ckpt_s, ho_go_at, ho_waited;
 } absa_tstate;
 
 /* The SGD steps of `epoch` from the committed cursor (t->pr.ep_*) to the end of the epoch, or
@@ -72,4 +78,17 @@ absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc);
 void absa_tr_grow_begin(absa_tstate *t, int epoch, int target);
 void absa_tr_grow_settle(absa_tstate *t, int epoch, const double sums[3], int give_up);
 void absa_tr_grow_wait(absa_tstate *t, int epoch, int give_up);
+
+/* train_handoff.c: growth beyond the job by hand-off to a bigger job (--handoff DIR); rank 0 only
+ * (no-ops elsewhere and without --handoff). want: a doubling wants `ranks` (> this job's slots):
+ * ask the job script for a bigger job. poll (per step): a new job is ready, stop after this step.
+ * release: after the stop's checkpoint, hand over to it (go file). wait (--handoff-wait, before
+ * --resume is read): announce this job ready and wait for the old job's go. record: the resize
+ * record of kind "handoff" (after the metrics file is open). */
+int absa_handoff_on(const absa_tstate *t);
+void absa_handoff_want(absa_tstate *t, int epoch, int ranks);
+int absa_handoff_poll(absa_tstate *t);
+absa_status absa_handoff_release(absa_tstate *t, int epoch, double ckpt_s);
+absa_status absa_handoff_wait(absa_tstate *t);
+void absa_handoff_record(absa_tstate *t);
 #endif

@@ -1,6 +1,7 @@
 /* ucx_client.c — the caller's side of the UCX data client (ucx_client.h): connect and HELLO,
  * the prefetch ring of outstanding requests delivered in request order, commit / release /
- * sync, checkpoint state and seek, and close. The caller's thread never calls UCX: it queues
+ * sync, checkpoint state and seek, and close. Connecting goes through the server's front door
+ * (ucx_door.h), then UCX by worker address. The caller's thread never calls UCX: it queues
  * messages for the progress thread (ucx_client_io.c) and waits on a condition variable. */
 #include "ucx_client.h"
 
@@ -17,6 +18,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_door.h"
 #include "ucx_util.h"
 
 #define ABSA_UCX_CLIENT_TIMEOUT_S 30.0
@@ -52,9 +54,17 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
     struct sockaddr_storage ss;
     socklen_t sl;
     pthread_condattr_t ca;
+    struct sockaddr_storage local;
+    char dev[512], why[400];
+    int fd = -1;
+    ucp_config_t *cfg = NULL;
+    ucp_address_t *waddr = NULL;
+    size_t waddr_len = 0, saddr_len = 0;
+    void *saddr = NULL;
+    uint8_t token[ABSA_DOOR_TOKEN] = {0};
     absa_ucx_client *c = absa_xcalloc(1, sizeof *c);
     *out = NULL;
-    c->efd = c->evfd = -1;
+    c->efd = c->evfd = c->session_fd = -1;
     c->prefetch = prefetch > 0 ? prefetch : ABSA_UCX_DEFAULT_PREFETCH;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&ca);
@@ -65,8 +75,18 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
     if (slen < 1 || slen > ABSA_UCX_MAX_SECRET) ABSA_FAIL(ABSA_EINVAL, "the shared secret must be 1..%d bytes", ABSA_UCX_MAX_SECRET);
     if (strncmp(url, "ucx://", 6)) ABSA_FAIL(ABSA_EINVAL, "'%s': expected ucx://HOST:PORT", url);
     ABSA_TRY(absa_ucx_parse_addr(url, &ss, &sl));
+    /* the front door first (ucx_door.h): nothing reaches the server's UCX before it */
+    double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
+    if (absa_door_dial((const struct sockaddr *)&ss, sl, deadline, &fd, &local) != ABSA_OK) {
+        snprintf(why, sizeof why, "%s", absa_last_error()); /* absa_errorf must not read its own buffer */
+        ABSA_FAIL(ABSA_EUCX, "%s: no server there: %s", url, why);
+    }
+    absa_door_net_devices((const struct sockaddr *)&local, dev, sizeof dev); /* UCX on the interface used */
+    if ((st = ucp_config_read(NULL, NULL, &cfg)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_config_read: %s", ucs_status_string(st));
+    if (dev[0] && (st = ucp_config_modify(cfg, "NET_DEVICES", dev)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "UCX_NET_DEVICES=%s: %s", dev, ucs_status_string(st));
     ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
-    if ((st = ucp_init(&p, NULL, &c->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
+    if ((st = ucp_init(&p, cfg, &c->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
     ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
     if ((st = ucp_worker_create(c->ctx, &wp, &c->w)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_create: %s", ucs_status_string(st));
@@ -78,10 +98,22 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_set_am_recv_handler: %s", ucs_status_string(st));
     if ((st = ucp_worker_get_efd(c->w, &c->efd)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_efd: %s", ucs_status_string(st));
     if ((c->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) ABSA_FAIL(ABSA_EIO, "eventfd: %s", strerror(errno));
-    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_FLAGS | UCP_EP_PARAM_FIELD_SOCK_ADDR |
-                                        UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER,
-                          .flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
-                          .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
+    if ((st = ucp_worker_get_address(c->w, &waddr, &waddr_len)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_address: %s", ucs_status_string(st));
+    {
+        absa_status ds = absa_door_auth(fd, (const uint8_t *)secret, slen, waddr, waddr_len, deadline, token, &saddr, &saddr_len);
+        if (ds != ABSA_OK) {
+            snprintf(why, sizeof why, "%s", absa_last_error());
+            ABSA_FAIL(ds, "%s: %s", url, why);
+        }
+    }
+    c->session_fd = fd; /* stays open: the server closes it when it drops this client */
+    fd = -1;
+    ucp_worker_release_address(c->w, waddr);
+    waddr = NULL;
+    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                                        UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          .address = saddr,
                           .err_mode = UCP_ERR_HANDLING_MODE_PEER,
                           .err_handler = {.cb = absa_cli_ep_err_cb, .arg = c}};
     if ((st = ucp_ep_create(c->w, &ep, &c->ep)) != UCS_OK)
@@ -96,17 +128,17 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
         c->thr_started = 1;
     }
     pthread_mutex_lock(&c->mu);
-    absa_ucx_msg h = {.type = ABSA_UCX_HELLO, .secret_len = (uint32_t)slen};
-    memcpy(h.secret, secret, slen);
+    absa_ucx_msg h = {.type = ABSA_UCX_HELLO, .secret_len = ABSA_DOOR_TOKEN};
+    memcpy(h.secret, token, ABSA_DOOR_TOKEN); /* the door's one-time token, not the secret */
     absa_cli_push_locked(c, &h, NULL);
     memset(h.secret, 0, sizeof h.secret);
     absa_cli_wake(c);
-    double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
+    deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
     while (!c->have_meta && !c->failed && absa_cli_wait_until(c, deadline)) {
     }
     if (!c->have_meta) {
         if (!c->failed) absa_cli_fail_locked(c, ABSA_EUCX, "no reply within %.0f s", ABSA_UCX_CLIENT_TIMEOUT_S);
-        absa_errorf("%s: no connection (no server there, a wrong secret, or not `absa serve`): %s", url, c->err);
+        absa_errorf("%s: authenticated, but no reply over UCX: %s", url, c->err);
         status = c->failed;
         pthread_mutex_unlock(&c->mu);
         goto cleanup;
@@ -115,6 +147,11 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
     *out = c;
     c = NULL;
 cleanup:
+    if (fd >= 0) close(fd);
+    free(saddr);
+    explicit_bzero(token, sizeof token);
+    if (c && waddr) ucp_worker_release_address(c->w, waddr);
+    if (cfg) ucp_config_release(cfg);
     if (c) {
         char keep[512];
         snprintf(keep, sizeof keep, "%s", absa_last_error());
@@ -124,10 +161,9 @@ cleanup:
     return status;
 }
 
-/* A connection that fails before the metadata arrives is retried 4 times, over 3.7 s (a loaded
- * host can make UCX 1.13's sockaddr connection setup fail transiently: seen once in a full CTest
- * run, two clients connecting at once, three attempts within 0.7 s all "Endpoint is not
- * connected"); bad arguments are not retried. */
+/* A connection that fails before the metadata arrives (nothing listening yet, the door busy, the
+ * UCX connection lost) is retried 4 times, over 3.7 s; bad arguments and a failed
+ * authentication (wrong secret: ABSA_EINVAL) are not retried. */
 absa_status absa_ucx_client_connect(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
 {
     static const useconds_t backoff_us[] = {200000, 500000, 1000000, 2000000};
@@ -411,6 +447,7 @@ void absa_ucx_client_close(absa_ucx_client *c)
         if (c->ctx) ucp_cleanup(c->ctx);
     }
     if (c->evfd >= 0) close(c->evfd);
+    if (c->session_fd >= 0) close(c->session_fd);
     for (int list = 0; list < 2; list++)
         for (absa_cli_slot *s = list ? c->zombies : c->head, *nx; s; s = nx) {
             nx = s->next;

@@ -72,8 +72,10 @@ typedef struct absa_ucx_state {
 } absa_ucx_state;
 
 /* url: "ucx://HOST:PORT"; secret: NUL-terminated (1..256 bytes); prefetch <= 0: default 3.
- * Connects, authenticates and receives the metadata (timeout 30 s per attempt; a connection
- * that fails before the metadata arrives is retried twice after 0.2 s and 0.5 s). */
+ * Authenticates at the server's front door (HMAC-SHA256 challenge, ucx_door.h), connects to its
+ * UCP worker by address and receives the metadata (timeout 30 s per attempt; a connection that
+ * fails before the metadata arrives, or finds the door busy, is retried 4 times over 3.7 s; a
+ * wrong secret fails at once with ABSA_EINVAL, "authentication failed"). */
 absa_status absa_ucx_client_connect(const char *url, const char *secret, int prefetch, absa_ucx_client **out);
 const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c);
 /* Next batch of at most n (1..batch_max) samples; blocks until it is there. */

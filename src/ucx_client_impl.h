@@ -48,6 +48,7 @@ struct absa_ucx_client {
     ucp_worker_h w;
     ucp_ep_h ep;
     int efd, evfd;
+    int session_fd;         /* the front door connection: EOF there = dropped by the server */
     pthread_t thr;
     int thr_started;
     pthread_mutex_t mu;
@@ -98,6 +99,7 @@ void *absa_cli_thread(void *arg);
 ucs_status_t absa_cli_am_cb(void *arg, const void *header, size_t header_length, void *data,
                             size_t length, const ucp_am_recv_param_t *param);
 void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
+int absa_cli_session_closed(absa_ucx_client *c, int timeout_ms); /* the server closed the door session */
 /* record the first failure (mu held) and wake waiters */
 void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -352,6 +352,13 @@ void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 }
 
 /* ---- the thread ---- */
+/* the server closed the front door session (it dropped this client or stopped): poll it */
+int absa_cli_session_closed(absa_ucx_client *c, int timeout_ms)
+{
+    struct pollfd p = {.fd = c->session_fd, .events = POLLIN};
+    return c->session_fd >= 0 && poll(&p, 1, timeout_ms) > 0;
+}
+
 static void absa_cli_progress_for(absa_ucx_client *c, void *req, double seconds)
 {
     double t0 = absa_now();
@@ -375,7 +382,7 @@ static void absa_cli_shutdown(absa_ucx_client *c)
     for (double t0 = absa_now(); wait_bye && absa_now() - t0 < 2.0;) {
         if (!ucp_worker_progress(c->w)) usleep(100);
         pthread_mutex_lock(&c->mu);
-        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn);
+        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn) && !absa_cli_session_closed(c, 0);
         pthread_mutex_unlock(&c->mu);
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
@@ -393,7 +400,8 @@ static void absa_cli_shutdown(absa_ucx_client *c)
 void *absa_cli_thread(void *arg)
 {
     absa_ucx_client *c = arg;
-    struct pollfd pfd[2] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->evfd, .events = POLLIN}};
+    struct pollfd pfd[3] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->evfd, .events = POLLIN},
+                            {.fd = c->session_fd, .events = POLLIN}};
     absa_cli_cmd *cmds = NULL;
     size_t cap = 0;
     for (;;) {
@@ -431,7 +439,14 @@ void *absa_cli_thread(void *arg)
             double left = c->ping_s - (absa_now() - c->last_send);
             wait_ms = left <= 0 ? 0 : left * 1000 < 1000 ? (int)(left * 1000) + 1 : 1000;
         }
-        if (poll(pfd, 2, wait_ms) < 0 && errno != EINTR) break;
+        if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) break;
+        if (pfd[2].revents) { /* UCX does not tell us that the server closed our endpoint */
+            pthread_mutex_lock(&c->mu);
+            absa_cli_fail_locked(c, ABSA_EUCX, "the server closed the connection (this client was dropped, or the "
+                                 "server stopped; see its log)");
+            pthread_mutex_unlock(&c->mu);
+            pfd[2].fd = -1; /* reported once; keep progressing until the caller closes */
+        }
         if (pfd[1].revents & POLLIN) {
             uint64_t v;
             ssize_t r = read(c->evfd, &v, sizeof v);

@@ -1,5 +1,5 @@
 /* ucx_server.c — the event loop of `absa serve`: reader and lease manager setup, the UCP
- * context/worker/listener, accepting connections, blocking progress on the worker event fd plus
+ * context/worker and the front door (ucx_door.c), admitting authenticated clients, blocking progress on the worker event fd plus
  * a signalfd, HELLO timeouts, dropping clients (leases back to the queue, endpoint force-closed)
  * and an orderly shutdown. Message handling is in ucx_server_msg.c. See ucx_server.h. */
 #include "ucx_server.h"
@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <ucs/config/global_opts.h>
 
 #include "base_sys.h"
 #include "ucx_server_impl.h"
@@ -53,22 +55,6 @@ void absa_srv_drop(absa_srv *s, absa_srv_client *c, int quiet, const char *fmt, 
                 quiet ? "" : "dropped: ", c->drop_reason);
 }
 
-static void absa_srv_conn_cb(ucp_conn_request_h req, void *arg)
-{
-    absa_srv *s = arg;
-    if (s->nconn == s->conncap) {
-        size_t cap = s->conncap ? 2 * s->conncap : 16;
-        ucp_conn_request_h *t = realloc(s->conn, cap * sizeof *t);
-        if (!t) {
-            ucp_listener_reject(s->lst, req);
-            return;
-        }
-        s->conn = t;
-        s->conncap = cap;
-    }
-    s->conn[s->nconn++] = req;
-}
-
 static void absa_srv_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
     absa_srv *s = arg;
@@ -79,43 +65,43 @@ static void absa_srv_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
         }
 }
 
-static void absa_srv_accept(absa_srv *s)
+/* the front door authenticated a client: connect to its worker address (UCX matches this
+ * endpoint with the one the client creates to ours), expect its token in HELLO, and keep its
+ * door connection as the session (closed when the client is dropped) */
+static int absa_srv_admit(void *arg, const char *peer, const void *addr, size_t len, const uint8_t token[ABSA_DOOR_TOKEN],
+                          int fd)
 {
-    for (size_t i = 0; i < s->nconn; i++) {
-        ucp_conn_request_h req = s->conn[i];
-        char addr[80] = "?";
-        ucp_conn_request_attr_t a = {.field_mask = UCP_CONN_REQUEST_ATTR_FIELD_CLIENT_ADDR};
-        if (ucp_conn_request_query(req, &a) == UCS_OK)
-            absa_ucx_format_addr((const struct sockaddr *)&a.client_address, addr, sizeof addr);
-        if (s->ncl >= ABSA_UCX_MAX_CLIENTS) {
-            fprintf(stderr, "absa serve: connection from %s rejected: %d clients connected\n", addr, ABSA_UCX_MAX_CLIENTS);
-            ucp_listener_reject(s->lst, req);
-            continue;
-        }
-        absa_srv_client *c = absa_xcalloc(1, sizeof *c);
-        c->id = ++s->next_client;
-        c->t_connect = absa_now();
-        snprintf(c->addr, sizeof c->addr, "%s", addr + (strncmp(addr, "ucx://", 6) ? 0 : 6));
-        ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_CONN_REQUEST | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
-                                            UCP_EP_PARAM_FIELD_ERR_HANDLER,
-                              .conn_request = req,
-                              .err_mode = UCP_ERR_HANDLING_MODE_PEER,
-                              .err_handler = {.cb = absa_srv_ep_err_cb, .arg = s}};
-        ucs_status_t st = ucp_ep_create(s->w, &ep, &c->ep);
-        if (st != UCS_OK) {
-            fprintf(stderr, "absa serve: connection from %s failed: %s\n", c->addr, ucs_status_string(st));
-            free(c);
-            continue;
-        }
-        if (s->ncl == s->clcap) {
-            s->clcap = s->clcap ? 2 * s->clcap : 16;
-            s->cl = realloc(s->cl, s->clcap * sizeof *s->cl);
-            ABSA_ASSERT(s->cl != NULL, "out of memory for clients");
-        }
-        s->cl[s->ncl++] = c;
-        absa_srv_log(s, "client %llu connected from %s", (unsigned long long)c->id, c->addr);
+    absa_srv *s = arg;
+    (void)len; /* the worker address carries its own length; the door bounded it */
+    if (s->ncl >= ABSA_UCX_MAX_CLIENTS) {
+        fprintf(stderr, "absa serve: connection from %s rejected: %d clients connected\n", peer, ABSA_UCX_MAX_CLIENTS);
+        return -1;
     }
-    s->nconn = 0;
+    absa_srv_client *c = absa_xcalloc(1, sizeof *c);
+    c->id = ++s->next_client;
+    c->t_connect = absa_now();
+    snprintf(c->addr, sizeof c->addr, "%s", peer);
+    memcpy(c->token, token, ABSA_DOOR_TOKEN);
+    c->session_fd = fd;
+    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                                        UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          .address = addr,
+                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_handler = {.cb = absa_srv_ep_err_cb, .arg = s}};
+    ucs_status_t st = ucp_ep_create(s->w, &ep, &c->ep);
+    if (st != UCS_OK) {
+        fprintf(stderr, "absa serve: connection from %s failed: %s\n", c->addr, ucs_status_string(st));
+        free(c);
+        return -1;
+    }
+    if (s->ncl == s->clcap) {
+        s->clcap = s->clcap ? 2 * s->clcap : 16;
+        s->cl = realloc(s->cl, s->clcap * sizeof *s->cl);
+        ABSA_ASSERT(s->cl != NULL, "out of memory for clients");
+    }
+    s->cl[s->ncl++] = c;
+    absa_srv_log(s, "client %llu connected from %s", (unsigned long long)c->id, c->addr);
+    return 0;
 }
 
 static void absa_srv_process_drops(absa_srv *s)
@@ -134,6 +120,8 @@ static void absa_srv_process_drops(absa_srv *s)
             if (n) absa_srv_log(s, "client %llu: %zu leases go back to the queue", (unsigned long long)c->id, n);
             c->leases = c->revoked = 0;
             c->closing = 1;
+            close(c->session_fd); /* the client's cue: UCX does not tell it that this endpoint closed */
+            c->session_fd = -1;
             ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
             void *r = ucp_ep_close_nbx(c->ep, &p);
             if (r == NULL || UCS_PTR_IS_ERR(r))
@@ -172,10 +160,22 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
     absa_status status = ABSA_OK;
     ucs_status_t st;
     struct sockaddr_storage ss;
-    socklen_t sl;
-    char url[128];
+    char url[128], dev[512];
+    ucp_config_t *cfg = NULL;
+    const char *listen = s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN;
+    ABSA_TRY(absa_door_bind(listen, &s->door));
+    /* UCX warns once per failed connection at its tcp listener: a peer sending garbage could
+     * flood the log. Errors only, unless the user chose a level. */
+    if (!getenv("UCX_LOG_LEVEL") && ucs_global_opts.log_component.log_level > UCS_LOG_LEVEL_ERROR)
+        ucs_global_opts.log_component.log_level = UCS_LOG_LEVEL_ERROR;
+    absa_door_local(s->door, &ss);
+    /* UCX's tcp transport listens on every interface it uses: keep it on the one of --listen */
+    absa_door_net_devices((const struct sockaddr *)&ss, dev, sizeof dev);
+    if ((st = ucp_config_read(NULL, NULL, &cfg)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_config_read: %s", ucs_status_string(st));
+    if (dev[0] && (st = ucp_config_modify(cfg, "NET_DEVICES", dev)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "UCX_NET_DEVICES=%s: %s", dev, ucs_status_string(st));
     ucp_params_t p = {.field_mask = UCP_PARAM_FIELD_FEATURES, .features = UCP_FEATURE_AM | UCP_FEATURE_WAKEUP};
-    if ((st = ucp_init(&p, NULL, &s->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
+    if ((st = ucp_init(&p, cfg, &s->ctx)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_init: %s", ucs_status_string(st));
     ucp_worker_params_t wp = {.field_mask = UCP_WORKER_PARAM_FIELD_THREAD_MODE, .thread_mode = UCS_THREAD_MODE_SINGLE};
     if ((st = ucp_worker_create(s->ctx, &wp, &s->w)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_create: %s", ucs_status_string(st));
@@ -190,24 +190,22 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_set_am_recv_handler: %s", ucs_status_string(st));
     if ((st = ucp_worker_get_efd(s->w, &s->efd)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_efd: %s", ucs_status_string(st));
-    ABSA_TRY(absa_ucx_parse_addr(s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN, &ss, &sl));
-    ucp_listener_params_t lp = {.field_mask = UCP_LISTENER_PARAM_FIELD_SOCK_ADDR | UCP_LISTENER_PARAM_FIELD_CONN_HANDLER,
-                                .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
-                                .conn_handler = {.cb = absa_srv_conn_cb, .arg = s}};
-    if ((st = ucp_listener_create(s->w, &lp, &s->lst)) != UCS_OK)
-        ABSA_FAIL(ABSA_EUCX, "cannot listen on %s: %s (UCX_TLS must include tcp for a sockaddr listener)",
-                  s->o->listen ? s->o->listen : ABSA_UCX_DEFAULT_LISTEN, ucs_status_string(st));
-    ucp_listener_attr_t la = {.field_mask = UCP_LISTENER_ATTR_FIELD_SOCKADDR};
-    if ((st = ucp_listener_query(s->lst, &la)) != UCS_OK)
-        ABSA_FAIL(ABSA_EUCX, "ucp_listener_query: %s", ucs_status_string(st));
-    absa_ucx_format_addr((const struct sockaddr *)&la.sockaddr, url, sizeof url);
+    if ((st = ucp_worker_get_address(s->w, &s->waddr, &s->waddr_len)) != UCS_OK)
+        ABSA_FAIL(ABSA_EUCX, "ucp_worker_get_address: %s", ucs_status_string(st));
+    absa_door_opts d = {.secret = s->o->secret, .secret_len = s->o->secret_len,
+                        .timeout_s = s->o->hello_timeout_s > 0 ? s->o->hello_timeout_s : 10.0,
+                        .max_pending = s->o->max_pending, .max_per_peer = s->o->max_pending_peer,
+                        .quiet = s->o->quiet, .admit = absa_srv_admit, .arg = s};
+    ABSA_TRY(absa_door_start(s->door, &d, s->waddr, s->waddr_len));
+    absa_ucx_format_addr((const struct sockaddr *)&ss, url, sizeof url);
     if (s->o->address_file) ABSA_TRY(absa_srv_write_address(s, url));
     fprintf(stderr, "absa serve: listening on %s (%llu samples %dx%dx%d, %d classes, batch max %u, seed %llu, epochs %s, "
-            "lease timeout %g s, images %s)\n",
+            "lease timeout %g s, images %s%s%s)\n",
             url, (unsigned long long)absa_lease_mgr_count(s->lm), s->C, s->H, s->W, s->K, s->batch_max,
             (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited", s->o->lease_timeout_s,
-            absa_h5reader_in_ram(s->rd) ? "in RAM" : "streamed from chunks");
+            absa_h5reader_in_ram(s->rd) ? "in RAM" : "streamed from chunks", dev[0] ? ", UCX devices " : "", dev);
 cleanup:
+    if (cfg) ucp_config_release(cfg);
     return status;
 }
 
@@ -221,9 +219,9 @@ static void absa_srv_teardown(absa_srv *s)
         absa_srv_process_drops(s);
         if (s->w) ucp_worker_progress(s->w);
     }
-    for (size_t i = 0; i < s->nconn; i++) ucp_listener_reject(s->lst, s->conn[i]);
-    s->nconn = 0;
-    if (s->lst) ucp_listener_destroy(s->lst);
+    absa_door_close(s->door);
+    s->door = NULL;
+    if (s->waddr) ucp_worker_release_address(s->w, s->waddr);
     if (s->ncl) {
         /* an endpoint did not finish closing: destroying the worker under it would abort */
         fprintf(stderr, "absa serve: %zu endpoints did not close; leaving UCX in place\n", s->ncl);
@@ -236,26 +234,36 @@ static void absa_srv_teardown(absa_srv *s)
         if (s->ctx) ucp_cleanup(s->ctx);
     }
     absa_srv_pool_free(s);
-    for (size_t i = 0; i < s->ncl; i++) free(s->cl[i]);
+    for (size_t i = 0; i < s->ncl; i++) {
+        if (s->cl[i]->session_fd >= 0) close(s->cl[i]->session_fd);
+        free(s->cl[i]);
+    }
     free(s->cl);
-    free(s->conn);
     free(s->pq);
 }
 
 static absa_status absa_srv_loop(absa_srv *s)
 {
     absa_status status = ABSA_OK;
-    struct pollfd pfd[3] = {{.fd = s->efd, .events = POLLIN}, {.fd = s->sfd, .events = POLLIN},
-                            {.fd = s->gfd, .events = POLLIN}};
+    struct pollfd pfd[4] = {{.fd = s->efd, .events = POLLIN}, {.fd = s->sfd, .events = POLLIN},
+                            {.fd = s->gfd, .events = POLLIN}, {.fd = absa_door_fd(s->door), .events = POLLIN}};
+    double door_at = 0;
     while (!s->stop && !s->fatal) {
         while (ucp_worker_progress(s->w)) {
         }
         absa_srv_collect_batches(s);
-        absa_srv_accept(s);
+        double now = absa_now();
+        if ((pfd[3].revents & POLLIN) || now - door_at >= 0.05) { /* the door: when it has work, and its timeouts */
+            pfd[3].revents = 0;
+            door_at = now;
+            absa_door_progress(s->door, now);
+        }
         absa_srv_process_drops(s);
         absa_srv_expire(s);
         absa_srv_serve_pending(s);
-        if (absa_lease_mgr_done(s->lm) && s->ncl == 0 && s->nconn == 0) break;
+        /* connections still at the door are not waited for: a stream of them would keep a
+         * finished server alive (they are closed at teardown) */
+        if (absa_lease_mgr_done(s->lm) && s->ncl == 0) break;
         if (absa_srv_gather_step(s)) continue; /* a slice gathered here; progress UCX again */
         int busy = 0;
         for (size_t i = 0; i < s->ncl; i++) busy |= s->cl[i]->dropping && !s->cl[i]->closing;
@@ -263,7 +271,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         ucs_status_t st = ucp_worker_arm(s->w);
         if (st == UCS_ERR_BUSY) continue;
         if (st != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));
-        if (poll(pfd, 3, 250) < 0 && errno != EINTR) ABSA_FAIL(ABSA_EIO, "poll: %s", strerror(errno));
+        if (poll(pfd, 4, 250) < 0 && errno != EINTR) ABSA_FAIL(ABSA_EIO, "poll: %s", strerror(errno));
         if (pfd[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si)

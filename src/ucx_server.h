@@ -1,9 +1,10 @@
 /* ucx_server.h — `absa serve`: streams leases of a packed HDF5 split to trainer ranks over UCX
  * active messages (protocol: ucx_proto.h, bookkeeping: ucx_lease.h, guide: docs/ucx.md).
  *
- * One single-threaded event loop: a UCP worker with a sockaddr listener, blocking on the
- * worker's event fd (ucp_worker_arm + poll, no spinning core) and on a signalfd (SIGINT/SIGTERM
- * stop the server cleanly). Endpoints use peer error handling: a client that fails, leaves,
+ * One single-threaded event loop: the front door (ucx_door.h: absa's own TCP listener that
+ * authenticates clients and hands them the UCP worker address; UCX listens on no sockaddr) and
+ * a UCP worker, blocking on the worker's event fd (ucp_worker_arm + poll, no spinning core), the
+ * door's epoll fd and a signalfd (SIGINT/SIGTERM stop the server cleanly). Endpoints use peer error handling: a client that fails, leaves,
  * times out before HELLO, or sends anything malformed or out of protocol is dropped with one
  * log line and its outstanding leases go back to the queue; other clients are not affected.
  * A client silent for longer than the lease timeout (stopped, hung: a live client's progress
@@ -38,6 +39,8 @@ typedef struct absa_ucx_server_opts {
     uint32_t batch_max;       /* largest lease; 0 = default (capped to 64 MiB of images) */
     double hello_timeout_s;   /* drop clients that do not authenticate in time (0 = 10 s) */
     double lease_timeout_s;   /* revoke the leases of a client silent this long (0 = never) */
+    int max_pending;          /* unauthenticated connections at the front door (0 = default 256) */
+    int max_pending_peer;     /* ... from one IP address (0 = default 32) */
     const char *address_file; /* if set: "ucx://IP:PORT\n" is written there once listening */
     const char *audit_file;   /* if set: every committed sample as "EPOCH ID" lines (tests) */
     int quiet;                /* only errors and drops on stderr */

@@ -12,12 +12,15 @@
 
 #include "h5reader.h"
 #include "ucx_audit.h"
+#include "ucx_door.h"
 #include "ucx_lease.h"
 #include "ucx_server.h"
 
 typedef struct absa_srv_client {
     uint64_t id;
-    ucp_ep_h ep;           /* accepted from the listener, peer error handling */
+    ucp_ep_h ep;           /* to the worker address the client gave the front door, peer error handling */
+    uint8_t token[ABSA_UCX_MAX_SECRET]; /* one-time token from the front door, expected in HELLO */
+    int session_fd;        /* the door connection, kept open while the client is; closed on drop */
     int authed;
     int dropping;          /* scheduled for removal (reason in drop_reason) */
     int end_sent;          /* END already answered for epoch end_epoch */
@@ -64,13 +67,13 @@ typedef struct absa_srv {
     float mean[ABSA_UCX_MAX_C], std[ABSA_UCX_MAX_C];
     ucp_context_h ctx;
     ucp_worker_h w;
-    ucp_listener_h lst;
+    absa_door *door;       /* the front door: authenticates before anything reaches UCX */
+    ucp_address_t *waddr;  /* this worker's address, handed out by the door */
+    size_t waddr_len;
     int efd, sfd;
     absa_srv_client **cl;
     size_t ncl, clcap;
     uint64_t next_client;
-    ucp_conn_request_h *conn;
-    size_t nconn, conncap;
     absa_srv_pending *pq;
     size_t npq, pqcap;
     void **pool; /* free batch buffers of buf_bytes */

@@ -285,8 +285,8 @@ static void absa_srv_cancel(absa_srv *s, absa_srv_client *c, uint64_t req)
 /* ---- handlers ---- */
 static void absa_srv_hello(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *m)
 {
-    if (!absa_ucx_secret_equal(m->secret, m->secret_len, s->o->secret, s->o->secret_len)) {
-        absa_srv_drop(s, c, 0, "wrong secret");
+    if (!absa_ucx_secret_equal(m->secret, m->secret_len, c->token, ABSA_DOOR_TOKEN)) {
+        absa_srv_drop(s, c, 0, "wrong token in HELLO");
         return;
     }
     c->authed = 1;

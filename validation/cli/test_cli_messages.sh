@@ -111,6 +111,13 @@ if command -v gnuplot >/dev/null; then
   done
   expect 0 "plot sgd + absa: no gnuplot warnings" "absa plot: wrote $W/both.png" $ABSA plot "$W/sgd" "$W/absa" -o "$W/both.png"
   [ -s "$W/both.png" ] && ok "plot wrote the PNG" || bad "plot wrote the PNG"
+  # a run with no eigenvalue at all (SGD), or none positive: no log axis to fail on
+  expect 0 "plot of an SGD run alone" "absa plot: wrote $W/sgd.png" $ABSA plot "$W/sgd" -o "$W/sgd.png"
+  mkdir -p "$W/neg"
+  for e in 1 2; do
+    echo "{\"type\": \"epoch\", \"epoch\": $e, \"train_acc\": 0.5, \"test_acc\": 0.6, \"eig\": -0.25, \"batch\": 128, \"lr\": 0.1}" >>"$W/neg/metrics.jsonl"
+  done
+  expect 0 "plot with only negative eigenvalues" "absa plot: wrote $W/neg.png" $ABSA plot "$W/neg" -o "$W/neg.png"
   # gnuplot failing (its output file cannot be created): gnuplot's message, in the one error line
   expect 1 "plot: gnuplot's error in one line" \
     "absa plot: error: gnuplot failed (exit 1: cannot open file; output not changed; system error: No such file or directory)" \

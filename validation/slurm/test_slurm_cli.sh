@@ -75,6 +75,7 @@ for k in het plain cpu; do
   [ "$rc" = 1 ] && grep -q "not running under Slurm" <<<"$out" && ok "absa-$k.sbatch refuses to run outside Slurm" || bad "absa-$k.sbatch outside Slurm: rc $rc '$out'"
 done
 bash -n "$REPO/slurm/absa-job-lib.sh" && ok "bash -n absa-job-lib.sh" || bad "bash -n absa-job-lib.sh"
+bash -n "$REPO/slurm/absa-job-handoff.sh" && ok "bash -n absa-job-handoff.sh" || bad "bash -n absa-job-handoff.sh"
 g=$(bash "$REPO/slurm/absa-jobgen" het --ranks 16 --nodes 4 --cpus-per-rank 8 --time 04:00:00 --lead 600 --partition gpu --name big)
 if grep -qx '#SBATCH --nodes=4 --ntasks=16 --cpus-per-task=8' <<<"$g" && grep -qx '#SBATCH --signal=B:USR1@600' <<<"$g" &&
    grep -qx '#SBATCH --time=04:00:00' <<<"$g" && grep -qx '#SBATCH --job-name=big' <<<"$g" &&

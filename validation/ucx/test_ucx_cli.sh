@@ -28,7 +28,8 @@ grep_err() { # grep_err PATTERN DESCRIPTION
 printf 'sekrit\n' >"$tmp/secret"
 chmod 600 "$tmp/secret"
 check 0 "--help" "$bin" serve --help
-for word in "--data" "--listen" "127.0.0.1:0" "--secret-file" "ABSA_SECRET" "--epochs" "--batch-max" "--memory-budget"; do
+for word in "--data" "--listen" "127.0.0.1:0" "--secret-file" "ABSA_SECRET" "--epochs" "--batch-max" "--memory-budget" \
+    "--max-pending" "--max-pending-per-peer" "--hello-timeout"; do
     grep -q -- "$word" "$tmp/out" || { echo "FAIL: --help lacks $word"; fail=1; }
 done
 check 2 "missing --data" "$bin" serve --secret-file "$tmp/secret"
@@ -50,6 +51,8 @@ for _ in $(seq 200); do [ -s "$tmp/addr" ] && break; sleep 0.05; done
 addr=$(cat "$tmp/addr" 2>/dev/null)
 case "$addr" in ucx://127.0.0.1:[0-9]*) echo "ok: listening on $addr";; *) echo "FAIL: address file '$addr'"; fail=1;; esac
 check 1 "port already in use" "$bin" serve --data "$tmp/d.h5" --secret-file "$tmp/secret" --listen "${addr#ucx://}"
+grep_err "already in use" "port in use is named as such"
+if grep -q "UCX_TLS" "$tmp/err"; then echo "FAIL: port in use blamed on UCX_TLS"; cat "$tmp/err"; fail=1; fi
 kill -TERM $pid
 wait $pid
 rc=$?

@@ -1,13 +1,15 @@
 /* test_ucx_hostile.c — malformed and hostile clients against `absa serve`. While a well-behaved
  * client streams two epochs (checked batch by batch), a raw UCP process opens one connection
- * per case and sends: a wrong secret, a truncated header, a bad version, garbage, a REQUEST
+ * per case (through the front door, ucx_door.h, then UCX by worker address) and sends: a wrong
+ * secret (refused at the door), a HELLO whose token is not the door's, a truncated header, a bad version, garbage, a REQUEST
  * before HELLO, a second HELLO, an oversized length (SEEK header claiming 1000 ranges with a
  * 16-byte payload), a request above the batch maximum, a commit of a lease it does not hold,
  * a server-to-client message type, a 1 MiB rendezvous payload, a positional request (REQUEST_AT)
  * for positions beyond the split, and nothing at all (HELLO
- * timeout). Each connection must be closed by the server (endpoint error seen by the raw
- * client) with one "dropped" log line, the server must not crash, and the good client's
+ * timeout). Each connection must be closed by the server (its door session closed, or an
+ * endpoint error, seen by the raw client) with one "dropped" log line, the server must not crash, and the good client's
  * stream must be complete and exact. Usage: test_ucx_hostile SERVE_BIN DIR */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +22,18 @@
 #include "absa_test.h"
 #include "cli_util.h"
 #include "ucx_test_util.h"
+#include "ucx_door.h"
 #include "ucx_util.h"
 
-enum { N = 500, EPOCHS = 2, NCASES = 13 };
+enum { N = 500, EPOCHS = 2, NCASES = 14 };
 
 typedef struct hx {
     ucp_context_h ctx;
     ucp_worker_h w;
     ucp_ep_h ep;
-    int failed, got_meta;
+    int failed, got_meta, auth_failed;
+    int session; /* the door connection: the server closes it when it drops us */
+    uint8_t token[ABSA_DOOR_TOKEN];
 } hx;
 
 static void hx_err(void *arg, ucp_ep_h ep, ucs_status_t st)
@@ -45,19 +50,40 @@ static ucs_status_t hx_am(void *arg, const void *h, size_t hl, void *d, size_t l
     return UCS_OK;
 }
 
-static int hx_connect(hx *x, const char *url)
+/* the door exchange with `secret`, then an endpoint to the server's worker address */
+static int hx_connect(hx *x, const char *url, const char *secret)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss, local;
     socklen_t sl;
-    x->failed = x->got_meta = 0;
-    if (absa_ucx_parse_addr(url, &ss, &sl) != ABSA_OK) return -1;
-    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_FLAGS | UCP_EP_PARAM_FIELD_SOCK_ADDR |
-                                        UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER,
-                          .flags = UCP_EP_PARAMS_FLAGS_CLIENT_SERVER,
-                          .sockaddr = {.addr = (const struct sockaddr *)&ss, .addrlen = sl},
+    int fd = -1, rc = -1;
+    ucp_address_t *wa = NULL;
+    size_t wl = 0, sal = 0;
+    void *sa = NULL;
+    x->failed = x->got_meta = x->auth_failed = 0;
+    x->session = -1;
+    double deadline = absa_now() + 10;
+    if (absa_ucx_parse_addr(url, &ss, &sl) != ABSA_OK ||
+        absa_door_dial((struct sockaddr *)&ss, sl, deadline, &fd, &local) != ABSA_OK ||
+        ucp_worker_get_address(x->w, &wa, &wl) != UCS_OK)
+        goto done;
+    absa_status st = absa_door_auth(fd, (const uint8_t *)secret, strlen(secret), wa, wl, deadline, x->token, &sa, &sal);
+    if (st != ABSA_OK) {
+        x->auth_failed = st == ABSA_EINVAL && strstr(absa_last_error(), "authentication failed");
+        goto done;
+    }
+    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                                        UCP_EP_PARAM_FIELD_ERR_HANDLER,
+                          .address = sa,
                           .err_mode = UCP_ERR_HANDLING_MODE_PEER,
                           .err_handler = {.cb = hx_err, .arg = x}};
-    return ucp_ep_create(x->w, &ep, &x->ep) == UCS_OK ? 0 : -1;
+    rc = ucp_ep_create(x->w, &ep, &x->ep) == UCS_OK ? 0 : -1;
+    x->session = fd;
+    fd = -1;
+done:
+    if (wa) ucp_worker_release_address(x->w, wa);
+    if (fd >= 0) close(fd);
+    free(sa);
+    return rc;
 }
 
 static void hx_send(hx *x, const void *hdr, size_t hlen, const void *data, size_t len, int rndv)
@@ -78,11 +104,15 @@ static void hx_progress(hx *x, double seconds, int until_meta)
     while (absa_now() - t0 < seconds && !x->failed && !(until_meta && x->got_meta)) {
         ucp_worker_progress(x->w);
         usleep(200);
+        struct pollfd p = {.fd = x->session, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0) x->failed = 1; /* the server closed the session: dropped */
     }
 }
 
 static void hx_close(hx *x)
 {
+    if (x->session >= 0) close(x->session);
+    x->session = -1;
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
     void *r = ucp_ep_close_nbx(x->ep, &p);
     if (r && !UCS_PTR_IS_ERR(r)) {
@@ -91,10 +121,10 @@ static void hx_close(hx *x)
     }
 }
 
-static size_t hx_hello(uint8_t *buf, const char *secret)
+static size_t hx_hello(uint8_t *buf, const uint8_t *token, size_t len)
 {
-    absa_ucx_msg m = {.type = ABSA_UCX_HELLO, .secret_len = (uint32_t)strlen(secret)};
-    memcpy(m.secret, secret, m.secret_len);
+    absa_ucx_msg m = {.type = ABSA_UCX_HELLO, .secret_len = (uint32_t)len};
+    memcpy(m.secret, token, len);
     return absa_ucx_encode(&m, buf, ABSA_UCX_MAX_HLEN);
 }
 
@@ -102,9 +132,16 @@ static size_t hx_hello(uint8_t *buf, const char *secret)
 static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
 {
     uint8_t b[ABSA_UCX_MAX_HLEN], g[ABSA_UCX_MAX_HLEN];
-    size_t hl = hx_hello(g, e->secret);
     static uint8_t big[1 << 20];
-    if (hx_connect(x, e->url) != 0) return 0;
+    if (k == 0) { /* wrong secret: the door refuses it and says so, nothing reaches UCX */
+        *name = "wrong secret (refused at the door)";
+        return hx_connect(x, e->url, "not-the-secret") != 0 && x->auth_failed;
+    }
+    if (hx_connect(x, e->url, e->secret) != 0) {
+        fprintf(stderr, "hostile case %d: cannot connect: %s\n", k, absa_last_error());
+        return 0;
+    }
+    size_t hl = hx_hello(g, x->token, ABSA_DOOR_TOKEN);
     if (k >= 5 && k <= 11) { /* authenticate first */
         hx_send(x, g, hl, NULL, 0, 0);
         hx_progress(x, 5, 1);
@@ -113,9 +150,9 @@ static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
     absa_ucx_msg m;
     size_t n;
     switch (k) {
-    case 0:
-        *name = "wrong secret";
-        n = hx_hello(b, "not-the-secret");
+    case 12:
+        *name = "HELLO with the secret, not the door's token";
+        n = hx_hello(b, (const uint8_t *)e->secret, strlen(e->secret));
         hx_send(x, b, n, NULL, 0, 0);
         break;
     case 1:
@@ -197,8 +234,9 @@ static int hostile_main(const ucxt_env *e, ucxt_shared *sh)
     int fails = 0;
     for (int k = 0; k < NCASES; k++) {
         const char *name = "?";
+        double t0 = absa_now();
         int ok = hx_case(&x, e, k, &name);
-        fprintf(stderr, "hostile case %2d %-36s %s\n", k, name, ok ? "dropped" : "NOT DROPPED");
+        fprintf(stderr, "hostile case %2d %-44s %s (%.2f s)\n", k, name, ok ? "dropped" : "NOT DROPPED", absa_now() - t0);
         fails += !ok;
         sh->batches++;
     }
@@ -240,11 +278,11 @@ int main(int argc, char **argv)
     CHECK(complete == EPOCHS && lines == (uint64_t)N * EPOCHS, "audit: %d complete epochs, %llu lines", complete,
           (unsigned long long)lines);
     int drops = ucxt_log_count(e.log, "dropped:");
-    CHECK(drops == NCASES, "%d 'dropped' log lines (want one per hostile case, %d)", drops, NCASES);
-    const char *reasons[] = {"wrong secret", "truncated header", "unsupported protocol version", "bad magic",
+    CHECK(drops == NCASES - 1, "%d 'dropped' log lines (want one per hostile case past the door, %d)", drops, NCASES - 1);
+    const char *reasons[] = {"refused: authentication failed", "truncated header", "unsupported protocol version", "bad magic",
                              "not HELLO", "second HELLO", "header implies", "exceeds the batch maximum",
                              "which it does not hold", "unexpected message type", "rendezvous", "outside the split",
-                             "no HELLO within"};
+                             "wrong token in HELLO", "no HELLO within"};
     for (int i = 0; i < NCASES; i++) CHECK(ucxt_log_count(e.log, reasons[i]) == 1, "log names '%s' once", reasons[i]);
     ucxt_finish_files(&e, absa_test_st.failures, "grep -E 'dropped|left' %s >&2");
     return absa_test_finish("test_ucx_hostile");

@@ -242,7 +242,7 @@ static int ucxt_keep_state(absa_ucx_client *c, ucxt_shared *sh, char *err, size_
         sh->state_epoch = s.epoch;
         sh->state_committed = s.committed;
         sh->state_nranges = s.nranges;
-        memcpy(sh->state_ranges, s.ranges, s.nranges * sizeof *s.ranges);
+        if (s.nranges) memcpy(sh->state_ranges, s.ranges, s.nranges * sizeof *s.ranges); /* no ranges: NULL */
     }
     absa_ucx_state_free(&s);
     return rc;

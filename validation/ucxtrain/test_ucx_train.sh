@@ -147,6 +147,8 @@ secret)
   cat "$W/bad.err"
   [ $rc != 0 ] && ok "wrong secret: exit $rc" || bad "wrong secret: exit 0"
   [ "$(wc -l <"$W/bad.err")" = 1 ] && grep -q "^absa train: error:" "$W/bad.err" && ok "wrong secret: one error line" || bad "wrong secret: not one error line"
+  grep -q "authentication failed" "$W/bad.err" && ok "wrong secret: the client says authentication failed" || bad "wrong secret: '$(cat "$W/bad.err")'"
+  [ "$(grep -c 'authentication failed' "$W/serve.log")" = 1 ] && ok "wrong secret: one attempt, not retried" || bad "wrong secret: $(grep -c 'authentication failed' "$W/serve.log") attempts in the server log"
   [ ! -s "$W/bad/metrics.jsonl" ] && ok "wrong secret: nothing trained" || bad "wrong secret: metrics written"
   "$ABSA" train --data "$URL" "${ARGS[@]}" --schedule sgd --out "$W/none" 2>"$W/none.err"; rc=$?
   [ $rc != 0 ] && [ "$(wc -l <"$W/none.err")" = 1 ] && grep -q "ABSA_SECRET" "$W/none.err" && ok "no secret: refused ($(cat "$W/none.err"))" || bad "no secret: rc $rc $(cat "$W/none.err")"

@@ -12,6 +12,7 @@
 #include "optim.h"
 #include "train_io.h"
 #include "train_signal.h"
+#include "train_source.h"
 #include "ucx_client.h"
 
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
@@ -43,7 +44,8 @@ typedef struct absa_tstate {
     int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     FILE *idlog;             /* --sample-log: this process's sample ids */
-    /* --data ucx://: the stream (train_source.h); t->train is then --test-data's train split
+    const absa_source_ops *src; /* where the training samples come from (train_source.h) */
+    /* --data ucx://: the stream (train_source.c); t->train is then --test-data's train split
      * (eigenvalue samples only) or NULL */
     absa_ucx_client *ucx;
     uint64_t *ids;           /* sample ids of the micro-batch in t->x */

@@ -27,14 +27,18 @@
 #include <omp.h>
 #endif
 
-/* The data-movement loops (transposes, patches, fold, Winograd transforms) are compiled for
- * AVX-512, AVX2 and baseline x86-64 and picked at load time (GCC/Clang function multiversioning):
- * wide loads and stores are what these memory-bound copies need. Plain C everywhere else. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define ABSA_CONV_SIMD __attribute__((target_clones("avx512f", "avx2", "default")))
+/* CPU paths (conv_path.h): the including file names its path (ABSA_CONV_PATH: baseline, avx2,
+ * avx512) and, on x86-64, the instruction set of its data-movement loops (ABSA_CONV_TARGET:
+ * transposes, patches, fold, Winograd transforms), where wide loads and stores are what these
+ * memory-bound copies need. Plain C everywhere else. These loops only move, add and subtract
+ * (no product that could be contracted into an FMA), so every path gives the same bits. */
+#if defined(ABSA_CONV_TARGET) && defined(__x86_64__) && defined(__GNUC__)
+#define ABSA_CONV_SIMD __attribute__((target(ABSA_CONV_TARGET)))
 #else
 #define ABSA_CONV_SIMD
 #endif
+/* the entry points of one path: absa_conv2d_forward_f32_avx2 etc. */
+#define ABSA_CONV_PUB(name) ABSA_CAT(ABSA_FN(name), ABSA_CONV_PATH)
 
 #define ABSA_CONV_MAX_SLOTS 8 /* most threads one conv call uses (workspace slots) */
 
@@ -394,14 +398,14 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         ABSA_FN(absa_conv_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws);
 }
 
-void ABSA_FN(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
+void ABSA_CONV_PUB(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                   const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
     ABSA_FN(absa_conv_fwd_any)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
 }
 
-void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
+void ABSA_CONV_PUB(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
                                    const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
@@ -409,7 +413,7 @@ void ABSA_FN(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, cons
     ABSA_FN(absa_conv_bwd_any)(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws);
 }
 
-void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+void ABSA_CONV_PUB(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *W, const ABSA_T *V, const ABSA_T *Vb, ABSA_T *Ry,
                                    ABSA_T *ws)
 {
@@ -417,7 +421,7 @@ void ABSA_FN(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, cons
     ABSA_FN(absa_conv_fwd_any)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
 }
 
-void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
+void ABSA_CONV_PUB(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                     const ABSA_T *W, const ABSA_T *V, const ABSA_T *dy,
                                     const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb,
                                     ABSA_T *ws)

@@ -268,6 +268,41 @@ void absa_dist_allreduce_f64(absa_dist *d, double *buf, size_t n)
 #endif
 }
 
+#ifdef ABSA_HAVE_MPI
+/* MPI_Op: inout[i] += in[i] as wrapping 128-bit integers (unaligned buffers: memcpy). */
+static void sum_x128(void *in, void *inout, int *len, MPI_Datatype *type)
+{
+    (void)type;
+    __extension__ typedef unsigned __int128 u128;
+    const unsigned char *a = in;
+    unsigned char *b = inout;
+    for (int i = 0; i < *len; i++, a += 16, b += 16) {
+        u128 x, y;
+        memcpy(&x, a, 16);
+        memcpy(&y, b, 16);
+        y += x;
+        memcpy(b, &y, 16);
+    }
+}
+#endif
+
+void absa_dist_allreduce_x128(absa_dist *d, void *buf, size_t n)
+{
+#ifdef ABSA_HAVE_MPI
+    if (!multi(d)) return;
+    MPI_Datatype t;
+    MPI_Op op;
+    if (MPI_Type_contiguous(16, MPI_BYTE, &t) != MPI_SUCCESS || MPI_Type_commit(&t) != MPI_SUCCESS ||
+        MPI_Op_create(sum_x128, 1, &op) != MPI_SUCCESS)
+        ABSA_ABORT("cannot create the MPI type/op of 128-bit sums");
+    dist_allreduce(d, buf, n, t, op, "128-bit sums");
+    MPI_Op_free(&op);
+    MPI_Type_free(&t);
+#else
+    (void)d, (void)buf, (void)n;
+#endif
+}
+
 void absa_dist_max_f64(absa_dist *d, double *buf, size_t n)
 {
 #ifdef ABSA_HAVE_MPI

@@ -87,6 +87,9 @@ int absa_dist_can_grow(const absa_dist *d);   /* backend able to add ranks now *
 /* Collectives over the active ranks (no-ops on one rank). */
 void absa_dist_allreduce_f32(absa_dist *d, float *buf, size_t n);  /* sum, in place */
 void absa_dist_allreduce_f64(absa_dist *d, double *buf, size_t n); /* sum, in place */
+/* Sum, in place, of n 16-byte two's-complement words (exact_sum.h: wrapping 128-bit addition,
+ * so the result does not depend on the reduction order). */
+void absa_dist_allreduce_x128(absa_dist *d, void *buf, size_t n);
 void absa_dist_max_f64(absa_dist *d, double *buf, size_t n);       /* max, in place */
 void absa_dist_minmax_u64(absa_dist *d, uint64_t v, uint64_t *mn, uint64_t *mx);
 void absa_dist_bcast(absa_dist *d, void *buf, size_t bytes);       /* from rank 0 */

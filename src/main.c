@@ -1,6 +1,9 @@
-/* main.c — the `absa` binary: dispatches to the subcommands declared in cli.h. */
+/* main.c — the `absa` binary: dispatches to the subcommands declared in cli.h, after choosing
+ * passive OpenMP waits unless the user chose a policy (absa_wait_policy). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -34,8 +37,21 @@ static void usage(FILE *f)
                "option, bad or missing option value), with one line ending in (see 'absa <command> --help').\n");
 }
 
+/* Idle OpenMP workers sleep instead of spinning (OMP_WAIT_POLICY=passive) unless the user set a
+ * policy: on a shared or oversubscribed node (other jobs, several ranks per node, MPI progress
+ * threads) spinning workers steal the cores that the busy ones need, measured 2-4x slower than
+ * one thread (docs/benchmarks.md), while passive costs little on an idle node. libgomp reads the
+ * variable when it is loaded, before main, so the binary sets it and executes itself again, once
+ * (the variable is then set); if that exec fails, absa goes on with the runtime's default. */
+static void absa_wait_policy(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    execv("/proc/self/exe", argv);
+}
+
 int main(int argc, char **argv)
 {
+    absa_wait_policy(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -21,6 +21,8 @@ typedef struct opt {
     const char *help;
 } opt;
 
+#define ABSA_TRAIN_MICRO_DEFAULT 128 /* largest default micro-batch (design: 128) */
+
 #define F(field) offsetof(absa_train_cfg, field), sizeof(((absa_train_cfg *)0)->field)
 static const opt absa_train_opts[] = {
     {"data", T_STR, F(data), 0, 0, "packed HDF5 dataset (absa pack), or ucx://HOST:PORT to stream it from absa serve"},
@@ -31,7 +33,7 @@ static const opt absa_train_opts[] = {
     {"schedule", T_METHOD, F(sched.method), 0, 0, "sgd | abs | absa"},
     {"epochs", T_INT, F(sched.epochs), 1, 1e6, "epochs"},
     {"batch", T_INT, F(sched.batch0), 1, 1 << 24, "initial (effective) batch B0"},
-    {"micro-batch", T_INT, F(sched.micro), 1, 1 << 20, "samples per forward/backward (BN statistics)"},
+    {"micro-batch", T_INT, F(sched.micro), 0, 1 << 20, "samples per forward/backward (BN statistics); 0 = min(--batch, 128)"},
     {"max-batch", T_INT, F(sched.max_batch), 1, 1 << 30, "batch cap"},
     {"lr", T_DBL, F(sched.lr0), -1e9, 1e9, "initial learning rate"},
     {"lr-decay-epochs", T_INTLIST, F(sched.lr_decay_epochs), 0, 0, "comma list of epochs after which lr *= lr-decay ('none' for none)"},
@@ -59,7 +61,7 @@ static const opt absa_train_opts[] = {
     {"limit-train", T_INT, F(limit_train), 0, 1 << 30, "use only the first N train samples (0 = all)"},
     {"limit-test", T_INT, F(limit_test), 0, 1 << 30, "use only the first N test samples (0 = all)"},
     {"test-batch", T_INT, F(test_batch), 1, 1 << 20, "batch of the test pass"},
-    {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores)"},
+    {"threads", T_INT, F(threads), 0, 4096, "OpenMP/OpenBLAS threads (0 = all cores; idle ones sleep unless OMP_WAIT_POLICY is set)"},
     {"step-log", T_INT, F(step_log), 0, 1 << 30, "a metrics line every N steps (0 = none)"},
     {"memory-budget", T_SIZE, F(memory_budget), 1 << 20, 1e15, "bytes of RAM for the data reader"},
     {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop after N epochs of this invocation"},
@@ -87,6 +89,7 @@ void absa_train_cfg_defaults(absa_train_cfg *c)
     strcpy(c->augment, "auto");
     strcpy(c->out, "absa-run");
     absa_sched_defaults(&c->sched);
+    c->sched.micro = 0; /* min(batch, ABSA_TRAIN_MICRO_DEFAULT), resolved after parsing */
     c->sched.epochs = 10;
     c->sched.lr0 = 0.02;
     c->sched.n_lr_decay = 0;
@@ -257,6 +260,9 @@ absa_status absa_train_cfg_parse(absa_train_cfg *c, int argc, char **argv, int *
         ABSA_TRY(absa_train_cfg_set(c, key, val, &used));
         if (used && !eq) i++;
     }
+    /* --micro-batch 0 (the default): the batch itself, up to ABSA_TRAIN_MICRO_DEFAULT samples */
+    if (c->sched.micro == 0)
+        c->sched.micro = c->sched.batch0 < ABSA_TRAIN_MICRO_DEFAULT ? c->sched.batch0 : ABSA_TRAIN_MICRO_DEFAULT;
 cleanup:
     return status;
 }

@@ -1,10 +1,14 @@
 /* train_step.c — the computing part of an epoch of `absa train`, on one rank or spread over the
- * active ranks so that the result does not depend on their number (up to float summation order):
+ * active ranks so that the result does not depend on their number:
  *
  *  - a step of batch B takes samples [cursor, cursor+B) of the ONE global permutation
  *    absa_permutation(seed, epoch); its k = ceil(B / micro) micro-batches j go to rank j % R,
- *    each backpropagated with weight nb/B; then one allreduce of the flat gradient arena and
- *    one of a small double vector (step loss, correct count, stop flag, batch-norm statistics);
+ *    each backpropagated with weight nb/B into the zeroed gradient arena, which is added to an
+ *    exact fixed-point sum (exact_sum.h) with the micro-batch's weighted loss; then one
+ *    allreduce of those sums and one of a small double vector (correct count, stop flag,
+ *    batch-norm statistics). The exact sums make the step's gradient and loss the same bits
+ *    whatever the number of ranks and whichever rank ran which micro-batch (float addition
+ *    would make them depend on the grouping, e.g. on the step at which spawned ranks join);
  *  - batch norm: batch statistics per micro-batch (train mode) as on one process. The running
  *    statistics after a step are those of the k sequential updates r <- (1-m) r + m s_j, which
  *    is linear: r_k = (1-m)^k r_0 + sum_j (1-m)^(k-1-j) m s_j, so each rank adds its own
@@ -31,7 +35,7 @@
 #include "train_source.h"
 #include "trainer_impl.h"
 
-enum { RED_LOSS = 0, RED_CORRECT, RED_STOP, RED_GROW, RED_BN = RED_GROW + 3 };
+enum { RED_CORRECT = 0, RED_STOP, RED_XBAD, RED_GROW, RED_BN = RED_GROW + 3 };
 
 static void log_ids(absa_tstate *t, int epoch, const uint64_t *idx, int n)
 {
@@ -53,7 +57,7 @@ static absa_status log_step(absa_tstate *t, int epoch, double loss)
 
 /* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
 static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int B, int k, int merge_bn,
-                               uint64_t aug_seed, double *loss, long *correct)
+                               uint64_t aug_seed, long *correct)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -87,9 +91,12 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     if (!isfinite(l))
         ABSA_FAIL(ABSA_EINVAL, "training diverged: loss is %g at epoch %d step %lld (lr %g too large?)", l, epoch,
                   (long long)t->pr.global_step, t->pr.sched.lr);
+    absa_model_zero_grad(m);
     absa_model_backward(m, t->x, t->y, (double)nb / B, 0);
     *correct += absa_xent_correct_f32(nb, t->K, z, t->y);
-    *loss += l * nb / B;
+    const double wl = l * nb / B;
+    absa_xsum_add_f32(&t->gsum, 0, m->grad, m->n_params);
+    absa_xsum_add_f64(&t->gsum, m->n_params, &wl, 1);
     if (merge_bn) {
         const double w = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k - 1 - j);
         for (size_t i = 0; i < nbuf; i++) t->red[RED_BN + i] += w * m->bufs[i];
@@ -126,13 +133,13 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
-        absa_model_zero_grad(m);
+        absa_xsum_zero(&t->gsum, k);
         if (nbuf) memcpy(t->bn0, m->bufs, nbuf * sizeof(float));
         if (ncnt) memcpy(t->cnt0, m->num_batches_tracked, ncnt * sizeof(int64_t));
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
-        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &step_loss, &correct));
-        t->red[RED_LOSS] = step_loss;
+        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &correct));
         t->red[RED_CORRECT] = (double)correct;
+        t->red[RED_XBAD] = t->gsum.bad;
         int sig = absa_stop_watch_poll(t->stop);
         if (!sig && absa_handoff_poll(t)) sig = -1; /* a bigger job is ready to take over */
         if (sig) t->stop_sig = sig;
@@ -140,7 +147,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
         if (R > 1) {
             double q = absa_now();
-            absa_dist_allreduce_f32(t->dist, m->grad, m->n_params);
+            absa_dist_allreduce_x128(t->dist, t->gsum.v, t->gsum.n);
             absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
             t->t_comm += absa_now() - q;
         }
@@ -149,7 +156,11 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
             for (size_t i = 0; i < nbuf; i++) m->bufs[i] = (float)(decay * t->bn0[i] + t->red[RED_BN + i]);
             for (size_t i = 0; i < ncnt; i++) m->num_batches_tracked[i] = t->cnt0[i] + k;
         }
-        step_loss = t->red[RED_LOSS];
+        if (t->red[RED_XBAD] > 0) /* every rank sees it after the reduction: all stop here */
+            ABSA_FAIL(ABSA_EINVAL, "training diverged: a gradient is not finite or beyond %g at epoch %d step %lld (lr %g too large?)",
+                      t->gsum.limit, epoch, (long long)pr->global_step, pr->sched.lr);
+        absa_xsum_get_f32(&t->gsum, 0, m->grad, m->n_params);
+        step_loss = absa_xsum_get_f64(&t->gsum, m->n_params);
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);
         if (t->src->commit) ABSA_TRY(t->src->commit(t)); /* after the update: consumed exactly once */

@@ -106,7 +106,8 @@ static absa_status setup(absa_tstate *t)
     t->bn0 = malloc(sizeof(float) * (nbuf + 1));
     t->cnt0 = malloc(sizeof(int64_t) * ((size_t)t->m->n_counts + 1));
     t->red = malloc(sizeof(double) * (nbuf + 10));
-    if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red)
+    if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red ||
+        absa_xsum_init(&t->gsum, t->m->n_params + 1))
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
     ABSA_TRY(absa_model_reserve(t->m, (int)xs));
     if (c->sample_log[0]) {
@@ -437,5 +438,6 @@ cleanup:
     free(t.bn0);
     free(t.cnt0);
     free(t.red);
+    absa_xsum_free(&t.gsum);
     return status;
 }

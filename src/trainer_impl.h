@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "dist.h"
+#include "exact_sum.h"
 #include "h5reader.h"
 #include "model.h"
 #include "optim.h"
@@ -43,6 +44,7 @@ typedef struct absa_tstate {
     float *bn0;              /* batch-norm buffers at the step start (n_bufs) */
     int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
+    absa_xsum gsum;          /* the step's gradient (n_params) and loss (+1), summed exactly */
     FILE *idlog;             /* --sample-log: this process's sample ids */
     const absa_source_ops *src; /* where the training samples come from (train_source.h) */
     /* --data ucx://: the stream (train_source.c); t->train is then --test-data's train split

@@ -7,7 +7,8 @@ The fixture is an absa checkpoint (root attributes + /model, loadable by absa_ch
 with random but sane weights (BN: random gamma/beta and running statistics near the data's,
 so eval mode is non-trivial), plus:
     /data/x [N,C,H,W] f32, /data/y [N] i32, /data/v [P] f32 (HVP direction),
-    /data/v0 [P] f32 (power-iteration start), /data/sgd_x [S+1,N,C,H,W], /data/sgd_y [S+1,N]
+    /data/v0 [P] f32 (power-iteration start), /data/sgd_x [S+1,NS,C,H,W], /data/sgd_y [S+1,NS]
+    (NS = /expected attribute sgd_batch: N, or 2 for c1 and resnet20)
     /meta/param_offsets [T+1] i64  (parameters_to_vector layout, one entry per parameter tensor)
     /expected/<mode>/{logits, loss, grad, hv}  float64 torch results, mode = train | eval
     /expected/train/running/<buffer name>       BN buffers after one train-mode forward
@@ -43,11 +44,20 @@ EIG_ITERS = 20
 SGD_STEPS = 5
 SGD = dict(lr=0.05, momentum=0.9, weight_decay=5e-4)
 # The gradient is discontinuous at a ReLU kink: an input within float32 rounding of 0 makes the
-# float32 mask a coin flip (one flipped element moved resnet20's eval gradient by 7e-4). Inputs
-# are redrawn until every ReLU input, in train and eval mode, is at least KINK_MARGIN * its
-# tensor's RMS away from 0 (float64), so every float32 implementation must agree with torch.
+# float32 mask a coin flip (one flipped element moved resnet20's eval gradient by 7e-4). Likewise
+# at a max-pool near-tie: a window whose two largest inputs are within float32 rounding routes the
+# gradient to either one (a gap of 1.1e-7 RMS in c1's first pool moved its eval gradient by
+# 1.3e-3 with OpenBLAS's SkylakeX kernels, not with the Haswell ones). Inputs are redrawn until
+# every ReLU input is at least KINK_MARGIN * its tensor's RMS away from 0 and every max-pool
+# window's largest input exceeds the next one by KINK_MARGIN * RMS or is an exact tie (equal
+# values, e.g. batch norm of ReLU zeros, whose gradient goes to the first in both engines), in
+# train and eval mode (float64), so every float32 implementation must agree with torch.
 KINK_MARGIN = 1e-6
 KINK_TRIES = 200
+# The SGD run's inputs are guarded too (sgd_kink_margin). resnet20 at batch 8 has 6 x 2.5 M ReLU
+# inputs, always some within 1e-6 RMS of 0 (200 draws: best 5.7e-7), and c1 needed ~50 draws
+# (a minute); their SGD runs use batch 2 (one to three draws).
+SGD_BATCH = {"resnet20": 2, "c1": 2}
 
 
 def sane_weights(model, C, H, W, gen):
@@ -114,11 +124,13 @@ def results(model0, dtype, x, y, v, v0, sgd_x, sgd_y):
     return out
 
 
-def kink_margin(model, x):
-    """Smallest |ReLU input| / RMS(ReLU input) over every F.relu call of a float64 forward of x,
-    in train mode (batch statistics; on a copy, running statistics untouched) and eval mode."""
+def kink_margin(model, x, modes=(True, False)):
+    """Smallest |ReLU input| / RMS(ReLU input) over every F.relu call, and smallest gap between
+    the two largest inputs of a max-pool window (exact ties excepted) / RMS(pool input) over every
+    F.max_pool2d call (no padding or dilation), of a float64 forward of x in train mode (batch
+    statistics; on a copy, running statistics untouched) and eval mode."""
     worst = float("inf")
-    relu = F.relu
+    relu, max_pool2d = F.relu, F.max_pool2d
 
     def spy(t, inplace=False):
         nonlocal worst
@@ -127,13 +139,43 @@ def kink_margin(model, x):
             worst = min(worst, float(t.abs().min()) / rms)
         return relu(t, inplace=inplace)
 
-    F.relu = spy
+    def pool_spy(t, kernel_size, stride=None, *args, **kwargs):
+        nonlocal worst
+        k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
+        s = k if stride is None else stride if isinstance(stride, int) else stride[0]
+        win = t.unfold(2, k, s).unfold(3, k, s)
+        top = win.reshape(*win.shape[:4], -1).topk(2, dim=-1).values
+        gap = top[..., 0] - top[..., 1]
+        rms = float(t.pow(2).mean().sqrt())
+        if rms > 0 and bool((gap > 0).any()):
+            worst = min(worst, float(gap[gap > 0].min()) / rms)
+        return max_pool2d(t, kernel_size, stride, *args, **kwargs)
+
+    F.relu, F.max_pool2d = spy, pool_spy
     try:
         with torch.no_grad():
-            for train in (True, False):
+            for train in modes:
                 copy.deepcopy(model).double().train(train)(x.double())
     finally:
-        F.relu = relu
+        F.relu, F.max_pool2d = relu, max_pool2d
+    return worst
+
+
+def sgd_kink_margin(model, sgd_x, sgd_y):
+    """kink_margin of every train-mode forward of the float64 SGD run that results() makes: the
+    later steps' inputs meet the kinks with their own weights, and a flip there moves the losses
+    of all later steps (c1: 4.6e-4 with OpenBLAS's SkylakeX kernels, 1.7e-6 with Haswell's;
+    resnet20: 1.2e-4 on many threads, 7e-6 on two)."""
+    m = copy.deepcopy(model).double().train()
+    opt = torch.optim.SGD(m.parameters(), **SGD)
+    worst = float("inf")
+    for k in range(SGD_STEPS + 1):
+        worst = min(worst, kink_margin(m, sgd_x[k], modes=(True,)))
+        if k == SGD_STEPS:
+            break
+        opt.zero_grad()
+        F.cross_entropy(m(sgd_x[k].double()), sgd_y[k]).backward()
+        opt.step()
     return worst
 
 
@@ -165,15 +207,26 @@ def main():
         if margin >= KINK_MARGIN:
             break
     else:
-        print("gen_fixture: no input in %d draws keeps every ReLU input %.0e * RMS from 0 (best "
+        print("gen_fixture: no input in %d draws keeps every ReLU input and max-pool gap %.0e * RMS from 0 (best "
               "%.2e)" % (KINK_TRIES, KINK_MARGIN, margin), file=sys.stderr)
         sys.exit(1)
-    print("gen_fixture: input draw %d: every ReLU input >= %.2e * RMS from 0" % (tries, margin))
+    print("gen_fixture: input draw %d: every ReLU input and max-pool gap >= %.2e * RMS from 0" % (tries, margin))
     y = torch.randint(0, 10, (N,), generator=gen)
     v = torch.randn(P, generator=gen)
     v0 = torch.randn(P, generator=gen)
-    sgd_x = torch.randn(SGD_STEPS + 1, N, C, H, W, generator=gen)
-    sgd_y = torch.randint(0, 10, (SGD_STEPS + 1, N), generator=gen)
+    NS = SGD_BATCH.get(a.model, N)
+    for tries in range(1, KINK_TRIES + 1):  # the same for the SGD run's inputs
+        sgd_x = torch.randn(SGD_STEPS + 1, NS, C, H, W, generator=gen)
+        sgd_y = torch.randint(0, 10, (SGD_STEPS + 1, NS), generator=gen)
+        margin = sgd_kink_margin(model, sgd_x, sgd_y)
+        if margin >= KINK_MARGIN:
+            break
+    else:
+        print("gen_fixture: no SGD input in %d draws keeps every ReLU input and max-pool gap %.0e * RMS "
+              "from 0 (best %.2e)" % (KINK_TRIES, KINK_MARGIN, margin), file=sys.stderr)
+        sys.exit(1)
+    print("gen_fixture: SGD input draw %d (batch %d): every ReLU input and max-pool gap >= %.2e * RMS "
+          "from 0" % (tries, NS, margin))
 
     r64 = results(model, torch.float64, x, y, v, v0, sgd_x, sgd_y)
     r32 = results(model, torch.float32, x, y, v, v0, sgd_x, sgd_y)
@@ -191,6 +244,7 @@ def main():
         b = f.create_group("baseline_f32")
         e.attrs["eig_iters"] = np.int32(EIG_ITERS)
         e.attrs["sgd_steps"] = np.int32(SGD_STEPS)
+        e.attrs["sgd_batch"] = np.int32(NS)
         for k, val in SGD.items():
             e.attrs["sgd_" + k] = np.float64(val)
         offs = np.concatenate([[0], np.cumsum(sizes)])

@@ -38,7 +38,7 @@ typedef struct fixture {
     int N, P, T; /* batch, parameters, parameter tensors */
     float *x, *v, *v0, *sgd_x;
     int32_t *y, *sgd_y;
-    int eig_iters, sgd_steps;
+    int eig_iters, sgd_steps, sgd_N; /* sgd_N: the SGD run's batch (attribute sgd_batch, else N) */
     double sgd_lr, sgd_momentum, sgd_wd;
 } fixture;
 
@@ -270,7 +270,7 @@ static void symmetry(absa_model *m, const fixture *fx, const state *s0, int trai
 
 static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
 {
-    const int S = fx->sgd_steps, N = fx->N;
+    const int S = fx->sgd_steps, N = fx->sgd_N;
     const size_t per = (size_t)N * m->in_c * m->in_h * m->in_w;
     double *ref = xalloc((size_t)(S + 1) * sizeof(double)), worst = 0, worst_strict = 0;
     rd(fx->f, "/expected/sgd/losses", H5T_NATIVE_DOUBLE, (size_t)S + 1, ref);
@@ -296,7 +296,9 @@ static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
     /* The first SGD_STRICT losses (a plain step, then one with momentum and weight decay) must
      * match to TOL_SGD. Over all steps, when lr * lambda_max > 2 the trajectory is unstable
      * and amplifies float32 rounding (c1: lambda ~ 650, lr 0.05): when torch's own float32 run
-     * misses TOL_SGD, ours is held to TOL_SGD_UNSTABLE instead. */
+     * misses TOL_SGD, ours is held to TOL_SGD_UNSTABLE instead. (What pushed both past TOL_SGD
+     * was a ReLU-kink or max-pool flip along the run; gen_fixture.py now keeps the SGD inputs
+     * off those, and every model meets TOL_SGD.) */
     double base = rd_attr(fx->f, "/baseline_f32", "sgd_losses");
     char what[64];
     snprintf(what, sizeof what, "SGD first %d losses (max)", SGD_STRICT);
@@ -348,14 +350,16 @@ int main(int argc, char **argv)
     fx.y = xalloc((size_t)fx.N * sizeof(int32_t));
     fx.v = xalloc(m->n_params * sizeof(float));
     fx.v0 = xalloc(m->n_params * sizeof(float));
-    fx.sgd_x = xalloc((size_t)(fx.sgd_steps + 1) * fx.N * per * sizeof(float));
-    fx.sgd_y = xalloc((size_t)(fx.sgd_steps + 1) * fx.N * sizeof(int32_t));
+    const double sgd_batch = rd_attr(fx.f, "/expected", "sgd_batch");
+    fx.sgd_N = isnan(sgd_batch) ? fx.N : (int)sgd_batch;
+    fx.sgd_x = xalloc((size_t)(fx.sgd_steps + 1) * fx.sgd_N * per * sizeof(float));
+    fx.sgd_y = xalloc((size_t)(fx.sgd_steps + 1) * fx.sgd_N * sizeof(int32_t));
     rd(fx.f, "/data/x", H5T_NATIVE_FLOAT, (size_t)fx.N * per, fx.x);
     rd(fx.f, "/data/y", H5T_NATIVE_INT32, (size_t)fx.N, fx.y);
     rd(fx.f, "/data/v", H5T_NATIVE_FLOAT, m->n_params, fx.v);
     rd(fx.f, "/data/v0", H5T_NATIVE_FLOAT, m->n_params, fx.v0);
-    rd(fx.f, "/data/sgd_x", H5T_NATIVE_FLOAT, (size_t)(fx.sgd_steps + 1) * fx.N * per, fx.sgd_x);
-    rd(fx.f, "/data/sgd_y", H5T_NATIVE_INT32, (size_t)(fx.sgd_steps + 1) * fx.N, fx.sgd_y);
+    rd(fx.f, "/data/sgd_x", H5T_NATIVE_FLOAT, (size_t)(fx.sgd_steps + 1) * fx.sgd_N * per, fx.sgd_x);
+    rd(fx.f, "/data/sgd_y", H5T_NATIVE_INT32, (size_t)(fx.sgd_steps + 1) * fx.sgd_N, fx.sgd_y);
 
     /* the parameter arena must be torch's parameters_to_vector layout */
     for (int i = 0; i < m->n_tensors; i++) fx.T += m->tensors[i].kind == ABSA_TENSOR_PARAM;

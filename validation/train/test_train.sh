@@ -7,7 +7,9 @@
 #     logged seed and the same sample count;
 #  3. SIGKILL mid-run + --resume gives exactly (bitwise, all non-timing fields) the metrics and
 #     final weights of an uninterrupted run;
-#  4. absa plot writes a real PNG.
+#  4. absa plot writes a real PNG;
+#  5. the micro-batch default is min(--batch, 128); OpenMP waits are passive unless the user set
+#     OMP_WAIT_POLICY.
 # Usage: test_train.sh ABSA PYTHON
 set -u
 ABSA=$1; PY=${2:-/usr/bin/python3}
@@ -30,6 +32,32 @@ $ABSA init --model lenet --input 3,32,32 --out "$W/cifar-lenet.h5" 2>/dev/null
 expect_fail "resume with another input shape" "expects 3x32x32" $ABSA train --data "$W/fm.h5" --resume "$W/cifar-lenet.h5" --out "$W/x"
 printf 'epochs = 3\nmodel = lenet\nlr = abc\n' > "$W/bad.cfg"
 expect_fail "bad config file" "bad.cfg:3" $ABSA train --config "$W/bad.cfg" --data "$W/fm.h5"
+
+# the micro-batch default follows the batch: min(--batch, 128) (a --batch below 128 used to
+# need an explicit --micro-batch); an explicit one above the batch is still an error
+SMALL=(--data "$W/fm.h5" --epochs 1 --limit-train 256 --limit-test 100 --eig-samples 16 --eig-iters 1 --threads 1 --quiet)
+for bm in 32:32 256:128; do
+  b=${bm%:*} m=${bm#*:}
+  if $ABSA train "${SMALL[@]}" --batch "$b" --max-batch 256 --out "$W/mb$b" 2>"$W/err" &&
+     grep -qx "micro-batch = $m" "$W/mb$b/config.txt"; then ok "--batch $b: micro-batch $m by default"
+  else bad "--batch $b: micro-batch $m by default"; tail -n "$ERR_TAIL" "$W/err"; fi
+done
+expect_fail "micro-batch above the batch" "micro-batch 64 is larger than the batch 32" $ABSA train --data "$W/fm.h5" --batch 32 --micro-batch 64 --out "$W/x2"
+$ABSA train --help | grep -q -- "--micro-batch .*0 = min(--batch, 128)" && ok "--help: micro-batch default" || bad "--help: micro-batch default"
+# idle OpenMP workers sleep: absa runs with OMP_WAIT_POLICY=passive unless the user set a policy
+wait_policy() {  # $1 = OMP_WAIT_POLICY to start with ("" = unset); prints the running process's
+  local p v=
+  if [ -n "$1" ]; then OMP_WAIT_POLICY=$1 $ABSA train "${SMALL[@]}" --batch 32 --epochs 100 --out "$W/wp" 2>/dev/null & p=$!
+  else env -u OMP_WAIT_POLICY $ABSA train "${SMALL[@]}" --batch 32 --epochs 100 --out "$W/wp" 2>/dev/null & p=$!; fi
+  for _ in $(seq 1 50); do
+    v=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | sed -n 's/^OMP_WAIT_POLICY=//p')
+    [ -n "$v" ] && break; sleep 0.1
+  done
+  kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; rm -rf "$W/wp"
+  echo "$v"
+}
+[ "$(wait_policy "")" = passive ] && ok "OMP_WAIT_POLICY unset: passive" || bad "OMP_WAIT_POLICY unset: not passive"
+[ "$(wait_policy active)" = active ] && ok "OMP_WAIT_POLICY=active kept" || bad "OMP_WAIT_POLICY=active not kept"
 
 # uninterrupted reference run
 if $ABSA train "${COMMON[@]}" --out "$W/full" 2>"$W/err"; then ok "train 3 epochs"; else bad "train 3 epochs"; fi

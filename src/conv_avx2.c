@@ -1,0 +1,24 @@
+/* conv_avx2.c — the AVX2 path of the conv2d engine (conv_path.h): conv_impl.h in float32 and
+ * float64 with its data-movement loops compiled for AVX2; chosen at run time by conv.c only
+ * on a CPU that has AVX2. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "absa_blas.h"
+#include "absa_error.h"
+#include "conv_path.h"
+
+#define ABSA_CONV_PATH avx2
+#define ABSA_CONV_TARGET "avx2"
+
+#define ABSA_T float
+#define ABSA_SFX f32
+#include "conv_impl.h"
+#undef ABSA_T
+#undef ABSA_SFX
+
+#define ABSA_T double
+#define ABSA_SFX f64
+#include "conv_impl.h"
+#undef ABSA_T
+#undef ABSA_SFX

@@ -1,0 +1,31 @@
+/* exact_sum.h — order-independent sums of float/double vectors for the trainer's gradient
+ * accumulation: every addend is rounded once onto a fixed-point grid (2^-88) held in a 128-bit
+ * integer; integer addition (modulo 2^128) is associative and commutative, so the sum has the same
+ * bits whatever the order and grouping of the addends (micro-batches, ranks, the step at which
+ * spawned ranks join). See docs/engine.md, "Determinism". */
+#ifndef ABSA_EXACT_SUM_H
+#define ABSA_EXACT_SUM_H
+#include <stddef.h>
+
+__extension__ typedef unsigned __int128 absa_xword; /* two's complement; wraps, never traps */
+
+typedef struct absa_xsum {
+    absa_xword *v;  /* the n fixed-point sums */
+    size_t n;
+    double limit;   /* addends of this magnitude or more (or not finite) set bad */
+    int bad;        /* an addend was out of range: the sums are meaningless */
+} absa_xsum;
+
+/* Allocates n sums (0 on success, -1 out of memory); absa_xsum_free releases them. */
+int absa_xsum_init(absa_xsum *s, size_t n);
+void absa_xsum_free(absa_xsum *s);
+/* Zeroes the sums for at most max_addends addends per element (sets the range limit so that the
+ * exact sum cannot leave the 128-bit range: |addend| < 2^38 / max_addends). */
+void absa_xsum_zero(absa_xsum *s, long max_addends);
+/* v[off + i] += x[i] (rounded toward zero onto the grid) for i < n. */
+void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n);
+void absa_xsum_add_f64(absa_xsum *s, size_t off, const double *x, size_t n);
+/* out[i] = v[off + i] rounded to float / double. */
+void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n);
+double absa_xsum_get_f64(const absa_xsum *s, size_t off);
+#endif

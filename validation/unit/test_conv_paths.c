@@ -1,0 +1,125 @@
+/* test_conv_paths.c — the CPU paths of the conv2d engine (conv_path.h) give the same bits: for
+ * patch-matrix and Winograd geometries (sizes that fill the 8x8 register transposes and leave
+ * edges), float32 and float64, the forward, backward (+= into pre-filled gradients), R-forward
+ * and R-backward passes of every path this CPU supports equal the baseline path's bitwise. Also:
+ * the path chosen for absa_conv2d_* is supported and honours ABSA_CPU_PATH (the CTest runs of
+ * the conv and oracle tests on each path set it). Prints the paths it compared; with only the
+ * baseline path on this CPU it still checks the dispatcher. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "absa_test.h"
+#include "conv_path.h"
+
+typedef struct geo { int N, C, H, W, O, k, s, p, bias; } geo;
+
+static uint64_t seed = 42;
+
+#define RUN_T(T, S)                                                                               \
+    static void run_##S(const absa_conv_cfg *c, int path, T **out)                                \
+    {                                                                                             \
+        const size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->O * c->Ho * c->Wo; \
+        const size_t nw = (size_t)c->O * c->C * c->kh * c->kw, no = (size_t)c->O;                  \
+        const size_t nws = absa_conv_workspace(c);                                                \
+        T *in[7];                                                                                 \
+        const size_t nin[7] = {nx, nx, nw, nw, no, ny, ny}; /* x Rx W V Vb dy Rdy */              \
+        uint64_t s = seed;                                                                        \
+        for (int i = 0; i < 7; i++) {                                                             \
+            in[i] = malloc(nin[i] * sizeof(T));                                                   \
+            for (size_t e = 0; e < nin[i]; e++) in[i][e] = (T)absa_test_normal(&s);               \
+        }                                                                                         \
+        /* out: y, dx, dW, db, Ry, Rdx, RdW, Rdb (gradients pre-filled: += is compared too) */    \
+        const size_t nout[8] = {ny, nx, nw, no, ny, nx, nw, no};                                  \
+        for (int i = 0; i < 8; i++) {                                                             \
+            out[i] = malloc(nout[i] * sizeof(T));                                                 \
+            for (size_t e = 0; e < nout[i]; e++) out[i][e] = (T)absa_test_normal(&s);             \
+        }                                                                                         \
+        T *ws = malloc(nws * sizeof(T));                                                          \
+        for (int pass = 0; pass < 4; pass++) {                                                    \
+            for (size_t e = 0; e < nws; e++) ws[e] = (T)NAN;                                      \
+            switch (path * 4 + pass) {                                                            \
+            RUN_PATH(T, S, 0, baseline)                                                           \
+            RUN_PATH(T, S, 1, avx2)                                                               \
+            RUN_PATH(T, S, 2, avx512)                                                             \
+            }                                                                                     \
+        }                                                                                         \
+        for (int i = 0; i < 7; i++) free(in[i]);                                                  \
+        free(ws);                                                                                 \
+    }
+#define RUN_PATH(T, S, P, name)                                                                   \
+    case P * 4 + 0: absa_conv2d_forward_##S##_##name(c, in[0], in[2], in[4], out[0], ws); break;  \
+    case P * 4 + 1:                                                                               \
+        absa_conv2d_backward_##S##_##name(c, in[0], in[2], in[5], out[1], out[2], out[3], ws);    \
+        break;                                                                                    \
+    case P * 4 + 2:                                                                               \
+        absa_conv2d_rforward_##S##_##name(c, in[0], in[1], in[2], in[3], in[4], out[4], ws);      \
+        break;                                                                                    \
+    case P * 4 + 3:                                                                               \
+        absa_conv2d_rbackward_##S##_##name(c, in[0], in[1], in[2], in[3], in[5], in[6], out[5],   \
+                                           out[6], out[7], ws);                                   \
+        break;
+RUN_T(float, f32)
+RUN_T(double, f64)
+
+static const char *const out_names[8] = {"y", "dx", "dW", "db", "Ry", "Rdx", "RdW", "Rdb"};
+
+#define COMPARE_T(T, S)                                                                           \
+    static void compare_##S(const absa_conv_cfg *c, int path, const char *what)                   \
+    {                                                                                             \
+        const size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->O * c->Ho * c->Wo; \
+        const size_t nw = (size_t)c->O * c->C * c->kh * c->kw, no = (size_t)c->O;                  \
+        const size_t nout[8] = {ny, nx, nw, no, ny, nx, nw, no};                                  \
+        T *ref[8], *got[8];                                                                       \
+        run_##S(c, ABSA_CONV_PATH_BASELINE, ref);                                                 \
+        run_##S(c, path, got);                                                                    \
+        for (int i = 0; i < 8; i++) {                                                             \
+            CHECK(!memcmp(ref[i], got[i], nout[i] * sizeof(T)), "%s %s %s: %s differs from baseline", \
+                  what, #S, out_names[i], absa_conv_path_name(path));                             \
+            free(ref[i]);                                                                         \
+            free(got[i]);                                                                         \
+        }                                                                                         \
+    }
+COMPARE_T(float, f32)
+COMPARE_T(double, f64)
+
+int main(void)
+{
+    static const geo geos[] = {
+        {3, 3, 13, 11, 12, 5, 1, 2, 1}, /* patch matrix, 5x5 */
+        {2, 16, 9, 9, 8, 3, 2, 1, 0},   /* patch matrix, stride 2 */
+        {4, 8, 12, 10, 16, 3, 1, 1, 1}, /* Winograd */
+        {5, 9, 7, 8, 10, 3, 1, 0, 1},   /* Winograd, odd output, C != O */
+    };
+    const char *env = getenv("ABSA_CPU_PATH");
+    const int active = absa_conv_path_active();
+    printf("active path: %s (ABSA_CPU_PATH=%s); supported:", absa_conv_path_name(active), env ? env : "unset");
+    for (int p = 0; p < ABSA_CONV_N_PATHS; p++)
+        if (absa_conv_path_supported(p)) printf(" %s", absa_conv_path_name(p));
+    printf("\n");
+    CHECK(absa_conv_path_supported(active), "active path %s is not supported", absa_conv_path_name(active));
+    if (env && *env && strcmp(env, "auto")) { /* the asked path, or the widest supported below it */
+        int want = 0;
+        while (want < ABSA_CONV_N_PATHS && strcmp(env, absa_conv_path_name(want))) want++;
+        while (want > 0 && !absa_conv_path_supported(want)) want--;
+        CHECK(active == want, "ABSA_CPU_PATH=%s gave %s", env, absa_conv_path_name(active));
+    } else {
+        for (int p = active + 1; p < ABSA_CONV_N_PATHS; p++)
+            CHECK(!absa_conv_path_supported(p), "auto chose %s below the supported %s", absa_conv_path_name(active),
+                  absa_conv_path_name(p));
+    }
+    for (size_t g = 0; g < sizeof geos / sizeof geos[0]; g++) {
+        const geo *q = &geos[g];
+        absa_conv_cfg c;
+        CHECK(absa_conv_cfg_init(&c, q->N, q->C, q->H, q->W, q->O, q->k, q->s, q->p, q->bias) == 0, "cfg");
+        char what[64];
+        snprintf(what, sizeof what, "geometry %zu", g);
+        for (int p = 1; p < ABSA_CONV_N_PATHS; p++) {
+            if (!absa_conv_path_supported(p)) continue;
+            compare_f32(&c, p, what);
+            compare_f64(&c, p, what);
+        }
+        seed++;
+    }
+    return absa_test_finish("test_conv_paths");
+}

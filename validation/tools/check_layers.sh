@@ -19,9 +19,9 @@ rank() { # layer name -> number
 }
 layer() { # file name (no directory) -> layer; the first matching row wins
   case $1 in
-    absa_error.* | absa_blas.h | absa_generic.h | rng.* | tmpfiles.* | base_*) echo base ;;
+    absa_error.* | absa_blas.h | absa_generic.h | rng.* | tmpfiles.* | exact_sum.* | base_*) echo base ;;
     cmd_* | main.c | cli.h | cli_*) echo cli ;;
-    layers.h | layers_decl.h | bn.c | bn_impl.h | conv.c | conv_impl.h | conv_wino.h | linear.c | \
+    layers.h | layers_decl.h | bn.c | bn_impl.h | conv*.[ch] | linear.c | \
       linear_impl.h | pointwise.c | pointwise_impl.h | pool.c | pool_impl.h | xent.c | xent_impl.h | \
       model.h | model_*.[ch] | models.c | backend*) echo engine ;;
     curvature.* | fgsm.* | optim.* | schedule.*) echo method ;;

@@ -109,42 +109,7 @@ absa_status absa_dist_init(const absa_dist_opts *o, absa_dist **out)
     }
     d->backend = backend;
     d->grow = backend == ABSA_GROWTH_POOL ? &absa_grow_pool : backend == ABSA_GROWTH_SPAWN ? &absa_grow_spawn : &absa_grow_none;
-    int slots = d->world_size;
-    if (backend == ABSA_GROWTH_POOL) {
-        d->max_ranks = o->max_ranks > 0 && o->max_ranks < d->world_size ? o->max_ranks : d->world_size;
-        d->size = 1; /* growth starts from one active rank */
-        d->rank = d->world_rank;
-        if (d->world_rank == 0) {
-            MPI_Comm_dup(MPI_COMM_SELF, &d->comm);
-        } else {
-            d->comm = MPI_COMM_NULL;
-            d->role = ABSA_DIST_PARKED;
-        }
-    } else {
-        MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
-        d->rank = d->world_rank;
-        d->size = d->world_size;
-        if (backend == ABSA_GROWTH_SPAWN) {
-            int *usize = NULL, flag = 0;
-            MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &usize, &flag);
-            if (flag && usize && *usize > slots) slots = *usize;
-        }
-        d->slots = slots;
-        d->max_ranks = backend == ABSA_GROWTH_NONE ? d->size : o->max_ranks > 0 ? o->max_ranks : slots;
-        /* a spawn beyond the slots fails inside mpirun (and leaves it unable to exit): only
-         * when the launcher allows oversubscription may growth go past them */
-        const char *ov = getenv("OMPI_MCA_rmaps_base_oversubscribe"), *pol = getenv("OMPI_MCA_rmaps_base_mapping_policy");
-        d->oversubscribe = (ov && (!strcmp(ov, "1") || !strcmp(ov, "true"))) || (pol && strstr(pol, "OVERSUBSCRIBE"));
-        if (backend == ABSA_GROWTH_SPAWN && d->max_ranks > slots && !d->oversubscribe && !d->spawn_host[0]) {
-            snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why),
-                     "; --max-ranks %d capped to the %d slots of the allocation (mpirun --oversubscribe lifts this)",
-                     d->max_ranks, slots);
-            d->max_ranks = slots;
-        }
-        if (d->max_ranks < d->size) d->max_ranks = d->size;
-    }
-    if (backend == ABSA_GROWTH_SPAWN && under_srun && !d->spawn_disabled)
-        snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why), " (under srun: spawn will most likely fail)");
+    d->grow->start(d, o, under_srun);
     absa_error_set_rank(d->world_rank);
 done:
 #endif
@@ -217,7 +182,30 @@ int absa_dist_can_grow(const absa_dist *d)
     return d->grow->can_grow(d);
 }
 
+#ifdef ABSA_HAVE_MPI
+void absa_dist_start_world(absa_dist *d)
+{
+    MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
+    d->rank = d->world_rank;
+    d->size = d->world_size;
+    /* a spawn beyond the slots fails inside mpirun (and leaves it unable to exit): only
+     * when the launcher allows oversubscription may growth go past them */
+    const char *ov = getenv("OMPI_MCA_rmaps_base_oversubscribe"), *pol = getenv("OMPI_MCA_rmaps_base_mapping_policy");
+    d->oversubscribe = (ov && (!strcmp(ov, "1") || !strcmp(ov, "true"))) || (pol && strstr(pol, "OVERSUBSCRIBE"));
+}
+#endif
+
 /* ---- the "none" growth backend: a fixed set of ranks ---- */
+
+#ifdef ABSA_HAVE_MPI
+static void none_start(absa_dist *d, const absa_dist_opts *o, int under_srun)
+{
+    (void)o, (void)under_srun;
+    absa_dist_start_world(d);
+    d->slots = d->world_size;
+    d->max_ranks = d->size;
+}
+#endif
 
 static int none_can_grow(const absa_dist *d)
 {
@@ -232,7 +220,14 @@ static int none_grow(absa_dist *d, int target, absa_resize_cost *cost)
     return -1;
 }
 
-const absa_grow_ops absa_grow_none = {.name = "none", .can_grow = none_can_grow, .grow = none_grow};
+const absa_grow_ops absa_grow_none = {
+    .name = "none",
+#ifdef ABSA_HAVE_MPI
+    .start = none_start,
+#endif
+    .can_grow = none_can_grow,
+    .grow = none_grow,
+};
 
 #ifdef ABSA_HAVE_MPI
 static int multi(const absa_dist *d) { return d->mpi && d->size > 1 && d->comm != MPI_COMM_NULL; }

@@ -32,6 +32,21 @@ static void make_group_comm(absa_dist *d, int n)
 
 /* ---- the pool growth backend ---- */
 
+/* one active rank (world rank 0); the others park until a growth activates them */
+static void pool_start(absa_dist *d, const absa_dist_opts *o, int under_srun)
+{
+    (void)under_srun;
+    d->max_ranks = o->max_ranks > 0 && o->max_ranks < d->world_size ? o->max_ranks : d->world_size;
+    d->size = 1; /* growth starts from one active rank */
+    d->rank = d->world_rank;
+    if (d->world_rank == 0) {
+        MPI_Comm_dup(MPI_COMM_SELF, &d->comm);
+    } else {
+        d->comm = MPI_COMM_NULL;
+        d->role = ABSA_DIST_PARKED;
+    }
+}
+
 static int pool_can_grow(const absa_dist *d) { return d->size < d->world_size; }
 
 static void pool_shutdown(absa_dist *d)
@@ -66,7 +81,8 @@ static int grow_pool(absa_dist *d, int target, absa_resize_cost *cost)
     return 1;
 }
 
-const absa_grow_ops absa_grow_pool = {.name = "pool", .can_grow = pool_can_grow, .grow = grow_pool, .shutdown = pool_shutdown};
+const absa_grow_ops absa_grow_pool = {
+    .name = "pool", .start = pool_start, .can_grow = pool_can_grow, .grow = grow_pool, .shutdown = pool_shutdown};
 #endif
 
 int absa_dist_grow_begin(absa_dist *d, int target, absa_resize_cost *cost)

@@ -44,6 +44,11 @@ typedef struct absa_spawn_job {
  * A new backend (e.g. a hand-off to a bigger job) adds a table and a row in that selection. */
 typedef struct absa_grow_ops {
     const char *name; /* "none", "pool", "spawn": reports, summary.json */
+#ifdef ABSA_HAVE_MPI
+    /* MPI is up and this process was launched (not spawned by a growth): set the active set
+     * (comm, rank, size, role), slots and max_ranks from the options; may add to d->why */
+    void (*start)(absa_dist *d, const absa_dist_opts *o, int under_srun);
+#endif
     /* able to add ranks now (the caller has checked MPI, --max-ranks and a pending growth) */
     int (*can_grow)(const absa_dist *d);
     /* start growing to target (> size) ranks: 0 = in the background (absa_dist_grow_settle
@@ -87,6 +92,8 @@ struct absa_dist {
 };
 
 #ifdef ABSA_HAVE_MPI
+/* dist.c: every launched rank active (comm = a dup of MPI_COMM_WORLD), oversubscription flag */
+void absa_dist_start_world(absa_dist *d);
 /* dist_spawn.c: start a spawn growth (0: in the background, 1: done, -1: failed) */
 int absa_dist_spawn_begin(absa_dist *d, int target, absa_resize_cost *cost);
 /* dist_spawn.c: wait (bounded) for a given-up spawn's helper; 1 if it ended. */

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 #include "fgsm.h"
 #include "trainer.h"
@@ -65,14 +65,9 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     absa_model *m = t->m;
     const int off = j * sc->micro;
     int nb = B - off < sc->micro ? B - off : sc->micro;
-    const uint64_t *ids = t->perm + cur + off;
+    const uint64_t *ids = NULL;
     double d0 = absa_now();
-    if (t->ucx) { /* the same positions from the server: exactly nb samples (or an error) */
-        ABSA_TRY(absa_tsrc_ucx_fetch(t, epoch, cur, t->pr.sched.batch, absa_dist_size(t->dist), j, aug_seed));
-        ids = t->ids;
-    } else {
-        ABSA_TRY(absa_h5reader_gather_f32(t->train, ids, (size_t)nb, 1, t->crop, t->flip, aug_seed, t->x, t->y));
-    }
+    ABSA_TRY(t->src->fetch(t, epoch, cur, j, nb, aug_seed, &ids));
     t->t_data += absa_now() - d0;
     for (int i = 0; i < nb; i++)
         if (t->y[i] < 0 || t->y[i] >= t->K) ABSA_FAIL(ABSA_EFORMAT, "%s: label %d out of range", c->data, t->y[i]);
@@ -127,9 +122,9 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
     for (size_t cur = (size_t)pr->ep_cursor; cur < t->n_train;) {
         const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist); /* grows at steps */
         int B = pr->sched.batch;
-        /* the stream: this rank's micro-batches of this and the next steps are requested ahead
-         * (requests of an older plan, e.g. before the ranks grew, are withdrawn) */
-        if (t->ucx) ABSA_TRY(absa_tsrc_ucx_plan(t, epoch, cur, B, R, rank));
+        /* e.g. the stream: this rank's micro-batches of this and the next steps are requested
+         * ahead (requests of an older plan, e.g. before the ranks grew, are withdrawn) */
+        if (t->src->plan) ABSA_TRY(t->src->plan(t, epoch, cur, B, R, rank));
         if ((size_t)B > t->n_train - cur) B = (int)(t->n_train - cur);
         const int k = (B + sc->micro - 1) / sc->micro;
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
@@ -161,7 +156,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         step_loss = absa_xsum_get_f64(&t->gsum, m->n_params);
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);
-        if (t->ucx) ABSA_TRY(absa_tsrc_ucx_commit(t)); /* after the update: consumed exactly once */
+        if (t->src->commit) ABSA_TRY(t->src->commit(t)); /* after the update: consumed exactly once */
         pr->global_step++;
         pr->samples_seen += B;
         pr->ep_loss_sum += step_loss * B;

@@ -13,6 +13,7 @@
 #include "optim.h"
 #include "train_io.h"
 #include "train_signal.h"
+#include "train_source.h"
 #include "ucx_client.h"
 
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
@@ -43,7 +44,8 @@ typedef struct absa_tstate {
     absa_xsum gsum;          /* the step's gradient (n_params) and loss (+1), summed exactly */
     float *ghost;            /* host copy of the model's gradient (n_params) for gsum */
     FILE *idlog;             /* --sample-log: this process's sample ids */
-    /* --data ucx://: the stream (train_source.h); t->train is then --test-data's train split
+    const absa_source_ops *src; /* where the training samples come from (train_source.h) */
+    /* --data ucx://: the stream (train_source.c); t->train is then --test-data's train split
      * (eigenvalue samples only) or NULL */
     absa_ucx_client *ucx;
     uint64_t *ids;           /* sample ids of the micro-batch in t->x */

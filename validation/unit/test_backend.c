@@ -126,6 +126,32 @@ static void against_cpu(const char *name, int C, int H, int W)
     free_result(&b);
 }
 
+/* The reduction entry: the backend hands the dist layer's hook host memory and keeps the result. */
+static void twice(void *ctx, float *x, size_t n)
+{
+    ++*(int *)ctx;
+    for (size_t i = 0; i < n; i++) x[i] *= 2.0f;
+}
+
+static void allreduce_entry(const char *device)
+{
+    absa_model *m = NULL;
+    CHECK(absa_model_create_on("mlp", 1, 4, 4, 3, device, &m) == ABSA_OK, "create");
+    if (!m) return;
+    const size_t P = m->n_params;
+    float *h = calloc(P, sizeof(float));
+    for (size_t i = 0; i < P; i++) h[i] = (float)i;
+    absa_model_set(m, m->hv, h, P);
+    int calls = 0;
+    absa_model_allreduce(m, m->hv, P, twice, &calls);
+    absa_model_get(m, m->hv, h, P);
+    int ok = calls == 1;
+    for (size_t i = 0; i < P; i++) ok &= h[i] == 2.0f * (float)i;
+    CHECK(ok, "%s: allreduce entry (%d hook calls)", device, calls);
+    free(h);
+    absa_model_free(m);
+}
+
 /* A child that touches backend memory from host code must die of SIGSEGV. */
 static void fence(int what)
 {
@@ -159,6 +185,8 @@ int main(void)
     against_cpu("c1", 3, 16, 16);
     against_cpu("resnet20", 3, 8, 8);
     for (int i = 0; i < 3; i++) fence(i);
+    allreduce_entry("cpu");
+    allreduce_entry("cpu-guarded");
     absa_model *m = NULL;
     CHECK(absa_model_create_on("lenet", 1, 28, 28, 10, "gpu9", &m) == ABSA_EINVAL && !m, "unknown device accepted");
     CHECK(strstr(absa_last_error(), "unknown device 'gpu9'") != NULL, "message: %s", absa_last_error());

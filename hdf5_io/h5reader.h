@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "absa_error.h"
+#include "base_hash.h" /* absa_permutation, absa_hash64 (the data path's shuffle) */
 
 typedef struct absa_h5reader absa_h5reader;
 
@@ -74,9 +75,5 @@ size_t absa_h5reader_window_samples(const absa_h5reader *r);
 void absa_u8_to_f32(const uint8_t *u8, const uint64_t *ids, size_t n, int C, int H, int W,
                     const float *mean, const float *std, int normalise, int crop_pad, int flip,
                     uint64_t aug_seed, float *x);
-/* deterministic per-epoch permutation of [0,count) from (seed, epoch) */
-void absa_permutation(uint64_t seed, uint64_t epoch, size_t count, uint64_t *perm);
-/* the counter-based hash used above: a well-mixed 64-bit value of (key, counter) */
-uint64_t absa_hash64(uint64_t key, uint64_t counter);
 
 #endif

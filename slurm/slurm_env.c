@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_json.h"
 
 const char *absa_slurm_getenv_process(void *ctx, const char *key)
 {

@@ -115,10 +115,34 @@ static hid_t make_group(ckpt_w *w, hid_t parent, const char *name)
     return g;
 }
 
-static const void *tensor_data(const absa_model *m, const absa_tensor_info *t)
+/* Host copies of the model's backend arenas, for writing. */
+typedef struct ckpt_host {
+    float *params, *bufs, *mom;
+} ckpt_host;
+
+static int host_copy(const absa_model *m, ckpt_host *h)
 {
-    if (t->kind == ABSA_TENSOR_PARAM) return m->params + t->offset;
-    if (t->kind == ABSA_TENSOR_BUF) return m->bufs + t->offset;
+    h->params = malloc((m->n_params ? m->n_params : 1) * sizeof(float));
+    h->mom = malloc((m->n_params ? m->n_params : 1) * sizeof(float));
+    h->bufs = malloc((m->n_bufs ? m->n_bufs : 1) * sizeof(float));
+    if (!h->params || !h->mom || !h->bufs) return -1;
+    absa_model_get(m, m->params, h->params, m->n_params);
+    absa_model_get(m, m->mom, h->mom, m->n_params);
+    absa_model_get(m, m->bufs, h->bufs, m->n_bufs);
+    return 0;
+}
+
+static void host_free(ckpt_host *h)
+{
+    free(h->params);
+    free(h->bufs);
+    free(h->mom);
+}
+
+static const void *tensor_data(const absa_model *m, const ckpt_host *h, const absa_tensor_info *t)
+{
+    if (t->kind == ABSA_TENSOR_PARAM) return h->params + t->offset;
+    if (t->kind == ABSA_TENSOR_BUF) return h->bufs + t->offset;
     ABSA_ASSERT((int)t->offset < m->n_counts, "counter index %zu out of range", t->offset);
     return m->num_batches_tracked + t->offset;
 }
@@ -128,7 +152,8 @@ static const void *tensor_data(const absa_model *m, const absa_tensor_info *t)
 static const char *const ckpt_opt_f64[4] = {"lr", "momentum", "dampening", "weight_decay"};
 static const char *const ckpt_opt_int[2] = {"nesterov", "has_momentum"};
 
-static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_extra *extra)
+static int write_model_host(ckpt_w *w, hid_t f, const absa_model *m, const ckpt_host *hm,
+                            const absa_ckpt_extra *extra)
 {
     int input_shape[3] = {m->in_c, m->in_h, m->in_w}, version = ABSA_CKPT_FORMAT_VERSION;
     w->what = "root attributes";
@@ -142,7 +167,7 @@ static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_
     for (int i = 0; g >= 0 && !w->failed && i < m->n_tensors; i++) {
         const absa_tensor_info *t = &m->tensors[i];
         hid_t type = t->kind == ABSA_TENSOR_COUNT ? H5T_NATIVE_INT64 : H5T_NATIVE_FLOAT;
-        put_dataset(w, g, t->name, type, t->ndim, t->shape, tensor_data(m, t));
+        put_dataset(w, g, t->name, type, t->ndim, t->shape, tensor_data(m, hm, t));
     }
     h5_close(&g);
     if (!extra || w->failed) return w->failed ? -1 : 0;
@@ -159,7 +184,7 @@ static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_
     for (int i = 0; mb >= 0 && !w->failed && i < m->n_tensors; i++) {
         const absa_tensor_info *t = &m->tensors[i];
         if (t->kind == ABSA_TENSOR_PARAM)
-            put_dataset(w, mb, t->name, H5T_NATIVE_FLOAT, t->ndim, t->shape, m->mom + t->offset);
+            put_dataset(w, mb, t->name, H5T_NATIVE_FLOAT, t->ndim, t->shape, hm->mom + t->offset);
     }
     h5_close(&mb);
     h5_close(&g);
@@ -176,6 +201,20 @@ static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_
     }
     h5_close(&g);
     return w->failed ? -1 : 0;
+}
+
+static int write_model(ckpt_w *w, hid_t f, const absa_model *m, const absa_ckpt_extra *extra)
+{
+    ckpt_host h;
+    int rc = -1;
+    if (host_copy(m, &h) == 0) rc = write_model_host(w, f, m, &h, extra);
+    else {
+        w->what = "parameters";
+        w->failed = 1;
+        snprintf(w->d.text, sizeof w->d.text, "out of memory for a host copy");
+    }
+    host_free(&h);
+    return rc;
 }
 
 /* fsync a file or directory by name (0 ok, -1 with errno). */
@@ -600,11 +639,11 @@ absa_status absa_checkpoint_load(const char *path, absa_model *m, absa_ckpt_extr
     }
 
     /* everything checked: commit */
-    memcpy(m->params, params, m->n_params * sizeof(float));
-    memcpy(m->bufs, bufs, m->n_bufs * sizeof(float));
+    absa_model_set(m, m->params, params, m->n_params);
+    absa_model_set(m, m->bufs, bufs, m->n_bufs);
     memcpy(m->num_batches_tracked, counts, (size_t)m->n_counts * sizeof(int64_t));
-    if (has_mom) memcpy(m->mom, mom, m->n_params * sizeof(float));
-    else memset(m->mom, 0, m->n_params * sizeof(float));
+    if (has_mom) absa_model_set(m, m->mom, mom, m->n_params);
+    else absa_be_zero(m->be, m->mom, m->n_params);
     if (extra_or_NULL) *extra_or_NULL = *ex;
 cleanup:
     h5_close(&gm);

@@ -1,17 +1,15 @@
-/* cli_util.c — argument parsing, error printing, timing and thread control for the CLI. */
+/* cli_util.c — argument parsing and error printing for the CLI (the clock, thread control and
+ * JSON/number formatting it used to hold are in base_sys.c and base_json.c). */
 #include "cli_util.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <cblas.h>
 
 #include "model.h"
 
@@ -99,43 +97,4 @@ int absa_cli_check_model(const char *cmd, const char *name)
     for (int i = 0; absa_model_names[i]; i++)
         if (!strcmp(absa_model_names[i], name)) return 0;
     return absa_cli_usage(cmd, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", name);
-}
-
-char *absa_fmt_double(char *buf, size_t cap, double v)
-{
-    if (!isfinite(v)) {
-        snprintf(buf, cap, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-        return buf;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return buf;
-}
-
-double absa_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void absa_set_threads(int n)
-{
-    if (n <= 0) return;
-    omp_set_num_threads(n);
-    openblas_set_num_threads(n);
-}
-
-void absa_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
 }

@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base_json.h" /* absa_fmt_double, absa_json_string */
+#include "base_sys.h"  /* absa_now, absa_set_threads */
+
 int absa_arg_int(const char *cmd, const char *opt, const char *s, long lo, long hi, int *out);
 int absa_arg_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int absa_arg_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
@@ -23,15 +26,4 @@ int absa_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(
 int absa_cli_bad_option(const char *cmd, int c, char **argv);
 /* 2 with a usage error unless name is one of absa_model_names (known: ...), else 0. */
 int absa_cli_check_model(const char *cmd, const char *name);
-/* The shortest decimal (%.1g .. %.17g) that strtod reads back as exactly v, e.g. 0.2 and not
- * 0.20000000000000001: every float printed for users (help, config.txt, JSON) goes through it.
- * Non-finite values print as nan / inf / -inf. Returns buf. */
-#define ABSA_DBL_LEN 32
-char *absa_fmt_double(char *buf, size_t cap, double v);
-/* Wall clock in seconds (monotonic). */
-double absa_now(void);
-/* Set OpenMP and OpenBLAS thread counts (n <= 0: leave the defaults). */
-void absa_set_threads(int n);
-/* Write a JSON string literal (quoted, escaped) to f. */
-void absa_json_string(FILE *f, const char *s);
 #endif

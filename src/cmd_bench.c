@@ -23,6 +23,7 @@ static void bench_help(void)
            "  --steps N      timed repetitions                   (default 10)\n"
            "  --warmup N     untimed repetitions first           (default 2)\n"
            "  --threads T    OpenMP/OpenBLAS threads             (default: all cores)\n"
+           "  --device D     engine backend: cpu | cpu-guarded   (default cpu)\n"
            "  --seed S       weights and data seed               (default 0)\n"
            "  -h, --help     this help\n");
 }
@@ -41,7 +42,7 @@ static double median(double *a, int n)
 
 int absa_cmd_bench(int argc, char **argv)
 {
-    const char *cmd = "bench", *model = "lenet";
+    const char *cmd = "bench", *model = "lenet", *device = "cpu";
     int C = 0, H = 0, W = 0, B = 128, steps = 10, warmup = 2, threads = 0, rc;
     uint64_t seed = 0;
     static const struct option opts[] = {
@@ -49,6 +50,7 @@ int absa_cmd_bench(int argc, char **argv)
         {"batch", required_argument, 0, 'b'}, {"steps", required_argument, 0, 'n'},
         {"warmup", required_argument, 0, 'w'}, {"threads", required_argument, 0, 'T'},
         {"seed", required_argument, 0, 's'},  {"help", no_argument, 0, 'h'},
+        {"device", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -56,6 +58,7 @@ int absa_cmd_bench(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
+        case 'D': device = optarg; break;
         case 'i': if ((rc = absa_arg_shape(cmd, "--input", optarg, &C, &H, &W))) return rc; break;
         case 'b': if ((rc = absa_arg_int(cmd, "--batch", optarg, 1, 1 << 20, &B))) return rc; break;
         case 'n': if ((rc = absa_arg_int(cmd, "--steps", optarg, 1, 100000, &steps))) return rc; break;
@@ -75,7 +78,7 @@ int absa_cmd_bench(int argc, char **argv)
     }
     absa_set_threads(threads);
     absa_model *m = NULL;
-    if (absa_model_create(model, C, H, W, 10, &m) != ABSA_OK) return absa_cli_error(cmd, "%s", absa_last_error());
+    if (absa_model_create_on(model, C, H, W, 10, device, &m) != ABSA_OK) return absa_cli_error(cmd, "%s", absa_last_error());
     absa_model_init(m, seed);
     size_t per = (size_t)C * H * W;
     float *x = absa_try_alloc((size_t)B * per * sizeof(float));
@@ -95,7 +98,12 @@ int absa_cmd_bench(int argc, char **argv)
     absa_rng_seed(&rng, seed, 0xBE);
     absa_rng_fill_normal(&rng, (size_t)B * per, x, 1.0f);
     for (int i = 0; i < B; i++) y[i] = (int32_t)(absa_rng_u64(&rng) % 10);
-    absa_rng_fill_normal(&rng, m->n_params, m->v, 1.0f);
+    {
+        float *v = absa_xcalloc(m->n_params ? m->n_params : 1, sizeof(float));
+        absa_rng_fill_normal(&rng, m->n_params, v, 1.0f);
+        absa_model_set(m, m->v, v, m->n_params);
+        free(v);
+    }
     absa_sgd opt;
     absa_sgd_defaults(&opt);
     opt.lr = 1e-3;
@@ -113,7 +121,7 @@ int absa_cmd_bench(int argc, char **argv)
         absa_model_loss(m, y);
         absa_model_backward(m, x, y, 1.0, 0);
         double t2 = absa_now();
-        absa_vec_zero(m->n_params, m->hv);
+        absa_be_zero(m->be, m->hv, m->n_params);
         if (absa_model_hvp(m, x, y, B, 0, 1.0, NULL) != ABSA_OK) {
             absa_cli_error(cmd, "%s", absa_last_error());
             goto done;

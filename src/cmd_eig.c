@@ -32,6 +32,7 @@ static void eig_help(void)
            "  --no-normalise   feed u8/255 instead of (x-mean)/std\n"
            "  --first          the first N samples instead of a seeded random choice\n"
            "  --threads T      OpenMP/OpenBLAS threads            (default: all cores)\n"
+           "  --device D       engine backend: cpu | cpu-guarded  (default cpu)\n"
            "  --output FILE    write the JSON there instead of stdout\n"
            "  --progress S     seconds between progress lines on stderr (0 = every HVP pass) (default 1)\n"
            "  --quiet          no progress on stderr\n"
@@ -101,7 +102,7 @@ static void write_json(FILE *f, const char *ckpt, const char *model, const char 
 
 int absa_cmd_eig(int argc, char **argv)
 {
-    const char *cmd = "eig", *ckpt = NULL, *data = ABSA_DEFAULT_DATA, *split = "train", *outp = NULL;
+    const char *cmd = "eig", *device = "cpu", *ckpt = NULL, *data = ABSA_DEFAULT_DATA, *split = "train", *outp = NULL;
     int n = 128, probes = 0, normalise = 1, first = 0, quiet = 0, threads = 0, tol_set = 0, rc;
     uint64_t seed = 0;
     double every = 1;
@@ -117,7 +118,7 @@ int absa_cmd_eig(int argc, char **argv)
         {"no-normalise", no_argument, 0, 'N'},     {"first", no_argument, 0, 'F'},
         {"threads", required_argument, 0, 'T'},    {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},            {"help", no_argument, 0, 'h'},
-        {"progress", required_argument, 0, 'P'},
+        {"progress", required_argument, 0, 'P'}, {"device", required_argument, 0, 'D'},
         {0, 0, 0, 0}};
     optind = 1;
     opterr = 0;
@@ -125,6 +126,7 @@ int absa_cmd_eig(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'c': ckpt = optarg; break;
+        case 'D': device = optarg; break;
         case 'd': data = optarg; break;
         case 'S': split = optarg; break;
         case 'n': if ((rc = absa_arg_int(cmd, "--samples", optarg, 1, 10000000, &n))) return rc; break;
@@ -167,7 +169,7 @@ int absa_cmd_eig(int argc, char **argv)
     int C, H, W, K;
     double t0 = absa_now();
     if (absa_checkpoint_peek(ckpt, model, sizeof model, &C, &H, &W, &K) != ABSA_OK ||
-        absa_model_create(model, C, H, W, K, &m) != ABSA_OK ||
+        absa_model_create_on(model, C, H, W, K, device, &m) != ABSA_OK ||
         absa_checkpoint_load(ckpt, m, NULL) != ABSA_OK ||
         absa_samples_load(data, split, n, !first, seed, normalise, &s) != ABSA_OK) {
         absa_cli_error(cmd, "%s", absa_last_error());

@@ -33,25 +33,48 @@ cleanup:
     return status;
 }
 
+/* this process's H v over n samples in chunks, each weighted n_chunk/n_total; *lsum = sum of the
+ * per-sample losses (through the backend buffers m->v and m->hv) */
+static absa_status local_hv(absa_model *m, const float *x, const int32_t *y, int n, int n_total, int chunk,
+                            int train, const float *v, float *hv, double *lsum)
+{
+    absa_status status = ABSA_OK;
+    const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
+    absa_model_set(m, m->v, v, P); /* v and hv: host vectors; m->v, m->hv: backend buffers */
+    absa_be_zero(m->be, m->hv, P);
+    double sum = 0;
+    for (int s = 0; s < n; s += chunk) {
+        int nb = n - s < chunk ? n - s : chunk;
+        double l = 0;
+        ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n_total, &l));
+        sum += l * nb;
+    }
+    absa_model_get(m, m->hv, hv, P);
+    *lsum = sum;
+cleanup:
+    return status;
+}
+
 absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int n, int chunk,
                             int train, const float *v, float *hv, double *loss)
 {
     absa_status status = ABSA_OK;
-    const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
-    if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
-    if (v != m->v) memcpy(m->v, v, P * sizeof(float));
-    absa_vec_zero(P, m->hv);
     double lsum = 0;
-    for (int s = 0; s < n; s += chunk) {
-        int nb = n - s < chunk ? n - s : chunk;
-        double l = 0;
-        ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n, &l));
-        lsum += l * nb;
-    }
-    if (hv != m->hv) memcpy(hv, m->hv, P * sizeof(float));
+    if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
+    ABSA_TRY(local_hv(m, x, y, n, n, chunk, train, v, hv, &lsum));
     if (loss) *loss = lsum / n;
 cleanup:
     return status;
+}
+
+absa_status absa_hv_local(const absa_hv_local_set *s, const float *v, float *hv, double *loss_sum)
+{
+    return local_hv(s->m, s->x, s->y, s->n_local, s->n_total, s->chunk, s->train, v, hv, loss_sum);
+}
+
+static absa_status hv_local_cb(void *ctx, const float *v, float *hv, double *loss_sum)
+{
+    return absa_hv_local(ctx, v, hv, loss_sum);
 }
 
 /* v -= sum_j <v, e_j> e_j (e_j orthonormal), then normalise; returns the norm before scaling */
@@ -66,15 +89,15 @@ static double orthonormalise(size_t P, float *v, const float *basis, int k)
     return nrm;
 }
 
-absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y, int n,
-                                 const absa_eig_opts *o, const float *v0, absa_eig_result *res,
-                                 float *eigvecs)
+absa_status absa_power_iteration_op(const absa_hv_op *op, const absa_eig_opts *o, const float *v0,
+                                    absa_eig_result *res, float *eigvecs)
 {
     absa_status status = ABSA_OK;
-    const size_t P = m->n_params;
+    const size_t P = op->n_params;
     float *v = NULL, *hv = NULL, *basis = NULL;
     memset(res, 0, sizeof *res);
     ABSA_TRY(absa_eig_check(o));
+    if (op->n_total <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
     v = absa_try_alloc(P * sizeof(float));
     hv = absa_try_alloc(P * sizeof(float));
     basis = eigvecs ? eigvecs : absa_try_alloc((size_t)o->topk * P * sizeof(float));
@@ -88,8 +111,11 @@ absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y
         double lambda = 0;
         int it;
         for (it = 0; it < o->max_iters; it++) {
-            double loss;
-            ABSA_TRY(absa_hessian_vp(m, x, y, n, o->chunk, o->train_mode, v, hv, &loss));
+            double lsum = 0;
+            ABSA_TRY(op->hv(op->ctx, v, hv, &lsum));
+            if (op->reduce_f32) op->reduce_f32(op->ctx, hv, P);
+            if (op->reduce_f64) op->reduce_f64(op->ctx, &lsum, 1);
+            const double loss = lsum / op->n_total;
             res->n_hvp++;
             res->loss = loss;
             double tmp = absa_vec_dot(P, hv, v);
@@ -120,6 +146,15 @@ cleanup:
     absa_free(hv);
     if (basis != eigvecs) absa_free(basis);
     return status;
+}
+
+absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y, int n,
+                                 const absa_eig_opts *o, const float *v0, absa_eig_result *res,
+                                 float *eigvecs)
+{
+    absa_hv_local_set s = {m, x, y, n, n, o->chunk, o->train_mode};
+    absa_hv_op op = {.n_params = m->n_params, .n_total = n, .hv = hv_local_cb, .ctx = &s};
+    return absa_power_iteration_op(&op, o, v0, res, eigvecs);
 }
 
 absa_status absa_hutchinson_trace(absa_model *m, const float *x, const int32_t *y, int n,

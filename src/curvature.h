@@ -6,6 +6,7 @@
  * (up to float summation order). Batch norm mode is the caller's choice (reference: eval). */
 #ifndef ABSA_CURVATURE_H
 #define ABSA_CURVATURE_H
+#include <stddef.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -42,11 +43,44 @@ typedef struct absa_eig_result {
 void absa_eig_defaults(absa_eig_opts *o); /* HessianFlow reference settings */
 absa_status absa_eig_check(const absa_eig_opts *o);
 
-/* hv = H v over the n samples (hv and v are n_params long; m->v and m->hv are used). */
+/* hv = H v over the n samples (hv and v: host vectors, n_params long; copied to and from the
+ * backend buffers m->v and m->hv). */
 absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int n, int chunk,
                             int train, const float *v, float *hv, double *loss);
 
-/* Power iteration. If v0 is non-NULL it is the (unnormalised) start vector of the first
+/* The operator of a power iteration: H v over a sample set that may be spread over ranks. hv
+ * computes this rank's share of H v (all n_params entries, chunk-weighted by n_chunk/n_total) and of
+ * the loss sum (sum over its samples of the per-sample loss); the reduce hooks sum a vector / a
+ * few doubles over the ranks in place (NULL: one rank, nothing to sum). After the reduction every
+ * rank holds the same H v, so the iteration runs identically on all of them; the serial case is
+ * the one-rank case (no hooks), which keeps the result bitwise that of one process. */
+typedef struct absa_hv_op {
+    size_t n_params;
+    int n_total; /* samples over all ranks; the reported loss is the reduced loss sum / n_total */
+    absa_status (*hv)(void *ctx, const float *v, float *hv, double *loss_sum);
+    void (*reduce_f32)(void *ctx, float *x, size_t n);  /* optional */
+    void (*reduce_f64)(void *ctx, double *x, size_t n); /* optional */
+    void *ctx;
+} absa_hv_op;
+
+/* This rank's part of a sample set spread over ranks: n_local samples of n_total in chunks of
+ * `chunk`; absa_hv_local is an absa_hv_op.hv over it (ctx = the set). */
+typedef struct absa_hv_local_set {
+    absa_model *m;
+    const float *x;
+    const int32_t *y;
+    int n_local, n_total, chunk, train;
+} absa_hv_local_set;
+absa_status absa_hv_local(const absa_hv_local_set *s, const float *v, float *hv, double *loss_sum);
+
+/* The one power iteration (with deflation for topk > 1): Gaussian start from (opts->seed, stream
+ * 0xE16) unless v0 (the unnormalised start of the first eigenvalue) is given, normalise,
+ * lambda = <Hv, v>, v = Hv/|Hv|, absolute or relative stopping rule. eigvecs (topk * n_params
+ * floats) may be NULL. opts->chunk and opts->train_mode are the operator's business. */
+absa_status absa_power_iteration_op(const absa_hv_op *op, const absa_eig_opts *opts, const float *v0,
+                                    absa_eig_result *res, float *eigvecs);
+
+/* Power iteration on one process (absa_power_iteration_op over absa_hessian_vp's operator). If v0 is non-NULL it is the (unnormalised) start vector of the first
  * eigenvalue, otherwise a Gaussian from opts->seed. eigvecs (topk * n_params floats) may be NULL. */
 absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y, int n,
                                  const absa_eig_opts *opts, const float *v0, absa_eig_result *res,

@@ -43,6 +43,7 @@ absa_status absa_dist_init(const absa_dist_opts *o, absa_dist **out)
     absa_dist *d = absa_xcalloc(1, sizeof *d);
     d->size = d->world_size = d->max_ranks = 1;
     d->backend = ABSA_GROWTH_NONE;
+    d->grow = &absa_grow_none;
     d->role = ABSA_DIST_ACTIVE;
     d->spawn_timeout = o->spawn_timeout > 0 ? o->spawn_timeout : 60;
     d->spawn_test_delay = o->spawn_test_delay;
@@ -84,6 +85,7 @@ absa_status absa_dist_init(const absa_dist_opts *o, absa_dist **out)
     MPI_Comm_get_parent(&d->parent);
     if (d->parent != MPI_COMM_NULL) { /* spawned by a growth: joins after its setup (absa_dist_join) */
         d->backend = ABSA_GROWTH_SPAWN;
+        d->grow = &absa_grow_spawn;
         snprintf(d->why, sizeof d->why, "spawned by a growth");
         d->role = ABSA_DIST_JOINING;
         d->rank = -1;
@@ -106,42 +108,8 @@ absa_status absa_dist_init(const absa_dist_opts *o, absa_dist **out)
         snprintf(d->why, sizeof d->why, "requested by --growth");
     }
     d->backend = backend;
-    int slots = d->world_size;
-    if (backend == ABSA_GROWTH_POOL) {
-        d->max_ranks = o->max_ranks > 0 && o->max_ranks < d->world_size ? o->max_ranks : d->world_size;
-        d->size = 1; /* growth starts from one active rank */
-        d->rank = d->world_rank;
-        if (d->world_rank == 0) {
-            MPI_Comm_dup(MPI_COMM_SELF, &d->comm);
-        } else {
-            d->comm = MPI_COMM_NULL;
-            d->role = ABSA_DIST_PARKED;
-        }
-    } else {
-        MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
-        d->rank = d->world_rank;
-        d->size = d->world_size;
-        if (backend == ABSA_GROWTH_SPAWN) {
-            int *usize = NULL, flag = 0;
-            MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &usize, &flag);
-            if (flag && usize && *usize > slots) slots = *usize;
-        }
-        d->slots = slots;
-        d->max_ranks = backend == ABSA_GROWTH_NONE ? d->size : o->max_ranks > 0 ? o->max_ranks : slots;
-        /* a spawn beyond the slots fails inside mpirun (and leaves it unable to exit): only
-         * when the launcher allows oversubscription may growth go past them */
-        const char *ov = getenv("OMPI_MCA_rmaps_base_oversubscribe"), *pol = getenv("OMPI_MCA_rmaps_base_mapping_policy");
-        d->oversubscribe = (ov && (!strcmp(ov, "1") || !strcmp(ov, "true"))) || (pol && strstr(pol, "OVERSUBSCRIBE"));
-        if (backend == ABSA_GROWTH_SPAWN && d->max_ranks > slots && !d->oversubscribe && !d->spawn_host[0]) {
-            snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why),
-                     "; --max-ranks %d capped to the %d slots of the allocation (mpirun --oversubscribe lifts this)",
-                     d->max_ranks, slots);
-            d->max_ranks = slots;
-        }
-        if (d->max_ranks < d->size) d->max_ranks = d->size;
-    }
-    if (backend == ABSA_GROWTH_SPAWN && under_srun && !d->spawn_disabled)
-        snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why), " (under srun: spawn will most likely fail)");
+    d->grow = backend == ABSA_GROWTH_POOL ? &absa_grow_pool : backend == ABSA_GROWTH_SPAWN ? &absa_grow_spawn : &absa_grow_none;
+    d->grow->start(d, o, under_srun);
     absa_error_set_rank(d->world_rank);
 done:
 #endif
@@ -166,11 +134,7 @@ void absa_dist_finalize(absa_dist *d, int ok)
             fflush(stderr);
             MPI_Abort(d->comm != MPI_COMM_NULL ? d->comm : MPI_COMM_WORLD, 1);
         }
-        if (d->backend == ABSA_GROWTH_POOL && d->world_rank == 0 && d->role != ABSA_DIST_PARKED)
-            for (int r = d->size; r < d->world_size; r++) {
-                int ctrl[2] = {ABSA_DIST_CTRL_EXIT, 0};
-                MPI_Send(ctrl, 2, MPI_INT, r, ABSA_DIST_TAG_CTRL, MPI_COMM_WORLD);
-            }
+        if (d->grow->shutdown) d->grow->shutdown(d);
         /* a given-up spawn may still complete (its helper then dismisses the children): wait
          * for it a bounded time, since MPI_Finalize cannot run while it is inside MPI */
         if (d->growing) { /* the run ended before the ranks joined */
@@ -210,17 +174,60 @@ int absa_dist_backend(const absa_dist *d) { return d->backend; }
 int absa_dist_max_ranks(const absa_dist *d) { return d->max_ranks; }
 const char *absa_dist_backend_why(const absa_dist *d) { return d->why; }
 
-const char *absa_dist_backend_name(const absa_dist *d)
-{
-    return d->backend == ABSA_GROWTH_SPAWN ? "spawn" : d->backend == ABSA_GROWTH_POOL ? "pool" : "none";
-}
+const char *absa_dist_backend_name(const absa_dist *d) { return d->grow->name; }
 
 int absa_dist_can_grow(const absa_dist *d)
 {
     if (!d->mpi || d->size >= d->max_ranks || absa_dist_grow_pending(d)) return 0;
-    if (d->backend == ABSA_GROWTH_POOL) return d->size < d->world_size;
-    return d->backend == ABSA_GROWTH_SPAWN && !d->spawn_disabled;
+    return d->grow->can_grow(d);
 }
+
+#ifdef ABSA_HAVE_MPI
+void absa_dist_start_world(absa_dist *d)
+{
+    MPI_Comm_dup(MPI_COMM_WORLD, &d->comm);
+    d->rank = d->world_rank;
+    d->size = d->world_size;
+    /* a spawn beyond the slots fails inside mpirun (and leaves it unable to exit): only
+     * when the launcher allows oversubscription may growth go past them */
+    const char *ov = getenv("OMPI_MCA_rmaps_base_oversubscribe"), *pol = getenv("OMPI_MCA_rmaps_base_mapping_policy");
+    d->oversubscribe = (ov && (!strcmp(ov, "1") || !strcmp(ov, "true"))) || (pol && strstr(pol, "OVERSUBSCRIBE"));
+}
+#endif
+
+/* ---- the "none" growth backend: a fixed set of ranks ---- */
+
+#ifdef ABSA_HAVE_MPI
+static void none_start(absa_dist *d, const absa_dist_opts *o, int under_srun)
+{
+    (void)o, (void)under_srun;
+    absa_dist_start_world(d);
+    d->slots = d->world_size;
+    d->max_ranks = d->size;
+}
+#endif
+
+static int none_can_grow(const absa_dist *d)
+{
+    (void)d;
+    return 0;
+}
+
+static int none_grow(absa_dist *d, int target, absa_resize_cost *cost)
+{
+    (void)d, (void)target;
+    snprintf(cost->error, sizeof cost->error, "no room to grow");
+    return -1;
+}
+
+const absa_grow_ops absa_grow_none = {
+    .name = "none",
+#ifdef ABSA_HAVE_MPI
+    .start = none_start,
+#endif
+    .can_grow = none_can_grow,
+    .grow = none_grow,
+};
 
 #ifdef ABSA_HAVE_MPI
 static int multi(const absa_dist *d) { return d->mpi && d->size > 1 && d->comm != MPI_COMM_NULL; }

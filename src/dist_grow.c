@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 
 #ifdef ABSA_HAVE_MPI
 static void make_group_comm(absa_dist *d, int n)
@@ -30,8 +30,42 @@ static void make_group_comm(absa_dist *d, int n)
     MPI_Comm_rank(c, &d->rank);
 }
 
+/* ---- the pool growth backend ---- */
+
+/* one active rank (world rank 0); the others park until a growth activates them */
+static void pool_start(absa_dist *d, const absa_dist_opts *o, int under_srun)
+{
+    (void)under_srun;
+    d->max_ranks = o->max_ranks > 0 && o->max_ranks < d->world_size ? o->max_ranks : d->world_size;
+    d->size = 1; /* growth starts from one active rank */
+    d->rank = d->world_rank;
+    if (d->world_rank == 0) {
+        MPI_Comm_dup(MPI_COMM_SELF, &d->comm);
+    } else {
+        d->comm = MPI_COMM_NULL;
+        d->role = ABSA_DIST_PARKED;
+    }
+}
+
+static int pool_can_grow(const absa_dist *d) { return d->size < d->world_size; }
+
+static void pool_shutdown(absa_dist *d)
+{
+    if (d->world_rank == 0 && d->role != ABSA_DIST_PARKED)
+        for (int r = d->size; r < d->world_size; r++) {
+            int ctrl[2] = {ABSA_DIST_CTRL_EXIT, 0};
+            MPI_Send(ctrl, 2, MPI_INT, r, ABSA_DIST_TAG_CTRL, MPI_COMM_WORLD);
+        }
+}
+
 static int grow_pool(absa_dist *d, int target, absa_resize_cost *cost)
 {
+    /* target is rank 0's decision (within its max_ranks); the pool holds world_size ranks */
+    if (target > d->world_size) target = d->world_size;
+    if (target <= d->size) {
+        snprintf(cost->error, sizeof cost->error, "no room to grow");
+        return -1;
+    }
     double t0 = absa_now();
     if (d->rank == 0)
         for (int r = d->size; r < target; r++) {
@@ -46,6 +80,9 @@ static int grow_pool(absa_dist *d, int target, absa_resize_cost *cost)
     cost->to = d->size;
     return 1;
 }
+
+const absa_grow_ops absa_grow_pool = {
+    .name = "pool", .start = pool_start, .can_grow = pool_can_grow, .grow = grow_pool, .shutdown = pool_shutdown};
 #endif
 
 int absa_dist_grow_begin(absa_dist *d, int target, absa_resize_cost *cost)
@@ -56,16 +93,11 @@ int absa_dist_grow_begin(absa_dist *d, int target, absa_resize_cost *cost)
 #ifdef ABSA_HAVE_MPI
     /* target is rank 0's decision (within its max_ranks; spawned ranks do not know that limit):
      * every rank checks only what all of them know alike */
-    if (d->backend == ABSA_GROWTH_POOL && target > d->world_size) target = d->world_size;
-    int able = d->mpi && !d->growing &&
-               (d->backend == ABSA_GROWTH_POOL || (d->backend == ABSA_GROWTH_SPAWN && !d->spawn_disabled));
-    if (!able || target <= d->size) {
-        snprintf(cost->error, sizeof cost->error, "%s", d->growing ? "a growth is still in progress"
-                 : d->spawn_disabled ? "spawning disabled after a failed spawn" : "no room to grow");
+    if (!d->mpi || d->growing) {
+        snprintf(cost->error, sizeof cost->error, "%s", d->growing ? "a growth is still in progress" : "no room to grow");
         return -1;
     }
-    if (d->backend == ABSA_GROWTH_POOL) return grow_pool(d, target, cost);
-    return absa_dist_spawn_begin(d, target, cost);
+    return d->grow->grow(d, target, cost);
 #else
     snprintf(cost->error, sizeof cost->error, "built without MPI");
     return -1;

@@ -38,7 +38,34 @@ typedef struct absa_spawn_job {
 } absa_spawn_job;
 #endif
 
+/* A growth backend: how the set of active ranks gets bigger. One table per backend, each in its
+ * own file (none: dist.c, pool: dist_grow.c, spawn: dist_spawn.c); absa_dist_start picks one
+ * (the only place that looks at the --growth choice) and everything else calls through d->grow.
+ * A new backend (e.g. a hand-off to a bigger job) adds a table and a row in that selection. */
+typedef struct absa_grow_ops {
+    const char *name; /* "none", "pool", "spawn": reports, summary.json */
+#ifdef ABSA_HAVE_MPI
+    /* MPI is up and this process was launched (not spawned by a growth): set the active set
+     * (comm, rank, size, role), slots and max_ranks from the options; may add to d->why */
+    void (*start)(absa_dist *d, const absa_dist_opts *o, int under_srun);
+#endif
+    /* able to add ranks now (the caller has checked MPI, --max-ranks and a pending growth) */
+    int (*can_grow)(const absa_dist *d);
+    /* start growing to target (> size) ranks: 0 = in the background (absa_dist_grow_settle
+     * finishes it), 1 = done, -1 = failed (cost->error says why) */
+    int (*grow)(absa_dist *d, int target, absa_resize_cost *cost);
+    /* optional: at the end of the run, before MPI_Finalize (e.g. release parked ranks) */
+    void (*shutdown)(absa_dist *d);
+} absa_grow_ops;
+
+extern const absa_grow_ops absa_grow_none;  /* dist.c */
+#ifdef ABSA_HAVE_MPI
+extern const absa_grow_ops absa_grow_pool;  /* dist_grow.c */
+extern const absa_grow_ops absa_grow_spawn; /* dist_spawn.c */
+#endif
+
 struct absa_dist {
+    const absa_grow_ops *grow; /* the growth backend (absa_grow_none without MPI) */
     int mpi;               /* MPI started (by us or before us) and in use */
     int rank, size;        /* in the active set */
     int world_rank, world_size;
@@ -65,6 +92,8 @@ struct absa_dist {
 };
 
 #ifdef ABSA_HAVE_MPI
+/* dist.c: every launched rank active (comm = a dup of MPI_COMM_WORLD), oversubscription flag */
+void absa_dist_start_world(absa_dist *d);
 /* dist_spawn.c: start a spawn growth (0: in the background, 1: done, -1: failed) */
 int absa_dist_spawn_begin(absa_dist *d, int target, absa_resize_cost *cost);
 /* dist_spawn.c: wait (bounded) for a given-up spawn's helper; 1 if it ended. */

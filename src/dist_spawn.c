@@ -26,7 +26,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 
 enum { F_READY = 0, F_FAILED = 1, F_LATE = 2 };
 
@@ -283,6 +283,42 @@ int absa_dist_spawn_begin(absa_dist *d, int target, absa_resize_cost *cost)
     }
     return absa_dist_grow_settle(d, f, 0, cost);
 }
+
+/* ---- the spawn growth backend ---- */
+
+/* every launched rank is active; growth up to --max-ranks (default: the MPI universe size),
+ * capped at the slots unless the launcher allows oversubscription or --spawn-host places them */
+static void spawn_start(absa_dist *d, const absa_dist_opts *o, int under_srun)
+{
+    absa_dist_start_world(d);
+    int slots = d->world_size, *usize = NULL, flag = 0;
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_UNIVERSE_SIZE, &usize, &flag);
+    if (flag && usize && *usize > slots) slots = *usize;
+    d->slots = slots;
+    d->max_ranks = o->max_ranks > 0 ? o->max_ranks : slots;
+    if (d->max_ranks > slots && !d->oversubscribe && !d->spawn_host[0]) {
+        snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why),
+                 "; --max-ranks %d capped to the %d slots of the allocation (mpirun --oversubscribe lifts this)",
+                 d->max_ranks, slots);
+        d->max_ranks = slots;
+    }
+    if (d->max_ranks < d->size) d->max_ranks = d->size;
+    if (under_srun && !d->spawn_disabled)
+        snprintf(d->why + strlen(d->why), sizeof d->why - strlen(d->why), " (under srun: spawn will most likely fail)");
+}
+
+static int spawn_can_grow(const absa_dist *d) { return !d->spawn_disabled; }
+
+static int spawn_grow(absa_dist *d, int target, absa_resize_cost *cost)
+{
+    if (d->spawn_disabled) {
+        snprintf(cost->error, sizeof cost->error, "spawning disabled after a failed spawn");
+        return -1;
+    }
+    return absa_dist_spawn_begin(d, target, cost);
+}
+
+const absa_grow_ops absa_grow_spawn = {.name = "spawn", .start = spawn_start, .can_grow = spawn_can_grow, .grow = spawn_grow};
 
 int absa_dist_join(absa_dist *d)
 {

@@ -1,20 +1,22 @@
 /* dist_train.c — the trainer's distributed computations (see dist_train.h): the broadcast of the
  * whole training state from rank 0 (at start and after a growth), the per-epoch check that all
  * ranks hold identical weights, and the top Hessian eigenvalue by power iteration on a sample set
- * spread over the active ranks. The power iteration is absa_power_iteration (curvature.c) for
- * topk = 1 step by step — Gaussian start from (seed, stream 0xE16), normalise, Hv,
- * lambda = <Hv, v>, v = Hv/|Hv|, absolute or relative stopping rule — except that each rank
- * accumulates Hv over its own chunks and one allreduce sums them, so the eigenvalue is that of
- * the global sample set (bitwise absa_power_iteration's on one rank). */
-#include <math.h>
+ * spread over the active ranks. The power iteration is the one of curvature.c
+ * (absa_power_iteration_op): each rank accumulates Hv over its own chunks and the reduce hooks
+ * (allreduces) sum them, so the eigenvalue is that of the global sample set (bitwise
+ * absa_power_iteration's on one rank). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
-#include "rng.h"
 
 #define ABSA_SYNC_MAGIC 0xAB5A5E7Cu
+
+typedef struct absa_dist_hv {
+    absa_dist *d;
+    absa_hv_local_set set;
+} absa_dist_hv;
 
 typedef struct sync_hdr {
     uint32_t magic;
@@ -50,21 +52,23 @@ double absa_dist_sync_state(absa_dist *d, absa_model *m, absa_sgd *opt, absa_tra
     ABSA_ASSERT(buf, "out of memory for a %zu-byte state broadcast", bytes);
     char *p = buf;
     if (absa_dist_rank(d) == 0) {
-        memcpy(p, m->params, P * sizeof(float)), p += P * sizeof(float);
-        memcpy(p, m->mom, P * sizeof(float)), p += P * sizeof(float);
-        if (nb) memcpy(p, m->bufs, nb * sizeof(float)), p += nb * sizeof(float);
+        absa_model_get(m, m->params, (float *)p, P), p += P * sizeof(float);
+        absa_model_get(m, m->mom, (float *)p, P), p += P * sizeof(float);
+        if (nb) absa_model_get(m, m->bufs, (float *)p, nb), p += nb * sizeof(float);
         if (nc) memcpy(p, m->num_batches_tracked, nc * sizeof(int64_t));
     }
     absa_dist_bcast(d, buf, bytes);
     if (absa_dist_rank(d) != 0) {
-        memcpy(m->params, p, P * sizeof(float)), p += P * sizeof(float);
-        memcpy(m->mom, p, P * sizeof(float)), p += P * sizeof(float);
-        if (nb) memcpy(m->bufs, p, nb * sizeof(float)), p += nb * sizeof(float);
+        absa_model_set(m, m->params, (const float *)p, P), p += P * sizeof(float);
+        absa_model_set(m, m->mom, (const float *)p, P), p += P * sizeof(float);
+        if (nb) absa_model_set(m, m->bufs, (const float *)p, nb), p += nb * sizeof(float);
         if (nc) memcpy(m->num_batches_tracked, p, nc * sizeof(int64_t));
     }
     free(buf);
     return absa_now() - t0;
 }
+
+void absa_dist_reduce_hook(void *ctx, float *host_buf, size_t n) { absa_dist_allreduce_f32(ctx, host_buf, n); }
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -76,9 +80,16 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 uint64_t absa_model_state_hash(const absa_model *m)
 {
     uint64_t h = 0xcbf29ce484222325ull;
-    h = fnv(h, m->params, m->n_params * sizeof(float));
-    h = fnv(h, m->mom, m->n_params * sizeof(float));
-    if (m->n_bufs) h = fnv(h, m->bufs, m->n_bufs * sizeof(float));
+    const size_t big = m->n_params > m->n_bufs ? m->n_params : m->n_bufs;
+    float *host = malloc((big ? big : 1) * sizeof(float)); /* the arenas are backend memory */
+    ABSA_ASSERT(host, "out of memory for a %zu-float state hash", big);
+    absa_model_get(m, m->params, host, m->n_params);
+    h = fnv(h, host, m->n_params * sizeof(float));
+    absa_model_get(m, m->mom, host, m->n_params);
+    h = fnv(h, host, m->n_params * sizeof(float));
+    absa_model_get(m, m->bufs, host, m->n_bufs);
+    if (m->n_bufs) h = fnv(h, host, m->n_bufs * sizeof(float));
+    free(host);
     if (m->n_counts) h = fnv(h, m->num_batches_tracked, (size_t)m->n_counts * sizeof(int64_t));
     return h;
 }
@@ -109,11 +120,19 @@ int absa_dist_local_index(int i, int chunk, int rank, int size)
     return (rank + k * size) * chunk + i % chunk;
 }
 
-static double normalise(size_t P, float *v)
+static void reduce_f32(void *ctx, float *x, size_t n)
 {
-    double nrm = absa_vec_norm(P, v);
-    if (nrm > 0) absa_vec_scale(P, v, (float)(1.0 / nrm));
-    return nrm;
+    absa_dist_allreduce_f32(((absa_dist_hv *)ctx)->d, x, n);
+}
+
+static void reduce_f64(void *ctx, double *x, size_t n)
+{
+    absa_dist_allreduce_f64(((absa_dist_hv *)ctx)->d, x, n);
+}
+
+static absa_status hv_cb(void *ctx, const float *v, float *hv, double *loss_sum)
+{
+    return absa_hv_local(&((absa_dist_hv *)ctx)->set, v, hv, loss_sum);
 }
 
 absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *x, const int32_t *y,
@@ -121,55 +140,13 @@ absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *
                                       absa_eig_result *res)
 {
     absa_status status = ABSA_OK;
-    const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
-    float *v = NULL;
     memset(res, 0, sizeof *res);
     ABSA_TRY(absa_eig_check(o));
     if (o->topk != 1) ABSA_FAIL(ABSA_EINVAL, "distributed power iteration computes one eigenvalue (topk %d)", o->topk);
-    if (n_total <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
-    v = absa_try_alloc(P * sizeof(float));
-    if (!v) ABSA_FAIL(ABSA_ENOMEM, "power iteration: cannot allocate %zu-vectors", P);
-    absa_rng rng;
-    absa_rng_seed(&rng, o->seed, 0xE16);
-    absa_rng_fill_normal(&rng, P, v, 1.0f);
-    normalise(P, v);
-    double lambda = 0;
-    int it;
-    for (it = 0; it < o->max_iters; it++) {
-        memcpy(m->v, v, P * sizeof(float));
-        absa_vec_zero(P, m->hv);
-        double lsum = 0;
-        for (int s = 0; s < n_local; s += o->chunk) {
-            int nb = n_local - s < o->chunk ? n_local - s : o->chunk;
-            double l = 0;
-            ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, o->train_mode, (double)nb / n_total, &l));
-            lsum += l * nb;
-        }
-        absa_dist_allreduce_f32(d, m->hv, P);
-        absa_dist_allreduce_f64(d, &lsum, 1);
-        res->n_hvp++;
-        res->loss = lsum / n_total;
-        double tmp = absa_vec_dot(P, m->hv, v);
-        memcpy(v, m->hv, P * sizeof(float));
-        double nrm = normalise(P, v);
-        if (nrm == 0 || !isfinite(nrm))
-            ABSA_FAIL(ABSA_EINVAL, "power iteration: Hv is %s (loss %g)", nrm == 0 ? "zero" : "not finite", res->loss);
-        if (it > 0) {
-            double diff = fabs(lambda - tmp);
-            if (o->rule == ABSA_EIG_RELATIVE) diff /= fabs(lambda) + 1e-6;
-            if (diff < o->tol) {
-                lambda = tmp;
-                res->converged[0] = 1;
-                it++;
-                break;
-            }
-        }
-        lambda = tmp;
-    }
-    res->eig[0] = lambda;
-    res->iters[0] = it;
-    res->k = 1;
+    absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode}};
+    absa_hv_op op = {.n_params = m->n_params, .n_total = n_total, .hv = hv_cb,
+                     .reduce_f32 = reduce_f32, .reduce_f64 = reduce_f64, .ctx = &ctx};
+    status = absa_power_iteration_op(&op, o, NULL, res, NULL);
 cleanup:
-    absa_free(v);
     return status;
 }

@@ -36,4 +36,7 @@ int absa_dist_local_index(int i, int chunk, int rank, int size);
 absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *x, const int32_t *y,
                                       int n_local, int n_total, const absa_eig_opts *o,
                                       absa_eig_result *res);
+/* The allreduce entry handed to the engine's backend (absa_model_allreduce): ctx = absa_dist *. */
+void absa_dist_reduce_hook(void *ctx, float *host_buf, size_t n);
+
 #endif

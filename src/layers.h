@@ -1,7 +1,7 @@
 /* layers.h — the layer kernels of absa: configs and the four passes of every layer.
  *
  * Every layer has forward, backward, R-forward and R-backward (Pearlmutter's R-operator), so the
- * model executor (model.c) gets exact Hessian-vector products. Every kernel exists as _f32 (the
+ * model executor (model_exec.c) gets exact Hessian-vector products. Every kernel exists as _f32 (the
  * engine) and _f64 (finite-difference tests in double); declarations are in layers_decl.h,
  * included twice below.
  *
@@ -48,6 +48,10 @@ size_t absa_conv_workspace(const absa_conv_cfg *c);
 typedef struct absa_linear_cfg {
     int N, in, out, has_bias;
 } absa_linear_cfg;
+
+/* The one batch-norm momentum of the engine (PyTorch default); the running-statistics merge over
+ * ranks (absa_model_bn_merge) uses it too. */
+#define ABSA_BN_MOMENTUM 0.1
 
 typedef struct absa_bn_cfg {
     int N, C, HW;      /* input N x C x (H*W) */

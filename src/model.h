@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "absa_error.h"
+#include "backend.h"
 #include "layers.h"
 
 #define ABSA_NAME_MAX 64
@@ -35,18 +36,6 @@ typedef struct absa_tensor_info {
 } absa_tensor_info;
 
 enum { ABSA_TENSOR_PARAM = 0, ABSA_TENSOR_BUF = 1, ABSA_TENSOR_COUNT = 2 };
-
-typedef enum absa_op {
-    ABSA_OP_INPUT = 0,
-    ABSA_OP_CONV,
-    ABSA_OP_LINEAR,
-    ABSA_OP_BN,
-    ABSA_OP_RELU,
-    ABSA_OP_MAXPOOL,
-    ABSA_OP_AVGPOOL,
-    ABSA_OP_FLATTEN,
-    ABSA_OP_ADD
-} absa_op;
 
 typedef struct absa_node {
     absa_op op;
@@ -69,16 +58,19 @@ typedef struct absa_node {
 
 typedef struct absa_model {
     char name[32];
+    absa_backend *be;        /* owns every float buffer below except logits and dinput (host) */
     int in_c, in_h, in_w, n_classes;
     absa_node *nodes;
     int n_nodes;
-    /* arenas */
+    /* arenas (backend memory: reach them through absa_model_get/set and the absa_be_* calls) */
     size_t n_params;
     float *params, *grad, *v, *hv, *mom;
     size_t n_bufs;
     float *bufs;
-    int64_t *num_batches_tracked;
+    int64_t *num_batches_tracked; /* host memory (counters are bookkeeping, not tensors) */
     int n_counts;
+    float *bn0;              /* running statistics at the step start (absa_model_bn_snapshot) */
+    int64_t *cnt0;           /* host: the counters at the step start */
     /* state_dict table in PyTorch order (params, buffers and counters interleaved) */
     absa_tensor_info *tensors;
     int n_tensors;
@@ -89,7 +81,8 @@ typedef struct absa_model {
     float *probs;            /* softmax of the last forward [N, n_classes] */
     float *ws;               /* shared conv workspace */
     size_t ws_len;
-    float *dinput;           /* dL/dx of the last backward when requested [N, C*H*W] */
+    float *logits;           /* HOST copy of the logits of the last forward [N, n_classes] */
+    float *dinput;           /* HOST: dL/dx of the last backward when requested [N, C*H*W] */
     int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
 } absa_model;
 
@@ -100,6 +93,9 @@ extern const char *const absa_model_names[];
  * absa_model_init. Errors: unknown name, input too small for the architecture. */
 absa_status absa_model_create(const char *name, int C, int H, int W, int n_classes,
                               absa_model **out);
+/* The same on a device ("cpu", "cpu-guarded"; NULL = "cpu"): the model owns its backend. */
+absa_status absa_model_create_on(const char *name, int C, int H, int W, int n_classes, const char *device,
+                                 absa_model **out);
 void absa_model_free(absa_model *m);
 
 /* PyTorch-default initialisation (kaiming-uniform(a=sqrt 5) conv/linear weights, uniform biases;
@@ -111,8 +107,8 @@ void absa_model_init(absa_model *m, uint64_t seed);
 absa_status absa_model_reserve(absa_model *m, int N);
 absa_status absa_model_reserve_r(absa_model *m, int N);
 
-/* x: N x C x H x W float32. train: BN with batch statistics (and running-stat update if
- * update_running). Returns the logits [N, n_classes] (owned by the model), or NULL if the
+/* x (host): N x C x H x W float32. train: BN with batch statistics (and running-stat update if
+ * update_running). Returns the logits [N, n_classes] (a host copy owned by the model), or NULL if the
  * activations for N samples cannot be allocated (message recorded). */
 const float *absa_model_forward(absa_model *m, const float *x, int N, int train, int update_running);
 /* Mean cross-entropy of the last forward against labels (fills probs). */
@@ -134,7 +130,27 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
 /* Look up a tensor by state_dict name (NULL if absent). */
 const absa_tensor_info *absa_model_find(const absa_model *m, const char *name);
 
-/* Small flat-vector helpers (double accumulation). */
+/* Host <-> backend copies of n floats of a model buffer (params, grad, v, hv, mom, bufs, or an
+ * offset into one). */
+void absa_model_get(const absa_model *m, const float *buf, float *host, size_t n);
+void absa_model_set(absa_model *m, float *buf, const float *host, size_t n);
+/* Sum a model buffer over the ranks with the distributed layer's allreduce. */
+void absa_model_allreduce(absa_model *m, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx);
+
+/* Batch-norm running statistics of a step spread over ranks (model_exec.c; one momentum,
+ * ABSA_BN_MOMENTUM). The k sequential updates r <- (1-m) r + m s_j are linear:
+ * r_k = (1-m)^k r_0 + sum_j (1-m)^(k-1-j) m s_j. snapshot: remember r_0 and the counters;
+ * restore: bufs = r_0; zero: bufs = 0 (a train forward then leaves m s_j);
+ * accumulate: acc[i] += (1-m)^(k-1-j) * bufs[i] (acc: host doubles, n_bufs of them);
+ * merge (after the reduction of acc): bufs = (1-m)^k r_0 + acc, counters = start + k. */
+void absa_model_bn_snapshot(absa_model *m);
+void absa_model_bn_restore(absa_model *m);
+void absa_model_bn_zero(absa_model *m);
+void absa_model_bn_accumulate(absa_model *m, int k, int j, double *acc);
+void absa_model_bn_merge(absa_model *m, int k, const double *acc);
+
+/* Small flat-vector helpers on HOST arrays (double accumulation); the backend's dot/axpy/scale
+ * are the same arithmetic on backend buffers (absa_be_*). */
 double absa_vec_dot(size_t n, const float *a, const float *b);
 double absa_vec_norm(size_t n, const float *a);
 void absa_vec_scale(size_t n, float *a, float s);

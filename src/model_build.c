@@ -1,5 +1,6 @@
 /* model_build.c — building a model graph (nodes + state_dict table), allocating its flat arenas
- * and per-batch buffers, tensor lookup, and the flat-vector helpers. Execution is model_exec.c;
+ * and per-batch buffers through the model's backend, tensor lookup, and the host flat-vector
+ * helpers. Execution is model_exec.c;
  * the architectures are models.c. */
 #include "model_build.h"
 
@@ -26,6 +27,7 @@ absa_model *absa_mb_begin(const char *name, int C, int H, int W, int n_classes)
     absa_node *n = &m->nodes[m->n_nodes++];
     n->op = ABSA_OP_INPUT;
     n->in0 = n->in1 = -1;
+    n->count_idx = -1;
     n->C = C;
     n->H = H;
     n->W = W;
@@ -45,6 +47,7 @@ static absa_node *mb_node(absa_model *m, absa_op op, int in0, int in1)
     n->op = op;
     n->in0 = in0;
     n->in1 = in1;
+    n->count_idx = -1; /* no batch counter */
     n->C = m->nodes[in0].C;
     n->H = m->nodes[in0].H;
     n->W = m->nodes[in0].W;
@@ -188,15 +191,19 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
         status = ABSA_EINVAL;
         goto cleanup;
     }
-    size_t np = m->n_params ? m->n_params : 1;
-    m->params = absa_try_alloc(np * sizeof(float));
-    m->grad = absa_try_alloc(np * sizeof(float));
-    m->v = absa_try_alloc(np * sizeof(float));
-    m->hv = absa_try_alloc(np * sizeof(float));
-    m->mom = absa_try_alloc(np * sizeof(float));
-    m->bufs = absa_try_alloc((m->n_bufs ? m->n_bufs : 1) * sizeof(float));
+    ABSA_ASSERT(m->be, "model %s has no backend", m->name);
+    absa_backend *be = m->be;
+    size_t np = (m->n_params ? m->n_params : 1) * sizeof(float), nb = (m->n_bufs ? m->n_bufs : 1) * sizeof(float);
+    m->params = be->alloc(be, np);
+    m->grad = be->alloc(be, np);
+    m->v = be->alloc(be, np);
+    m->hv = be->alloc(be, np);
+    m->mom = be->alloc(be, np);
+    m->bufs = be->alloc(be, nb);
+    m->bn0 = be->alloc(be, nb);
     m->num_batches_tracked = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
-    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->bufs)
+    m->cnt0 = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
+    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->bufs || !m->bn0)
         ABSA_FAIL(ABSA_ENOMEM, "model %s: cannot allocate %zu parameters", m->name, m->n_params);
     m->batch = 0;
     *out = m;
@@ -208,24 +215,28 @@ cleanup:
 
 static void free_batch_buffers(absa_model *m)
 {
-    for (int i = 0; i < m->n_nodes; i++) {
+    absa_backend *be = m->be;
+    for (int i = 0; be && i < m->n_nodes; i++) {
         absa_node *n = &m->nodes[i];
         if (!n->alias) {
-            absa_free(n->y);
-            absa_free(n->dy);
-            absa_free(n->Ry);
-            absa_free(n->Rdy);
+            be->free(be, n->y);
+            be->free(be, n->dy);
+            be->free(be, n->Ry);
+            be->free(be, n->Rdy);
         }
-        absa_free(n->save_mean);
-        absa_free(n->save_invstd);
-        absa_free(n->argmax);
+        be->free(be, n->save_mean);
+        be->free(be, n->save_invstd);
+        be->free(be, n->argmax);
         n->y = n->dy = n->Ry = n->Rdy = n->save_mean = n->save_invstd = NULL;
         n->argmax = NULL;
     }
-    absa_free(m->probs);
-    absa_free(m->ws);
+    if (be) {
+        be->free(be, m->probs);
+        be->free(be, m->ws);
+    }
+    absa_free(m->logits);
     absa_free(m->dinput);
-    m->probs = m->ws = m->dinput = NULL;
+    m->probs = m->ws = m->logits = m->dinput = NULL;
     m->capacity = 0;
     m->have_r = 0;
 }
@@ -234,13 +245,19 @@ void absa_model_free(absa_model *m)
 {
     if (!m) return;
     if (m->nodes) free_batch_buffers(m);
-    absa_free(m->params);
-    absa_free(m->grad);
-    absa_free(m->v);
-    absa_free(m->hv);
-    absa_free(m->mom);
-    absa_free(m->bufs);
+    absa_backend *be = m->be;
+    if (be) {
+        be->free(be, m->params);
+        be->free(be, m->grad);
+        be->free(be, m->v);
+        be->free(be, m->hv);
+        be->free(be, m->mom);
+        be->free(be, m->bufs);
+        be->free(be, m->bn0);
+    }
+    absa_backend_close(be);
     free(m->num_batches_tracked);
+    free(m->cnt0);
     free(m->nodes);
     free(m->tensors);
     free(m);
@@ -248,17 +265,14 @@ void absa_model_free(absa_model *m)
 
 static size_t node_numel(const absa_node *n) { return (size_t)n->C * n->H * n->W; }
 
-/* Workspace of the largest conv at batch N (in floats). */
-static size_t conv_ws(const absa_model *m, int N)
+/* The largest workspace of any node at batch N (in floats; the op table's optional slot). */
+static size_t max_ws(const absa_model *m, int N)
 {
     size_t ws = 0;
     for (int i = 1; i < m->n_nodes; i++) {
         const absa_node *n = &m->nodes[i];
-        if (n->op != ABSA_OP_CONV) continue;
-        const absa_node *p = &m->nodes[n->in0];
-        absa_conv_cfg c;
-        absa_conv_cfg_init(&c, N, p->C, p->H, p->W, n->out, n->k, n->stride, n->pad, n->has_bias);
-        size_t w = absa_conv_workspace(&c);
+        const absa_op_ops *o = &m->be->ops[n->op];
+        size_t w = o->workspace ? o->workspace(m, n, N) : 0;
         if (w > ws) ws = w;
     }
     return ws;
@@ -271,6 +285,7 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
     if (N <= 0) ABSA_FAIL(ABSA_EINVAL, "batch size must be positive (got %d)", N);
     if (N <= m->capacity && (!with_r || m->have_r)) return ABSA_OK;
     int cap = N > m->capacity ? N : m->capacity;
+    absa_backend *be = m->be;
     free_batch_buffers(m);
     for (int i = 0; i < m->n_nodes; i++) {
         absa_node *n = &m->nodes[i];
@@ -283,29 +298,30 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
             n->Rdy = p->Rdy;
             continue;
         }
-        n->y = absa_try_alloc(e);
-        n->dy = absa_try_alloc(e);
+        n->y = be->alloc(be, e);
+        n->dy = be->alloc(be, e);
         if (!n->y || !n->dy) goto oom;
         if (with_r) {
-            n->Ry = absa_try_alloc(e);
-            n->Rdy = absa_try_alloc(e);
+            n->Ry = be->alloc(be, e);
+            n->Rdy = be->alloc(be, e);
             if (!n->Ry || !n->Rdy) goto oom;
         }
         if (n->op == ABSA_OP_BN) {
-            n->save_mean = absa_try_alloc((size_t)n->C * sizeof(float));
-            n->save_invstd = absa_try_alloc((size_t)n->C * sizeof(float));
+            n->save_mean = be->alloc(be, (size_t)n->C * sizeof(float));
+            n->save_invstd = be->alloc(be, (size_t)n->C * sizeof(float));
             if (!n->save_mean || !n->save_invstd) goto oom;
         }
         if (n->op == ABSA_OP_MAXPOOL) {
-            n->argmax = absa_try_alloc((size_t)cap * node_numel(n) * sizeof(int32_t));
+            n->argmax = be->alloc(be, (size_t)cap * node_numel(n) * sizeof(int32_t));
             if (!n->argmax) goto oom;
         }
     }
-    m->ws_len = conv_ws(m, cap);
-    m->ws = absa_try_alloc((m->ws_len ? m->ws_len : 1) * sizeof(float));
-    m->probs = absa_try_alloc((size_t)cap * m->n_classes * sizeof(float));
+    m->ws_len = max_ws(m, cap);
+    m->ws = be->alloc(be, (m->ws_len ? m->ws_len : 1) * sizeof(float));
+    m->probs = be->alloc(be, (size_t)cap * m->n_classes * sizeof(float));
+    m->logits = absa_try_alloc((size_t)cap * m->n_classes * sizeof(float));
     m->dinput = absa_try_alloc((size_t)cap * node_numel(&m->nodes[0]) * sizeof(float));
-    if (!m->ws || !m->probs || !m->dinput) goto oom;
+    if (!m->ws || !m->probs || !m->logits || !m->dinput) goto oom;
     m->capacity = cap;
     m->have_r = with_r;
     return ABSA_OK;

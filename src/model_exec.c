@@ -1,100 +1,44 @@
 /* model_exec.c — running a model graph: forward, loss, backward and the exact Hessian-vector
- * product (Pearlmutter: forward, R-forward, backward, R-backward) over the flat arenas.
+ * product (Pearlmutter: forward, R-forward, backward, R-backward) over the flat arenas, every
+ * pass dispatched through the model's backend (backend.h: one op table entry per line of
+ * engine_ops.def; no per-op code here), and the batch-norm running-statistics merge over ranks.
  * Nodes are stored in execution order; backward walks them in reverse. Activation gradients
  * accumulate (kernels use +=) except that the first writer of a dy / Rdy buffer in a pass
- * overwrites it (conv, BN, ReLU and add kernels have an overwrite mode); a buffer whose first
- * writer cannot overwrite (max-pool, average pool, linear) is zeroed just before. This saves a
- * zeroing pass over all activation memory per backward. */
+ * overwrites it (ops flagged ABSA_OPF_SETS_DX have an overwrite mode); a buffer whose first
+ * writer cannot overwrite is zeroed just before. This saves a zeroing pass over all activation
+ * memory per backward. */
+#include <math.h>
 #include <string.h>
 
 #include "model.h"
 
 static size_t node_numel(const absa_node *n) { return (size_t)n->C * n->H * n->W; }
 
-static void conv_cfg(const absa_model *m, const absa_node *n, int N, absa_conv_cfg *c)
-{
-    const absa_node *p = &m->nodes[n->in0];
-    absa_conv_cfg_init(c, N, p->C, p->H, p->W, n->out, n->k, n->stride, n->pad, n->has_bias);
-}
-
-static void linear_cfg(const absa_model *m, const absa_node *n, int N, absa_linear_cfg *c)
-{
-    const absa_node *p = &m->nodes[n->in0];
-    c->N = N;
-    c->in = (int)node_numel(p);
-    c->out = n->out;
-    c->has_bias = n->has_bias;
-}
-
-static void bn_cfg(const absa_node *n, int N, absa_bn_cfg *c)
-{
-    c->N = N;
-    c->C = n->C;
-    c->HW = n->H * n->W;
-    c->eps = 1e-5;
-    c->momentum = 0.1;
-    c->dx_set = 0; /* the backward passes set it per call */
-}
-
-static void pool_cfg(const absa_model *m, const absa_node *n, int N, absa_pool_cfg *c)
-{
-    const absa_node *p = &m->nodes[n->in0];
-    absa_pool_cfg_init(c, N, p->C, p->H, p->W, n->k, n->stride, n->pad);
-}
+static const absa_op_ops *ops_of(const absa_model *m, const absa_node *n) { return &m->be->ops[n->op]; }
 
 const float *absa_model_forward(absa_model *m, const float *x, int N, int train, int update_running)
 {
     if (absa_model_reserve(m, N) != ABSA_OK) return NULL;
     m->batch = N;
     m->train_mode = train;
-    memcpy(m->nodes[0].y, x, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    absa_backend_copy_from_host(m->be, m->nodes[0].y, x, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    const int upd = train && update_running;
     for (int i = 1; i < m->n_nodes; i++) {
         absa_node *n = &m->nodes[i];
-        const absa_node *p = &m->nodes[n->in0];
-        const float *W = m->params + n->w_off;
-        const float *b = n->has_bias ? m->params + n->b_off : NULL;
-        switch (n->op) {
-        case ABSA_OP_CONV: {
-            absa_conv_cfg c;
-            conv_cfg(m, n, N, &c);
-            absa_conv2d_forward_f32(&c, p->y, W, b, n->y, m->ws);
-        } break;
-        case ABSA_OP_LINEAR: {
-            absa_linear_cfg c;
-            linear_cfg(m, n, N, &c);
-            absa_linear_forward_f32(&c, p->y, W, b, n->y);
-        } break;
-        case ABSA_OP_BN: {
-            absa_bn_cfg c;
-            bn_cfg(n, N, &c);
-            int upd = train && update_running;
-            absa_bn_forward_f32(&c, train, p->y, W, m->params + n->b_off,
-                                upd || !train ? m->bufs + n->rm_off : NULL,
-                                upd || !train ? m->bufs + n->rv_off : NULL, n->save_mean,
-                                n->save_invstd, n->y);
-            if (upd) m->num_batches_tracked[n->count_idx]++;
-        } break;
-        case ABSA_OP_RELU: absa_relu_forward_f32((size_t)N * node_numel(n), p->y, n->y); break;
-        case ABSA_OP_MAXPOOL: {
-            absa_pool_cfg c;
-            pool_cfg(m, n, N, &c);
-            absa_maxpool_forward_f32(&c, p->y, n->y, n->argmax);
-        } break;
-        case ABSA_OP_AVGPOOL: absa_avgpool_forward_f32(N, p->C, p->H * p->W, p->y, n->y); break;
-        case ABSA_OP_FLATTEN: break; /* aliases the producer */
-        case ABSA_OP_ADD:
-            absa_add_forward_f32((size_t)N * node_numel(n), p->y, m->nodes[n->in1].y, n->y);
-            break;
-        case ABSA_OP_INPUT: ABSA_ABORT("input node in the middle of the graph");
-        }
+        ABSA_ASSERT(n->op != ABSA_OP_INPUT, "input node in the middle of the graph");
+        absa_pass P = {.m = m, .n = n, .p = &m->nodes[n->in0], .N = N, .train = train, .update_running = update_running};
+        ops_of(m, n)->forward(&P);
+        if (upd && n->count_idx >= 0) m->num_batches_tracked[n->count_idx]++;
     }
-    return m->nodes[m->n_nodes - 1].y;
+    const absa_node *last = &m->nodes[m->n_nodes - 1];
+    absa_backend_copy_to_host(m->be, m->logits, last->y, (size_t)N * m->n_classes * sizeof(float));
+    return m->logits;
 }
 
 double absa_model_loss(absa_model *m, const int32_t *labels)
 {
     const absa_node *last = &m->nodes[m->n_nodes - 1];
-    return absa_xent_forward_f32(m->batch, m->n_classes, last->y, labels, m->probs);
+    return m->be->xent_forward(m->be, m->batch, m->n_classes, last->y, labels, m->probs);
 }
 
 /* The node owning the buffers of node i (a flatten aliases its producer's). */
@@ -113,12 +57,6 @@ static void mark_fresh(absa_model *m, int with_r)
     }
 }
 
-/* Whether the (R-)backward of op has an overwrite mode for its input gradient (layers.h). */
-static int overwrites(absa_op op)
-{
-    return op == ABSA_OP_CONV || op == ABSA_OP_BN || op == ABSA_OP_RELU || op == ABSA_OP_ADD;
-}
-
 /* Before a kernel writes into node i's dy (r = 0) or Rdy (r = 1): returns 1 when the kernel
  * should overwrite (first writer that can), else 0 after zeroing the buffer if it was unwritten.
  * The buffer counts as written afterwards. */
@@ -129,78 +67,46 @@ static int claim(absa_model *m, int i, int r, int can_set)
     if (!*fresh) return 0;
     *fresh = 0;
     if (can_set) return 1;
-    memset(r ? o->Rdy : o->dy, 0, (size_t)m->batch * node_numel(o) * sizeof(float));
+    absa_be_zero(m->be, r ? o->Rdy : o->dy, (size_t)m->batch * node_numel(o));
     return 0;
 }
 
-/* One node's backward: parameter gradients into g (none when g is NULL: HVP, input gradient),
- * dx into producers. */
-static void node_backward(absa_model *m, absa_node *n, float *g, int want_dinput)
+/* Prepare the (R-)backward pass of node n (r = 0: dy, r = 1: Rdy): input gradients of the
+ * producers (NULL for the input node unless want_dinput), claimed in order: own, in0, in1. */
+static absa_pass backward_args(absa_model *m, absa_node *n, int r, float *g, int want_dinput)
 {
-    int N = m->batch;
+    const int can_set = (ops_of(m, n)->flags & ABSA_OPF_SETS_DX) != 0;
     absa_node *p = &m->nodes[n->in0];
-    float *dx = (n->in0 == 0 && !want_dinput) ? NULL : p->dy;
-    const float *W = m->params + n->w_off;
-    claim(m, (int)(n - m->nodes), 0, 0); /* n's own dy is complete: zero it if nobody wrote it */
-    const int setx = dx && claim(m, n->in0, 0, overwrites(n->op));
-    switch (n->op) {
-    case ABSA_OP_CONV: {
-        absa_conv_cfg c;
-        conv_cfg(m, n, N, &c);
-        c.dx_set = setx;
-        absa_conv2d_backward_f32(&c, p->y, W, n->dy, dx, g ? g + n->w_off : NULL,
-                                 g && n->has_bias ? g + n->b_off : NULL, m->ws);
-    } break;
-    case ABSA_OP_LINEAR: {
-        absa_linear_cfg c;
-        linear_cfg(m, n, N, &c);
-        absa_linear_backward_f32(&c, p->y, W, n->dy, dx, g ? g + n->w_off : NULL,
-                                 g && n->has_bias ? g + n->b_off : NULL);
-    } break;
-    case ABSA_OP_BN: {
-        absa_bn_cfg c;
-        bn_cfg(n, N, &c);
-        c.dx_set = setx;
-        absa_bn_backward_f32(&c, m->train_mode, p->y, W, n->save_mean, n->save_invstd, n->dy, dx,
-                             g ? g + n->w_off : NULL, g ? g + n->b_off : NULL);
-    } break;
-    case ABSA_OP_RELU:
-        if (dx) absa_relu_backward_ex_f32((size_t)N * node_numel(n), p->y, n->dy, dx, setx);
-        break;
-    case ABSA_OP_MAXPOOL:
-        if (dx) {
-            absa_pool_cfg c;
-            pool_cfg(m, n, N, &c);
-            absa_maxpool_backward_f32(&c, n->argmax, n->dy, dx);
-        }
-        break;
-    case ABSA_OP_AVGPOOL:
-        if (dx) absa_avgpool_backward_f32(N, p->C, p->H * p->W, n->dy, dx);
-        break;
-    case ABSA_OP_FLATTEN: break;
-    case ABSA_OP_ADD: {
+    absa_pass P = {.m = m, .n = n, .p = p, .N = m->batch, .train = m->train_mode, .g = g};
+    P.Rx = r && n->in0 != 0 ? p->Ry : NULL;
+    claim(m, (int)(n - m->nodes), r, 0); /* n's own gradient is complete: zero it if nobody wrote it */
+    P.dx = (n->in0 == 0 && !want_dinput) ? NULL : r ? p->Rdy : p->dy;
+    P.setx = P.dx && claim(m, n->in0, r, can_set);
+    if (n->in1 >= 0) {
         absa_node *q = &m->nodes[n->in1];
-        float *dq = (n->in1 == 0 && !want_dinput) ? NULL : q->dy;
-        const int setq = dq && claim(m, n->in1, 0, 1);
-        absa_add_backward_ex_f32((size_t)N * node_numel(n), n->dy, dx, setx, dq, setq);
-    } break;
-    case ABSA_OP_INPUT: break;
+        P.dq = (n->in1 == 0 && !want_dinput) ? NULL : r ? q->Rdy : q->dy;
+        P.setq = P.dq && claim(m, n->in1, r, can_set);
     }
+    return P;
 }
 
 /* The backward pass after forward + loss: parameter gradients into g (none when NULL), the input
- * gradient into m->dinput when want_dinput. */
+ * gradient into m->dinput (host) when want_dinput. */
 static void backward_pass(absa_model *m, const int32_t *labels, double scale, float *g, int want_dinput)
 {
     int N = m->batch;
     mark_fresh(m, 0);
     claim(m, m->n_nodes - 1, 0, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
-    absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
-    for (int i = m->n_nodes - 1; i >= 1; i--) node_backward(m, &m->nodes[i], g, want_dinput);
+    m->be->xent_backward(m->be, N, m->n_classes, m->probs, labels, scale, last->dy);
+    for (int i = m->n_nodes - 1; i >= 1; i--) {
+        absa_node *n = &m->nodes[i];
+        absa_pass P = backward_args(m, n, 0, g, want_dinput);
+        ops_of(m, n)->backward(&P);
+    }
     if (want_dinput) {
         claim(m, 0, 0, 0);
-        memcpy(m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+        absa_backend_copy_to_host(m->be, m->dinput, m->nodes[0].dy, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
     }
 }
 
@@ -220,114 +126,6 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
     return m->dinput;
 }
 
-/* R-forward of one node: Ry from the producer's y and Ry (node 0's Ry is zero: pass NULL). */
-static void node_rforward(absa_model *m, absa_node *n)
-{
-    int N = m->batch;
-    absa_node *p = &m->nodes[n->in0];
-    const float *Rx = n->in0 == 0 ? NULL : p->Ry;
-    const float *W = m->params + n->w_off, *V = m->v + n->w_off;
-    size_t cnt = (size_t)N * node_numel(n);
-    switch (n->op) {
-    case ABSA_OP_CONV: {
-        absa_conv_cfg c;
-        conv_cfg(m, n, N, &c);
-        absa_conv2d_rforward_f32(&c, p->y, Rx, W, V, n->has_bias ? m->v + n->b_off : NULL, n->Ry, m->ws);
-    } break;
-    case ABSA_OP_LINEAR: {
-        absa_linear_cfg c;
-        linear_cfg(m, n, N, &c);
-        absa_linear_rforward_f32(&c, p->y, Rx, W, V, n->has_bias ? m->v + n->b_off : NULL, n->Ry);
-    } break;
-    case ABSA_OP_BN: {
-        absa_bn_cfg c;
-        bn_cfg(n, N, &c);
-        absa_bn_rforward_f32(&c, m->train_mode, p->y, Rx, W, V, m->v + n->b_off, n->save_mean,
-                             n->save_invstd, n->Ry);
-    } break;
-    case ABSA_OP_RELU:
-        if (Rx) absa_relu_rforward_f32(cnt, p->y, Rx, n->Ry);
-        else memset(n->Ry, 0, cnt * sizeof(float));
-        break;
-    case ABSA_OP_MAXPOOL: {
-        absa_pool_cfg c;
-        pool_cfg(m, n, N, &c);
-        if (Rx) absa_maxpool_rforward_f32(&c, n->argmax, Rx, n->Ry);
-        else memset(n->Ry, 0, cnt * sizeof(float));
-    } break;
-    case ABSA_OP_AVGPOOL:
-        if (Rx) absa_avgpool_forward_f32(N, p->C, p->H * p->W, Rx, n->Ry);
-        else memset(n->Ry, 0, cnt * sizeof(float));
-        break;
-    case ABSA_OP_FLATTEN: break;
-    case ABSA_OP_ADD: {
-        /* an input-node operand contributes zero */
-        const absa_node *q = &m->nodes[n->in1];
-        if (Rx && n->in1 != 0) absa_add_forward_f32(cnt, Rx, q->Ry, n->Ry);
-        else if (Rx) memcpy(n->Ry, Rx, cnt * sizeof(float));
-        else if (n->in1 != 0) memcpy(n->Ry, q->Ry, cnt * sizeof(float));
-        else memset(n->Ry, 0, cnt * sizeof(float));
-    } break;
-    case ABSA_OP_INPUT: break;
-    }
-}
-
-/* R-backward of one node: Hv slices into hv, Rdx into the producer's Rdy. */
-static void node_rbackward(absa_model *m, absa_node *n, float *hv)
-{
-    int N = m->batch;
-    absa_node *p = &m->nodes[n->in0];
-    int first = n->in0 == 0;
-    const float *Rx = first ? NULL : p->Ry;
-    float *Rdx = first ? NULL : p->Rdy;
-    const float *W = m->params + n->w_off, *V = m->v + n->w_off;
-    size_t cnt = (size_t)N * node_numel(n);
-    claim(m, (int)(n - m->nodes), 1, 0);
-    const int setx = Rdx && claim(m, n->in0, 1, overwrites(n->op));
-    switch (n->op) {
-    case ABSA_OP_CONV: {
-        absa_conv_cfg c;
-        conv_cfg(m, n, N, &c);
-        c.dx_set = setx;
-        absa_conv2d_rbackward_f32(&c, p->y, Rx, W, V, n->dy, n->Rdy, Rdx, hv + n->w_off,
-                                  n->has_bias ? hv + n->b_off : NULL, m->ws);
-    } break;
-    case ABSA_OP_LINEAR: {
-        absa_linear_cfg c;
-        linear_cfg(m, n, N, &c);
-        absa_linear_rbackward_f32(&c, p->y, Rx, W, V, n->dy, n->Rdy, Rdx, hv + n->w_off,
-                                  n->has_bias ? hv + n->b_off : NULL);
-    } break;
-    case ABSA_OP_BN: {
-        absa_bn_cfg c;
-        bn_cfg(n, N, &c);
-        c.dx_set = setx;
-        absa_bn_rbackward_f32(&c, m->train_mode, p->y, Rx, W, V, n->save_mean, n->save_invstd,
-                              n->dy, n->Rdy, Rdx, hv + n->w_off, hv + n->b_off);
-    } break;
-    case ABSA_OP_RELU:
-        if (Rdx) absa_relu_backward_ex_f32(cnt, p->y, n->Rdy, Rdx, setx); /* = the R-backward */
-        break;
-    case ABSA_OP_MAXPOOL:
-        if (Rdx) {
-            absa_pool_cfg c;
-            pool_cfg(m, n, N, &c);
-            absa_maxpool_backward_f32(&c, n->argmax, n->Rdy, Rdx);
-        }
-        break;
-    case ABSA_OP_AVGPOOL:
-        if (Rdx) absa_avgpool_backward_f32(N, p->C, p->H * p->W, n->Rdy, Rdx);
-        break;
-    case ABSA_OP_FLATTEN: break;
-    case ABSA_OP_ADD: {
-        float *Rdq = n->in1 == 0 ? NULL : m->nodes[n->in1].Rdy;
-        const int setq = Rdq && claim(m, n->in1, 1, 1);
-        absa_add_backward_ex_f32(cnt, n->Rdy, Rdx, setx, Rdq, setq);
-    } break;
-    case ABSA_OP_INPUT: break;
-    }
-}
-
 absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train,
                            double scale, double *loss)
 {
@@ -336,18 +134,66 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
     if (!absa_model_forward(m, x, N, train, 0)) return ABSA_ENOMEM;
     double l = absa_model_loss(m, labels);
     if (loss) *loss = l;
-    for (int i = 1; i < m->n_nodes; i++) node_rforward(m, &m->nodes[i]);
+    for (int i = 1; i < m->n_nodes; i++) { /* R-forward: node 0's Ry is zero (Rx = NULL) */
+        absa_node *n = &m->nodes[i];
+        const absa_node *p = &m->nodes[n->in0];
+        absa_pass P = {.m = m, .n = n, .p = p, .N = N, .train = m->train_mode, .Rx = n->in0 == 0 ? NULL : p->Ry};
+        ops_of(m, n)->rforward(&P);
+    }
     mark_fresh(m, 1);
     claim(m, m->n_nodes - 1, 0, 0);
     claim(m, m->n_nodes - 1, 1, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
-    absa_xent_backward_f32(N, m->n_classes, m->probs, labels, scale, last->dy);
-    absa_xent_rbackward_f32(N, m->n_classes, m->probs, last->Ry, scale, last->Rdy);
+    m->be->xent_backward(m->be, N, m->n_classes, m->probs, labels, scale, last->dy);
+    m->be->xent_rbackward(m->be, N, m->n_classes, m->probs, last->Ry, scale, last->Rdy);
     /* This backward pass only provides dy for the R-backward: no parameter gradients (g = NULL). */
     for (int i = m->n_nodes - 1; i >= 1; i--) {
         absa_node *n = &m->nodes[i];
-        node_backward(m, n, NULL, 0);
-        node_rbackward(m, n, m->hv);
+        absa_pass P = backward_args(m, n, 0, NULL, 0);
+        ops_of(m, n)->backward(&P);
+        P = backward_args(m, n, 1, m->hv, 0);
+        ops_of(m, n)->rbackward(&P);
     }
     return ABSA_OK;
+}
+
+/* ---- host access and reductions ---- */
+
+void absa_model_get(const absa_model *m, const float *buf, float *host, size_t n)
+{
+    absa_backend_copy_to_host(m->be, host, buf, n * sizeof(float));
+}
+
+void absa_model_set(absa_model *m, float *buf, const float *host, size_t n)
+{
+    absa_backend_copy_from_host(m->be, buf, host, n * sizeof(float));
+}
+
+void absa_model_allreduce(absa_model *m, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx)
+{
+    absa_be_allreduce(m->be, buf, n, fn, fn_ctx);
+}
+
+/* ---- batch-norm running statistics of a step spread over ranks ---- */
+
+void absa_model_bn_snapshot(absa_model *m)
+{
+    absa_be_copy(m->be, m->bn0, m->bufs, m->n_bufs);
+    if (m->n_counts) memcpy(m->cnt0, m->num_batches_tracked, (size_t)m->n_counts * sizeof(int64_t));
+}
+
+void absa_model_bn_restore(absa_model *m) { absa_be_copy(m->be, m->bufs, m->bn0, m->n_bufs); }
+
+void absa_model_bn_zero(absa_model *m) { absa_be_zero(m->be, m->bufs, m->n_bufs); }
+
+void absa_model_bn_accumulate(absa_model *m, int k, int j, double *acc)
+{
+    if (!m->n_bufs) return;
+    m->be->bn_accumulate(m->be, m->n_bufs, pow(1.0 - ABSA_BN_MOMENTUM, k - 1 - j), m->bufs, acc);
+}
+
+void absa_model_bn_merge(absa_model *m, int k, const double *acc)
+{
+    if (m->n_bufs) m->be->bn_merge(m->be, m->n_bufs, pow(1.0 - ABSA_BN_MOMENTUM, k), m->bn0, acc, m->bufs);
+    for (int i = 0; i < m->n_counts; i++) m->num_batches_tracked[i] = m->cnt0[i] + k;
 }

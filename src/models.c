@@ -3,6 +3,7 @@
  * the PyTorch twin in validation/oracle/absa_models.py, and their initialisation. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "model_build.h"
@@ -98,7 +99,14 @@ static int build_resnet20(absa_model *m)
 absa_status absa_model_create(const char *name, int C, int H, int W, int n_classes,
                               absa_model **out)
 {
+    return absa_model_create_on(name, C, H, W, n_classes, NULL, out);
+}
+
+absa_status absa_model_create_on(const char *name, int C, int H, int W, int n_classes, const char *device,
+                                 absa_model **out)
+{
     absa_status status = ABSA_OK;
+    absa_backend *be = NULL;
     *out = NULL;
     int (*build)(absa_model *) = NULL;
     if (!strcmp(name, "mlp")) build = build_mlp;
@@ -106,7 +114,9 @@ absa_status absa_model_create(const char *name, int C, int H, int W, int n_class
     else if (!strcmp(name, "c1")) build = build_c1;
     else if (!strcmp(name, "resnet20")) build = build_resnet20;
     if (!build) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", name);
+    ABSA_TRY(absa_backend_open(device, &be));
     absa_model *m = absa_mb_begin(name, C, H, W, n_classes);
+    m->be = be; /* the model owns it from here */
     if (m->batch == 0) build(m);
     return absa_mb_finish(m, out);
 cleanup:
@@ -123,6 +133,9 @@ static double fan_in(const absa_tensor_info *t)
 
 void absa_model_init(absa_model *m, uint64_t seed)
 {
+    /* drawn in host memory, then copied to the backend */
+    float *params = absa_xcalloc(m->n_params ? m->n_params : 1, sizeof(float));
+    float *bufs = absa_xcalloc(m->n_bufs ? m->n_bufs : 1, sizeof(float));
     absa_rng rng;
     absa_rng_seed(&rng, seed, 0x1417);
     int he_conv = !strcmp(m->name, "resnet20");
@@ -134,7 +147,7 @@ void absa_model_init(absa_model *m, uint64_t seed)
             m->num_batches_tracked[t->offset] = 0;
             continue;
         }
-        float *a = (t->kind == ABSA_TENSOR_PARAM ? m->params : m->bufs) + t->offset;
+        float *a = (t->kind == ABSA_TENSOR_PARAM ? params : bufs) + t->offset;
         if (t->kind == ABSA_TENSOR_BUF) {
             float v = strcmp(leaf, "running_var") == 0 ? 1.0f : 0.0f;
             for (size_t k = 0; k < t->numel; k++) a[k] = v;
@@ -158,10 +171,14 @@ void absa_model_init(absa_model *m, uint64_t seed)
         const absa_node *n = &m->nodes[i];
         if (n->op != ABSA_OP_BN) continue;
         for (int c = 0; c < n->C; c++) {
-            m->params[n->w_off + (size_t)c] = 1.0f;
-            m->params[n->b_off + (size_t)c] = 0.0f;
+            params[n->w_off + (size_t)c] = 1.0f;
+            params[n->b_off + (size_t)c] = 0.0f;
         }
     }
-    absa_vec_zero(m->n_params, m->grad);
-    absa_vec_zero(m->n_params, m->mom);
+    absa_model_set(m, m->params, params, m->n_params);
+    absa_model_set(m, m->bufs, bufs, m->n_bufs);
+    free(params);
+    free(bufs);
+    absa_be_zero(m->be, m->grad, m->n_params);
+    absa_be_zero(m->be, m->mom, m->n_params);
 }

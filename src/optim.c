@@ -28,24 +28,16 @@ cleanup:
 
 void absa_sgd_step(absa_model *m, absa_sgd *opt)
 {
-    const size_t n = m->n_params;
-    float *w = m->params, *g = m->grad, *buf = m->mom;
-    const float lr = (float)opt->lr, mu = (float)opt->momentum, wd = (float)opt->weight_decay;
-    const float damp = 1.0f - (float)opt->dampening;
-    const int first = !opt->has_buf, nesterov = opt->nesterov, use_mom = opt->momentum != 0;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (wd != 0) d += wd * w[i];
-        if (use_mom) {
-            float b = first ? d : mu * buf[i] + damp * d;
-            buf[i] = b;
-            d = nesterov ? d + mu * b : b;
-        }
-        w[i] -= lr * d;
-    }
-    if (use_mom) opt->has_buf = 1;
+    const absa_sgd_args a = {.lr = (float)opt->lr,
+                             .momentum = (float)opt->momentum,
+                             .weight_decay = (float)opt->weight_decay,
+                             .damp = 1.0f - (float)opt->dampening,
+                             .first = !opt->has_buf,
+                             .nesterov = opt->nesterov,
+                             .use_mom = opt->momentum != 0};
+    m->be->sgd(m->be, m->n_params, m->params, m->grad, m->mom, &a);
+    if (a.use_mom) opt->has_buf = 1;
     opt->steps++;
 }
 
-void absa_model_zero_grad(absa_model *m) { memset(m->grad, 0, m->n_params * sizeof(float)); }
+void absa_model_zero_grad(absa_model *m) { absa_be_zero(m->be, m->grad, m->n_params); }

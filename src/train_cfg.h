@@ -16,6 +16,7 @@ typedef struct absa_train_cfg {
     int prefetch;            /* ucx://: batch requests kept outstanding */
     char test_data[4096];    /* ucx://: packed file for the test pass and eigenvalue samples */
     char model[32];
+    char device[32];         /* engine backend (backend.h) */
     char out[4096];
     char resume[4096];
     char train_split[32], test_split[32];

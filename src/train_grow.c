@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
+#include "base_json.h"
 #include "dist_train.h"
 #include "trainer_impl.h"
 

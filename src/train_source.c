@@ -286,3 +286,40 @@ void absa_tsrc_ucx_close(absa_tstate *t)
     free(t->ids);
     t->ids = NULL;
 }
+
+/* ---- the table ---- */
+
+static absa_status ucx_fetch(absa_tstate *t, int epoch, size_t cur, int j, int nb, uint64_t aug_seed, const uint64_t **ids)
+{
+    (void)nb; /* the server sends exactly the micro-batch's samples (or an error) */
+    absa_status status = absa_tsrc_ucx_fetch(t, epoch, cur, t->pr.sched.batch, absa_dist_size(t->dist), j, aug_seed);
+    *ids = t->ids;
+    return status;
+}
+
+static absa_status ucx_seek(absa_tstate *t) { return t->io ? absa_tsrc_ucx_seek(t) : ABSA_OK; }
+
+static void ucx_describe(const absa_tstate *t)
+{
+    const absa_train_cfg *c = t->cfg;
+    fprintf(stderr, "absa train: data streamed from %s (prefetch %d)%s\n", c->data,
+            c->prefetch > 0 ? c->prefetch : ABSA_UCX_DEFAULT_PREFETCH,
+            t->test ? "" : "; no --test-data: the test pass is skipped (test_loss/test_acc null, test_skipped in metrics)");
+}
+
+const absa_source_ops absa_source_ucx = {
+    .name = "ucx",
+    .open = absa_tsrc_ucx_open,
+    .seek = ucx_seek,
+    .plan = absa_tsrc_ucx_plan,
+    .fetch = ucx_fetch,
+    .commit = absa_tsrc_ucx_commit,
+    .sync = absa_tsrc_ucx_sync_state,
+    .wait_seconds = absa_tsrc_ucx_wait_seconds,
+    .to_extra = absa_tsrc_ucx_to_extra,
+    .from_extra = absa_tsrc_ucx_from_extra,
+    .describe = ucx_describe,
+    .close = absa_tsrc_ucx_close,
+};
+
+const absa_source_ops *absa_source_for(const char *data) { return absa_tsrc_is_ucx(data) ? &absa_source_ucx : &absa_source_file; }

@@ -1,6 +1,6 @@
-/* train_source.h — where `absa train` gets its training samples: a packed HDF5 file (the
- * trainer's permutation absa_permutation(seed, epoch) and cursor; train_step.c) or an
- * `absa serve` stream (--data ucx://HOST:PORT; docs/ucx.md), which owns permutation and cursor.
+/* train_source.h — where `absa train` gets its training samples, behind one table
+ * (absa_source_ops): a packed HDF5 file (the trainer's permutation absa_permutation(seed, epoch)
+ * and cursor; train_source_file.c) or an `absa serve` stream (--data ucx://HOST:PORT; docs/ucx.md), which owns permutation and cursor.
  *
  * UCX source: every rank has its own client (prefetch ring --prefetch). Trainer epoch e is the
  * server's epoch e (the server's epoch permutation is absa_permutation(seed, e)), and every rank
@@ -23,6 +23,49 @@
 #include "checkpoint.h"
 
 struct absa_tstate;
+
+/* A data source of the trainer: the trainer calls only through this table (t->src) and never
+ * asks which source it has. Slots marked optional may be NULL. Sources: absa_source_file
+ * (train_source_file.c: the trainer's own permutation over a packed file) and absa_source_ucx
+ * (train_source.c: `absa serve`, below); absa_source_for picks one from --data. */
+typedef struct absa_source_ops {
+    const char *name; /* "file", "ucx": metrics' data_source */
+    /* shapes, counts, classes, FGSM eps (t->eps_c), the test split and the train split used for
+     * the eigenvalue samples (t->train; NULL if none) */
+    absa_status (*open)(struct absa_tstate *t);
+    /* optional, rank 0, after the model is set up and before any rank's first request: put the
+     * source where the run is (fresh start or --resume) */
+    absa_status (*seek)(struct absa_tstate *t);
+    /* optional, every rank at each step start (cur, B, R, rank of that step): ask ahead */
+    absa_status (*plan)(struct absa_tstate *t, int epoch, size_t cur, int B, int R, int rank);
+    /* micro-batch j (nb samples, positions cur + j*micro ... of the epoch's order) into
+     * t->x/t->y, augmented with aug_seed; *ids = its sample ids */
+    absa_status (*fetch)(struct absa_tstate *t, int epoch, size_t cur, int j, int nb, uint64_t aug_seed,
+                         const uint64_t **ids);
+    /* optional, after the step's SGD update: the step's samples are consumed */
+    absa_status (*commit)(struct absa_tstate *t);
+    /* optional, collective over the active ranks at the end of an epoch and at a stop: the
+     * committed position is settled (and, on rank 0, kept for the next checkpoint) */
+    absa_status (*sync)(struct absa_tstate *t);
+    /* optional: seconds this rank has been blocked waiting for data so far; the epoch's data
+     * stall is then its mean over the ranks (NULL: the stall is this rank's read time) */
+    double (*wait_seconds)(const struct absa_tstate *t);
+    /* optional: the source's position into / out of a checkpoint's /train attributes */
+    absa_status (*to_extra)(const struct absa_tstate *t, absa_ckpt_extra *e);
+    void (*from_extra)(struct absa_tstate *t, const absa_ckpt_extra *e);
+    /* optional: a console line at start (rank 0, not --quiet) */
+    void (*describe)(const struct absa_tstate *t);
+    /* release what open allocated (not t->train/t->test: the trainer closes those); safe
+     * after a failed or no open */
+    void (*close)(struct absa_tstate *t);
+} absa_source_ops;
+
+extern const absa_source_ops absa_source_file; /* train_source_file.c */
+extern const absa_source_ops absa_source_ucx;  /* train_source.c */
+/* the source for --data: ucx://HOST:PORT streams from absa serve, anything else is a file */
+const absa_source_ops *absa_source_for(const char *data);
+
+/* ---- the UCX source (absa_source_ucx's rows) ---- */
 
 /* "ucx://" prefix */
 int absa_tsrc_is_ucx(const char *data);

@@ -28,7 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 #include "fgsm.h"
 #include "trainer.h"
@@ -63,17 +63,11 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     const absa_train_cfg *c = t->cfg;
     const absa_sched_cfg *sc = &c->sched;
     absa_model *m = t->m;
-    const size_t nbuf = m->n_bufs;
     const int off = j * sc->micro;
     int nb = B - off < sc->micro ? B - off : sc->micro;
-    const uint64_t *ids = t->perm + cur + off;
+    const uint64_t *ids = NULL;
     double d0 = absa_now();
-    if (t->ucx) { /* the same positions from the server: exactly nb samples (or an error) */
-        ABSA_TRY(absa_tsrc_ucx_fetch(t, epoch, cur, t->pr.sched.batch, absa_dist_size(t->dist), j, aug_seed));
-        ids = t->ids;
-    } else {
-        ABSA_TRY(absa_h5reader_gather_f32(t->train, ids, (size_t)nb, 1, t->crop, t->flip, aug_seed, t->x, t->y));
-    }
+    ABSA_TRY(t->src->fetch(t, epoch, cur, j, nb, aug_seed, &ids));
     t->t_data += absa_now() - d0;
     for (int i = 0; i < nb; i++)
         if (t->y[i] < 0 || t->y[i] >= t->K) ABSA_FAIL(ABSA_EFORMAT, "%s: label %d out of range", c->data, t->y[i]);
@@ -82,11 +76,11 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     if (adv > 0) {
         /* eval-mode BN: live running statistics on one rank (as the reference); on several,
          * the step-start ones (the earlier micro-batches of the step are on other ranks) */
-        if (merge_bn) memcpy(m->bufs, t->bn0, nbuf * sizeof(float));
+        if (merge_bn) absa_model_bn_restore(m);
         status = absa_fgsm(m, t->x, t->y, adv, t->eps_c);
         if (status != ABSA_OK) ABSA_FAIL_CTX(status, "FGSM: ");
     }
-    if (merge_bn) memset(m->bufs, 0, nbuf * sizeof(float)); /* the update leaves m * s_j */
+    if (merge_bn) absa_model_bn_zero(m); /* the update leaves m * s_j */
     const float *z = absa_model_forward(m, t->x, nb, 1, 1);
     if (!z) { /* absa_model_forward recorded the message */
         status = ABSA_ENOMEM;
@@ -100,12 +94,10 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     absa_model_backward(m, t->x, t->y, (double)nb / B, 0);
     *correct += absa_xent_correct_f32(nb, t->K, z, t->y);
     const double wl = l * nb / B;
-    absa_xsum_add_f32(&t->gsum, 0, m->grad, m->n_params);
+    absa_model_get(m, m->grad, t->ghost, m->n_params); /* a host copy for the exact sum */
+    absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
     absa_xsum_add_f64(&t->gsum, m->n_params, &wl, 1);
-    if (merge_bn) {
-        const double w = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k - 1 - j);
-        for (size_t i = 0; i < nbuf; i++) t->red[RED_BN + i] += w * m->bufs[i];
-    }
+    if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
 cleanup:
     return status;
 }
@@ -117,7 +109,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
     const absa_sched_cfg *sc = &c->sched;
     absa_model *m = t->m;
     absa_train_progress *pr = &t->pr;
-    const size_t nbuf = m->n_bufs, ncnt = (size_t)m->n_counts;
+    const size_t nbuf = m->n_bufs;
     *stopped = 0;
     absa_permutation(c->seed, (uint64_t)epoch, t->n_train, t->perm);
     uint64_t aug_seed = absa_hash64(c->seed ^ 0xA06ull, (uint64_t)epoch);
@@ -130,17 +122,16 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
     for (size_t cur = (size_t)pr->ep_cursor; cur < t->n_train;) {
         const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist); /* grows at steps */
         int B = pr->sched.batch;
-        /* the stream: this rank's micro-batches of this and the next steps are requested ahead
-         * (requests of an older plan, e.g. before the ranks grew, are withdrawn) */
-        if (t->ucx) ABSA_TRY(absa_tsrc_ucx_plan(t, epoch, cur, B, R, rank));
+        /* e.g. the stream: this rank's micro-batches of this and the next steps are requested
+         * ahead (requests of an older plan, e.g. before the ranks grew, are withdrawn) */
+        if (t->src->plan) ABSA_TRY(t->src->plan(t, epoch, cur, B, R, rank));
         if ((size_t)B > t->n_train - cur) B = (int)(t->n_train - cur);
         const int k = (B + sc->micro - 1) / sc->micro;
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
         absa_xsum_zero(&t->gsum, k);
-        if (nbuf) memcpy(t->bn0, m->bufs, nbuf * sizeof(float));
-        if (ncnt) memcpy(t->cnt0, m->num_batches_tracked, ncnt * sizeof(int64_t));
+        absa_model_bn_snapshot(m);
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
         for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &correct));
         t->red[RED_CORRECT] = (double)correct;
@@ -156,19 +147,16 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
             absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
             t->t_comm += absa_now() - q;
         }
-        if (merge_bn) {
-            const double decay = pow(1.0 - ABSA_TRAIN_BN_MOMENTUM, k);
-            for (size_t i = 0; i < nbuf; i++) m->bufs[i] = (float)(decay * t->bn0[i] + t->red[RED_BN + i]);
-            for (size_t i = 0; i < ncnt; i++) m->num_batches_tracked[i] = t->cnt0[i] + k;
-        }
+        if (merge_bn) absa_model_bn_merge(m, k, t->red + RED_BN);
         if (t->red[RED_XBAD] > 0) /* every rank sees it after the reduction: all stop here */
             ABSA_FAIL(ABSA_EINVAL, "training diverged: a gradient is not finite or beyond %g at epoch %d step %lld (lr %g too large?)",
                       t->gsum.limit, epoch, (long long)pr->global_step, pr->sched.lr);
-        absa_xsum_get_f32(&t->gsum, 0, m->grad, m->n_params);
+        absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
+        absa_model_set(m, m->grad, t->ghost, m->n_params);
         step_loss = absa_xsum_get_f64(&t->gsum, m->n_params);
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);
-        if (t->ucx) ABSA_TRY(absa_tsrc_ucx_commit(t)); /* after the update: consumed exactly once */
+        if (t->src->commit) ABSA_TRY(t->src->commit(t)); /* after the update: consumed exactly once */
         pr->global_step++;
         pr->samples_seen += B;
         pr->ep_loss_sum += step_loss * B;

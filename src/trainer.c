@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
-#include "cli_util.h"
+#include "base_sys.h"
 #include "dist_train.h"
 #include "train_source.h"
 #include "trainer_impl.h"
@@ -31,26 +31,8 @@ static absa_status open_data(absa_tstate *t)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
-    if (absa_tsrc_is_ucx(c->data)) {
-        ABSA_TRY(absa_tsrc_ucx_open(t));
-        goto augment;
-    }
-    ABSA_TRY(absa_h5reader_open(c->data, c->train_split, c->memory_budget, &t->train));
-    absa_h5reader_shape(t->train, &t->C, &t->H, &t->W);
-    t->K = absa_h5reader_num_classes(t->train);
-    t->n_train = absa_h5reader_count(t->train);
-    if (c->limit_train > 0 && (size_t)c->limit_train < t->n_train) t->n_train = (size_t)c->limit_train;
-    if (t->C > 4) ABSA_FAIL(ABSA_EFORMAT, "%s: %d channels are not supported", c->data, t->C);
-    if (strcmp(c->test_split, "none")) {
-        ABSA_TRY(absa_h5reader_open(c->data, c->test_split, c->memory_budget, &t->test));
-        int C2, H2, W2;
-        absa_h5reader_shape(t->test, &C2, &H2, &W2);
-        if (C2 != t->C || H2 != t->H || W2 != t->W) ABSA_FAIL(ABSA_EFORMAT, "%s: test and train shapes differ", c->data);
-        t->n_test = absa_h5reader_count(t->test);
-        if (c->limit_test > 0 && (size_t)c->limit_test < t->n_test) t->n_test = (size_t)c->limit_test;
-    }
-    for (int ch = 0; ch < t->C; ch++) t->eps_c[ch] = (float)(c->adv_eps / absa_h5reader_std(t->train)[ch]);
-augment:
+    t->src = absa_source_for(c->data);
+    ABSA_TRY(t->src->open(t));
     if (t->n_train < (size_t)c->sched.batch0)
         ABSA_FAIL(ABSA_EINVAL, "%zu training samples%s are fewer than one batch (--batch %d): lower --batch or raise --limit-train",
                   t->n_train, c->limit_train > 0 && (size_t)c->limit_train == t->n_train ? " (--limit-train)" : "", c->sched.batch0);
@@ -69,7 +51,7 @@ static absa_status setup_model(absa_tstate *t)
     const absa_train_cfg *c = t->cfg;
     absa_ckpt_extra *ex = NULL;
     int old_epochs = 0;
-    ABSA_TRY(absa_model_create(c->model, t->C, t->H, t->W, t->K, &t->m));
+    ABSA_TRY(absa_model_create_on(c->model, t->C, t->H, t->W, t->K, c->device, &t->m));
     memset(&t->opt, 0, sizeof t->opt);
     t->opt.momentum = c->momentum;
     t->opt.weight_decay = c->weight_decay;
@@ -96,7 +78,7 @@ static absa_status setup_model(absa_tstate *t)
     if (old_epochs && old_epochs != c->sched.epochs && !c->quiet)
         fprintf(stderr, "absa train: --epochs %d applied (the checkpoint's run had --epochs %d): the run %s\n", c->sched.epochs,
                 old_epochs, c->sched.epochs > old_epochs ? "is extended" : "ends earlier");
-    if (t->ucx) absa_tsrc_ucx_from_extra(t, ex);
+    if (t->src->from_extra) t->src->from_extra(t, ex);
     if (t->pr.ep_epoch && (size_t)t->pr.ep_cursor > t->n_train)
         ABSA_FAIL(ABSA_EMISMATCH, "checkpoint %s stopped at sample %lld of epoch %d, beyond the %zu training samples (another --limit-train?)",
                   c->resume, (long long)t->pr.ep_cursor, t->pr.ep_epoch, t->n_train);
@@ -113,18 +95,17 @@ static absa_status setup(absa_tstate *t)
     const absa_train_cfg *c = t->cfg;
     ABSA_TRY(open_data(t));
     ABSA_TRY(setup_model(t));
-    /* the stream: rank 0 puts the server where this run is, before any rank's first request */
-    if (t->ucx && t->io) ABSA_TRY(absa_tsrc_ucx_seek(t));
+    /* e.g. the stream: rank 0 puts the server where this run is, before any rank's first request */
+    if (t->src->seek) ABSA_TRY(t->src->seek(t));
     /* batch buffers: a micro-batch (the test pass evaluates in pieces of that size) */
     size_t xs = (size_t)c->sched.micro;
     const size_t nbuf = t->m->n_bufs;
     t->x = absa_try_alloc(xs * t->C * t->H * t->W * sizeof(float));
     t->y = malloc(sizeof(int32_t) * xs);
     t->perm = malloc(sizeof(uint64_t) * t->n_train);
-    t->bn0 = malloc(sizeof(float) * (nbuf + 1));
-    t->cnt0 = malloc(sizeof(int64_t) * ((size_t)t->m->n_counts + 1));
     t->red = malloc(sizeof(double) * (nbuf + 10));
-    if (!t->x || !t->y || !t->perm || !t->bn0 || !t->cnt0 || !t->red ||
+    t->ghost = malloc(sizeof(float) * (t->m->n_params + 1));
+    if (!t->x || !t->y || !t->perm || !t->red || !t->ghost ||
         absa_xsum_init(&t->gsum, t->m->n_params + 1))
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
     ABSA_TRY(absa_model_reserve(t->m, (int)xs));
@@ -159,7 +140,7 @@ static absa_status save_checkpoint(absa_tstate *t)
     if (!ex) ABSA_FAIL(ABSA_ENOMEM, "out of memory");
     ex->sgd = t->opt;
     ABSA_TRY(absa_progress_to_extra(&t->pr, t->cfg, ex));
-    if (t->ucx) ABSA_TRY(absa_tsrc_ucx_to_extra(t, ex));
+    if (t->src->to_extra) ABSA_TRY(t->src->to_extra(t, ex));
     status = absa_checkpoint_save(ckpt, t->m, ex);
 cleanup:
     free(ex);
@@ -211,7 +192,7 @@ static absa_status stop_now(absa_tstate *t, int epoch, double e0)
 {
     absa_status status = ABSA_OK;
     t->pr.wall_total += absa_now() - e0;
-    if (t->ucx) ABSA_TRY(absa_tsrc_ucx_sync_state(t)); /* the committed positions, for --resume */
+    if (t->src->sync) ABSA_TRY(t->src->sync(t)); /* the committed positions, for --resume */
     if (!t->io) return ABSA_OK;
     ABSA_TRY(absa_mlog_commit(&t->metrics, 1));
     double q = absa_now();
@@ -238,7 +219,7 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         const int accum = absa_sched_accum(&c->sched, before.batch);
         double tr_loss, tr_acc, eig = NAN, te_loss = NAN, te_acc = NAN;
         int eig_iters = 0, eig_conv = 0, stopped = 0;
-        double w0 = absa_tsrc_ucx_wait_seconds(t);
+        double w0 = t->src->wait_seconds ? t->src->wait_seconds(t) : 0;
         ABSA_TRY(absa_tr_train_epoch(t, epoch, &tr_loss, &tr_acc, &stopped));
         /* ranks still spawning join now (or are given up if the run stops here) */
         absa_tr_grow_wait(t, epoch, stopped);
@@ -249,12 +230,12 @@ static absa_status run_epochs(absa_tstate *t, int *how)
         const int R = absa_dist_size(t->dist);
         /* time blocked waiting for data: the stream's wait (mean over the ranks), or the file reads */
         double stall = t->t_data - td0;
-        if (t->ucx) {
-            stall = absa_tsrc_ucx_wait_seconds(t) - w0;
+        if (t->src->wait_seconds) {
+            stall = t->src->wait_seconds(t) - w0;
             absa_dist_allreduce_f64(t->dist, &stall, 1);
             stall /= R;
-            ABSA_TRY(absa_tsrc_ucx_sync_state(t));
         }
+        if (t->src->sync) ABSA_TRY(t->src->sync(t));
         if (absa_sched_wants_eig(&c->sched, &before) && t->train) {
             double q = absa_now();
             ABSA_TRY(absa_tr_epoch_eig(t, epoch, &eig, &eig_iters, &eig_conv));
@@ -292,7 +273,7 @@ static absa_status run_epochs(absa_tstate *t, int *how)
             fprintf(f, ", \"eig_iters\": %d, \"eig_converged\": %s, \"eig_seed\": %llu", eig_iters,
                     have_eig ? (eig_conv ? "true" : "false") : "null", (unsigned long long)absa_eig_seed(c->seed, epoch));
             json_num(f, "eig_ref", t->pr.sched.eig_ref);
-            fprintf(f, ", \"data_source\": \"%s\"", t->ucx ? "ucx" : "file");
+            fprintf(f, ", \"data_source\": \"%s\"", t->src->name);
             if (!t->test) fprintf(f, ", \"test_skipped\": true");
             fprintf(f, ", \"batch\": %d, \"accum\": %d, \"ranks\": %d, \"adv_ratio\": %.9g, \"lr\": %.9g, \"next_batch\": %d, "
                        "\"next_lr\": %.9g, \"next_adv_ratio\": %.9g, \"grew\": %s, \"grow_reason\": %s, \"sgd_iters\": %lld, "
@@ -361,10 +342,7 @@ static void banner(absa_tstate *t)
             t->m->n_params, c->resume[0] ? "resuming after epoch " : "fresh start");
     if (c->resume[0]) fprintf(stderr, "%d%s", t->pr.epoch, t->pr.ep_epoch ? " (mid-epoch)" : "");
     fputc('\n', stderr);
-    if (t->ucx)
-        fprintf(stderr, "absa train: data streamed from %s (prefetch %d)%s\n", c->data,
-                c->prefetch > 0 ? c->prefetch : ABSA_UCX_DEFAULT_PREFETCH,
-                t->test ? "" : "; no --test-data: the test pass is skipped (test_loss/test_acc null, test_skipped in metrics)");
+    if (t->src->describe) t->src->describe(t);
     if (!absa_dist_using_mpi(t->dist) && c->max_ranks > 1)
         fprintf(stderr, "absa train: one process (%s): --max-ranks %d needs an MPI launcher; the batch grows by accumulation\n",
                 absa_dist_backend_why(t->dist), c->max_ranks);
@@ -449,16 +427,15 @@ cleanup:
     }
     if (t.metrics.f) absa_mlog_close(&t.metrics);
     if (t.idlog) fclose(t.idlog);
-    absa_tsrc_ucx_close(&t);
+    if (t.src) t.src->close(&t);
     absa_h5reader_close(t.train);
     absa_h5reader_close(t.test);
     absa_model_free(t.m);
     absa_free(t.x);
     free(t.y);
     free(t.perm);
-    free(t.bn0);
-    free(t.cnt0);
     free(t.red);
+    free(t.ghost);
     absa_xsum_free(&t.gsum);
     return status;
 }

@@ -13,11 +13,11 @@
 #include "optim.h"
 #include "train_io.h"
 #include "train_signal.h"
+#include "train_source.h"
 #include "ucx_client.h"
 
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
  * statistics of a distributed step are merged with it (train_step.c). */
-#define ABSA_TRAIN_BN_MOMENTUM 0.1
 
 typedef struct absa_tstate {
     const absa_train_cfg *cfg;
@@ -40,12 +40,12 @@ typedef struct absa_tstate {
     absa_dist *dist;
     absa_stop_watch *stop;   /* polled at step boundaries */
     int stop_sig;            /* the stop signal seen by some rank (0 = none) */
-    float *bn0;              /* batch-norm buffers at the step start (n_bufs) */
-    int64_t *cnt0;           /* num_batches_tracked at the step start (n_counts) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     absa_xsum gsum;          /* the step's gradient (n_params) and loss (+1), summed exactly */
+    float *ghost;            /* host copy of the model's gradient (n_params) for gsum */
     FILE *idlog;             /* --sample-log: this process's sample ids */
-    /* --data ucx://: the stream (train_source.h); t->train is then --test-data's train split
+    const absa_source_ops *src; /* where the training samples come from (train_source.h) */
+    /* --data ucx://: the stream (train_source.c); t->train is then --test-data's train split
      * (eigenvalue samples only) or NULL */
     absa_ucx_client *ucx;
     uint64_t *ids;           /* sample ids of the micro-batch in t->x */

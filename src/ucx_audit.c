@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5reader.h"
+#include "base_hash.h"
 
 enum { AUDIT_LIVE = 1, AUDIT_EVER = 2 };
 

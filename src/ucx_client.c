@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 #include "ucx_door.h"
 #include "ucx_util.h"
@@ -24,7 +24,7 @@
 #define ABSA_UCX_CLIENT_TIMEOUT_S 30.0
 
 /* wait on cv until deadline (monotonic seconds); returns 0 on timeout */
-static int absa_cli_wait_until(absa_ucx_client *c, double deadline)
+static int absa_ucx_client_wait_until(absa_ucx_client *c, double deadline)
 {
     double now = absa_now();
     if (now >= deadline) return 0;
@@ -41,13 +41,13 @@ static int absa_cli_wait_until(absa_ucx_client *c, double deadline)
 }
 
 /* mu held: report the client's failure in this thread's error message */
-absa_status absa_cli_failed_locked(absa_ucx_client *c)
+absa_status absa_ucx_client_failed_locked(absa_ucx_client *c)
 {
     absa_errorf("%s", c->err);
     return c->failed;
 }
 
-static absa_status absa_cli_connect_once(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
+static absa_status absa_ucx_client_connect_once(const char *url, const char *secret, int prefetch, absa_ucx_client **out)
 {
     absa_status status = ABSA_OK;
     ucs_status_t st;
@@ -92,7 +92,7 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_create: %s", ucs_status_string(st));
     ucp_am_handler_param_t hp = {.field_mask = UCP_AM_HANDLER_PARAM_FIELD_ID | UCP_AM_HANDLER_PARAM_FIELD_CB |
                                                UCP_AM_HANDLER_PARAM_FIELD_ARG | UCP_AM_HANDLER_PARAM_FIELD_FLAGS,
-                                 .id = ABSA_UCX_AM_TO_CLIENT, .cb = absa_cli_am_cb, .arg = c,
+                                 .id = ABSA_UCX_AM_TO_CLIENT, .cb = absa_ucx_client_am_cb, .arg = c,
                                  .flags = UCP_AM_FLAG_WHOLE_MSG};
     if ((st = ucp_worker_set_am_recv_handler(c->w, &hp)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "ucp_worker_set_am_recv_handler: %s", ucs_status_string(st));
@@ -115,14 +115,14 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
                                         UCP_EP_PARAM_FIELD_ERR_HANDLER,
                           .address = saddr,
                           .err_mode = UCP_ERR_HANDLING_MODE_PEER,
-                          .err_handler = {.cb = absa_cli_ep_err_cb, .arg = c}};
+                          .err_handler = {.cb = absa_ucx_client_ep_err_cb, .arg = c}};
     if ((st = ucp_ep_create(c->w, &ep, &c->ep)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "cannot connect to %s: %s", url, ucs_status_string(st));
     {
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the caller's threads */
-        int rc = pthread_create(&c->thr, NULL, absa_cli_thread, c);
+        int rc = pthread_create(&c->thr, NULL, absa_ucx_client_thread, c);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (rc != 0) ABSA_FAIL(ABSA_EIO, "cannot start the UCX progress thread: %s", strerror(rc));
         c->thr_started = 1;
@@ -130,14 +130,14 @@ static absa_status absa_cli_connect_once(const char *url, const char *secret, in
     pthread_mutex_lock(&c->mu);
     absa_ucx_msg h = {.type = ABSA_UCX_HELLO, .secret_len = ABSA_DOOR_TOKEN};
     memcpy(h.secret, token, ABSA_DOOR_TOKEN); /* the door's one-time token, not the secret */
-    absa_cli_push_locked(c, &h, NULL);
+    absa_ucx_client_push_locked(c, &h, NULL);
     memset(h.secret, 0, sizeof h.secret);
-    absa_cli_wake(c);
+    absa_ucx_client_wake(c);
     deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
-    while (!c->have_meta && !c->failed && absa_cli_wait_until(c, deadline)) {
+    while (!c->have_meta && !c->failed && absa_ucx_client_wait_until(c, deadline)) {
     }
     if (!c->have_meta) {
-        if (!c->failed) absa_cli_fail_locked(c, ABSA_EUCX, "no reply within %.0f s", ABSA_UCX_CLIENT_TIMEOUT_S);
+        if (!c->failed) absa_ucx_client_fail_locked(c, ABSA_EUCX, "no reply within %.0f s", ABSA_UCX_CLIENT_TIMEOUT_S);
         absa_errorf("%s: authenticated, but no reply over UCX: %s", url, c->err);
         status = c->failed;
         pthread_mutex_unlock(&c->mu);
@@ -171,7 +171,7 @@ absa_status absa_ucx_client_connect(const char *url, const char *secret, int pre
     absa_status status = ABSA_EUCX;
     for (int attempt = 0; attempt < attempts; attempt++) {
         if (attempt) usleep(backoff_us[attempt - 1]);
-        status = absa_cli_connect_once(url, secret, prefetch, out);
+        status = absa_ucx_client_connect_once(url, secret, prefetch, out);
         if (status != ABSA_EUCX) break;
     }
     return status;
@@ -180,20 +180,20 @@ absa_status absa_ucx_client_connect(const char *url, const char *secret, int pre
 const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c) { return &c->meta; }
 
 /* mu held: keep `prefetch` requests of n samples outstanding */
-static void absa_cli_top_up_locked(absa_ucx_client *c, uint32_t n)
+static void absa_ucx_client_top_up_locked(absa_ucx_client *c, uint32_t n)
 {
     int pushed = 0;
     while (c->nslots < (size_t)c->prefetch && !c->done_seen) {
         absa_ucx_msg m = {.type = ABSA_UCX_REQUEST, .n = n};
-        absa_cli_request_locked(c, &m);
+        absa_ucx_client_request_locked(c, &m);
         pushed = 1;
     }
-    if (pushed) absa_cli_wake(c);
+    if (pushed) absa_ucx_client_wake(c);
 }
 
-absa_cli_slot *absa_cli_request_locked(absa_ucx_client *c, absa_ucx_msg *m)
+absa_ucx_client_slot *absa_ucx_client_request_locked(absa_ucx_client *c, absa_ucx_msg *m)
 {
-    absa_cli_slot *s = absa_xcalloc(1, sizeof *s);
+    absa_ucx_client_slot *s = absa_xcalloc(1, sizeof *s);
     s->seq = c->next_seq++;
     s->n = m->n;
     s->at = m->type == ABSA_UCX_REQUEST_AT;
@@ -207,20 +207,20 @@ absa_cli_slot *absa_cli_request_locked(absa_ucx_client *c, absa_ucx_msg *m)
     c->tail = s;
     c->nslots++;
     m->req = s->seq;
-    absa_cli_push_locked(c, m, NULL);
+    absa_ucx_client_push_locked(c, m, NULL);
     return s;
 }
 
-absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c)
+absa_ucx_client_slot *absa_ucx_client_pop_locked(absa_ucx_client *c)
 {
-    absa_cli_slot *s = c->head;
+    absa_ucx_client_slot *s = c->head;
     c->head = s->next;
     if (!c->head) c->tail = NULL;
     c->nslots--;
     return s;
 }
 
-void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batch *out)
+void absa_ucx_client_deliver_locked(absa_ucx_client *c, absa_ucx_client_slot *s, absa_ucx_batch *out)
 {
     absa_ucx_batch_view v;
     absa_ucx_batch_layout(s->buf, s->m.count, s->m.nranges, &v);
@@ -241,7 +241,7 @@ void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batc
         c->held = realloc(c->held, c->heldcap * sizeof *c->held);
         ABSA_ASSERT(c->held != NULL, "out of memory");
     }
-    c->held[c->nheld++] = (absa_cli_held){.lease = s->m.lease, .b = {s->buf, s->cap}};
+    c->held[c->nheld++] = (absa_ucx_client_held){.lease = s->m.lease, .b = {s->buf, s->cap}};
 }
 
 absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *out)
@@ -261,10 +261,10 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
     c->mode = 1;
     for (;;) {
         if (c->failed) {
-            status = absa_cli_failed_locked(c);
+            status = absa_ucx_client_failed_locked(c);
             break;
         }
-        absa_cli_top_up_locked(c, (uint32_t)n);
+        absa_ucx_client_top_up_locked(c, (uint32_t)n);
         if (!c->head) { /* done: nothing outstanding any more */
             out->done = 1;
             out->epoch = c->meta.epochs;
@@ -276,13 +276,13 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
             c->wait_s += absa_now() - t0;
             continue;
         }
-        absa_cli_slot *s = absa_cli_pop_locked(c);
+        absa_ucx_client_slot *s = absa_ucx_client_pop_locked(c);
         if (s->m.type == ABSA_UCX_BATCH && s->m.count > n) {
             /* requested before the caller changed n: give it back, its samples come first again */
             absa_ucx_msg r = {.type = ABSA_UCX_RELEASE, .lease = s->m.lease};
-            absa_cli_push_locked(c, &r, NULL);
-            absa_cli_wake(c);
-            absa_cli_pool_put_locked(c, (absa_cli_buf){s->buf, s->cap});
+            absa_ucx_client_push_locked(c, &r, NULL);
+            absa_ucx_client_wake(c);
+            absa_ucx_client_pool_put_locked(c, (absa_ucx_client_buf){s->buf, s->cap});
             free(s);
             continue;
         }
@@ -295,17 +295,17 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
             out->done = !!(s->m.flags & ABSA_UCX_END_DONE);
             if (out->done) c->done_seen = 1;
         } else {
-            absa_cli_deliver_locked(c, s, out);
+            absa_ucx_client_deliver_locked(c, s, out);
         }
         free(s);
-        absa_cli_top_up_locked(c, (uint32_t)n);
+        absa_ucx_client_top_up_locked(c, (uint32_t)n);
         break;
     }
     pthread_mutex_unlock(&c->mu);
     return status;
 }
 
-static absa_status absa_cli_finish(absa_ucx_client *c, const absa_ucx_batch *b, int type)
+static absa_status absa_ucx_client_finish(absa_ucx_client *c, const absa_ucx_batch *b, int type)
 {
     absa_status status = ABSA_OK;
     if (b->count == 0) return ABSA_OK; /* epoch_end / done markers hold no lease */
@@ -313,50 +313,50 @@ static absa_status absa_cli_finish(absa_ucx_client *c, const absa_ucx_batch *b, 
     size_t i = 0;
     while (i < c->nheld && c->held[i].lease != b->lease) i++;
     if (c->failed) {
-        status = absa_cli_failed_locked(c);
+        status = absa_ucx_client_failed_locked(c);
     } else if (i == c->nheld) {
         absa_errorf("lease %llu is not held by this client (committed or released twice?)", (unsigned long long)b->lease);
         status = ABSA_EINVAL;
     } else {
-        absa_cli_pool_put_locked(c, c->held[i].b);
+        absa_ucx_client_pool_put_locked(c, c->held[i].b);
         c->held[i] = c->held[--c->nheld];
         absa_ucx_msg m = {.type = (uint16_t)type, .lease = b->lease};
-        absa_cli_push_locked(c, &m, NULL);
+        absa_ucx_client_push_locked(c, &m, NULL);
         if (type == ABSA_UCX_COMMIT) c->unacked++;
-        absa_cli_wake(c);
+        absa_ucx_client_wake(c);
     }
     pthread_mutex_unlock(&c->mu);
     return status;
 }
 
-absa_status absa_ucx_client_commit(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_cli_finish(c, b, ABSA_UCX_COMMIT); }
-absa_status absa_ucx_client_release(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_cli_finish(c, b, ABSA_UCX_RELEASE); }
+absa_status absa_ucx_client_commit(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_ucx_client_finish(c, b, ABSA_UCX_COMMIT); }
+absa_status absa_ucx_client_release(absa_ucx_client *c, const absa_ucx_batch *b) { return absa_ucx_client_finish(c, b, ABSA_UCX_RELEASE); }
 
 absa_status absa_ucx_client_sync(absa_ucx_client *c)
 {
     absa_status status = ABSA_OK;
     pthread_mutex_lock(&c->mu);
     while (c->unacked && !c->failed) pthread_cond_wait(&c->cv, &c->mu);
-    if (c->failed) status = absa_cli_failed_locked(c);
+    if (c->failed) status = absa_ucx_client_failed_locked(c);
     pthread_mutex_unlock(&c->mu);
     return status;
 }
 
 /* mu held: send m (payload owned by the command) and wait for the control reply */
-static absa_status absa_cli_control_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload)
+static absa_status absa_ucx_client_control_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload)
 {
     c->ctl_wait = 1;
     c->ctl_ready = 0;
-    absa_cli_push_locked(c, m, payload);
-    absa_cli_wake(c);
+    absa_ucx_client_push_locked(c, m, payload);
+    absa_ucx_client_wake(c);
     double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
-    while (!c->ctl_ready && !c->failed && absa_cli_wait_until(c, deadline)) {
+    while (!c->ctl_ready && !c->failed && absa_ucx_client_wait_until(c, deadline)) {
     }
     c->ctl_wait = 0;
-    if (c->failed) return absa_cli_failed_locked(c);
+    if (c->failed) return absa_ucx_client_failed_locked(c);
     if (!c->ctl_ready) {
-        absa_cli_fail_locked(c, ABSA_EUCX, "no reply to %s within %.0f s", absa_ucx_type_name(m->type), ABSA_UCX_CLIENT_TIMEOUT_S);
-        return absa_cli_failed_locked(c);
+        absa_ucx_client_fail_locked(c, ABSA_EUCX, "no reply to %s within %.0f s", absa_ucx_type_name(m->type), ABSA_UCX_CLIENT_TIMEOUT_S);
+        return absa_ucx_client_failed_locked(c);
     }
     return ABSA_OK;
 }
@@ -367,7 +367,7 @@ absa_status absa_ucx_client_state(absa_ucx_client *c, absa_ucx_state *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&c->mu);
     absa_ucx_msg m = {.type = ABSA_UCX_STATE};
-    ABSA_TRY(absa_cli_control_locked(c, &m, NULL));
+    ABSA_TRY(absa_ucx_client_control_locked(c, &m, NULL));
     if (c->ctl.type != ABSA_UCX_STATE_REPLY)
         ABSA_FAIL(ABSA_EINVAL, "the server refused the state request (code %u)", c->ctl.code);
     out->epoch = c->ctl.epoch;
@@ -401,7 +401,7 @@ absa_status absa_ucx_client_seek(absa_ucx_client *c, const absa_ucx_state *s)
         memcpy(r, s->ranges, s->nranges * sizeof *r);
     }
     absa_ucx_msg m = {.type = ABSA_UCX_SEEK, .epoch = s->epoch, .nranges = (uint32_t)s->nranges};
-    ABSA_TRY(absa_cli_control_locked(c, &m, r));
+    ABSA_TRY(absa_ucx_client_control_locked(c, &m, r));
     if (c->ctl.type == ABSA_UCX_ERROR)
         ABSA_FAIL(c->ctl.code == ABSA_UCX_ERR_SEEK_BUSY ? ABSA_EEXIST : ABSA_EINVAL,
                   "the server refused the seek to epoch %llu: %s", (unsigned long long)s->epoch,
@@ -425,11 +425,11 @@ void absa_ucx_client_close(absa_ucx_client *c)
         pthread_mutex_lock(&c->mu);
         if ((!c->failed || c->keep_conn) && c->have_meta) {
             absa_ucx_msg m = {.type = ABSA_UCX_BYE};
-            absa_cli_push_locked(c, &m, NULL);
+            absa_ucx_client_push_locked(c, &m, NULL);
             c->bye_sent = 1;
         }
         c->stop = 1;
-        absa_cli_wake(c);
+        absa_ucx_client_wake(c);
         pthread_mutex_unlock(&c->mu);
         pthread_join(c->thr, NULL);
     } else if (c->ep) {
@@ -449,7 +449,7 @@ void absa_ucx_client_close(absa_ucx_client *c)
     if (c->evfd >= 0) close(c->evfd);
     if (c->session_fd >= 0) close(c->session_fd);
     for (int list = 0; list < 2; list++)
-        for (absa_cli_slot *s = list ? c->zombies : c->head, *nx; s; s = nx) {
+        for (absa_ucx_client_slot *s = list ? c->zombies : c->head, *nx; s; s = nx) {
             nx = s->next;
             absa_free(s->buf);
             free(s);

@@ -5,7 +5,7 @@
  * that no longer match its prefix are withdrawn: a request still waiting at the server gets a
  * CANCEL, and a batch the server has already sent is released unseen when it arrives. Such a
  * withdrawn slot ("zombie") lives on a side list until its one reply is in; the progress thread
- * (ucx_client_io.c) finishes it with absa_cli_zombie_done_locked. Every lease is thus either
+ * (ucx_client_io.c) finishes it with absa_ucx_client_zombie_done_locked. Every lease is thus either
  * delivered to the caller or given back, so positions never stay blocked by a stale request. */
 #include "ucx_client.h"
 
@@ -13,54 +13,54 @@
 #include <string.h>
 
 #ifdef ABSA_HAVE_UCX
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 
-static int absa_cli_slot_is(const absa_cli_slot *s, const absa_ucx_want *w)
+static int absa_ucx_client_slot_is(const absa_ucx_client_slot *s, const absa_ucx_want *w)
 {
     return s->at && s->epoch == w->epoch && s->first == w->first && s->n == w->n;
 }
 
-void absa_cli_zombie_done_locked(absa_ucx_client *c, absa_cli_slot *s)
+void absa_ucx_client_zombie_done_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
 {
-    absa_cli_slot **pp = &c->zombies;
+    absa_ucx_client_slot **pp = &c->zombies;
     while (*pp && *pp != s) pp = &(*pp)->next;
     ABSA_ASSERT(*pp == s, "withdrawn request %llu is not on the list", (unsigned long long)s->seq);
     *pp = s->next;
     if (s->m.type == ABSA_UCX_BATCH) { /* served before the CANCEL arrived: give it back */
         absa_ucx_msg r = {.type = ABSA_UCX_RELEASE, .lease = s->m.lease};
-        absa_cli_push_locked(c, &r, NULL);
-        absa_cli_wake(c);
+        absa_ucx_client_push_locked(c, &r, NULL);
+        absa_ucx_client_wake(c);
     }
-    absa_cli_pool_put_locked(c, (absa_cli_buf){s->buf, s->cap});
+    absa_ucx_client_pool_put_locked(c, (absa_ucx_client_buf){s->buf, s->cap});
     free(s);
 }
 
 /* mu held: s (unlinked from the ring) leaves the plan */
-static void absa_cli_withdraw_locked(absa_ucx_client *c, absa_cli_slot *s)
+static void absa_ucx_client_withdraw_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
 {
     c->withdrawn++;
     if (s->state == ABSA_SLOT_READY) { /* its reply is here, never delivered */
         if (s->m.type == ABSA_UCX_BATCH) {
             absa_ucx_msg r = {.type = ABSA_UCX_RELEASE, .lease = s->m.lease};
-            absa_cli_push_locked(c, &r, NULL);
+            absa_ucx_client_push_locked(c, &r, NULL);
         }
-        absa_cli_pool_put_locked(c, (absa_cli_buf){s->buf, s->cap});
+        absa_ucx_client_pool_put_locked(c, (absa_ucx_client_buf){s->buf, s->cap});
         free(s);
         return;
     }
     if (s->state == ABSA_SLOT_REQUESTED) { /* RECEIVING: the batch is already on its way */
         absa_ucx_msg r = {.type = ABSA_UCX_CANCEL, .req = s->seq};
-        absa_cli_push_locked(c, &r, NULL);
+        absa_ucx_client_push_locked(c, &r, NULL);
     }
     s->cancelled = 1;
     s->next = c->zombies;
     c->zombies = s;
 }
 
-static absa_status absa_cli_plan_locked(absa_ucx_client *c, const absa_ucx_want *w, size_t nw)
+static absa_status absa_ucx_client_plan_locked(absa_ucx_client *c, const absa_ucx_want *w, size_t nw)
 {
-    if (c->failed) return absa_cli_failed_locked(c);
+    if (c->failed) return absa_ucx_client_failed_locked(c);
     if (c->mode == 1) {
         absa_errorf("positional requests on a client that uses next()");
         return ABSA_EINVAL;
@@ -77,8 +77,8 @@ static absa_status absa_cli_plan_locked(absa_ucx_client *c, const absa_ucx_want 
     const size_t lim = nw < (size_t)c->prefetch ? nw : (size_t)c->prefetch;
     size_t i = 0;
     int wake = 0;
-    absa_cli_slot *keep = NULL, *s = c->head;
-    while (s && i < lim && absa_cli_slot_is(s, &w[i])) { /* the prefix still planned */
+    absa_ucx_client_slot *keep = NULL, *s = c->head;
+    while (s && i < lim && absa_ucx_client_slot_is(s, &w[i])) { /* the prefix still planned */
         keep = s;
         s = s->next;
         i++;
@@ -90,26 +90,26 @@ static absa_status absa_cli_plan_locked(absa_ucx_client *c, const absa_ucx_want 
             c->head = NULL;
         c->tail = keep;
         while (s) {
-            absa_cli_slot *nx = s->next;
+            absa_ucx_client_slot *nx = s->next;
             c->nslots--;
-            absa_cli_withdraw_locked(c, s);
+            absa_ucx_client_withdraw_locked(c, s);
             s = nx;
         }
         wake = 1;
     }
     for (; i < lim; i++) {
         absa_ucx_msg m = {.type = ABSA_UCX_REQUEST_AT, .epoch = w[i].epoch, .first = w[i].first, .n = w[i].n};
-        absa_cli_request_locked(c, &m);
+        absa_ucx_client_request_locked(c, &m);
         wake = 1;
     }
-    if (wake) absa_cli_wake(c);
+    if (wake) absa_ucx_client_wake(c);
     return ABSA_OK;
 }
 
 absa_status absa_ucx_client_plan(absa_ucx_client *c, const absa_ucx_want *w, size_t nw)
 {
     pthread_mutex_lock(&c->mu);
-    absa_status status = absa_cli_plan_locked(c, w, nw);
+    absa_status status = absa_ucx_client_plan_locked(c, w, nw);
     pthread_mutex_unlock(&c->mu);
     return status;
 }
@@ -123,27 +123,27 @@ absa_status absa_ucx_client_next_at(absa_ucx_client *c, const absa_ucx_want *w, 
         return ABSA_EINVAL;
     }
     pthread_mutex_lock(&c->mu);
-    status = absa_cli_plan_locked(c, w, nw);
+    status = absa_ucx_client_plan_locked(c, w, nw);
     while (status == ABSA_OK) {
         if (c->failed) {
-            status = absa_cli_failed_locked(c);
+            status = absa_ucx_client_failed_locked(c);
             break;
         }
-        absa_cli_slot *s = c->head;
-        ABSA_ASSERT(s && absa_cli_slot_is(s, &w[0]), "the plan's first request is not at the head");
+        absa_ucx_client_slot *s = c->head;
+        ABSA_ASSERT(s && absa_ucx_client_slot_is(s, &w[0]), "the plan's first request is not at the head");
         if (s->state != ABSA_SLOT_READY) {
             double t0 = absa_now();
             pthread_cond_wait(&c->cv, &c->mu);
             c->wait_s += absa_now() - t0;
             continue;
         }
-        absa_cli_pop_locked(c);
+        absa_ucx_client_pop_locked(c);
         out->epoch = s->m.epoch;
         out->C = c->meta.C;
         out->H = c->meta.H;
         out->W = c->meta.W;
         if (s->m.type == ABSA_UCX_BATCH) {
-            absa_cli_deliver_locked(c, s, out);
+            absa_ucx_client_deliver_locked(c, s, out);
         } else if (s->m.flags & ABSA_UCX_END_DONE) {
             out->done = 1;
         } else {
@@ -154,7 +154,7 @@ absa_status absa_ucx_client_next_at(absa_ucx_client *c, const absa_ucx_want *w, 
             status = ABSA_EINVAL;
         }
         free(s);
-        if (status == ABSA_OK && !out->done) status = absa_cli_plan_locked(c, w + 1, nw - 1); /* keep prefetching */
+        if (status == ABSA_OK && !out->done) status = absa_ucx_client_plan_locked(c, w + 1, nw - 1); /* keep prefetching */
         break;
     }
     pthread_mutex_unlock(&c->mu);

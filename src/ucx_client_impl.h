@@ -14,8 +14,8 @@
 enum { ABSA_SLOT_REQUESTED, ABSA_SLOT_RECEIVING, ABSA_SLOT_READY };
 
 /* one outstanding REQUEST and, once it arrived, its reply (BATCH or END) */
-typedef struct absa_cli_slot {
-    struct absa_cli_slot *next;
+typedef struct absa_ucx_client_slot {
+    struct absa_ucx_client_slot *next;
     uint64_t seq;
     uint32_t n;
     int state;
@@ -25,23 +25,23 @@ typedef struct absa_cli_slot {
     absa_ucx_msg m;
     void *buf;
     size_t cap;
-} absa_cli_slot;
+} absa_ucx_client_slot;
 
-typedef struct absa_cli_buf {
+typedef struct absa_ucx_client_buf {
     void *p;
     size_t cap;
-} absa_cli_buf;
+} absa_ucx_client_buf;
 
-typedef struct absa_cli_held {
+typedef struct absa_ucx_client_held {
     uint64_t lease;
-    absa_cli_buf b;
-} absa_cli_held;
+    absa_ucx_client_buf b;
+} absa_ucx_client_held;
 
 /* a message for the progress thread to send (payload malloc'd, owned by the command) */
-typedef struct absa_cli_cmd {
+typedef struct absa_ucx_client_cmd {
     absa_ucx_msg m;
     void *payload;
-} absa_cli_cmd;
+} absa_ucx_client_cmd;
 
 struct absa_ucx_client {
     ucp_context_h ctx;
@@ -62,15 +62,15 @@ struct absa_ucx_client {
     int ep_lost;   /* the endpoint reported an error */
     int have_meta;
     absa_ucx_meta meta;
-    absa_cli_slot *head, *tail;
+    absa_ucx_client_slot *head, *tail;
     size_t nslots;
-    absa_cli_slot *zombies; /* cancelled slots awaiting their reply */
+    absa_ucx_client_slot *zombies; /* cancelled slots awaiting their reply */
     int mode;               /* requests so far: 0 none, 1 next() (REQUEST), 2 next_at() (REQUEST_AT) */
-    absa_cli_held *held;
+    absa_ucx_client_held *held;
     size_t nheld, heldcap;
-    absa_cli_buf *pool;
+    absa_ucx_client_buf *pool;
     size_t npool, poolcap;
-    absa_cli_cmd *cmds;
+    absa_ucx_client_cmd *cmds;
     size_t ncmd, cmdcap;
     uint64_t unacked;
     int ctl_wait, ctl_ready;
@@ -85,29 +85,29 @@ struct absa_ucx_client {
 };
 
 /* ucx_client.c */
-absa_status absa_cli_failed_locked(absa_ucx_client *c);     /* c->err as this thread's error */
+absa_status absa_ucx_client_failed_locked(absa_ucx_client *c);     /* c->err as this thread's error */
 /* a new tail slot for request m (REQUEST or REQUEST_AT; sets m->req), and m queued for sending */
-absa_cli_slot *absa_cli_request_locked(absa_ucx_client *c, absa_ucx_msg *m);
-absa_cli_slot *absa_cli_pop_locked(absa_ucx_client *c);       /* unlink the head slot */
-void absa_cli_deliver_locked(absa_ucx_client *c, absa_cli_slot *s, absa_ucx_batch *out); /* BATCH -> out, held */
+absa_ucx_client_slot *absa_ucx_client_request_locked(absa_ucx_client *c, absa_ucx_msg *m);
+absa_ucx_client_slot *absa_ucx_client_pop_locked(absa_ucx_client *c);       /* unlink the head slot */
+void absa_ucx_client_deliver_locked(absa_ucx_client *c, absa_ucx_client_slot *s, absa_ucx_batch *out); /* BATCH -> out, held */
 
 /* ucx_client_at.c: a cancelled slot got its reply (BATCH: released, its buffer pooled) */
-void absa_cli_zombie_done_locked(absa_ucx_client *c, absa_cli_slot *s);
+void absa_ucx_client_zombie_done_locked(absa_ucx_client *c, absa_ucx_client_slot *s);
 
 /* ucx_client_io.c */
-void *absa_cli_thread(void *arg);
-ucs_status_t absa_cli_am_cb(void *arg, const void *header, size_t header_length, void *data,
+void *absa_ucx_client_thread(void *arg);
+ucs_status_t absa_ucx_client_am_cb(void *arg, const void *header, size_t header_length, void *data,
                             size_t length, const ucp_am_recv_param_t *param);
-void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
-int absa_cli_session_closed(absa_ucx_client *c, int timeout_ms); /* the server closed the door session */
+void absa_ucx_client_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status);
+int absa_ucx_client_session_closed(absa_ucx_client *c, int timeout_ms); /* the server closed the door session */
 /* record the first failure (mu held) and wake waiters */
-void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
+void absa_ucx_client_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* queue a message for the progress thread (mu held); wake it with absa_cli_wake */
-void absa_cli_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload);
-void absa_cli_wake(absa_ucx_client *c);
-absa_cli_buf absa_cli_pool_get_locked(absa_ucx_client *c, size_t bytes);
-void absa_cli_pool_put_locked(absa_ucx_client *c, absa_cli_buf b);
+/* queue a message for the progress thread (mu held); wake it with absa_ucx_client_wake */
+void absa_ucx_client_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload);
+void absa_ucx_client_wake(absa_ucx_client *c);
+absa_ucx_client_buf absa_ucx_client_pool_get_locked(absa_ucx_client *c, size_t bytes);
+void absa_ucx_client_pool_put_locked(absa_ucx_client *c, absa_ucx_client_buf b);
 
 #endif
 #endif

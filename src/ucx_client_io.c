@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_client_impl.h"
 
-void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
+void absa_ucx_client_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
 {
     if (c->failed == ABSA_OK) {
         va_list ap;
@@ -30,14 +30,14 @@ void absa_cli_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, .
     pthread_cond_broadcast(&c->cv);
 }
 
-void absa_cli_wake(absa_ucx_client *c)
+void absa_ucx_client_wake(absa_ucx_client *c)
 {
     uint64_t one = 1;
     ssize_t r = write(c->evfd, &one, sizeof one);
     (void)r; /* EAGAIN: a wakeup is already pending */
 }
 
-void absa_cli_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload)
+void absa_ucx_client_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *payload)
 {
     if (c->ncmd == c->cmdcap) {
         c->cmdcap = c->cmdcap ? 2 * c->cmdcap : 16;
@@ -49,20 +49,20 @@ void absa_cli_push_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *paylo
     c->ncmd++;
 }
 
-absa_cli_buf absa_cli_pool_get_locked(absa_ucx_client *c, size_t bytes)
+absa_ucx_client_buf absa_ucx_client_pool_get_locked(absa_ucx_client *c, size_t bytes)
 {
     for (size_t i = 0; i < c->npool; i++)
         if (c->pool[i].cap >= bytes) {
-            absa_cli_buf b = c->pool[i];
+            absa_ucx_client_buf b = c->pool[i];
             c->pool[i] = c->pool[--c->npool];
             return b;
         }
-    absa_cli_buf b = {absa_try_alloc(bytes), bytes};
+    absa_ucx_client_buf b = {absa_try_alloc(bytes), bytes};
     if (!b.p) b.cap = 0;
     return b;
 }
 
-void absa_cli_pool_put_locked(absa_ucx_client *c, absa_cli_buf b)
+void absa_ucx_client_pool_put_locked(absa_ucx_client *c, absa_ucx_client_buf b)
 {
     if (!b.p) return;
     if (c->npool == c->poolcap) {
@@ -74,34 +74,34 @@ void absa_cli_pool_put_locked(absa_ucx_client *c, absa_cli_buf b)
 }
 
 /* ---- sends (progress thread) ---- */
-typedef struct absa_cli_send {
+typedef struct absa_ucx_client_send {
     absa_ucx_client *c;
     void *payload;
     uint8_t hdr[ABSA_UCX_MAX_HLEN];
-} absa_cli_send;
+} absa_ucx_client_send;
 
-static void absa_cli_send_done(absa_cli_send *x, ucs_status_t st)
+static void absa_ucx_client_send_done(absa_ucx_client_send *x, ucs_status_t st)
 {
     absa_ucx_client *c = x->c;
     c->sends--;
     if (st != UCS_OK) {
         pthread_mutex_lock(&c->mu);
-        absa_cli_fail_locked(c, ABSA_EUCX, "send to the server failed: %s", ucs_status_string(st));
+        absa_ucx_client_fail_locked(c, ABSA_EUCX, "send to the server failed: %s", ucs_status_string(st));
         pthread_mutex_unlock(&c->mu);
     }
     free(x->payload);
     free(x);
 }
 
-static void absa_cli_send_cb(void *req, ucs_status_t st, void *user_data)
+static void absa_ucx_client_send_cb(void *req, ucs_status_t st, void *user_data)
 {
-    absa_cli_send_done(user_data, st);
+    absa_ucx_client_send_done(user_data, st);
     ucp_request_free(req);
 }
 
-static void absa_cli_send_cmd(absa_ucx_client *c, absa_cli_cmd *cmd)
+static void absa_ucx_client_send_cmd(absa_ucx_client *c, absa_ucx_client_cmd *cmd)
 {
-    absa_cli_send *x = absa_xcalloc(1, sizeof *x);
+    absa_ucx_client_send *x = absa_xcalloc(1, sizeof *x);
     x->c = c;
     x->payload = cmd->payload;
     size_t hlen = absa_ucx_encode(&cmd->m, x->hdr, sizeof x->hdr);
@@ -109,40 +109,40 @@ static void absa_cli_send_cmd(absa_ucx_client *c, absa_cli_cmd *cmd)
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA |
                                              UCP_OP_ATTR_FIELD_FLAGS,
                              .flags = UCP_AM_SEND_FLAG_REPLY | UCP_AM_SEND_FLAG_EAGER,
-                             .cb.send = absa_cli_send_cb,
+                             .cb.send = absa_ucx_client_send_cb,
                              .user_data = x};
     c->sends++;
     c->last_send = absa_now();
     ucs_status_ptr_t r = ucp_am_send_nbx(c->ep, ABSA_UCX_AM_TO_SERVER, x->hdr, hlen, x->payload,
                                          (size_t)cmd->m.payload_len, &p);
     if (r == NULL)
-        absa_cli_send_done(x, UCS_OK);
+        absa_ucx_client_send_done(x, UCS_OK);
     else if (UCS_PTR_IS_ERR(r))
-        absa_cli_send_done(x, UCS_PTR_STATUS(r));
+        absa_ucx_client_send_done(x, UCS_PTR_STATUS(r));
 }
 
 /* ---- receives ---- */
-static absa_cli_slot *absa_cli_find_slot(absa_ucx_client *c, uint64_t seq)
+static absa_ucx_client_slot *absa_ucx_client_find_slot(absa_ucx_client *c, uint64_t seq)
 {
     for (int list = 0; list < 2; list++)
-        for (absa_cli_slot *s = list ? c->zombies : c->head; s; s = s->next)
+        for (absa_ucx_client_slot *s = list ? c->zombies : c->head; s; s = s->next)
             if (s->seq == seq) return s;
     return NULL;
 }
 
-static void absa_cli_batch_arrived_locked(absa_ucx_client *c, absa_cli_slot *s)
+static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
 {
     const absa_ucx_meta *mt = &c->meta;
     if (s->cancelled) { /* withdrawn meanwhile: give it back unseen */
-        absa_cli_zombie_done_locked(c, s);
+        absa_ucx_client_zombie_done_locked(c, s);
         return;
     }
     if (absa_ucx_check_batch(&s->m, s->buf, mt->count, mt->C, mt->H, mt->W, mt->num_classes, s->n) != ABSA_OK) {
-        absa_cli_fail_locked(c, ABSA_EFORMAT, "bad batch from the server: %s", absa_last_error());
+        absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "bad batch from the server: %s", absa_last_error());
         return;
     }
     if (s->at && (s->m.count != s->n || s->m.nranges != 1 || s->m.first != s->first || s->m.epoch != s->epoch)) {
-        absa_cli_fail_locked(c, ABSA_EFORMAT, "the server answered positions [%llu, +%u) of epoch %llu with %llu samples at %llu of epoch %llu",
+        absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "the server answered positions [%llu, +%u) of epoch %llu with %llu samples at %llu of epoch %llu",
                              (unsigned long long)s->first, s->n, (unsigned long long)s->epoch, (unsigned long long)s->m.count,
                              (unsigned long long)s->m.first, (unsigned long long)s->m.epoch);
         return;
@@ -152,19 +152,19 @@ static void absa_cli_batch_arrived_locked(absa_ucx_client *c, absa_cli_slot *s)
     pthread_cond_broadcast(&c->cv);
 }
 
-typedef struct absa_cli_rx {
+typedef struct absa_ucx_client_rx {
     absa_ucx_client *c;
-    absa_cli_slot *slot; /* NULL: control payload (STATE_REPLY) */
-} absa_cli_rx;
+    absa_ucx_client_slot *slot; /* NULL: control payload (STATE_REPLY) */
+} absa_ucx_client_rx;
 
-static void absa_cli_ctl_arrived_locked(absa_ucx_client *c)
+static void absa_ucx_client_ctl_arrived_locked(absa_ucx_client *c)
 {
     if (c->ctl.type == ABSA_UCX_STATE_REPLY) {
         uint64_t sum = 0;
         if (c->ctl.count != c->meta.count ||
             absa_ucx_check_ranges(c->ctl_payload, c->ctl.nranges, c->meta.count, &sum) != ABSA_OK ||
             sum != c->ctl.committed) {
-            absa_cli_fail_locked(c, ABSA_EFORMAT, "bad state reply from the server");
+            absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "bad state reply from the server");
             return;
         }
     }
@@ -172,36 +172,36 @@ static void absa_cli_ctl_arrived_locked(absa_ucx_client *c)
     pthread_cond_broadcast(&c->cv);
 }
 
-static void absa_cli_rx_cb(void *req, ucs_status_t st, size_t length, void *user_data)
+static void absa_ucx_client_rx_cb(void *req, ucs_status_t st, size_t length, void *user_data)
 {
-    absa_cli_rx *rx = user_data;
+    absa_ucx_client_rx *rx = user_data;
     absa_ucx_client *c = rx->c;
     (void)length;
     pthread_mutex_lock(&c->mu);
     if (st != UCS_OK)
-        absa_cli_fail_locked(c, ABSA_EUCX, "receiving from the server failed: %s", ucs_status_string(st));
+        absa_ucx_client_fail_locked(c, ABSA_EUCX, "receiving from the server failed: %s", ucs_status_string(st));
     else if (rx->slot)
-        absa_cli_batch_arrived_locked(c, rx->slot);
+        absa_ucx_client_batch_arrived_locked(c, rx->slot);
     else
-        absa_cli_ctl_arrived_locked(c);
+        absa_ucx_client_ctl_arrived_locked(c);
     pthread_mutex_unlock(&c->mu);
     free(rx);
     ucp_request_free(req);
 }
 
 /* receive a payload into buf (copy if eager); mu held on entry and on return */
-static ucs_status_t absa_cli_receive_locked(absa_ucx_client *c, absa_cli_slot *slot, void *buf, void *data,
+static ucs_status_t absa_ucx_client_receive_locked(absa_ucx_client *c, absa_ucx_client_slot *slot, void *buf, void *data,
                                             size_t length, int rndv)
 {
     if (!rndv) {
         memcpy(buf, data, length);
         if (slot)
-            absa_cli_batch_arrived_locked(c, slot);
+            absa_ucx_client_batch_arrived_locked(c, slot);
         else
-            absa_cli_ctl_arrived_locked(c);
+            absa_ucx_client_ctl_arrived_locked(c);
         return UCS_OK;
     }
-    absa_cli_rx *rx = absa_xcalloc(1, sizeof *rx);
+    absa_ucx_client_rx *rx = absa_xcalloc(1, sizeof *rx);
     rx->c = c;
     rx->slot = slot;
     if (slot) {
@@ -209,7 +209,7 @@ static ucs_status_t absa_cli_receive_locked(absa_ucx_client *c, absa_cli_slot *s
         c->rndv_batches++;
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA,
-                             .cb.recv_am = absa_cli_rx_cb,
+                             .cb.recv_am = absa_ucx_client_rx_cb,
                              .user_data = rx};
     pthread_mutex_unlock(&c->mu); /* a completion callback may run inside and take mu */
     ucs_status_ptr_t r = ucp_am_recv_data_nbx(c->w, data, buf, length, &p);
@@ -217,20 +217,20 @@ static ucs_status_t absa_cli_receive_locked(absa_ucx_client *c, absa_cli_slot *s
     if (r == NULL) {
         free(rx);
         if (slot)
-            absa_cli_batch_arrived_locked(c, slot);
+            absa_ucx_client_batch_arrived_locked(c, slot);
         else
-            absa_cli_ctl_arrived_locked(c);
+            absa_ucx_client_ctl_arrived_locked(c);
     } else if (UCS_PTR_IS_ERR(r)) {
         free(rx);
-        absa_cli_fail_locked(c, ABSA_EUCX, "receiving from the server failed: %s", ucs_status_string(UCS_PTR_STATUS(r)));
+        absa_ucx_client_fail_locked(c, ABSA_EUCX, "receiving from the server failed: %s", ucs_status_string(UCS_PTR_STATUS(r)));
     }
     return UCS_INPROGRESS;
 }
 
-static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *data, size_t length,
+static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa_ucx_msg *m, void *data, size_t length,
                                            int rndv)
 {
-    absa_cli_slot *s;
+    absa_ucx_client_slot *s;
     switch (m->type) {
     case ABSA_UCX_META: {
         if (c->have_meta || rndv) break;
@@ -239,7 +239,7 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
         memcpy(mt->std, (const char *)data + 4 * (size_t)m->C, 4 * (size_t)m->C);
         for (uint32_t i = 0; i < m->C; i++)
             if (!isfinite(mt->mean[i]) || !(mt->std[i] > 0) || !isfinite(mt->std[i])) {
-                absa_cli_fail_locked(c, ABSA_EFORMAT, "bad mean/std in the server's metadata");
+                absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "bad mean/std in the server's metadata");
                 return UCS_OK;
             }
         mt->count = m->count;
@@ -260,14 +260,14 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
     }
     case ABSA_UCX_BATCH:
     case ABSA_UCX_END:
-        s = absa_cli_find_slot(c, m->req);
+        s = absa_ucx_client_find_slot(c, m->req);
         if (!c->have_meta || !s || s->state != ABSA_SLOT_REQUESTED) break;
         if ((m->type == ABSA_UCX_END && (m->flags & ABSA_UCX_END_CANCELLED) && !s->cancelled) ||
             (m->type == ABSA_UCX_END && (m->flags & ABSA_UCX_END_GONE) && !s->at))
             break; /* an answer to something this client did not ask */
         s->m = *m;
         if (s->cancelled && (m->type == ABSA_UCX_END || !rndv)) { /* withdrawn: nothing to receive */
-            absa_cli_zombie_done_locked(c, s);
+            absa_ucx_client_zombie_done_locked(c, s);
             return UCS_OK;
         }
         if (m->type == ABSA_UCX_END) {
@@ -276,20 +276,20 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
             return UCS_OK;
         }
         if (m->count > s->n || (int)m->C != c->meta.C || (int)m->H != c->meta.H || (int)m->W != c->meta.W) {
-            absa_cli_fail_locked(c, ABSA_EFORMAT, "batch of %llu samples of %ux%ux%u for a request of %u %dx%dx%d",
+            absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "batch of %llu samples of %ux%ux%u for a request of %u %dx%dx%d",
                                  (unsigned long long)m->count, m->C, m->H, m->W, s->n, c->meta.C, c->meta.H, c->meta.W);
             return UCS_OK;
         }
         {
-            absa_cli_buf b = absa_cli_pool_get_locked(c, length);
+            absa_ucx_client_buf b = absa_ucx_client_pool_get_locked(c, length);
             if (!b.p) {
-                absa_cli_fail_locked(c, ABSA_ENOMEM, "cannot allocate %zu bytes for a batch", length);
+                absa_ucx_client_fail_locked(c, ABSA_ENOMEM, "cannot allocate %zu bytes for a batch", length);
                 return UCS_OK;
             }
             s->buf = b.p;
             s->cap = b.cap;
         }
-        return absa_cli_receive_locked(c, s, s->buf, data, length, rndv);
+        return absa_ucx_client_receive_locked(c, s, s->buf, data, length, rndv);
     case ABSA_UCX_COMMIT_OK:
         if (c->unacked == 0) break;
         c->unacked--;
@@ -299,7 +299,7 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
     case ABSA_UCX_SEEK_OK:
     case ABSA_UCX_ERROR:
         if (m->type == ABSA_UCX_ERROR && m->code == ABSA_UCX_ERR_REVOKED) {
-            absa_cli_fail_locked(c, ABSA_EINVAL,
+            absa_ucx_client_fail_locked(c, ABSA_EINVAL,
                                  "the server revoked leases of this client after %.0f s of silence (absa serve --lease-timeout; "
                                  "was the process stopped?): their samples went to other clients and this client's "
                                  "use of them does not count; resume from the last checkpoint",
@@ -310,22 +310,22 @@ static ucs_status_t absa_cli_on_msg_locked(absa_ucx_client *c, const absa_ucx_ms
         if (!c->ctl_wait || c->ctl_ready || c->ctl_payload) break;
         c->ctl = *m;
         if (m->type != ABSA_UCX_STATE_REPLY || m->nranges == 0) {
-            absa_cli_ctl_arrived_locked(c);
+            absa_ucx_client_ctl_arrived_locked(c);
             return UCS_OK;
         }
         c->ctl_payload = malloc(length);
         if (!c->ctl_payload) {
-            absa_cli_fail_locked(c, ABSA_ENOMEM, "cannot allocate the state reply");
+            absa_ucx_client_fail_locked(c, ABSA_ENOMEM, "cannot allocate the state reply");
             return UCS_OK;
         }
-        return absa_cli_receive_locked(c, NULL, c->ctl_payload, data, length, rndv);
+        return absa_ucx_client_receive_locked(c, NULL, c->ctl_payload, data, length, rndv);
     default: break;
     }
-    absa_cli_fail_locked(c, ABSA_EFORMAT, "unexpected %s message from the server", absa_ucx_type_name(m->type));
+    absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "unexpected %s message from the server", absa_ucx_type_name(m->type));
     return UCS_OK;
 }
 
-ucs_status_t absa_cli_am_cb(void *arg, const void *header, size_t header_length, void *data, size_t length,
+ucs_status_t absa_ucx_client_am_cb(void *arg, const void *header, size_t header_length, void *data, size_t length,
                             const ucp_am_recv_param_t *param)
 {
     absa_ucx_client *c = arg;
@@ -334,32 +334,32 @@ ucs_status_t absa_cli_am_cb(void *arg, const void *header, size_t header_length,
     absa_status st = absa_ucx_decode(header, header_length, length, &m);
     pthread_mutex_lock(&c->mu);
     if (st != ABSA_OK)
-        absa_cli_fail_locked(c, ABSA_EFORMAT, "bad message from the server: %s", absa_last_error());
+        absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "bad message from the server: %s", absa_last_error());
     else if (c->failed == ABSA_OK)
-        ret = absa_cli_on_msg_locked(c, &m, data, length, !!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV));
+        ret = absa_ucx_client_on_msg_locked(c, &m, data, length, !!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV));
     pthread_mutex_unlock(&c->mu);
     return ret;
 }
 
-void absa_cli_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
+void absa_ucx_client_ep_err_cb(void *arg, ucp_ep_h ep, ucs_status_t status)
 {
     absa_ucx_client *c = arg;
     (void)ep;
     pthread_mutex_lock(&c->mu);
     c->ep_lost = 1;
-    absa_cli_fail_locked(c, ABSA_EUCX, "connection to the server lost: %s", ucs_status_string(status));
+    absa_ucx_client_fail_locked(c, ABSA_EUCX, "connection to the server lost: %s", ucs_status_string(status));
     pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- the thread ---- */
 /* the server closed the front door session (it dropped this client or stopped): poll it */
-int absa_cli_session_closed(absa_ucx_client *c, int timeout_ms)
+int absa_ucx_client_session_closed(absa_ucx_client *c, int timeout_ms)
 {
     struct pollfd p = {.fd = c->session_fd, .events = POLLIN};
     return c->session_fd >= 0 && poll(&p, 1, timeout_ms) > 0;
 }
 
-static void absa_cli_progress_for(absa_ucx_client *c, void *req, double seconds)
+static void absa_ucx_client_progress_for(absa_ucx_client *c, void *req, double seconds)
 {
     double t0 = absa_now();
     while (absa_now() - t0 < seconds) {
@@ -373,22 +373,22 @@ static void absa_cli_progress_for(absa_ucx_client *c, void *req, double seconds)
  * force-close the endpoint (cancels receives still in flight). c->ep stays set when the close
  * does not complete, so that the caller leaks the worker rather than destroying it under a live
  * endpoint. */
-static void absa_cli_shutdown(absa_ucx_client *c)
+static void absa_ucx_client_shutdown(absa_ucx_client *c)
 {
-    absa_cli_progress_for(c, NULL, 2.0); /* flush BYE and other sends */
+    absa_ucx_client_progress_for(c, NULL, 2.0); /* flush BYE and other sends */
     pthread_mutex_lock(&c->mu);
     int wait_bye = c->bye_sent && (!c->failed || c->keep_conn);
     pthread_mutex_unlock(&c->mu);
     for (double t0 = absa_now(); wait_bye && absa_now() - t0 < 2.0;) {
         if (!ucp_worker_progress(c->w)) usleep(100);
         pthread_mutex_lock(&c->mu);
-        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn) && !absa_cli_session_closed(c, 0);
+        wait_bye = !c->ep_lost && (!c->failed || c->keep_conn) && !absa_ucx_client_session_closed(c, 0);
         pthread_mutex_unlock(&c->mu);
     }
     ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
     void *r = ucp_ep_close_nbx(c->ep, &p);
     if (r && !UCS_PTR_IS_ERR(r)) {
-        absa_cli_progress_for(c, r, 10.0);
+        absa_ucx_client_progress_for(c, r, 10.0);
         if (ucp_request_check_status(r) == UCS_INPROGRESS) return;
         ucp_request_free(r);
     }
@@ -397,12 +397,12 @@ static void absa_cli_shutdown(absa_ucx_client *c)
     c->ep = NULL;
 }
 
-void *absa_cli_thread(void *arg)
+void *absa_ucx_client_thread(void *arg)
 {
     absa_ucx_client *c = arg;
     struct pollfd pfd[3] = {{.fd = c->efd, .events = POLLIN}, {.fd = c->evfd, .events = POLLIN},
                             {.fd = c->session_fd, .events = POLLIN}};
-    absa_cli_cmd *cmds = NULL;
+    absa_ucx_client_cmd *cmds = NULL;
     size_t cap = 0;
     for (;;) {
         while (ucp_worker_progress(c->w)) {
@@ -418,19 +418,19 @@ void *absa_cli_thread(void *arg)
         c->ncmd = 0;
         int stop = c->stop, failed = c->failed != ABSA_OK;
         pthread_mutex_unlock(&c->mu);
-        for (size_t i = 0; i < n; i++) absa_cli_send_cmd(c, &cmds[i]);
+        for (size_t i = 0; i < n; i++) absa_ucx_client_send_cmd(c, &cmds[i]);
         if (n) continue;
         if (stop) break;
         if (c->ping_s > 0 && !failed && absa_now() - c->last_send >= c->ping_s) { /* alive (lease timeout) */
-            absa_cli_cmd ping = {.m = {.type = ABSA_UCX_PING}};
-            absa_cli_send_cmd(c, &ping);
+            absa_ucx_client_cmd ping = {.m = {.type = ABSA_UCX_PING}};
+            absa_ucx_client_send_cmd(c, &ping);
             continue;
         }
         ucs_status_t st = ucp_worker_arm(c->w);
         if (st == UCS_ERR_BUSY) continue;
         if (st != UCS_OK) {
             pthread_mutex_lock(&c->mu);
-            absa_cli_fail_locked(c, ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));
+            absa_ucx_client_fail_locked(c, ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));
             pthread_mutex_unlock(&c->mu);
             break;
         }
@@ -442,7 +442,7 @@ void *absa_cli_thread(void *arg)
         if (poll(pfd, 3, wait_ms) < 0 && errno != EINTR) break;
         if (pfd[2].revents) { /* UCX does not tell us that the server closed our endpoint */
             pthread_mutex_lock(&c->mu);
-            absa_cli_fail_locked(c, ABSA_EUCX, "the server closed the connection (this client was dropped, or the "
+            absa_ucx_client_fail_locked(c, ABSA_EUCX, "the server closed the connection (this client was dropped, or the "
                                  "server stopped; see its log)");
             pthread_mutex_unlock(&c->mu);
             pfd[2].fd = -1; /* reported once; keep progressing until the caller closes */
@@ -454,7 +454,7 @@ void *absa_cli_thread(void *arg)
         }
     }
     free(cmds);
-    absa_cli_shutdown(c);
+    absa_ucx_client_shutdown(c);
     return NULL;
 }
 #else

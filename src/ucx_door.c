@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_door_impl.h"
 #include "ucx_util.h"
 

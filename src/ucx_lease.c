@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5reader.h"
+#include "base_hash.h"
 
 enum { ABSA_POS_FREE = 0, ABSA_POS_LEASED = 1, ABSA_POS_COMMITTED = 2 };
 

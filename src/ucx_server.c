@@ -17,7 +17,7 @@
 
 #include <ucs/config/global_opts.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_server_impl.h"
 #include "ucx_util.h"
 

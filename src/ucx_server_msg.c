@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_util.h"
+#include "base_sys.h"
 #include "ucx_server_impl.h"
 
 typedef struct absa_srv_sendctx {

@@ -13,7 +13,7 @@
 #           run stopped by SIGTERM mid-epoch resumes on 1 rank
 #   bn      a batch-norm model (c1, ABS) from a pool of 4: the running statistics merged over the
 #           ranks equal the sequential per-micro-batch updates of one process
-# Usage: test_mpi.sh CASE ABSA PYTHON
+# Usage: [ABSA_TEST_DEVICE=cpu-guarded] test_mpi.sh CASE ABSA PYTHON
 set -u
 CASE=$1; ABSA=$2; PY=${3:-/usr/bin/python3}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +33,8 @@ MODEL=mlp; SCHED=absa; EPOCHS=4
 COMMON=(--data "$W/fm.h5" --model $MODEL --schedule $SCHED --epochs $EPOCHS --batch 32 --micro-batch 32 --max-batch 128
         --lr 0.02 --duration 1 --limit-train $N --limit-test 200 --test-batch 100 --eig-samples 64 --eig-iters 4
         --eig-chunk 16 --seed 11 --threads 1 --quiet)
+# ABSA_TEST_DEVICE (e.g. cpu-guarded, the mpi.*.guarded tests): every run on that engine backend
+[ -n "${ABSA_TEST_DEVICE:-}" ] && COMMON+=(--device "$ABSA_TEST_DEVICE")
 # the single-process reference (no MPI at all)
 run_to 120 $ABSA train "${COMMON[@]}" --out "$W/ref" --sample-log "$W/ids-ref" 2>"$W/err" && ok "single-process reference" || bad "single-process reference"
 

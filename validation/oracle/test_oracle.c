@@ -110,15 +110,15 @@ static void save_state(const absa_model *m, state *s)
     s->params = xalloc(m->n_params * sizeof(float));
     s->bufs = xalloc(m->n_bufs * sizeof(float));
     s->counts = xalloc((size_t)m->n_counts * sizeof(int64_t));
-    memcpy(s->params, m->params, m->n_params * sizeof(float));
-    memcpy(s->bufs, m->bufs, m->n_bufs * sizeof(float));
+    absa_model_get(m, m->params, s->params, m->n_params); /* backend memory: copies only */
+    absa_model_get(m, m->bufs, s->bufs, m->n_bufs);
     memcpy(s->counts, m->num_batches_tracked, (size_t)m->n_counts * sizeof(int64_t));
 }
 
 static void restore_state(absa_model *m, const state *s)
 {
-    memcpy(m->params, s->params, m->n_params * sizeof(float));
-    memcpy(m->bufs, s->bufs, m->n_bufs * sizeof(float));
+    absa_model_set(m, m->params, s->params, m->n_params);
+    absa_model_set(m, m->bufs, s->bufs, m->n_bufs);
     memcpy(m->num_batches_tracked, s->counts, (size_t)m->n_counts * sizeof(int64_t));
 }
 
@@ -149,6 +149,7 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
     char path[64], what[160];
     const size_t P = m->n_params, NK = (size_t)fx->N * m->n_classes;
     double *ref = xalloc((P > NK ? P : NK) * sizeof(double));
+    float *host = xalloc((P > m->n_bufs ? P : m->n_bufs) * sizeof(float) + 1); /* copies of backend buffers */
     snprintf(path, sizeof path, "/baseline_f32/%s", mode);
 
     restore_state(m, s0);
@@ -168,12 +169,13 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
     if (train) { /* BN running statistics after exactly one train-mode forward */
         double worst = 0;
         int n_bn = 0;
+        absa_model_get(m, m->bufs, host, m->n_bufs);
         for (int i = 0; i < m->n_tensors; i++) {
             const absa_tensor_info *t = &m->tensors[i];
             snprintf(what, sizeof what, "/expected/train/running/%s", t->name);
             if (t->kind == ABSA_TENSOR_BUF) {
                 rd(fx->f, what, H5T_NATIVE_DOUBLE, t->numel, ref);
-                double e = rel_err(t->numel, m->bufs + t->offset, ref, 1e-30);
+                double e = rel_err(t->numel, host + t->offset, ref, 1e-30);
                 worst = fmax(worst, e);
                 n_bn++;
             } else if (t->kind == ABSA_TENSOR_COUNT) {
@@ -188,35 +190,39 @@ static void compare_mode(absa_model *m, const fixture *fx, const state *s0, int 
 
     absa_model_zero_grad(m);
     absa_model_backward(m, fx->x, fx->y, 1.0, 0);
+    absa_model_get(m, m->grad, host, P);
     snprintf(what, sizeof what, "/expected/%s/grad", mode);
     rd(fx->f, what, H5T_NATIVE_DOUBLE, P, ref);
     double gnorm = norm_d(P, ref);
     snprintf(what, sizeof what, "%-5s gradient (all)", mode);
-    row(what, rel_err(P, m->grad, ref, 1e-30), rd_attr(fx->f, path, "grad"), TOL_GRAD);
+    row(what, rel_err(P, host, ref, 1e-30), rd_attr(fx->f, path, "grad"), TOL_GRAD);
     double *tg = xalloc((size_t)fx->T * sizeof(double)), *th = xalloc((size_t)fx->T * sizeof(double));
     snprintf(what, sizeof what, "%s/grad_tensor", path);
     rd(fx->f, what, H5T_NATIVE_DOUBLE, (size_t)fx->T, tg);
     snprintf(what, sizeof what, "%s/hv_tensor", path);
     rd(fx->f, what, H5T_NATIVE_DOUBLE, (size_t)fx->T, th);
-    per_tensor(m, m->grad, ref, gnorm, TOL_GRAD, tg, te->c[train][0], te->t[train][0], mode, "gradient");
+    per_tensor(m, host, ref, gnorm, TOL_GRAD, tg, te->c[train][0], te->t[train][0], mode, "gradient");
 
     restore_state(m, s0);
-    memcpy(m->v, fx->v, P * sizeof(float));
-    absa_vec_zero(P, m->hv);
+    absa_model_set(m, m->v, fx->v, P);
+    absa_be_zero(m->be, m->hv, P);
     double hl = 0;
     absa_status st = absa_model_hvp(m, fx->x, fx->y, fx->N, train, 1.0, &hl);
     CHECK(st == ABSA_OK, "hvp: %s", absa_last_error());
-    CHECK(!memcmp(m->bufs, s0->bufs, m->n_bufs * sizeof(float)), "hvp changed the running statistics");
+    absa_model_get(m, m->bufs, host, m->n_bufs);
+    CHECK(!memcmp(host, s0->bufs, m->n_bufs * sizeof(float)), "hvp changed the running statistics");
+    absa_model_get(m, m->hv, host, P);
     snprintf(what, sizeof what, "/expected/%s/hv", mode);
     rd(fx->f, what, H5T_NATIVE_DOUBLE, P, ref);
     double hnorm = norm_d(P, ref);
     snprintf(what, sizeof what, "%-5s Hv (all)", mode);
-    row(what, rel_err(P, m->hv, ref, 1e-30), rd_attr(fx->f, path, "hv"), TOL_HV);
+    row(what, rel_err(P, host, ref, 1e-30), rd_attr(fx->f, path, "hv"), TOL_HV);
     CHECK(fabs(hl - loss_ref) <= TOL_LOSS * loss_ref, "hvp loss %.8f vs %.8f", hl, loss_ref);
-    per_tensor(m, m->hv, ref, hnorm, TOL_HV_TENSOR, th, te->c[train][1], te->t[train][1], mode, "Hv");
+    per_tensor(m, host, ref, hnorm, TOL_HV_TENSOR, th, te->c[train][1], te->t[train][1], mode, "Hv");
     free(tg);
     free(th);
     free(ref);
+    free(host);
 }
 
 /* absa_power_iteration (curvature.c) from the fixture's start vector, with a tolerance it cannot
@@ -250,6 +256,7 @@ static void symmetry(absa_model *m, const fixture *fx, const state *s0, int trai
 {
     const size_t P = m->n_params;
     float *u = xalloc(P * sizeof(float)), *w = xalloc(P * sizeof(float)), *hu = xalloc(P * sizeof(float));
+    float *hw = xalloc(P * sizeof(float));
     uint64_t seed = 12345 + (uint64_t)train;
     for (size_t i = 0; i < P; i++) {
         u[i] = (float)absa_test_normal(&seed);
@@ -257,15 +264,16 @@ static void symmetry(absa_model *m, const fixture *fx, const state *s0, int trai
     }
     restore_state(m, s0);
     absa_status st = absa_hessian_vp(m, fx->x, fx->y, fx->N, fx->N, train, u, hu, NULL);
-    st = st == ABSA_OK ? absa_hessian_vp(m, fx->x, fx->y, fx->N, fx->N, train, w, m->hv, NULL) : st;
+    st = st == ABSA_OK ? absa_hessian_vp(m, fx->x, fx->y, fx->N, fx->N, train, w, hw, NULL) : st;
     CHECK(st == ABSA_OK, "hessian_vp: %s", absa_last_error());
-    double a = absa_vec_dot(P, u, m->hv), b = absa_vec_dot(P, hu, w);
+    double a = absa_vec_dot(P, u, hw), b = absa_vec_dot(P, hu, w);
     char what[128];
     snprintf(what, sizeof what, "%-5s <u,Hw> vs <Hu,w> (%.4g)", train ? "train" : "eval", a);
     row(what, fabs(a - b) / fmax(fabs(a), fabs(b)), NAN, TOL_SYM);
     free(u);
     free(w);
     free(hu);
+    free(hw);
 }
 
 static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
@@ -310,10 +318,11 @@ static void compare_sgd(absa_model *m, const fixture *fx, const state *s0)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test_oracle FIXTURE.h5\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: test_oracle FIXTURE.h5 [DEVICE]   (DEVICE: cpu (default) | cpu-guarded)\n");
         return 2;
     }
+    const char *device = argc == 3 ? argv[2] : "cpu";
     const char *path = argv[1];
     if (access(path, R_OK) != 0) {
         printf("test_oracle: fixture %s not found (generator skipped?): skipped\n", path);
@@ -323,7 +332,7 @@ int main(int argc, char **argv)
     int C, H, W, K;
     absa_model *m = NULL;
     if (absa_checkpoint_peek(path, name, sizeof name, &C, &H, &W, &K) != ABSA_OK ||
-        absa_model_create(name, C, H, W, K, &m) != ABSA_OK) {
+        absa_model_create_on(name, C, H, W, K, device, &m) != ABSA_OK) {
         fprintf(stderr, "test_oracle: %s\n", absa_last_error());
         return 1;
     }

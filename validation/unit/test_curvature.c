@@ -4,12 +4,46 @@
  *  - each eigenpair (lambda, v) from power iteration satisfies ||H v - lambda v|| <= 1e-3 |lambda|
  *    and lambda_1 >= the Rayleigh quotient of random vectors; the 2nd is orthogonal to the 1st;
  *  - Hutchinson with many probes is within 4 standard errors of the exact trace;
- *  - an HVP over n samples is independent of the chunk size used to split them. */
+ *  - an HVP over n samples is independent of the chunk size used to split them;
+ *  - absa_power_iteration_op over an operator split like two ranks (chunks 0 and 2 on one, chunk
+ *    1 on the other, the reduce hooks adding the other's share) gives the serial eigenpairs, and
+ *    calls each hook once per HVP. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "absa_test.h"
 #include "curvature.h"
+
+/* two simulated ranks: hv computes "rank 0"'s share, reduce_f32/_f64 add "rank 1"'s */
+typedef struct two_ranks {
+    absa_hv_local_set r0, r1;
+    float *x1;
+    int32_t *y1;
+    float *hv1;
+    double lsum1;
+    int n_f32, n_f64;
+} two_ranks;
+
+static absa_status two_hv(void *ctx, const float *v, float *hv, double *lsum)
+{
+    two_ranks *tr = ctx;
+    absa_status st = absa_hv_local(&tr->r1, v, tr->hv1, &tr->lsum1);
+    return st == ABSA_OK ? absa_hv_local(&tr->r0, v, hv, lsum) : st;
+}
+
+static void two_f32(void *ctx, float *x, size_t n)
+{
+    two_ranks *tr = ctx;
+    for (size_t i = 0; i < n; i++) x[i] += tr->hv1[i];
+    tr->n_f32++;
+}
+
+static void two_f64(void *ctx, double *x, size_t n)
+{
+    two_ranks *tr = ctx;
+    if (n == 1) x[0] += tr->lsum1;
+    tr->n_f64++;
+}
 
 int main(void)
 {
@@ -102,6 +136,35 @@ int main(void)
     }
     CHECK(sqrt(d / n2) < 1e-5, "chunked HVP differs: rel %g", sqrt(d / n2));
     CHECK_REL(l2, l1, 1e-6, 1e-12, "chunked loss");
+
+    /* the one power iteration, split over two simulated ranks (chunks of 10: 0 and 2 | 1) */
+    {
+        const int per = C * H * W;
+        float *x0 = malloc(sizeof(float) * 14 * per);
+        int32_t *y0 = malloc(sizeof(int32_t) * 14);
+        memcpy(x0, x, sizeof(float) * 10 * per);
+        memcpy(x0 + 10 * per, x + 20 * per, sizeof(float) * 4 * per);
+        memcpy(y0, y, sizeof(int32_t) * 10);
+        memcpy(y0 + 10, y + 20, sizeof(int32_t) * 4);
+        two_ranks tr = {{m, x0, y0, 14, N, o.chunk, 0}, {m, x + 10 * per, y + 10, 10, N, o.chunk, 0},
+                        NULL, NULL, malloc(sizeof(float) * P), 0, 0, 0};
+        absa_hv_op op = {.n_params = P, .n_total = N, .hv = two_hv, .reduce_f32 = two_f32, .reduce_f64 = two_f64, .ctx = &tr};
+        absa_eig_result r2;
+        float *vecs2 = malloc(sizeof(float) * 2 * P);
+        CHECK(absa_power_iteration_op(&op, &o, NULL, &r2, vecs2) == ABSA_OK, "power (two ranks): %s", absa_last_error());
+        printf("  two ranks: lambda1 %.6g (%d it) lambda2 %.6g (%d it), loss %.6g / %.6g\n", r2.eig[0], r2.iters[0],
+               r2.eig[1], r2.iters[1], r2.loss, r.loss);
+        CHECK(r2.k == 2 && tr.n_f32 == r2.n_hvp && tr.n_f64 == r2.n_hvp, "reduce hooks called %d/%d times for %d HVPs",
+              tr.n_f32, tr.n_f64, r2.n_hvp);
+        for (int k = 0; k < 2; k++) CHECK_REL(r2.eig[k], r.eig[k], 1e-4, 1e-9, "eigenvalue over two ranks");
+        CHECK_REL(r2.loss, r.loss, 1e-6, 1e-12, "loss over two ranks");
+        /* without the reduce hooks only rank 0's share is seen: a different operator */
+        op.reduce_f32 = NULL, op.reduce_f64 = NULL;
+        absa_eig_result r3;
+        CHECK(absa_power_iteration_op(&op, &o, NULL, &r3, NULL) == ABSA_OK, "power (no reduce)");
+        CHECK(fabs(r3.eig[0] - r.eig[0]) > 1e-3 * fabs(r.eig[0]), "rank 0's half alone gave the full eigenvalue %g", r3.eig[0]);
+        free(x0); free(y0); free(tr.hv1); free(vecs2);
+    }
 
     free(v); free(h1); free(h2); free(vecs); free(Hd); free(e); free(col); free(x); free(y);
     absa_model_free(m);

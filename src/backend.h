@@ -1,0 +1,158 @@
+/* backend.h — the seam between the engine and the hardware: a backend owns the memory of a model
+ * (parameters, gradients, v, Hv, momentum, batch-norm buffers, activations, workspace) and every
+ * operation on it: the four passes of every layer op (the op table, generated from
+ * engine_ops.def), copies between host and backend memory, the vector operations the method layer
+ * needs, the SGD update, the loss, the batch-norm running-statistics merge, and the allreduce
+ * entry that the distributed layer fills. Code above the engine never dereferences a backend
+ * buffer: it asks the backend (absa_backend_* / absa_be_* below).
+ *
+ * Backends: "cpu" (backend_cpu.c, the specification) and "cpu-guarded" (backend_guarded.c: the
+ * CPU kernels, but every buffer is mprotect(PROT_NONE) outside backend calls, so host code that
+ * touches backend memory crashes in the tests). Adding a backend: docs/engine.md. */
+#ifndef ABSA_BACKEND_H
+#define ABSA_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "absa_error.h"
+
+struct absa_model;
+struct absa_node;
+
+/* absa_op: one value per line of engine_ops.def, in that order. */
+typedef enum absa_op {
+#define ABSA_ENGINE_OP(E, name, flags) ABSA_OP_##E,
+#include "engine_ops.def"
+#undef ABSA_ENGINE_OP
+    ABSA_OP_COUNT
+} absa_op;
+
+/* op flags (engine_ops.def) */
+enum {
+    ABSA_OPF_SETS_DX = 1u,   /* backward / R-backward can overwrite dx / Rdx (first writer) */
+    ABSA_OPF_ALIAS = 2u,     /* no kernels: the output buffers are the producer's */
+    ABSA_OPF_WORKSPACE = 4u  /* needs scratch: the workspace slot is set */
+};
+
+/* One pass of one node, prepared by the executor (model_exec.c). */
+typedef struct absa_pass {
+    struct absa_model *m;
+    struct absa_node *n;       /* the node */
+    const struct absa_node *p; /* its first producer */
+    int N;                     /* batch */
+    int train;                 /* BN: batch statistics (forward flag; later passes: the last forward's) */
+    int update_running;        /* forward: update the BN running statistics */
+    float *g;                  /* backward: parameter-gradient arena (NULL = none); R-backward: Hv arena */
+    float *dx;                 /* backward: producer's dy; R-backward: producer's Rdy (NULL = not needed) */
+    int setx;                  /* overwrite dx instead of += (only for ABSA_OPF_SETS_DX ops) */
+    float *dq;                 /* two-input ops: the second producer's dy / Rdy (NULL = not needed) */
+    int setq;
+    const float *Rx;           /* R passes: producer's Ry (NULL = zero: the input node) */
+} absa_pass;
+
+typedef void (*absa_op_pass_fn)(const absa_pass *p);
+
+/* The per-op table: one entry per engine op. */
+typedef struct absa_op_ops {
+    const char *name;
+    unsigned flags;
+    absa_op_pass_fn forward;   /* y = f(x) (overwrites) */
+    absa_op_pass_fn backward;  /* dx (+)= ..., parameter gradients += ... into p->g */
+    absa_op_pass_fn rforward;  /* Ry (overwrites) */
+    absa_op_pass_fn rbackward; /* Rdx (+)= ..., Hv slice += ... into p->g */
+    /* (optional) scratch floats needed by any pass of node n at batch N */
+    size_t (*workspace)(const struct absa_model *m, const struct absa_node *n, int N);
+} absa_op_ops;
+
+/* SGD update arguments (PyTorch semantics, optim.c) */
+typedef struct absa_sgd_args {
+    float lr, momentum, weight_decay, damp; /* damp = 1 - dampening */
+    int first, nesterov, use_mom;
+} absa_sgd_args;
+
+/* The allreduce entry of the distributed layer: sum buf[0..n) over the ranks, in place, in host
+ * memory (absa_dist_allreduce_f32 with ctx = the absa_dist). */
+typedef void (*absa_reduce_fn)(void *ctx, float *host_buf, size_t n);
+
+typedef struct absa_backend absa_backend;
+
+struct absa_backend {
+    const char *name;
+    void *ctx;                 /* the backend's own state (guarded: its allocation list) */
+    const absa_op_ops *ops;    /* ABSA_OP_COUNT entries, indexed by absa_op */
+    /* memory; sizes in bytes. alloc returns NULL on failure, contents undefined */
+    void *(*alloc)(absa_backend *be, size_t bytes);
+    void (*free)(absa_backend *be, void *buf); /* NULL is a no-op */
+    void (*zero)(absa_backend *be, void *buf, size_t bytes);
+    void (*copy_to_host)(absa_backend *be, void *host_dst, const void *src, size_t bytes);
+    void (*copy_from_host)(absa_backend *be, void *dst, const void *host_src, size_t bytes);
+    void (*copy)(absa_backend *be, void *dst, const void *src, size_t bytes); /* backend to backend */
+    /* vector operations on float buffers (dot: double accumulation, order independent of threads) */
+    double (*dot)(absa_backend *be, size_t n, const float *a, const float *b);
+    void (*axpy)(absa_backend *be, size_t n, float alpha, const float *x, float *y);
+    void (*scale)(absa_backend *be, size_t n, float *a, float s);
+    void (*sgd)(absa_backend *be, size_t n, float *w, const float *g, float *mom, const absa_sgd_args *a);
+    /* softmax cross-entropy (layers.h); labels are host memory */
+    double (*xent_forward)(absa_backend *be, int N, int K, const float *z, const int32_t *labels, float *p);
+    void (*xent_backward)(absa_backend *be, int N, int K, const float *p, const int32_t *labels,
+                          double scale, float *dz);
+    void (*xent_rbackward)(absa_backend *be, int N, int K, const float *p, const float *Rz, double scale,
+                           float *Rdz);
+    /* batch-norm running statistics over several ranks (model_bn.c): acc (host, double) +=
+     * w * bufs; bufs = decay * bn0 + acc */
+    void (*bn_accumulate)(absa_backend *be, size_t n, double w, const float *bufs, double *acc);
+    void (*bn_merge)(absa_backend *be, size_t n, double decay, const float *bn0, const double *acc,
+                     float *bufs);
+    /* sum buf over the ranks with the distributed layer's fn (the backend stages host memory) */
+    void (*allreduce)(absa_backend *be, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx);
+    void (*sync)(absa_backend *be);         /* (optional) wait for queued work */
+    void (*destroy)(absa_backend *be);      /* (optional) release ctx */
+};
+
+/* Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated. */
+extern const char *const absa_backend_names[];
+
+/* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown. */
+absa_status absa_backend_open(const char *device, absa_backend **out);
+void absa_backend_close(absa_backend *be);
+
+/* Filled tables (backend_cpu.c, backend_guarded.c). */
+void absa_backend_cpu_fill(absa_backend *be);
+absa_status absa_backend_guarded_fill(absa_backend *be);
+/* The CPU op table (the specification; the guarded backend wraps it). */
+extern const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT];
+
+/* Calls through the table (sizes in bytes for copies, elements for vectors). */
+static inline void absa_backend_copy_to_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (bytes) be->copy_to_host(be, dst, src, bytes);
+}
+static inline void absa_backend_copy_from_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (bytes) be->copy_from_host(be, dst, src, bytes);
+}
+static inline void absa_be_zero(absa_backend *be, float *a, size_t n)
+{
+    if (n) be->zero(be, a, n * sizeof(float));
+}
+static inline void absa_be_copy(absa_backend *be, float *dst, const float *src, size_t n)
+{
+    if (n && dst != src) be->copy(be, dst, src, n * sizeof(float));
+}
+static inline double absa_be_dot(absa_backend *be, size_t n, const float *a, const float *b)
+{
+    return be->dot(be, n, a, b);
+}
+double absa_be_norm(absa_backend *be, size_t n, const float *a);
+static inline void absa_be_axpy(absa_backend *be, size_t n, float alpha, const float *x, float *y)
+{
+    be->axpy(be, n, alpha, x, y);
+}
+static inline void absa_be_scale(absa_backend *be, size_t n, float *a, float s) { be->scale(be, n, a, s); }
+static inline void absa_be_allreduce(absa_backend *be, float *buf, size_t n, absa_reduce_fn fn, void *ctx)
+{
+    if (n) be->allreduce(be, buf, n, fn, ctx);
+}
+
+#endif

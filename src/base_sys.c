@@ -1,0 +1,22 @@
+/* base_sys.c — the process-level facilities every layer may use: the monotonic clock and the
+ * OpenMP/OpenBLAS thread count; see base_sys.h. */
+#include "base_sys.h"
+
+#include <omp.h>
+#include <time.h>
+
+#include <cblas.h>
+
+double absa_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void absa_set_threads(int n)
+{
+    if (n <= 0) return;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}

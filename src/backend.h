@@ -8,7 +8,8 @@
  *
  * Backends: "cpu" (backend_cpu.c, the specification) and "cpu-guarded" (backend_guarded.c: the
  * CPU kernels, but every buffer is mprotect(PROT_NONE) outside backend calls, so host code that
- * touches backend memory crashes in the tests). Adding a backend: docs/engine.md. */
+ * touches backend memory crashes in the tests); in CUDA builds "cuda" / "cuda:N"
+ * (gpu/backend_cuda.c, docs/gpu.md). Adding a backend: docs/engine.md. */
 #ifndef ABSA_BACKEND_H
 #define ABSA_BACKEND_H
 
@@ -110,15 +111,21 @@ struct absa_backend {
     void (*destroy)(absa_backend *be);      /* (optional) release ctx */
 };
 
-/* Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated. */
+/* Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
+ * takes "cuda" and "cuda:N" (absa_backend_known). */
 extern const char *const absa_backend_names[];
 
 /* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown. */
 absa_status absa_backend_open(const char *device, absa_backend **out);
 void absa_backend_close(absa_backend *be);
+/* Whether absa_backend_open knows the name (a listed one, "cuda" or "cuda:..."; whether a GPU is
+ * there is found out by opening it). */
+int absa_backend_known(const char *device);
 
-/* Filled tables (backend_cpu.c, backend_guarded.c). */
+/* Filled tables (backend_cpu.c, backend_guarded.c; gpu/backend_cuda.c in CUDA builds: device
+ * "cuda" = the GPU of the local MPI rank, or "cuda:N"; no usable GPU is a one-line error). */
 void absa_backend_cpu_fill(absa_backend *be);
+absa_status absa_backend_cuda_fill(absa_backend *be, const char *device);
 absa_status absa_backend_guarded_fill(absa_backend *be);
 /* The CPU op table (the specification; the guarded backend wraps it). */
 extern const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT];

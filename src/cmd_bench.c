@@ -23,9 +23,15 @@ static void bench_help(void)
            "  --steps N      timed repetitions                   (default 10)\n"
            "  --warmup N     untimed repetitions first           (default 2)\n"
            "  --threads T    OpenMP/OpenBLAS threads             (default: all cores)\n"
-           "  --device D     engine backend: cpu | cpu-guarded   (default cpu)\n"
+           "  --device D     engine backend: cpu | cpu-guarded | cuda[:N]   (default cpu)\n"
            "  --seed S       weights and data seed               (default 0)\n"
            "  -h, --help     this help\n");
+}
+
+/* wait for the backend's queued work before a clock read (CUDA runs asynchronously) */
+static void bench_sync(absa_model *m)
+{
+    if (m->be->sync) m->be->sync(m->be);
 }
 
 /* median of n doubles (sorts in place) */
@@ -115,17 +121,20 @@ int absa_cmd_bench(int argc, char **argv)
         absa_model_loss(m, y);
         absa_model_backward(m, x, y, 1.0, 0);
         absa_sgd_step(m, &opt);
+        bench_sync(m);
         double t1 = absa_now();
         /* one gradient in the HVP's mode (BN eval), for the HVP/gradient ratio */
         absa_model_forward(m, x, B, 0, 0);
         absa_model_loss(m, y);
         absa_model_backward(m, x, y, 1.0, 0);
+        bench_sync(m);
         double t2 = absa_now();
         absa_be_zero(m->be, m->hv, m->n_params);
         if (absa_model_hvp(m, x, y, B, 0, 1.0, NULL) != ABSA_OK) {
             absa_cli_error(cmd, "%s", absa_last_error());
             goto done;
         }
+        bench_sync(m);
         double t3 = absa_now();
         if (it >= 0) {
             t_step[it] = t1 - t0;

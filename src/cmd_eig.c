@@ -32,7 +32,7 @@ static void eig_help(void)
            "  --no-normalise   feed u8/255 instead of (x-mean)/std\n"
            "  --first          the first N samples instead of a seeded random choice\n"
            "  --threads T      OpenMP/OpenBLAS threads            (default: all cores)\n"
-           "  --device D       engine backend: cpu | cpu-guarded  (default cpu)\n"
+           "  --device D       engine backend: cpu | cpu-guarded | cuda[:N]  (default cpu)\n"
            "  --output FILE    write the JSON there instead of stdout\n"
            "  --progress S     seconds between progress lines on stderr (0 = every HVP pass) (default 1)\n"
            "  --quiet          no progress on stderr\n"

@@ -30,7 +30,7 @@ static const opt absa_train_opts[] = {
     {"prefetch", T_INT, F(prefetch), 1, 64, "ucx://: batch requests kept in flight"},
     {"test-data", T_STR, F(test_data), 0, 0, "ucx://: packed .h5 with the test split (test pass) and train split (eigenvalue samples); none: no test pass"},
     {"model", T_STR, F(model), 0, 0, "mlp | lenet | c1 | resnet20"},
-    {"device", T_STR, F(device), 0, 0, "engine backend: cpu | cpu-guarded (tests: backend memory fenced off outside backend calls)"},
+    {"device", T_STR, F(device), 0, 0, "engine backend: cpu | cpu-guarded (tests: backend memory fenced off outside backend calls) | cuda[:N] (GPU N; cuda: the local MPI rank's GPU)"},
     {"schedule", T_METHOD, F(sched.method), 0, 0, "sgd | abs | absa"},
     {"epochs", T_INT, F(sched.epochs), 1, 1e6, "epochs"},
     {"batch", T_INT, F(sched.batch0), 1, 1 << 24, "initial (effective) batch B0"},
@@ -275,9 +275,8 @@ absa_status absa_train_cfg_check(const absa_train_cfg *c)
     int known = 0;
     for (int i = 0; absa_model_names[i]; i++) known |= !strcmp(absa_model_names[i], c->model);
     if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", c->model);
-    known = 0;
-    for (int i = 0; absa_backend_names[i]; i++) known |= !strcmp(absa_backend_names[i], c->device);
-    if (!known) ABSA_FAIL(ABSA_EINVAL, "unknown device '%s' (known: cpu, cpu-guarded)", c->device);
+    if (!absa_backend_known(c->device))
+        ABSA_FAIL(ABSA_EINVAL, "unknown device '%s' (known: cpu, cpu-guarded, cuda[:N])", c->device);
     if (!c->data[0]) ABSA_FAIL(ABSA_EINVAL, "--data is required (a packed .h5 file, see absa pack, or ucx://HOST:PORT)");
     ABSA_TRY(absa_sched_check(&c->sched));
     if (c->sched.micro > c->sched.batch0)

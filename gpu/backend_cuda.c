@@ -1,0 +1,412 @@
+/* backend_cuda.c — the CUDA backend: the backend table of src/backend.h filled with the launchers
+ * of gpu_layers.h (cuDNN conv, cuBLAS linear, own kernels), device memory through gpu_ctx.h, and
+ * the vector operations, SGD, loss and BN-statistics entries on the GPU. Every buffer the engine
+ * gets from this backend is device memory; labels arrive in host memory and are uploaded per call
+ * (N ints). The allreduce entry stages the buffer through host memory for the distributed layer's
+ * (MPI) function; NCCL (nccl_comm.h) is not wired in yet (docs/gpu.md).
+ * Device: "cuda" (under Open MPI: the GPU of the local rank, OMPI_COMM_WORLD_LOCAL_RANK modulo the
+ * device count; else 0) or "cuda:N". No device: a one-line error from absa_backend_open. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "gpu_layers.h"
+#include "model.h"
+
+typedef struct cuda_be {
+    absa_gpu_ctx g;
+    int32_t *labels; /* device copy of the last labels */
+    int labels_cap;
+} cuda_be;
+
+#define G(be) (&((cuda_be *)(be)->ctx)->g)
+
+/* the executor's passes carry no backend: the model's does (P->m->be) */
+#define GP(P) G((P)->m->be)
+
+static size_t node_numel(const absa_node *n) { return (size_t)n->C * n->H * n->W; }
+static void conv_cfg(const absa_node *p, const absa_node *n, int N, absa_conv_cfg *c)
+{
+    absa_conv_cfg_init(c, N, p->C, p->H, p->W, n->out, n->k, n->stride, n->pad, n->has_bias);
+}
+static void linear_cfg(const absa_node *p, const absa_node *n, int N, absa_linear_cfg *c)
+{
+    c->N = N, c->in = (int)node_numel(p), c->out = n->out, c->has_bias = n->has_bias;
+}
+static void bn_cfg(const absa_node *n, int N, absa_bn_cfg *c)
+{
+    c->N = N, c->C = n->C, c->HW = n->H * n->W, c->eps = 1e-5, c->momentum = ABSA_BN_MOMENTUM, c->dx_set = 0;
+}
+static void pool_cfg(const absa_node *p, const absa_node *n, int N, absa_pool_cfg *c)
+{
+    absa_pool_cfg_init(c, N, p->C, p->H, p->W, n->k, n->stride, n->pad);
+}
+
+#define W_(P) ((P)->m->params + (P)->n->w_off)
+#define V_(P) ((P)->m->v + (P)->n->w_off)
+#define B_(P) ((P)->n->has_bias ? (P)->m->params + (P)->n->b_off : NULL)
+#define VB_(P) ((P)->n->has_bias ? (P)->m->v + (P)->n->b_off : NULL)
+#define CNT(P) ((size_t)(P)->N * node_numel((P)->n))
+#define GW(P) ((P)->g ? (P)->g + (P)->n->w_off : NULL)
+#define GB(P) ((P)->g && (P)->n->has_bias ? (P)->g + (P)->n->b_off : NULL)
+
+static void cu_nothing(const absa_pass *P) { (void)P; }
+#define cu_input_forward cu_nothing
+#define cu_input_backward cu_nothing
+#define cu_input_rforward cu_nothing
+#define cu_input_rbackward cu_nothing
+#define cu_flatten_forward cu_nothing
+#define cu_flatten_backward cu_nothing
+#define cu_flatten_rforward cu_nothing
+#define cu_flatten_rbackward cu_nothing
+
+static void cu_conv_forward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_conv2d_forward_f32(GP(P), &c, P->p->y, W_(P), B_(P), P->n->y);
+}
+static void cu_conv_backward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    c.dx_set = P->setx;
+    absa_gpu_conv2d_backward_f32(GP(P), &c, P->p->y, W_(P), P->n->dy, P->dx, GW(P), GB(P));
+}
+static void cu_conv_rforward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_conv2d_rforward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), VB_(P), P->n->Ry);
+}
+static void cu_conv_rbackward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    c.dx_set = P->setx;
+    absa_gpu_conv2d_rbackward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), P->n->dy, P->n->Rdy, P->dx,
+                                  GW(P), GB(P));
+}
+
+static void cu_linear_forward(const absa_pass *P)
+{
+    absa_linear_cfg c;
+    linear_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_linear_forward_f32(GP(P), &c, P->p->y, W_(P), B_(P), P->n->y);
+}
+static void cu_linear_backward(const absa_pass *P)
+{
+    absa_linear_cfg c;
+    linear_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_linear_backward_f32(GP(P), &c, P->p->y, W_(P), P->n->dy, P->dx, GW(P), GB(P));
+}
+static void cu_linear_rforward(const absa_pass *P)
+{
+    absa_linear_cfg c;
+    linear_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_linear_rforward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), VB_(P), P->n->Ry);
+}
+static void cu_linear_rbackward(const absa_pass *P)
+{
+    absa_linear_cfg c;
+    linear_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_linear_rbackward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), P->n->dy, P->n->Rdy, P->dx,
+                                  GW(P), GB(P));
+}
+
+static void cu_bn_forward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_model *m = P->m;
+    const absa_node *n = P->n;
+    const int upd = P->train && P->update_running, run = upd || !P->train;
+    absa_gpu_bn_forward_f32(GP(P), &c, P->train, P->p->y, W_(P), m->params + n->b_off,
+                            run ? m->bufs + n->rm_off : NULL, run ? m->bufs + n->rv_off : NULL,
+                            n->save_mean, n->save_invstd, n->y);
+}
+static void cu_bn_backward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    const absa_node *n = P->n;
+    absa_gpu_bn_backward_f32(GP(P), &c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->dy,
+                             P->dx, P->g ? P->g + n->w_off : NULL, P->g ? P->g + n->b_off : NULL);
+}
+static void cu_bn_rforward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_node *n = P->n;
+    absa_gpu_bn_rforward_f32(GP(P), &c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off,
+                             n->save_mean, n->save_invstd, n->Ry);
+}
+static void cu_bn_rbackward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    const absa_node *n = P->n;
+    absa_gpu_bn_rbackward_f32(GP(P), &c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean,
+                              n->save_invstd, n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
+}
+
+static void cu_relu_forward(const absa_pass *P) { absa_gpu_relu_forward_f32(GP(P), CNT(P), P->p->y, P->n->y); }
+static void cu_relu_backward(const absa_pass *P)
+{
+    if (P->dx) absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->p->y, P->n->dy, P->dx, P->setx);
+}
+static void cu_relu_rforward(const absa_pass *P) /* Rx NULL: the kernel writes zeros */
+{
+    absa_gpu_relu_rforward_f32(GP(P), CNT(P), P->p->y, P->Rx, P->n->Ry);
+}
+static void cu_relu_rbackward(const absa_pass *P)
+{
+    if (P->dx) absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->p->y, P->n->Rdy, P->dx, P->setx);
+}
+
+static void cu_maxpool_forward(const absa_pass *P)
+{
+    absa_pool_cfg c;
+    pool_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_maxpool_forward_f32(GP(P), &c, P->p->y, P->n->y, P->n->argmax);
+}
+static void cu_maxpool_backward(const absa_pass *P)
+{
+    if (!P->dx) return;
+    absa_pool_cfg c;
+    pool_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_maxpool_backward_f32(GP(P), &c, P->n->argmax, P->n->dy, P->dx);
+}
+static void cu_maxpool_rforward(const absa_pass *P) /* Rx NULL: zeros */
+{
+    absa_pool_cfg c;
+    pool_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_maxpool_rforward_f32(GP(P), &c, P->n->argmax, P->Rx, P->n->Ry);
+}
+static void cu_maxpool_rbackward(const absa_pass *P)
+{
+    if (!P->dx) return;
+    absa_pool_cfg c;
+    pool_cfg(P->p, P->n, P->N, &c);
+    absa_gpu_maxpool_backward_f32(GP(P), &c, P->n->argmax, P->n->Rdy, P->dx);
+}
+
+static void cu_avgpool_forward(const absa_pass *P)
+{
+    absa_gpu_avgpool_forward_f32(GP(P), P->N, P->p->C, P->p->H * P->p->W, P->p->y, P->n->y);
+}
+static void cu_avgpool_backward(const absa_pass *P)
+{
+    if (P->dx) absa_gpu_avgpool_backward_f32(GP(P), P->N, P->p->C, P->p->H * P->p->W, P->n->dy, P->dx);
+}
+static void cu_avgpool_rforward(const absa_pass *P)
+{
+    if (P->Rx) absa_gpu_avgpool_forward_f32(GP(P), P->N, P->p->C, P->p->H * P->p->W, P->Rx, P->n->Ry);
+    else absa_gpu_memset0(GP(P), P->n->Ry, CNT(P) * sizeof(float));
+}
+static void cu_avgpool_rbackward(const absa_pass *P)
+{
+    if (P->dx) absa_gpu_avgpool_backward_f32(GP(P), P->N, P->p->C, P->p->H * P->p->W, P->n->Rdy, P->dx);
+}
+
+static void cu_add_forward(const absa_pass *P)
+{
+    absa_gpu_add_forward_f32(GP(P), CNT(P), P->p->y, P->m->nodes[P->n->in1].y, P->n->y);
+}
+static void cu_add_backward(const absa_pass *P)
+{
+    absa_gpu_add_backward_ex_f32(GP(P), CNT(P), P->n->dy, P->dx, P->setx, P->dq, P->setq);
+}
+static void cu_add_rforward(const absa_pass *P)
+{
+    absa_gpu_ctx *g = GP(P);
+    const absa_node *q = &P->m->nodes[P->n->in1];
+    const size_t cnt = CNT(P);
+    const int q_in = P->n->in1 != 0;
+    if (P->Rx && q_in) absa_gpu_add_forward_f32(g, cnt, P->Rx, q->Ry, P->n->Ry);
+    else if (P->Rx) absa_gpu_copy(g, P->n->Ry, P->Rx, cnt * sizeof(float));
+    else if (q_in) absa_gpu_copy(g, P->n->Ry, q->Ry, cnt * sizeof(float));
+    else absa_gpu_memset0(g, P->n->Ry, cnt * sizeof(float));
+}
+static void cu_add_rbackward(const absa_pass *P)
+{
+    absa_gpu_add_backward_ex_f32(GP(P), CNT(P), P->n->Rdy, P->dx, P->setx, P->dq, P->setq);
+}
+
+/* cuDNN takes its workspace from the context: the engine's slot stays unused */
+#define cu_input_workspace NULL
+#define cu_conv_workspace NULL
+#define cu_linear_workspace NULL
+#define cu_bn_workspace NULL
+#define cu_relu_workspace NULL
+#define cu_maxpool_workspace NULL
+#define cu_avgpool_workspace NULL
+#define cu_flatten_workspace NULL
+#define cu_add_workspace NULL
+
+static const absa_op_ops cuda_ops[ABSA_OP_COUNT] = {
+#define ABSA_ENGINE_OP(E, nm, fl)                                                                   \
+    [ABSA_OP_##E] = {.name = #nm,                                                                   \
+                     .flags = (fl),                                                                 \
+                     .forward = cu_##nm##_forward,                                                  \
+                     .backward = cu_##nm##_backward,                                                \
+                     .rforward = cu_##nm##_rforward,                                                \
+                     .rbackward = cu_##nm##_rbackward,                                              \
+                     .workspace = cu_##nm##_workspace},
+#include "engine_ops.def"
+#undef ABSA_ENGINE_OP
+};
+
+static void *cu_alloc(absa_backend *be, size_t bytes)
+{
+    (void)be;
+    void *p = NULL;
+    if (absa_gpu_try_malloc(&p, bytes ? bytes : 1) != ABSA_OK) return NULL;
+    return p;
+}
+static void cu_free(absa_backend *be, void *p)
+{
+    (void)be;
+    absa_gpu_free(p);
+}
+static void cu_zero(absa_backend *be, void *p, size_t bytes) { absa_gpu_memset0(G(be), p, bytes); }
+static void cu_to_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    absa_gpu_download(G(be), dst, src, bytes);
+}
+static void cu_from_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    absa_gpu_upload(G(be), dst, src, bytes);
+}
+static void cu_copy(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    if (dst != src) absa_gpu_copy(G(be), dst, src, bytes);
+}
+static double cu_dot(absa_backend *be, size_t n, const float *a, const float *b)
+{
+    return absa_gpu_dot_f32(G(be), n, a, b);
+}
+static void cu_axpy(absa_backend *be, size_t n, float alpha, const float *x, float *y)
+{
+    absa_gpu_axpy_f32(G(be), n, alpha, x, y);
+}
+static void cu_scale(absa_backend *be, size_t n, float *a, float s) { absa_gpu_scale_f32(G(be), n, s, a); }
+static void cu_sgd(absa_backend *be, size_t n, float *w, const float *g, float *mom, const absa_sgd_args *a)
+{
+    absa_gpu_sgd_step_f32(G(be), n, w, g, mom, a->lr, a->momentum, a->damp, a->weight_decay, a->nesterov,
+                          a->first, a->use_mom);
+}
+
+static const int32_t *labels_up(absa_backend *be, int N, const int32_t *labels)
+{
+    cuda_be *c = be->ctx;
+    if (N > c->labels_cap) {
+        absa_gpu_free(c->labels);
+        c->labels = absa_gpu_malloc((size_t)N * sizeof(int32_t));
+        c->labels_cap = N;
+    }
+    absa_gpu_upload(&c->g, c->labels, labels, (size_t)N * sizeof(int32_t));
+    return c->labels;
+}
+static double cu_xent_forward(absa_backend *be, int N, int K, const float *z, const int32_t *labels, float *p)
+{
+    return absa_gpu_xent_forward_f32(G(be), N, K, z, labels_up(be, N, labels), p);
+}
+static void cu_xent_backward(absa_backend *be, int N, int K, const float *p, const int32_t *labels,
+                             double scale, float *dz)
+{
+    absa_gpu_xent_backward_f32(G(be), N, K, p, labels_up(be, N, labels), scale, dz);
+}
+static void cu_xent_rbackward(absa_backend *be, int N, int K, const float *p, const float *Rz, double scale,
+                              float *Rdz)
+{
+    absa_gpu_xent_rbackward_f32(G(be), N, K, p, Rz, scale, Rdz);
+}
+
+/* BN running statistics over ranks: small (two floats per channel), done on the host */
+static void cu_bn_accumulate(absa_backend *be, size_t n, double w, const float *bufs, double *acc)
+{
+    float *h = absa_xcalloc(n ? n : 1, sizeof(float));
+    absa_gpu_download(G(be), h, bufs, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) acc[i] += w * h[i];
+    free(h);
+}
+static void cu_bn_merge(absa_backend *be, size_t n, double decay, const float *bn0, const double *acc,
+                        float *bufs)
+{
+    float *h = absa_xcalloc(n ? n : 1, sizeof(float));
+    absa_gpu_download(G(be), h, bn0, n * sizeof(float));
+    for (size_t i = 0; i < n; i++) h[i] = (float)(decay * h[i] + acc[i]);
+    absa_gpu_upload(G(be), bufs, h, n * sizeof(float));
+    free(h);
+}
+/* the MPI host path (NCCL: docs/gpu.md) */
+static void cu_allreduce(absa_backend *be, float *buf, size_t n, absa_reduce_fn fn, void *ctx)
+{
+    float *h = absa_xcalloc(n, sizeof(float));
+    absa_gpu_download(G(be), h, buf, n * sizeof(float));
+    fn(ctx, h, n);
+    absa_gpu_upload(G(be), buf, h, n * sizeof(float));
+    free(h);
+}
+static void cu_sync(absa_backend *be) { absa_gpu_sync(G(be)); }
+static void cu_destroy(absa_backend *be)
+{
+    cuda_be *c = be->ctx;
+    if (!c) return;
+    absa_gpu_free(c->labels);
+    absa_gpu_ctx_destroy(&c->g);
+    free(c);
+    be->ctx = NULL;
+}
+
+absa_status absa_backend_cuda_fill(absa_backend *be, const char *device)
+{
+    absa_status status = ABSA_OK;
+    int dev = 0;
+    const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!strncmp(device, "cuda:", 5)) {
+        char *end = NULL;
+        long v = strtol(device + 5, &end, 10);
+        if (!device[5] || *end || v < 0 || v > 1024)
+            ABSA_FAIL(ABSA_EINVAL, "--device %s: expected cuda or cuda:N with N a device number", device);
+        dev = (int)v;
+    } else if (strcmp(device, "cuda")) {
+        ABSA_FAIL(ABSA_EINVAL, "unknown device '%s'", device);
+    } else if (lr && absa_gpu_device_count() > 0) {
+        dev = atoi(lr) % absa_gpu_device_count(); /* one GPU per local rank, wrapping */
+    }
+    cuda_be *c = absa_xcalloc(1, sizeof *c);
+    status = absa_gpu_ctx_create(&c->g, dev);
+    if (status != ABSA_OK) {
+        free(c);
+        goto cleanup;
+    }
+    *be = (absa_backend){
+        .name = "cuda",
+        .ctx = c,
+        .ops = cuda_ops,
+        .alloc = cu_alloc,
+        .free = cu_free,
+        .zero = cu_zero,
+        .copy_to_host = cu_to_host,
+        .copy_from_host = cu_from_host,
+        .copy = cu_copy,
+        .dot = cu_dot,
+        .axpy = cu_axpy,
+        .scale = cu_scale,
+        .sgd = cu_sgd,
+        .xent_forward = cu_xent_forward,
+        .xent_backward = cu_xent_backward,
+        .xent_rbackward = cu_xent_rbackward,
+        .bn_accumulate = cu_bn_accumulate,
+        .bn_merge = cu_bn_merge,
+        .allreduce = cu_allreduce,
+        .sync = cu_sync,
+        .destroy = cu_destroy,
+    };
+cleanup:
+    return status;
+}

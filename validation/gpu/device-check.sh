@@ -5,13 +5,14 @@
 #   A. here, with the machine's nvcc: MPI, UCX and matio off, the CUDA architecture of the GPU
 #      present (explicit, e.g. 90-real). Needs OpenBLAS, HDF5 (serial), zlib, libjpeg, libpng
 #      development files on the machine; without them configure fails and B is tried;
-#   B. the carried bundle build-device/ (validation/gpu/make-device-bundle.sh, run on the build
-#      machine; carry=["build-device"]): test binaries + OpenBLAS & co.; needs CUDA-13-compatible
+#   B. the carried bundle build-device/bundle.tar.xz (validation/gpu/make-device-bundle.sh, run on
+#      the build machine; carry=["build-device"]): absa, the test binaries, OpenBLAS, HDF5 & co.; needs CUDA-13-compatible
 #      cuBLAS, cuDNN 9 and NCCL 2 libraries on the machine (torch's nvidia/*/lib dirs are added).
 # Steps: 1 layer test; 2 models vs the CPU engine (+ two runs bitwise); 3 NCCL init, allreduce,
 # three timed rebuilds; 4 compute-sanitizer memcheck on the layer test; 5 throughput (train step,
-# gradient, HVP) of absa-cuda and PyTorch eager on the same GPU.
+# gradient, HVP) of `absa bench --device cuda` and PyTorch eager on the same GPU.
 # Usage: bash validation/gpu/device-check.sh     (from anywhere; writes under build-devchk/)
+#        ABSA_DEVCHK_BUNDLE=1 ... skips path A (tests the bundle)
 set -u
 cd "$(dirname "$0")/../.."
 T0=$(date +%s)
@@ -26,36 +27,40 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
 CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
 ARCH=${CAP:-90}-real
 NVCC=$(command -v nvcc || ls /usr/local/cuda/bin/nvcc 2>/dev/null || true)
+[ -n "${ABSA_DEVCHK_BUNDLE:-}" ] && NVCC="" # force path B (to test the bundle)
 PY=$(for p in python3 /usr/bin/python3 python; do command -v "$p" >/dev/null && "$p" -c 'import torch' 2>/dev/null && { command -v "$p"; break; }; done)
 echo "nvcc: ${NVCC:-none}; python with torch: ${PY:-none}; arch: $ARCH"
 
-BIN=""
+BIN="" ABSA=""
 echo "== build =="
 if [ -n "$NVCC" ] && command -v cmake >/dev/null; then
   if timeout 150 bash -c "cmake -S . -B $OUT/build -DCMAKE_BUILD_TYPE=Release -DABSA_WERROR=OFF \
        -DABSA_WITH_MPI=OFF -DABSA_WITH_UCX=OFF -DABSA_WITH_MATIO=OFF -DABSA_WITH_CUDA=ON \
        -DCMAKE_CUDA_COMPILER=$NVCC -DABSA_CUDA_ARCHS=$ARCH >$OUT/cmake.log 2>&1 &&
-       cmake --build $OUT/build -j\$(nproc) --target test_gpu_probe test_gpu_layers test_gpu_models \
+       cmake --build $OUT/build -j\$(nproc) --target absa test_gpu_probe test_gpu_layers test_gpu_models \
        test_nccl_device >$OUT/build.log 2>&1"; then
     BIN=$OUT/build/validation/gpu
+    ABSA=$OUT/build/src/absa
     row "build" "ok" "A: built here with $NVCC for $ARCH ($(elapsed) s)"
   else
     tail -5 "$OUT/cmake.log" "$OUT/build.log" 2>/dev/null
   fi
 fi
-if [ -z "$BIN" ] && [ -x build-device/bin/test_gpu_layers ]; then
-  BIN=build-device/bin
+if [ -z "$BIN" ] && [ -f build-device/bundle.tar.xz ]; then
+  rm -rf "$OUT/bundle" && mkdir -p "$OUT/bundle" && tar -C "$OUT/bundle" -xJf build-device/bundle.tar.xz
+  BIN=$OUT/bundle/bin
+  ABSA=$OUT/bundle/bin/absa
   extra=$(${PY:-false} -c 'import os, glob, nvidia; r=os.path.dirname(nvidia.__path__[0]); print(":".join(glob.glob(r+"/nvidia/*/lib")))' 2>/dev/null || true)
-  export LD_LIBRARY_PATH=$PWD/build-device/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  export LD_LIBRARY_PATH=$PWD/$OUT/bundle/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
   if ldd "$BIN/test_gpu_layers" | grep -q "not found"; then
     ldd "$BIN/test_gpu_layers" | grep "not found"
     row "build" "FAIL" "B: carried bundle, but libraries are missing (ldd above)"
     BIN=""
   else
-    row "build" "ok" "B: carried bundle build-device/"
+    row "build" "ok" "B: carried bundle build-device/bundle.tar.xz"
   fi
 fi
-[ -z "$BIN" ] && [ ${#ROWS[@]} -eq 0 ] && row "build" "FAIL" "no nvcc+cmake build and no build-device/ bundle"
+[ -z "$BIN" ] && [ ${#ROWS[@]} -eq 0 ] && row "build" "FAIL" "no nvcc+cmake build and no build-device/bundle.tar.xz"
 
 # run_step NAME TIMEOUT CMD...: a row from the exit code (0 ok, 77 skip, else FAIL)
 run_step() {
@@ -76,7 +81,7 @@ run_step() {
 }
 
 run_step "1 layers (f64 1e-12, f32 1e-5)" 60 "$BIN/test_gpu_layers"
-run_step "2 models vs CPU, bitwise" 90 "$BIN/test_gpu_models"
+run_step "2 models cuda vs cpu, bitwise" 90 "$BIN/test_gpu_models"
 run_step "3 nccl init/allreduce/rebuild" 60 "$BIN/test_nccl_device"
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$SAN" ]; then
@@ -88,7 +93,7 @@ echo "== 5 throughput =="
 T5=""
 if [ -n "$BIN" ] && [ "$(elapsed)" -lt 260 ]; then
   for m in resnet20 lenet; do
-    a=$(timeout 30 "$BIN/test_gpu_models" --bench $m 128 20 2>&1 | tail -1)
+    a=$(timeout 30 "$ABSA" bench --device cuda --model $m --batch 128 --steps 20 --threads 4 2>&1 | tail -1)
     t=$( [ -n "$PY" ] && timeout 40 "$PY" validation/gpu/torch_cuda_peer.py --model $m --batch 128 --steps 20 2>&1 | tail -1)
     echo "$a"; echo "$t"
     T5+="$m absa: $(sed -E 's/.*"step_images_per_s": ([0-9.]+).*"hvp_over_grad": ([0-9.]+).*/\1 img\/s, hvp\/grad \2/' <<<"$a"); "

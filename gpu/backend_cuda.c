@@ -259,11 +259,12 @@ static const absa_op_ops cuda_ops[ABSA_OP_COUNT] = {
 #undef ABSA_ENGINE_OP
 };
 
+/* zero-filled like the CPU backend's memory, so that nothing depends on what a fresh buffer holds */
 static void *cu_alloc(absa_backend *be, size_t bytes)
 {
-    (void)be;
     void *p = NULL;
     if (absa_gpu_try_malloc(&p, bytes ? bytes : 1) != ABSA_OK) return NULL;
+    absa_gpu_memset0(G(be), p, bytes ? bytes : 1);
     return p;
 }
 static void cu_free(absa_backend *be, void *p)

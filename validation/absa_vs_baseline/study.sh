@@ -71,7 +71,6 @@ train_one() {
   local model=$1 arm=$2 seed=$3 OUT=$4
   local dir=$OUT/runs/$model/$arm-s$seed lim tlim
   lim=$(var LIMIT "$model"); tlim=$(var TESTLIM "$model")
-  [ -f "$dir/summary.json" ] && { echo "== $model $arm seed $seed: done already"; return 0; }
   local a=(--data "$OUT/fashion-mnist.h5" --model "$model" --epochs "$EPOCHS" --seed "$seed"
            --threads "$THREADS" --limit-train "$lim" --limit-test "$tlim" --micro-batch 128
            --step-log 0 --lr-decay-epochs "$DECAY" --lr-decay 0.2 --out "$dir")
@@ -94,7 +93,7 @@ train_one() {
     stops=(); for e in $(var EST_EPOCHS "$model") "$EPOCHS"; do stops+=("$e"); done
     mkdir -p "$dir/ckpt"
   fi
-  local done_ep s
+  local done_ep s started=0
   while :; do
     done_ep=0; at_boundary=1
     if [ -f "$dir/checkpoint.h5" ]; then
@@ -109,7 +108,8 @@ train_one() {
         fi
       done
     fi
-    [ -f "$dir/summary.json" ] && break
+    if [ -f "$dir/summary.json" ]; then [ "$started" = 1 ] || echo "== $model $arm seed $seed: done already"; break; fi
+    started=1
     local next=$EPOCHS
     for s in "${stops[@]}"; do if [ "$s" -gt "$done_ep" ] && [ "$s" -lt "$next" ]; then next=$s; fi; done
     local extra=()
@@ -119,6 +119,13 @@ train_one() {
     echo "== $model $arm seed $seed: epochs $done_ep -> $next ($(date -u +%H:%M:%S))"
     echo "absa train ${a[*]} ${extra[*]}" >> "$dir/train.log"
     "$ABSA" train "${a[@]}" "${extra[@]}" >> "$dir/train.log" 2>&1 || { echo "study.sh: $model $arm seed $seed failed, see $dir/train.log" >&2; return 1; }
+    if [ ! -f "$dir/summary.json" ]; then  # absa exits 0 after a graceful stop (SIGINT/SIGTERM): stop here
+      read -r done_ep at_boundary < <($PY -c "import h5py,sys; t=h5py.File(sys.argv[1],'r')['train'].attrs; print(int(t['epoch']), int(int(t['ep_seen'])==0))" "$dir/checkpoint.h5")
+      if [ "$done_ep" -lt "$next" ] || [ "$at_boundary" != 1 ]; then
+        echo "study.sh: $model $arm seed $seed stopped in epoch $((done_ep + 1)) (signal?); run the same command again to resume" >&2
+        exit 255  # makes xargs stop starting jobs
+      fi
+    fi
   done
 }
 
@@ -135,7 +142,8 @@ estim_one() {
   case $kind in
     def) a+=(--samples 128 --iters 10 --tol 1e-2 --rule absolute) ;;
     better) read -r bs br bt bi <<<"$(var BETTER "$model")"; a+=(--samples "$bs" --rule "$br" --tol "$bt" --iters "$bi") ;;
-    ref) a+=(--samples "$REF_SAMPLES" --rule relative --tol 1e-3 --iters "$REF_ITERS") ;;
+    ref) a[${#a[@]}-1]=1000  # a sample set and start vector none of the repeats (seeds 1..N) uses
+         a+=(--samples "$REF_SAMPLES" --rule relative --tol 1e-3 --iters "$REF_ITERS") ;;
   esac
   "$ABSA" eig "${a[@]}" --output "$f.tmp" && mv "$f.tmp" "$f"
 }
@@ -148,6 +156,7 @@ fgsm_one() {
       --eps "$FGSM_EPS" --threads "$THREADS" --check-first "$([ "$tl" -gt 0 ] && echo "$tl" || echo 10000)" --output "$dir/fgsm.json"
 }
 
+trap 'echo "study.sh: interrupted; run the same command again to resume" >&2; exit 255' INT TERM
 case ${2:-all} in
   _train) train_one "$3" "$4" "$5" "$1"; exit ;;
   _estim) estim_one "$3" "$4" "$5" "$6" "$1"; exit ;;

@@ -211,18 +211,32 @@ def table(out):
             txt += ["", "### %s: would the rule fire between epoch %d and a later epoch?" % (model, er[0]["epoch"]), "",
                     "P(fire) = fraction of pairs (estimate at the later epoch, estimate at epoch %d) of independent "
                     "estimates with later <= earlier/2 (the halving rule with epoch %d as the reference); "
+                    "'same sample set' = only the pairs of repeats with the same --seed (same samples and "
+                    "start vector at both epochs, as a trainer with a fixed eigenvalue sample set would have); "
                     "'converged says' = whether lambda_ref halved." % (er[0]["epoch"], er[0]["epoch"]), "",
-                    "| later epoch | converged says | P(fire), trainer's estimator | P(fire), better estimator |",
-                    "|---|---|---|---|"]
+                    "| later epoch | converged says | P(fire), trainer's estimator | same sample set | "
+                    "P(fire), better estimator | same sample set | sd of log ratio, trainer's: independent / same set |",
+                    "|---|---|---|---|---|---|---|"]
             first = er[0]
             for r in er[1:]:
                 cells = []
                 for kind in ("def", "better"):
                     a, b = r.get(kind + "_values"), first.get(kind + "_values")
                     cells.append("%.3f" % (sum(x <= y / 2 for x in a for y in b) / (len(a) * len(b))) if a and b else "-")
+                    # repeat r uses --seed r at every checkpoint: the same samples and start vector,
+                    # what a trainer with a fixed eigenvalue sample set would compare
+                    pr = list(zip(a or [], b or []))
+                    cells.append("%.3f" % (sum(x <= y / 2 for x, y in pr) / len(pr)) if pr else "-")
+                a, b = r.get("def_values"), first.get("def_values")
+                if a and b and len(a) > 1 and len(b) > 1:
+                    ind = [math.log(x / y) for x in a for y in b]
+                    same = [math.log(x / y) for x, y in zip(a, b)]
+                    cells.append("%.3f / %.3f" % (statistics.pstdev(ind), statistics.stdev(same) if len(same) > 1 else 0.0))
+                else:
+                    cells.append("-")
                 says = ("halved" if r["ref"] <= first["ref"] / 2 else "not halved (%.2fx)" % (r["ref"] / first["ref"])) \
                     if r["ref"] and first["ref"] else "-"
-                txt.append("| %d | %s | %s | %s |" % (r["epoch"], says, cells[0], cells[1]))
+                txt.append("| %d | %s | %s |" % (r["epoch"], says, " | ".join(cells)))
     text = "\n".join(txt) + "\n"
     tmp = os.path.join(out, "table.md.tmp")
     with open(tmp, "w") as f:

@@ -25,7 +25,8 @@
 # `absa train --resume`; estimator and FGSM results already written are kept. Interrupt with Ctrl-C
 # (absa stops at a step boundary and checkpoints) and start the same command again.
 #
-# Usage: bash validation/absa_vs_baseline/study.sh [OUT]        (default OUT=absa-study)
+# Usage: bash validation/absa_vs_baseline/study.sh [OUT]        (default OUT=absa-study in the
+#        repository root; a relative OUT is taken from the current directory)
 #        bash validation/absa_vs_baseline/study.sh OUT plan      (print the plan and estimate only)
 # env:   PILOT=1 (tiny pipeline check: lenet, 1 seed, 3 epochs, 2048 samples, few repeats)
 #        ABSA, JOBS (parallel runs, default 2), THREADS (per run, default 1), MODELS, SEEDS, ARMS,
@@ -34,6 +35,8 @@
 #        REF_ITERS, BETTER_lenet, BETTER_c1 ("samples rule tol iters"), FGSM_EPS
 # Not in CI: the full study takes about two hours of a quiet 2-core machine.
 set -euo pipefail
+# OUT relative to the caller's directory (the script works from the repository root)
+case ${1:-} in ""|/*) ;; *) set -- "$PWD/$1" "${@:2}" ;; esac
 cd "$(dirname "$0")/../.."
 HERE=validation/absa_vs_baseline
 ABSA=${ABSA:-build/src/absa}
@@ -162,7 +165,7 @@ case ${2:-all} in
   _estim) estim_one "$3" "$4" "$5" "$6" "$1"; exit ;;
   _fgsm) fgsm_one "$3" "$4" "$5" "$1"; exit ;;
 esac
-OUT=${1:-absa-study}
+OUT=${1:-$PWD/absa-study}
 MODE=${2:-all}
 
 # ---- the plan and its estimated time (cost model: seconds per sample on one quiet core, measured
@@ -203,6 +206,6 @@ echo "== estimator and FGSM done ($(( $(date +%s) - t0 )) s)"
 # phase 3: plots and tables
 for model in $MODELS; do
   dirs=(); for arm in $ARMS; do dirs+=("$OUT/runs/$model/$arm-s$EST_SEED"); done
-  "$ABSA" plot "${dirs[@]}" -o "$OUT/$model.png" --title "$model on Fashion-MNIST, seed $EST_SEED: sgd128 sgdmax abs absa absa-eig+"
+  "$ABSA" plot "${dirs[@]}" -o "$OUT/$model.png" --title "$model on Fashion-MNIST, seed $EST_SEED: $ARMS"
 done
 $PY "$HERE/study_report.py" table "$OUT"

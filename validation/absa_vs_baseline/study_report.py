@@ -53,7 +53,8 @@ def plan(out):
         est_eps = env("EST_EPOCHS_" + m).split()
         reps, breps, rs = int(env("EST_REPS")), int(env("EST_BETTER_REPS")), int(env("REF_SAMPLES"))
         t_est = len(est_eps) * (reps * 10 * c["hvp"] + breps * ITERS_CONVERGED * math.ceil(bs / 128) * c["hvp"]
-                                + ITERS_CONVERGED * math.ceil(rs / 128) * c["hvp"])
+                                + ITERS_CONVERGED * math.ceil(rs / 128) * c["hvp"]
+                                + (reps + breps + 1) * c["start"])  # each absa eig loads the data
         t_m = len(seeds) * sum(t_run.values()) + t_est
         total += t_m
         lines.append("  %s: --limit-train %d of 60000, test pass on %s test samples per epoch (FGSM/clean "

@@ -85,10 +85,15 @@ absa_status absa_tsrc_ucx_seek(absa_tstate *t)
     absa_ucx_state s = {0};
     const absa_train_progress *p = &t->pr;
     s.epoch = p->ep_epoch ? (uint64_t)p->ep_epoch : (uint64_t)p->epoch + 1;
+    /* stopped after the last step of an epoch (every sample committed, its end-of-epoch work not
+     * done yet): the server has moved on to the next epoch, where nothing is committed, and the
+     * resumed trainer requests nothing more of this one */
+    const int ep_done = p->ep_epoch && p->ep_cursor > 0 && (size_t)p->ep_cursor >= t->n_train;
+    if (ep_done) s.epoch++;
     if (p->ep_epoch && t->have_ucx_state && t->ucx_state.epoch == s.epoch) {
         s.nranges = t->ucx_state.nranges;
         s.ranges = t->ucx_state.ranges;
-    } else if (p->ep_epoch && p->ep_cursor > 0) {
+    } else if (p->ep_epoch && p->ep_cursor > 0 && !ep_done) {
         ABSA_FAIL(ABSA_EFORMAT, "%s: the checkpoint stopped in epoch %d but holds no server state for it", t->cfg->resume, p->ep_epoch);
     }
     status = absa_ucx_client_seek(t->ucx, &s);

@@ -68,9 +68,9 @@ static const char *f_err(void *s, int code)
     (void)s;
     return code == 3 ? "unhandled system error" : "internal error";
 }
-static int f_allreduce(void *s, void *comm, const void *a, void *b, size_t n, int f64, void *st)
+static int f_allreduce(void *s, void *comm, const void *a, void *b, size_t n, int type, void *st)
 {
-    (void)s, (void)comm, (void)a, (void)b, (void)n, (void)f64, (void)st;
+    (void)s, (void)comm, (void)a, (void)b, (void)n, (void)type, (void)st;
     return 0;
 }
 static int f_bcast(void *s, void *buf, size_t bytes, int root)

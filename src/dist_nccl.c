@@ -210,6 +210,13 @@ void absa_dist_nccl_poll(absa_dist *d, absa_nccl_report *r)
     if (ready) {
         report(x, ABSA_NCCL_EV_READY, r);
     } else if (x->c.state == ABSA_NCCL_FAILED) {
+#ifdef ABSA_HAVE_MPI
+        /* every rank learns the first failed rank's own reason (the others only know "another") */
+        int who = strcmp(x->c.reason, "NCCL init failed on another rank") ? d->rank : d->size;
+        if (MPI_Allreduce(MPI_IN_PLACE, &who, 1, MPI_INT, MPI_MIN, d->comm) != MPI_SUCCESS ||
+            (who < d->size && MPI_Bcast(x->c.reason, (int)sizeof x->c.reason, MPI_CHAR, who, d->comm) != MPI_SUCCESS))
+            ABSA_ABORT("MPI collective (NCCL failure reason) failed");
+#endif
         x->announced_host = 1;
         report(x, ABSA_NCCL_EV_HOST, r);
     }

@@ -182,7 +182,7 @@ elif mode == "never":  # initialising for ever: the host path, silently
     assert not nc and not lines and all("initialising" in r["nccl"]["state"] for r in rs), (nc, lines)
 elif mode == "fail":  # the last rank's init fails: the host path for good, one line
     assert len(nc) == 1 and not nc[0]["ok"] and nc[0]["path"] == "host" and nc[0]["ranks"] == 2, nc
-    assert len(lines) == 1 and "nccl: host path: NCCL init failed" in lines[0], lines
+    assert len(lines) == 1 and "nccl: host path: ncclCommInitRankConfig on rank 1: fake NCCL: init failed" in lines[0], lines
     assert "host path" in rs[1]["nccl"]["state"], rs
 else:  # shared: every rank on one GPU
     assert len(nc) == 1 and not nc[0]["ok"] and len(lines) == 1, (nc, lines)

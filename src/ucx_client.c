@@ -110,6 +110,7 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
         }
     }
     c->session_fd = fd; /* stays open: the server closes it when it drops this client */
+    absa_door_keepalive(c->session_fd);
     fd = -1;
     ucp_worker_release_address(c->w, waddr);
     waddr = NULL;

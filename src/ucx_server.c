@@ -1,6 +1,7 @@
 /* ucx_server.c — the event loop of `absa serve`: reader and lease manager setup, the UCP
  * context/worker and the front door (ucx_door.c), admitting authenticated clients, blocking progress on the worker event fd plus
- * a signalfd, HELLO timeouts, dropping clients (leases back to the queue, endpoint force-closed)
+ * a signalfd, HELLO timeouts, the clients' front-door sessions (EOF: the client is gone), dropping
+ * clients (leases back to the queue, endpoint force-closed)
  * and an orderly shutdown. Message handling is in ucx_server_msg.c. See ucx_server.h. */
 #include "ucx_server.h"
 
@@ -86,6 +87,7 @@ static int absa_srv_admit(void *arg, const char *peer, const void *addr, size_t 
     c->session_fd = fd;
     /* the session socket is the liveness channel: a killed client's kernel closes it (EOF here),
      * also where UCX's lanes (shared memory) would not notice; nothing is read from it */
+    absa_door_keepalive(fd);
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = c->id};
     if (epoll_ctl(s->sess_ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
         fprintf(stderr, "absa serve: connection from %s failed: epoll: %s\n", c->addr, strerror(errno));

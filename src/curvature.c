@@ -158,6 +158,7 @@ absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y
 {
     absa_hv_local_set s = {m, x, y, n, n, o->chunk, o->train_mode, 1};
     absa_hv_op op = {.n_params = m->n_params, .n_total = n, .hv = hv_local_cb, .ctx = &s};
+    absa_model_hvp_forget(m); /* the parameters may have changed since the last HVP */
     return absa_power_iteration_op(&op, o, v0, res, eigvecs);
 }
 
@@ -183,6 +184,7 @@ absa_status absa_hutchinson_trace_cb(absa_model *m, const float *x, const int32_
     absa_rng_seed(&rng, seed, 0x7ACE);
     double sum = 0, sum2 = 0, lsum;
     if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
+    absa_model_hvp_forget(m);
     for (int i = 0; i < probes; i++) {
         absa_rng_fill_rademacher(&rng, P, z);
         ABSA_TRY(local_hv(m, x, y, n, n, chunk, train, 1, z, hz, &lsum));

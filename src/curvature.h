@@ -67,7 +67,9 @@ typedef struct absa_hv_op {
  * `chunk`; absa_hv_local is an absa_hv_op.hv over it (ctx = the set). With `fixed` set the
  * caller promises that the parameters and the samples stay unchanged while the set is in use
  * (one power iteration, one trace): a set of one chunk then reuses the forward and backward
- * of its first HVP in the later ones (absa_model_hvp_again; the same bits). */
+ * of its first HVP in the later ones (absa_model_hvp_again; the same bits). Whoever starts
+ * using such a set calls absa_model_hvp_forget first (absa_power_iteration, the distributed one
+ * and the trace do). */
 typedef struct absa_hv_local_set {
     absa_model *m;
     const float *x;

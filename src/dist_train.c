@@ -146,6 +146,7 @@ absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *
     absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode, 1}};
     absa_hv_op op = {.n_params = m->n_params, .n_total = n_total, .hv = hv_cb,
                      .reduce_f32 = reduce_f32, .reduce_f64 = reduce_f64, .ctx = &ctx};
+    absa_model_hvp_forget(m); /* a rank may have run no forward since the last power iteration */
     status = absa_power_iteration_op(&op, o, NULL, res, NULL);
 cleanup:
     return status;

@@ -140,6 +140,9 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
  * did not change since that call. */
 absa_status absa_model_hvp_again(absa_model *m, const float *x, const int32_t *labels, int N, int train,
                                  double scale, double *loss);
+/* Void what absa_model_hvp_again could reuse (a new sample set or new parameters: the start of
+ * every power iteration and trace). */
+void absa_model_hvp_forget(absa_model *m);
 
 /* Look up a tensor by state_dict name (NULL if absent). */
 const absa_tensor_info *absa_model_find(const absa_model *m, const char *name);

@@ -188,6 +188,8 @@ absa_status absa_model_hvp_again(absa_model *m, const float *x, const int32_t *l
     return hvp(m, x, labels, N, train, scale, loss, again);
 }
 
+void absa_model_hvp_forget(absa_model *m) { m->hvp_ready = 0; }
+
 /* ---- host access and reductions ---- */
 
 void absa_model_get(const absa_model *m, const float *buf, float *host, size_t n)

@@ -7,7 +7,9 @@
  *     the old samples' H v (the caller's contract), while after any other forward on the model it
  *     falls back to a full HVP (the new samples' H v), as it does for other pointers, N, mode;
  *  3. the power iteration and the Hutchinson trace on one chunk (reuse) give the same bits as
- *     the same operators without reuse (absa_hv_local_set.fixed = 0). */
+ *     the same operators without reuse (absa_hv_local_set.fixed = 0), also when the parameters
+ *     changed after an earlier power iteration with no forward in between (a rank with no
+ *     micro-batch in an epoch: the next power iteration must not reuse the old activations). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,16 @@ static void model_case(const char *name, int C, int H, int W)
     CHECK(r1.eig[0] == r0.eig[0] && r1.eig[1] == r0.eig[1] && r1.loss == r0.loss && same(e1, e0, 2 * P),
           "%s: power iteration with reuse %.17g %.17g, without %.17g %.17g", name, r1.eig[0], r1.eig[1], r0.eig[0],
           r0.eig[1]);
+    /* new parameters, no forward since: the next power iteration starts afresh */
+    float *p = malloc(P * sizeof(float));
+    absa_model_get(m, m->params, p, P);
+    for (size_t i = 0; i < P; i++) p[i] *= 1.25f;
+    absa_model_set(m, m->params, p, P);
+    free(p);
+    CHECK(absa_power_iteration(m, x, y, N, &o, NULL, &r1, e1) == ABSA_OK, "power: %s", absa_last_error());
+    CHECK(absa_power_iteration_op(&op, &o, NULL, &r0, e0) == ABSA_OK, "power (no reuse): %s", absa_last_error());
+    CHECK(r1.eig[0] == r0.eig[0] && r1.eig[1] == r0.eig[1] && same(e1, e0, 2 * P),
+          "%s: power iteration after new parameters %.17g, afresh %.17g", name, r1.eig[0], r0.eig[0]);
     double t1, se1, t0 = 0, sum = 0;
     CHECK(absa_hutchinson_trace(m, x, y, N, N, 0, 3, 7, &t1, &se1) == ABSA_OK, "trace");
     /* the trace without reuse: the same Rademacher probes through full HVPs (absa_hessian_vp) */

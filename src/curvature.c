@@ -36,7 +36,7 @@ cleanup:
 /* this process's H v over n samples in chunks, each weighted n_chunk/n_total; *lsum = sum of the
  * per-sample losses (through the backend buffers m->v and m->hv) */
 static absa_status local_hv(absa_model *m, const float *x, const int32_t *y, int n, int n_total, int chunk,
-                            int train, const float *v, float *hv, double *lsum)
+                            int train, int fixed, const float *v, float *hv, double *lsum)
 {
     absa_status status = ABSA_OK;
     const size_t P = m->n_params, per = (size_t)m->in_c * m->in_h * m->in_w;
@@ -46,7 +46,11 @@ static absa_status local_hv(absa_model *m, const float *x, const int32_t *y, int
     for (int s = 0; s < n; s += chunk) {
         int nb = n - s < chunk ? n - s : chunk;
         double l = 0;
-        ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n_total, &l));
+        /* several chunks overwrite each other's activations: reuse needs a single chunk */
+        if (fixed && nb == n)
+            ABSA_TRY(absa_model_hvp_again(m, x, y, nb, train, (double)nb / n_total, &l));
+        else
+            ABSA_TRY(absa_model_hvp(m, x + (size_t)s * per, y + s, nb, train, (double)nb / n_total, &l));
         sum += l * nb;
     }
     absa_model_get(m, m->hv, hv, P);
@@ -61,7 +65,7 @@ absa_status absa_hessian_vp(absa_model *m, const float *x, const int32_t *y, int
     absa_status status = ABSA_OK;
     double lsum = 0;
     if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
-    ABSA_TRY(local_hv(m, x, y, n, n, chunk, train, v, hv, &lsum));
+    ABSA_TRY(local_hv(m, x, y, n, n, chunk, train, 0, v, hv, &lsum));
     if (loss) *loss = lsum / n;
 cleanup:
     return status;
@@ -69,7 +73,7 @@ cleanup:
 
 absa_status absa_hv_local(const absa_hv_local_set *s, const float *v, float *hv, double *loss_sum)
 {
-    return local_hv(s->m, s->x, s->y, s->n_local, s->n_total, s->chunk, s->train, v, hv, loss_sum);
+    return local_hv(s->m, s->x, s->y, s->n_local, s->n_total, s->chunk, s->train, s->fixed, v, hv, loss_sum);
 }
 
 static absa_status hv_local_cb(void *ctx, const float *v, float *hv, double *loss_sum)
@@ -152,8 +156,9 @@ absa_status absa_power_iteration(absa_model *m, const float *x, const int32_t *y
                                  const absa_eig_opts *o, const float *v0, absa_eig_result *res,
                                  float *eigvecs)
 {
-    absa_hv_local_set s = {m, x, y, n, n, o->chunk, o->train_mode};
+    absa_hv_local_set s = {m, x, y, n, n, o->chunk, o->train_mode, 1};
     absa_hv_op op = {.n_params = m->n_params, .n_total = n, .hv = hv_local_cb, .ctx = &s};
+    absa_model_hvp_forget(m); /* the parameters may have changed since the last HVP */
     return absa_power_iteration_op(&op, o, v0, res, eigvecs);
 }
 
@@ -177,10 +182,12 @@ absa_status absa_hutchinson_trace_cb(absa_model *m, const float *x, const int32_
     if (!z || !hz) ABSA_FAIL(ABSA_ENOMEM, "Hutchinson: cannot allocate %zu-vectors", P);
     absa_rng rng;
     absa_rng_seed(&rng, seed, 0x7ACE);
-    double sum = 0, sum2 = 0;
+    double sum = 0, sum2 = 0, lsum;
+    if (n <= 0) ABSA_FAIL(ABSA_EINVAL, "Hessian-vector product needs at least one sample");
+    absa_model_hvp_forget(m);
     for (int i = 0; i < probes; i++) {
         absa_rng_fill_rademacher(&rng, P, z);
-        ABSA_TRY(absa_hessian_vp(m, x, y, n, chunk, train, z, hz, NULL));
+        ABSA_TRY(local_hv(m, x, y, n, n, chunk, train, 1, z, hz, &lsum));
         double t = absa_vec_dot(P, z, hz);
         sum += t;
         sum2 += t * t;

@@ -64,12 +64,18 @@ typedef struct absa_hv_op {
 } absa_hv_op;
 
 /* This rank's part of a sample set spread over ranks: n_local samples of n_total in chunks of
- * `chunk`; absa_hv_local is an absa_hv_op.hv over it (ctx = the set). */
+ * `chunk`; absa_hv_local is an absa_hv_op.hv over it (ctx = the set). With `fixed` set the
+ * caller promises that the parameters and the samples stay unchanged while the set is in use
+ * (one power iteration, one trace): a set of one chunk then reuses the forward and backward
+ * of its first HVP in the later ones (absa_model_hvp_again; the same bits). Whoever starts
+ * using such a set calls absa_model_hvp_forget first (absa_power_iteration, the distributed one
+ * and the trace do). */
 typedef struct absa_hv_local_set {
     absa_model *m;
     const float *x;
     const int32_t *y;
     int n_local, n_total, chunk, train;
+    int fixed;
 } absa_hv_local_set;
 absa_status absa_hv_local(const absa_hv_local_set *s, const float *v, float *hv, double *loss_sum);
 

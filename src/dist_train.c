@@ -162,9 +162,10 @@ absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *
     memset(res, 0, sizeof *res);
     ABSA_TRY(absa_eig_check(o));
     if (o->topk != 1) ABSA_FAIL(ABSA_EINVAL, "distributed power iteration computes one eigenvalue (topk %d)", o->topk);
-    absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode}, {0}};
+    absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode, 1}, {0}};
     absa_hv_op op = {.n_params = m->n_params, .n_total = n_total, .hv = hv_cb,
                      .reduce_f32 = reduce_f32, .reduce_f64 = reduce_f64, .ctx = &ctx};
+    absa_model_hvp_forget(m); /* a rank may have run no forward since the last power iteration */
     status = absa_power_iteration_op(&op, o, NULL, res, NULL);
     absa_xsum_free(&ctx.xs);
 cleanup:

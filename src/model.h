@@ -84,6 +84,12 @@ typedef struct absa_model {
     float *logits;           /* HOST copy of the logits of the last forward [N, n_classes] */
     float *dinput;           /* HOST: dL/dx of the last backward when requested [N, C*H*W] */
     int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
+    /* what the activations, probs and dy buffers hold after absa_model_hvp (absa_model_hvp_again
+     * reuses them); hvp_ready is cleared by every forward */
+    int hvp_ready, hvp_n, hvp_train;
+    const float *hvp_x;
+    const int32_t *hvp_y;
+    double hvp_scale, hvp_loss;
 } absa_model;
 
 /* Names accepted by absa_model_create ("mlp", "lenet", "c1", "resnet20"), NULL-terminated. */
@@ -126,6 +132,17 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
  * the batch loss in *loss (may be NULL). Fails only on allocation (ABSA_ENOMEM). */
 absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train,
                            double scale, double *loss);
+/* The same for a new v (m->v) on the same batch: when the last forward on m was the
+ * absa_model_hvp of the same x, labels (pointers), N, train and scale, only the R-forward and
+ * R-backward run, on that call's activations, loss and backward gradients (which do not depend
+ * on v: about 40 % less work per power iteration); otherwise a full absa_model_hvp. The same
+ * bits either way. The caller guarantees that the parameters and the contents of x and labels
+ * did not change since that call. */
+absa_status absa_model_hvp_again(absa_model *m, const float *x, const int32_t *labels, int N, int train,
+                                 double scale, double *loss);
+/* Void what absa_model_hvp_again could reuse (a new sample set or new parameters: the start of
+ * every power iteration and trace). */
+void absa_model_hvp_forget(absa_model *m);
 
 /* Look up a tensor by state_dict name (NULL if absent). */
 const absa_tensor_info *absa_model_find(const absa_model *m, const char *name);

@@ -18,6 +18,7 @@ static const absa_op_ops *ops_of(const absa_model *m, const absa_node *n) { retu
 
 const float *absa_model_forward(absa_model *m, const float *x, int N, int train, int update_running)
 {
+    m->hvp_ready = 0; /* the activations change */
     if (absa_model_reserve(m, N) != ABSA_OK) return NULL;
     m->batch = N;
     m->train_mode = train;
@@ -126,14 +127,18 @@ const float *absa_model_input_grad(absa_model *m, const float *x, const int32_t 
     return m->dinput;
 }
 
-absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train,
-                           double scale, double *loss)
+/* The HVP; again: the forward, loss and backward of the previous call are still in the buffers
+ * (absa_model_hvp_again checked it), so only the R passes run. */
+static absa_status hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train, double scale,
+                       double *loss, int again)
 {
-    absa_status status = absa_model_reserve_r(m, N);
-    if (status != ABSA_OK) return status;
-    if (!absa_model_forward(m, x, N, train, 0)) return ABSA_ENOMEM;
-    double l = absa_model_loss(m, labels);
-    if (loss) *loss = l;
+    if (!again) {
+        absa_status status = absa_model_reserve_r(m, N);
+        if (status != ABSA_OK) return status;
+        if (!absa_model_forward(m, x, N, train, 0)) return ABSA_ENOMEM;
+        m->hvp_loss = absa_model_loss(m, labels);
+    }
+    if (loss) *loss = m->hvp_loss;
     for (int i = 1; i < m->n_nodes; i++) { /* R-forward: node 0's Ry is zero (Rx = NULL) */
         absa_node *n = &m->nodes[i];
         const absa_node *p = &m->nodes[n->in0];
@@ -141,21 +146,49 @@ absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels,
         ops_of(m, n)->rforward(&P);
     }
     mark_fresh(m, 1);
-    claim(m, m->n_nodes - 1, 0, 0);
-    claim(m, m->n_nodes - 1, 1, 0);
     absa_node *last = &m->nodes[m->n_nodes - 1];
-    m->be->xent_backward(m->be, N, m->n_classes, m->probs, labels, scale, last->dy);
+    if (!again) {
+        claim(m, m->n_nodes - 1, 0, 0);
+        m->be->xent_backward(m->be, N, m->n_classes, m->probs, labels, scale, last->dy);
+    }
+    claim(m, m->n_nodes - 1, 1, 0);
     m->be->xent_rbackward(m->be, N, m->n_classes, m->probs, last->Ry, scale, last->Rdy);
-    /* This backward pass only provides dy for the R-backward: no parameter gradients (g = NULL). */
+    /* The backward pass only provides dy for the R-backward: no parameter gradients (g = NULL).
+     * Each node's R-backward reads only its own dy, complete once its consumers' backward ran. */
     for (int i = m->n_nodes - 1; i >= 1; i--) {
         absa_node *n = &m->nodes[i];
-        absa_pass P = backward_args(m, n, 0, NULL, 0);
-        ops_of(m, n)->backward(&P);
+        absa_pass P;
+        if (!again) {
+            P = backward_args(m, n, 0, NULL, 0);
+            ops_of(m, n)->backward(&P);
+        }
         P = backward_args(m, n, 1, m->hv, 0);
         ops_of(m, n)->rbackward(&P);
     }
+    m->hvp_ready = 1;
+    m->hvp_x = x;
+    m->hvp_y = labels;
+    m->hvp_n = N;
+    m->hvp_train = train;
+    m->hvp_scale = scale;
     return ABSA_OK;
 }
+
+absa_status absa_model_hvp(absa_model *m, const float *x, const int32_t *labels, int N, int train,
+                           double scale, double *loss)
+{
+    return hvp(m, x, labels, N, train, scale, loss, 0);
+}
+
+absa_status absa_model_hvp_again(absa_model *m, const float *x, const int32_t *labels, int N, int train,
+                                 double scale, double *loss)
+{
+    const int again = m->hvp_ready && m->hvp_x == x && m->hvp_y == labels && m->hvp_n == N &&
+                      m->hvp_train == train && m->hvp_scale == scale;
+    return hvp(m, x, labels, N, train, scale, loss, again);
+}
+
+void absa_model_hvp_forget(absa_model *m) { m->hvp_ready = 0; }
 
 /* ---- host access and reductions ---- */
 

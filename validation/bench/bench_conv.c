@@ -5,16 +5,56 @@
  * backward (all threads, spinning included; for OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 runs it
  * estimates the unloaded single-core time when the machine is busy).
  *
+ * Fraction of peak (issue 17): the run first measures the cores' FP32 FMA peak and OpenBLAS's
+ * large-sgemm rate (bench_peak.h), then counts the floating-point operations the convolutions
+ * really EXECUTE: every cblas_sgemm call of the engine goes through the counting wrapper below
+ * (2 M N K per call), so Winograd layers count their 16 transform-domain GEMMs (2.25x fewer than
+ * nominal) and im2col layers their patch GEMMs; the transforms, layout copies and bias sums are
+ * not counted (they are not multiply-adds on the FMA units' critical path). Printed per network:
+ * executed and nominal GFLOP/s of fwd+bwd and of Rfwd+Rbwd and the executed fraction of peak.
+ *
  * usage: bench_conv [batch=128] [repetitions=10] [shape-name substring]
  * Compare with PyTorch by timing F.conv2d forward + autograd backward on the same shapes with
  * torch.set_num_threads(2).
  */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <dlfcn.h>
+#include <omp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "absa_blas.h"
+#include "bench_peak.h"
+#include "conv_path.h"
 #include "layers.h"
+
+/* ---- executed-operation counter: this definition of cblas_sgemm takes the place of OpenBLAS's
+ * for the statically linked engine, counts, and calls the library's own (RTLD_NEXT) ---- */
+static _Atomic long long gemm_flops;
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
+                         const blasint, const blasint, const blasint, const float, const float *,
+                         const blasint, const float *, const blasint, const float, float *, const blasint);
+void cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
+                 const blasint M, const blasint N, const blasint K, const float alpha, const float *A,
+                 const blasint lda, const float *B, const blasint ldb, const float beta, float *C,
+                 const blasint ldc)
+{
+    static _Atomic(sgemm_fn) real;
+    sgemm_fn f = atomic_load(&real);
+    if (!f) {
+        f = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
+        if (!f) {
+            fprintf(stderr, "bench_conv: cblas_sgemm not found in the BLAS library\n");
+            exit(1);
+        }
+        atomic_store(&real, f);
+    }
+    atomic_fetch_add(&gemm_flops, 2LL * M * N * K);
+    f(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 typedef struct shape {
     const char *net, *name;
@@ -45,6 +85,8 @@ static double now(void) { return clock_s(CLOCK_MONOTONIC); }
  * estimate of its unloaded wall time than the wall time itself */
 static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
+static int net_of(const shape *sh) { return strcmp(sh->net, "lenet") == 0 ? 0 : 1; }
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -72,6 +114,13 @@ int main(int argc, char **argv)
     double *t_fb = malloc((size_t)reps * sizeof(double));
     double *t_r = malloc((size_t)reps * sizeof(double));
     double *c_fb = malloc((size_t)reps * sizeof(double)), tot_cpu[2] = {0, 0};
+    /* executed (GEMM) and nominal GFLOP per network, fwd+bwd [0] and Rfwd+Rbwd [1] */
+    double ex[2][2] = {{0, 0}, {0, 0}}, nom[2][2] = {{0, 0}, {0, 0}};
+    const int threads = omp_get_max_threads();
+    printf("CPU path %s, %d threads\n", absa_conv_path_name(absa_conv_path_active()), threads);
+    double peak_cpu;
+    const double peak = bench_print_ceilings(threads, &peak_cpu);
+    double *c_r = malloc((size_t)reps * sizeof(double)), tot_cpu_r[2] = {0, 0};
     printf("batch %d, median of %d repetitions (ms)\n", N, reps);
     printf("%-9s %-22s %5s %10s %10s %10s %8s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd",
            "cpu f+b", "ws MB");
@@ -93,28 +142,43 @@ int main(int argc, char **argv)
         float *dW = calloc(nw, sizeof(float)), *db = calloc((size_t)c.O, sizeof(float));
         float *ws = malloc(nws * sizeof(float));
         float *gx = sh->first ? NULL : dx;
+        long long f_fb = 0, f_r = 0; /* executed operations of one repetition */
         for (int r = -2; r < reps; r++) { /* two warm-up rounds */
+            long long f0 = atomic_load(&gemm_flops);
             double t0 = now(), c0 = cpu_now();
             absa_conv2d_forward_f32(&c, x, W, b, y, ws);
             absa_conv2d_backward_f32(&c, x, W, dy, gx, dW, db, ws);
             double t1 = now(), c1 = cpu_now();
+            long long f1 = atomic_load(&gemm_flops);
             absa_conv2d_rforward_f32(&c, x, sh->first ? NULL : Rx, W, V, Vb, y, ws);
             absa_conv2d_rbackward_f32(&c, x, sh->first ? NULL : Rx, W, V, dy, Rdy, gx, dW, db, ws);
-            double t2 = now();
+            double t2 = now(), c2 = cpu_now();
+            f_fb = f1 - f0;
+            f_r = atomic_load(&gemm_flops) - f1;
             if (r >= 0) {
                 t_fb[r] = t1 - t0;
                 c_fb[r] = c1 - c0;
                 t_r[r] = t2 - t1;
+                c_r[r] = c2 - c1;
             }
         }
         qsort(t_fb, (size_t)reps, sizeof(double), cmp_double);
         qsort(t_r, (size_t)reps, sizeof(double), cmp_double);
         qsort(c_fb, (size_t)reps, sizeof(double), cmp_double);
+        qsort(c_r, (size_t)reps, sizeof(double), cmp_double);
+        tot_cpu_r[net_of(sh)] += sh->count * 1e3 * c_r[reps / 2];
         double mfb = 1e3 * t_fb[reps / 2], mr = 1e3 * t_r[reps / 2], mc = 1e3 * c_fb[reps / 2];
-        int net = strcmp(sh->net, "lenet") == 0 ? 0 : 1;
+        int net = net_of(sh);
         tot_fb[net] += sh->count * mfb;
         tot_r[net] += sh->count * mr;
         tot_cpu[net] += sh->count * mc;
+        /* nominal: 2 N Ho Wo O C k k per product pass; fwd+bwd = fwd + dW (+ dx); the R passes
+         * run each product twice (W and V, x and Rx) except where Rx is absent (input layer) */
+        const double pass = 2.0 * N * c.Ho * c.Wo * c.O * c.C * c.kh * c.kw;
+        ex[net][0] += sh->count * (double)f_fb;
+        ex[net][1] += sh->count * (double)f_r;
+        nom[net][0] += sh->count * pass * (sh->first ? 2 : 3);
+        nom[net][1] += sh->count * pass * (sh->first ? 2 : 6);
         printf("%-9s %-22s %5d %10.3f %10.3f %10.3f %8.2f\n", sh->net, sh->name, sh->count, mfb, mr,
                mc, (double)nws * sizeof(float) / 1048576.0);
         free(x); free(Rx); free(W); free(V); free(b); free(Vb); free(dy); free(Rdy);
@@ -124,6 +188,24 @@ int main(int argc, char **argv)
            tot_fb[0], tot_r[0], tot_cpu[0]);
     printf("total resnet20 convs fwd+bwd %9.3f ms   Rfwd+Rbwd %9.3f ms   cpu f+b %9.3f ms\n",
            tot_fb[1], tot_r[1], tot_cpu[1]);
+    static const char *const netname[2] = {"lenet", "resnet20"};
+    const double *tt[2] = {tot_fb, tot_r}, *tc[2] = {tot_cpu, tot_cpu_r};
+    double peak_end_cpu, peak_end = bench_fma_peak(512, threads, 0.5, &peak_end_cpu);
+    if (peak_end <= 0) peak_end = bench_fma_peak(256, threads, 0.5, &peak_end_cpu);
+    const double pk = peak_end > peak ? peak_end : peak, pkc = peak_end_cpu > peak_cpu ? peak_end_cpu : peak_cpu;
+    printf("FMA peak again after the convolutions: %.1f GFLOP/s (%.1f per CPU second); fractions "
+           "below use the larger of the two: %.1f (%.1f)\n", peak_end, peak_end_cpu, pk, pkc);
+    for (int net = 0; net < 2; net++)
+        for (int ph = 0; ph < 2; ph++) {
+            if (tt[ph][net] <= 0) continue;
+            double s_ = tt[ph][net] * 1e-3, e = ex[net][ph] / s_ / 1e9, n = nom[net][ph] / s_ / 1e9;
+            double ec = ex[net][ph] / (tc[ph][net] * 1e-3) / 1e9;
+            printf("%-8s convs %-9s executed %6.1f GFLOP/s = %5.1f %% of the FMA peak (per CPU second: "
+                   "%5.1f %%), nominal %6.1f GFLOP/s (executed/nominal operations %.2f)\n",
+                   netname[net], ph ? "Rfwd+Rbwd" : "fwd+bwd", e, 100 * e / pk, 100 * ec / pkc, n,
+                   ex[net][ph] / nom[net][ph]);
+        }
+    free(c_r);
     free(c_fb);
     free(t_fb);
     free(t_r);

@@ -7,12 +7,17 @@
 # With OLD_ABSA (another absa binary, e.g. main before an engine change): old and new alternate
 # `rounds` times (default 3) per model and batch instead of torch; the table gives the median
 # images/s of each, new/old, and the median HVP time of each (a refactor should stay within 5 %).
+# Prints the machine, the load and the OpenBLAS kernel absa runs first; both sides run with
+# OMP_WAIT_POLICY=passive unless it is set (benchlib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. validation/bench/benchlib.sh
 B=${1:-build}; STEPS=${2:-8}
 ABSA=$B/src/absa
 T=$(nproc)
 [ -x "$ABSA" ] || { echo "build absa first ($ABSA missing)" >&2; exit 1; }
+bench_machine
+echo "$(bench_label env); absa's OpenBLAS kernel: $(bench_kernel env "$ABSA")"
 if [ -n "${3:-}" ]; then
   OLD=$3; ROUNDS=${4:-3}
   printf '%-9s %5s | %12s %12s %7s | %10s %10s %7s\n' model batch old_img/s new_img/s new/old old_hvp_ms new_hvp_ms new/old

@@ -18,12 +18,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
 from absa_models import build_model  # noqa: E402
-
-
-def median(a):
-    a = sorted(a)
-    n = len(a)
-    return a[n // 2] if n % 2 else 0.5 * (a[n // 2 - 1] + a[n // 2])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from benchlib import median  # noqa: E402
 
 
 def main():

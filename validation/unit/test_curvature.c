@@ -146,7 +146,7 @@ int main(void)
         memcpy(x0 + 10 * per, x + 20 * per, sizeof(float) * 4 * per);
         memcpy(y0, y, sizeof(int32_t) * 10);
         memcpy(y0 + 10, y + 20, sizeof(int32_t) * 4);
-        two_ranks tr = {{m, x0, y0, 14, N, o.chunk, 0}, {m, x + 10 * per, y + 10, 10, N, o.chunk, 0},
+        two_ranks tr = {{m, x0, y0, 14, N, o.chunk, 0, 1}, {m, x + 10 * per, y + 10, 10, N, o.chunk, 0, 1},
                         NULL, NULL, malloc(sizeof(float) * P), 0, 0, 0};
         absa_hv_op op = {.n_params = P, .n_total = N, .hv = two_hv, .reduce_f32 = two_f32, .reduce_f64 = two_f64, .ctx = &tr};
         absa_eig_result r2;

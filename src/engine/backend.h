@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "absa_error.h"
 
@@ -111,16 +112,25 @@ struct absa_backend {
     void (*destroy)(absa_backend *be);      /* (optional) release ctx */
 };
 
-/* Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
+/* Opening a backend by name is the registry's (src/engine/registry/backend_registry.c, above
+ * engine/cpu and gpu/): engine code never calls these three, it gets the backend in the model.
+ * Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
  * takes "cuda" and "cuda:N" (absa_backend_known). */
 extern const char *const absa_backend_names[];
 
 /* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown. */
 absa_status absa_backend_open(const char *device, absa_backend **out);
-void absa_backend_close(absa_backend *be);
 /* Whether absa_backend_open knows the name (a listed one, "cuda" or "cuda:..."; whether a GPU is
  * there is found out by opening it). */
 int absa_backend_known(const char *device);
+
+/* Release a backend from absa_backend_open (NULL is a no-op). */
+static inline void absa_backend_close(absa_backend *be)
+{
+    if (!be) return;
+    if (be->destroy) be->destroy(be);
+    free(be);
+}
 
 /* Filled tables (backend_cpu.c, backend_guarded.c; gpu/backend_cuda.c in CUDA builds: device
  * "cuda" = the GPU of the local MPI rank, or "cuda:N"; no usable GPU is a one-line error). */

@@ -1,4 +1,4 @@
-/* backend_cuda.c — the CUDA backend: the backend table of src/backend.h filled with the launchers
+/* backend_cuda.c — the CUDA backend: the backend table of src/engine/backend.h filled with the launchers
  * of gpu_layers.h (cuDNN conv, cuBLAS linear, own kernels), device memory through gpu_ctx.h, and
  * the vector operations, SGD, loss and BN-statistics entries on the GPU. Every buffer the engine
  * gets from this backend is device memory; labels arrive in host memory and are uploaded per call

@@ -93,7 +93,7 @@ int absa_nccl_poll(absa_nccl *c);
 /* Whether reductions go through NCCL now (READY), else the host path. */
 int absa_nccl_use_device(const absa_nccl *c);
 /* Sum over the ranks on the device (READY only; asynchronous on `stream`). ABSA_EINVAL with
- * NCCL's message on failure. The exact-sum step gradient (src/exact_sum.h: 128-bit wrapping
+ * NCCL's message on failure. The exact-sum step gradient (src/base/exact_sum.h: 128-bit wrapping
  * integers) is not a NCCL type: it stays on the host path (docs/gpu.md). */
 absa_status absa_nccl_allreduce_sum(absa_nccl *c, const void *send, void *recv, size_t count,
                                     int f64, void *stream);

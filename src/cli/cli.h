@@ -5,14 +5,14 @@
 #ifndef ABSA_CLI_H
 #define ABSA_CLI_H
 
-int absa_cmd_eig(int argc, char **argv);   /* src/cmd_eig.c   */
-int absa_cmd_bench(int argc, char **argv); /* src/cmd_bench.c */
-int absa_cmd_init(int argc, char **argv);  /* src/cmd_init.c  */
-int absa_cmd_train(int argc, char **argv); /* src/cmd_train.c */
-int absa_cmd_plot(int argc, char **argv);  /* src/cmd_plot.c  */
-int absa_cmd_pack(int argc, char **argv);  /* hdf5_io/       */
-int absa_cmd_info(int argc, char **argv);  /* hdf5_io/       */
-int absa_cmd_serve(int argc, char **argv); /* src/cmd_serve.c */
-int absa_cmd_slurm(int argc, char **argv); /* slurm/cmd_slurm.c */
+int absa_cmd_eig(int argc, char **argv);   /* src/cli/cmd_eig.c   */
+int absa_cmd_bench(int argc, char **argv); /* src/cli/cmd_bench.c */
+int absa_cmd_init(int argc, char **argv);  /* src/cli/cmd_init.c  */
+int absa_cmd_train(int argc, char **argv); /* src/cli/cmd_train.c */
+int absa_cmd_plot(int argc, char **argv);  /* src/cli/cmd_plot.c  */
+int absa_cmd_pack(int argc, char **argv);  /* src/cli/cmd_pack.c */
+int absa_cmd_info(int argc, char **argv);  /* src/cli/cmd_info.c */
+int absa_cmd_serve(int argc, char **argv); /* src/cli/cmd_serve.c */
+int absa_cmd_slurm(int argc, char **argv); /* src/cli/cmd_slurm.c */
 
 #endif

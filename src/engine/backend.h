@@ -101,8 +101,8 @@ struct absa_backend {
                           double scale, float *dz);
     void (*xent_rbackward)(absa_backend *be, int N, int K, const float *p, const float *Rz, double scale,
                            float *Rdz);
-    /* batch-norm running statistics over several ranks (model_bn.c): acc (host, double) +=
-     * w * bufs; bufs = decay * bn0 + acc */
+    /* batch-norm running statistics over several ranks (model_exec.c, absa_model_bn_merge):
+     * acc (host, double) += w * bufs; bufs = decay * bn0 + acc */
     void (*bn_accumulate)(absa_backend *be, size_t n, double w, const float *bufs, double *acc);
     void (*bn_merge)(absa_backend *be, size_t n, double decay, const float *bn0, const double *acc,
                      float *bufs);

@@ -2,10 +2,14 @@
  * of gpu_layers.h (cuDNN conv, cuBLAS linear, own kernels), device memory through gpu_ctx.h, and
  * the vector operations, SGD, loss and BN-statistics entries on the GPU. Every buffer the engine
  * gets from this backend is device memory; labels arrive in host memory and are uploaded per call
- * (N ints). The allreduce entry stages the buffer through host memory for the distributed layer's
- * (MPI) function; NCCL (nccl_comm.h) is not wired in yet (docs/gpu.md).
+ * (N ints). Large host-to-device copies (the batches) go through two pinned staging buffers and
+ * a copy stream (cudaMemcpyAsync, ordered by events), so the host does not wait for them. The
+ * allreduce entry stages the buffer through host memory for the distributed layer's (MPI)
+ * function; the exact sums reach NCCL through src/dist/dist_nccl.c, which uses the `stream` and
+ * `device_id` entries (docs/gpu.md).
  * Device: "cuda" (under Open MPI: the GPU of the local rank, OMPI_COMM_WORLD_LOCAL_RANK modulo the
  * device count; else 0) or "cuda:N". No device: a one-line error from absa_backend_open. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,11 +17,26 @@
 #include "gpu_layers.h"
 #include "model.h"
 
+/* pinned staging of host-to-device copies of at least this many bytes */
+#define PIN_MIN_BYTES ((size_t)64 << 10)
+
 typedef struct cuda_be {
     absa_gpu_ctx g;
     int32_t *labels; /* device copy of the last labels */
     int labels_cap;
+    /* asynchronous uploads: two pinned slots used in turn, each with the event of its last copy */
+    cudaStream_t copy;        /* the copy stream (NULL: uploads are synchronous) */
+    cudaEvent_t slot_done[2]; /* the slot's last copy has finished: the host may refill it */
+    cudaEvent_t queued;       /* the compute stream's work queued before a copy (it may read dst) */
+    void *pin[2];
+    size_t pin_cap[2];
+    int next;
 } cuda_be;
+
+static void cu_check(cudaError_t e, const char *what)
+{
+    if (e != cudaSuccess) ABSA_ABORT("%s: %s", what, cudaGetErrorString(e));
+}
 
 #define G(be) (&((cuda_be *)(be)->ctx)->g)
 
@@ -277,9 +296,67 @@ static void cu_to_host(absa_backend *be, void *dst, const void *src, size_t byte
 {
     absa_gpu_download(G(be), dst, src, bytes);
 }
+/* Small copies: synchronous. Large ones (batches): copied into a pinned slot (after that slot's
+ * previous copy finished), then cudaMemcpyAsync on the copy stream, which first waits for the
+ * compute stream's queued work (it may still read dst); the compute stream waits for the copy's
+ * event before anything after it. The host returns as soon as src is in pinned memory (src may be
+ * reused at once), so the transfer overlaps the host's next work (the next batch's fetch and
+ * augmentation) and the compute queue is never stalled by a pageable copy. */
 static void cu_from_host(absa_backend *be, void *dst, const void *src, size_t bytes)
 {
-    absa_gpu_upload(G(be), dst, src, bytes);
+    cuda_be *c = be->ctx;
+    if (!c->copy || bytes < PIN_MIN_BYTES) {
+        absa_gpu_upload(&c->g, dst, src, bytes);
+        return;
+    }
+    const int k = c->next;
+    c->next ^= 1;
+    cu_check(cudaEventSynchronize(c->slot_done[k]), "cudaEventSynchronize (pinned slot)");
+    if (bytes > c->pin_cap[k]) {
+        if (c->pin[k]) cu_check(cudaFreeHost(c->pin[k]), "cudaFreeHost");
+        c->pin[k] = NULL;
+        c->pin_cap[k] = 0;
+        if (cudaHostAlloc(&c->pin[k], bytes, cudaHostAllocDefault) != cudaSuccess) {
+            (void)cudaGetLastError(); /* no pinned memory: this copy is synchronous */
+            c->pin[k] = NULL;
+            absa_gpu_upload(&c->g, dst, src, bytes);
+            return;
+        }
+        c->pin_cap[k] = bytes;
+    }
+    memcpy(c->pin[k], src, bytes);
+    cu_check(cudaEventRecord(c->queued, c->g.stream), "cudaEventRecord");
+    cu_check(cudaStreamWaitEvent(c->copy, c->queued, 0), "cudaStreamWaitEvent");
+    cu_check(cudaMemcpyAsync(dst, c->pin[k], bytes, cudaMemcpyHostToDevice, c->copy), "cudaMemcpyAsync");
+    cu_check(cudaEventRecord(c->slot_done[k], c->copy), "cudaEventRecord");
+    cu_check(cudaStreamWaitEvent(c->g.stream, c->slot_done[k], 0), "cudaStreamWaitEvent");
+}
+
+static void upload_start(cuda_be *c)
+{
+    c->copy = NULL;
+    if (cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking) != cudaSuccess) goto sync_only;
+    if (cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming) != cudaSuccess) goto sync_only;
+    for (int k = 0; k < 2; k++)
+        if (cudaEventCreateWithFlags(&c->slot_done[k], cudaEventDisableTiming) != cudaSuccess) goto sync_only;
+    return;
+sync_only: /* e.g. out of resources: uploads stay synchronous (correct, slower) */
+    (void)cudaGetLastError();
+    if (c->copy) cudaStreamDestroy(c->copy);
+    c->copy = NULL;
+}
+
+static void upload_stop(cuda_be *c)
+{
+    if (!c->copy) return;
+    cu_check(cudaStreamSynchronize(c->copy), "cudaStreamSynchronize (copy stream)");
+    for (int k = 0; k < 2; k++) {
+        if (c->pin[k]) cudaFreeHost(c->pin[k]);
+        cudaEventDestroy(c->slot_done[k]);
+    }
+    cudaEventDestroy(c->queued);
+    cudaStreamDestroy(c->copy);
+    c->copy = NULL;
 }
 static void cu_copy(absa_backend *be, void *dst, const void *src, size_t bytes)
 {
@@ -353,10 +430,19 @@ static void cu_allreduce(absa_backend *be, float *buf, size_t n, absa_reduce_fn 
     free(h);
 }
 static void cu_sync(absa_backend *be) { absa_gpu_sync(G(be)); }
+static void *cu_stream(absa_backend *be) { return (void *)G(be)->stream; }
+static void cu_device_id(absa_backend *be, char *buf, size_t len)
+{
+    if (cudaDeviceGetPCIBusId(buf, (int)len, G(be)->device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(buf, len, "cuda:%d", G(be)->device);
+    }
+}
 static void cu_destroy(absa_backend *be)
 {
     cuda_be *c = be->ctx;
     if (!c) return;
+    upload_stop(c);
     absa_gpu_free(c->labels);
     absa_gpu_ctx_destroy(&c->g);
     free(c);
@@ -385,6 +471,7 @@ absa_status absa_backend_cuda_fill(absa_backend *be, const char *device)
         free(c);
         goto cleanup;
     }
+    upload_start(c);
     *be = (absa_backend){
         .name = "cuda",
         .ctx = c,
@@ -406,6 +493,8 @@ absa_status absa_backend_cuda_fill(absa_backend *be, const char *device)
         .bn_merge = cu_bn_merge,
         .allreduce = cu_allreduce,
         .sync = cu_sync,
+        .stream = cu_stream,
+        .device_id = cu_device_id,
         .destroy = cu_destroy,
     };
 cleanup:

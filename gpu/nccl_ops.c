@@ -70,12 +70,12 @@ static const char *real_err(void *self, int code)
 }
 
 static int real_allreduce(void *self, void *comm, const void *send, void *recv, size_t count,
-                          int f64, void *stream)
+                          int type, void *stream)
 {
     (void)self;
     ncclComm_t c = (ncclComm_t)comm;
-    ncclResult_t r = ncclAllReduce(send, recv, count, f64 ? ncclFloat64 : ncclFloat32, ncclSum, c,
-                                   (cudaStream_t)stream);
+    const ncclDataType_t t = type == ABSA_NCCL_I64 ? ncclInt64 : type == ABSA_NCCL_F64 ? ncclFloat64 : ncclFloat32;
+    ncclResult_t r = ncclAllReduce(send, recv, count, t, ncclSum, c, (cudaStream_t)stream);
     if (r == ncclInProgress) { /* non-blocking communicator: wait for the enqueue */
         ncclResult_t st = ncclInProgress;
         while ((r = ncclCommGetAsyncError(c, &st)) == ncclSuccess && st == ncclInProgress) {

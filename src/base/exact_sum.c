@@ -91,3 +91,32 @@ void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 }
 
 double absa_xsum_get_f64(const absa_xsum *s, size_t off) { return unfix(s->v[off]); }
+
+/* ---- int64 limbs (exact_sum.h) ---- */
+
+#define LIMB_MASK ((((absa_xword)1) << ABSA_XLIMB_BITS) - 1)
+__extension__ typedef __int128 xsigned;
+
+void absa_xsum_to_limbs(const absa_xword *v, size_t n, int64_t *limbs)
+{
+    for (size_t i = 0; i < n; i++) {
+        const absa_xword w = v[i];
+        limbs[3 * i] = (int64_t)(w & LIMB_MASK);
+        limbs[3 * i + 1] = (int64_t)(w >> ABSA_XLIMB_BITS & LIMB_MASK);
+        /* the top 42 bits as a signed number: bit 127 is the sign */
+        const int64_t top = (int64_t)(uint64_t)(w >> (2 * ABSA_XLIMB_BITS)); /* in [0, 2^42) */
+        limbs[3 * i + 2] = top >= (int64_t)1 << 41 ? top - ((int64_t)1 << 42) : top;
+    }
+}
+
+void absa_xsum_from_limbs(const int64_t *limbs, size_t n, absa_xword *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* an int64 converted to the unsigned 128-bit word is its value modulo 2^128; so are
+         * the shifts: the recombination is exact modulo 2^128 whatever the carries */
+        const absa_xword d0 = (absa_xword)(xsigned)limbs[3 * i];
+        const absa_xword d1 = (absa_xword)(xsigned)limbs[3 * i + 1];
+        const absa_xword d2 = (absa_xword)(xsigned)limbs[3 * i + 2];
+        v[i] = d0 + (d1 << ABSA_XLIMB_BITS) + (d2 << (2 * ABSA_XLIMB_BITS));
+    }
+}

@@ -6,6 +6,7 @@
 #ifndef ABSA_EXACT_SUM_H
 #define ABSA_EXACT_SUM_H
 #include <stddef.h>
+#include <stdint.h>
 
 __extension__ typedef unsigned __int128 absa_xword; /* two's complement; wraps, never traps */
 
@@ -28,4 +29,17 @@ void absa_xsum_add_f64(absa_xsum *s, size_t off, const double *x, size_t n);
 /* out[i] = v[off + i] rounded to float / double. */
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n);
 double absa_xsum_get_f64(const absa_xsum *s, size_t off);
+
+/* The 128-bit words as int64 limbs, for sum reductions of a library that has 64-bit integers but
+ * not 128-bit ones (NCCL: ncclInt64 + ncclSum). Word w = d0 + d1 * 2^43 + d2 * 2^86 (mod 2^128)
+ * with d0, d1 in [0, 2^43) and d2 in [-2^41, 2^41) (the top 42 bits, signed). A limb-wise int64
+ * sum over R <= ABSA_XLIMB_MAX_RANKS ranks cannot overflow (21 bits of headroom: R * 2^43 < 2^63),
+ * and recombining the summed limbs modulo 2^128 (absa_xsum_from_limbs, which absorbs the carries)
+ * gives exactly the wrapping sum of the words: the same bits as the 128-bit MPI reduction.
+ * Layout: limbs[3 * i + j] = d_j of word i. */
+#define ABSA_XLIMBS 3
+#define ABSA_XLIMB_BITS 43
+#define ABSA_XLIMB_MAX_RANKS (1L << 20)
+void absa_xsum_to_limbs(const absa_xword *v, size_t n, int64_t *limbs);
+void absa_xsum_from_limbs(const int64_t *limbs, size_t n, absa_xword *v);
 #endif

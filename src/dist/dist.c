@@ -3,6 +3,7 @@
  * the trainer uses; growth itself is in dist_grow.c. See dist.h. Without ABSA_HAVE_MPI every
  * function is the one-rank identity. */
 #include "dist_impl.h"
+#include "dist_nccl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,7 @@ cleanup:
 void absa_dist_finalize(absa_dist *d, int ok)
 {
     if (!d) return;
+    absa_dist_nccl_free(d); /* normally done by the trainer, before its backend goes */
 #ifndef ABSA_HAVE_MPI
     (void)ok;
 #else
@@ -285,6 +287,7 @@ void absa_dist_allreduce_x128(absa_dist *d, void *buf, size_t n)
 {
 #ifdef ABSA_HAVE_MPI
     if (!multi(d)) return;
+    if (absa_dist_nccl_x128(d, buf, n)) return; /* NCCL ready on every rank: int64 limbs, same bits */
     MPI_Datatype t;
     MPI_Op op;
     if (MPI_Type_contiguous(16, MPI_BYTE, &t) != MPI_SUCCESS || MPI_Type_commit(&t) != MPI_SUCCESS ||

@@ -83,6 +83,7 @@ struct absa_dist {
     char spawn_host[1024];
     char exe[4096];        /* /proc/self/exe */
     char **spawn_argv;     /* argv[1..] + marker, NULL-terminated (MPI_Comm_spawn's argv) */
+    struct absa_dist_nccl *nccl; /* device reductions (dist_nccl.c), NULL: MPI only */
 #ifdef ABSA_HAVE_MPI
     MPI_Comm comm;         /* the active ranks (MPI_COMM_NULL while parked) */
     MPI_Comm parent;       /* spawned rank: the intercommunicator to its parents until it joins */

@@ -109,6 +109,11 @@ struct absa_backend {
     /* sum buf over the ranks with the distributed layer's fn (the backend stages host memory) */
     void (*allreduce)(absa_backend *be, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx);
     void (*sync)(absa_backend *be);         /* (optional) wait for queued work */
+    /* Device reductions (src/dist/dist_nccl.c; both optional, NULL on host-memory backends): the CUDA
+     * stream collective libraries (NCCL) enqueue on, and a name of the device unique on its host
+     * (CUDA: the PCI bus id) to find ranks that share one. */
+    void *(*stream)(absa_backend *be);
+    void (*device_id)(absa_backend *be, char *buf, size_t len);
     void (*destroy)(absa_backend *be);      /* (optional) release ctx */
 };
 
@@ -118,8 +123,15 @@ struct absa_backend {
  * takes "cuda" and "cuda:N" (absa_backend_known). */
 extern const char *const absa_backend_names[];
 
-/* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown. */
+/* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown.
+ * TEST ONLY: with ABSA_TEST_CUDA_FALLBACK set (never|fail|ready|shared, absa_cuda_fallback_mode),
+ * "cuda" and "cuda:N" open the CPU kernels under the name "cuda" (no GPU needed) and the
+ * distributed layer uses a fake NCCL (src/dist/dist_nccl.c) that never becomes ready, fails its init,
+ * becomes ready (reducing over MPI) or reports every rank on one GPU. Never for production. */
 absa_status absa_backend_open(const char *device, absa_backend **out);
+/* The ABSA_TEST_CUDA_FALLBACK mode: 0 = off, else ABSA_FALLBACK_* (an unknown value aborts). */
+enum { ABSA_FALLBACK_OFF = 0, ABSA_FALLBACK_NEVER, ABSA_FALLBACK_FAIL, ABSA_FALLBACK_READY, ABSA_FALLBACK_SHARED };
+int absa_cuda_fallback_mode(void);
 /* Whether absa_backend_open knows the name (a listed one, "cuda" or "cuda:..."; whether a GPU is
  * there is found out by opening it). */
 int absa_backend_known(const char *device);

@@ -3,19 +3,22 @@
  * ranks hold identical weights, and the top Hessian eigenvalue by power iteration on a sample set
  * spread over the active ranks. The power iteration is the one of curvature.c
  * (absa_power_iteration_op): each rank accumulates Hv over its own chunks and the reduce hooks
- * (allreduces) sum them, so the eigenvalue is that of the global sample set (bitwise
+ * (allreduces; Hv as an exact 128-bit sum, through NCCL when ready: dist_nccl.h) sum them, so the eigenvalue is that of the global sample set (bitwise
  * absa_power_iteration's on one rank). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base_sys.h"
 #include "dist_train.h"
+#include "exact_sum.h"
 
 #define ABSA_SYNC_MAGIC 0xAB5A5E7Cu
 
 typedef struct absa_dist_hv {
     absa_dist *d;
     absa_hv_local_set set;
+    absa_xsum xs; /* the exact Hv sum (reduce_f32) */
 } absa_dist_hv;
 
 typedef struct sync_hdr {
@@ -120,9 +123,25 @@ int absa_dist_local_index(int i, int chunk, int rank, int size)
     return (rank + k * size) * chunk + i % chunk;
 }
 
+/* Hv summed exactly (exact_sum.h), like the step gradient: the bits do not depend on the
+ * reduction order, and are the same through NCCL (int64 limbs) as through MPI, so the moment a
+ * new NCCL communicator becomes ready cannot change the eigenvalue. An Hv entry out of the fixed-
+ * point range on any rank (the extra word counts them) makes Hv NaN on every rank: the power
+ * iteration then stops with "Hv is not finite" everywhere alike. */
 static void reduce_f32(void *ctx, float *x, size_t n)
 {
-    absa_dist_allreduce_f32(((absa_dist_hv *)ctx)->d, x, n);
+    absa_dist_hv *h = ctx;
+    const int R = absa_dist_size(h->d);
+    if (R <= 1) return;
+    if (!h->xs.v && absa_xsum_init(&h->xs, n + 1)) ABSA_ABORT("out of memory for a %zu-word Hv sum", n + 1);
+    absa_xsum_zero(&h->xs, R);
+    absa_xsum_add_f32(&h->xs, 0, x, n);
+    h->xs.v[n] = (absa_xword)(h->xs.bad != 0);
+    absa_dist_allreduce_x128(h->d, h->xs.v, n + 1);
+    if (h->xs.v[n] != 0)
+        for (size_t i = 0; i < n; i++) x[i] = NAN;
+    else
+        absa_xsum_get_f32(&h->xs, 0, x, n);
 }
 
 static void reduce_f64(void *ctx, double *x, size_t n)
@@ -143,10 +162,11 @@ absa_status absa_dist_power_iteration(absa_dist *d, absa_model *m, const float *
     memset(res, 0, sizeof *res);
     ABSA_TRY(absa_eig_check(o));
     if (o->topk != 1) ABSA_FAIL(ABSA_EINVAL, "distributed power iteration computes one eigenvalue (topk %d)", o->topk);
-    absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode}};
+    absa_dist_hv ctx = {d, {m, x, y, n_local, n_total, o->chunk, o->train_mode}, {0}};
     absa_hv_op op = {.n_params = m->n_params, .n_total = n_total, .hv = hv_cb,
                      .reduce_f32 = reduce_f32, .reduce_f64 = reduce_f64, .ctx = &ctx};
     status = absa_power_iteration_op(&op, o, NULL, res, NULL);
+    absa_xsum_free(&ctx.xs);
 cleanup:
     return status;
 }

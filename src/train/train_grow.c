@@ -23,6 +23,11 @@ static void log_resize(absa_tstate *t, int epoch, const absa_resize_cost *c)
             c->setup_wait_s, c->background_s, c->merge_s, c->bcast_s, c->child_setup_s, c->total_s);
     if (c->ok) fputs("null", f);
     else absa_json_string(f, c->error);
+    if (c->ok && absa_dist_nccl_attached(t->dist)) { /* the new communicator: initialising or host path */
+        fprintf(f, ", \"nccl\": {\"bcast_s\": %.6f, \"state\": ", t->nccl.bcast_s);
+        absa_json_string(f, t->nccl.line);
+        fputc('}', f);
+    }
     fputs("}\n", f);
     (void)absa_mlog_commit(&t->metrics, 0); /* a failure is sticky: the epoch's commit reports it */
     if (!t->cfg->quiet || !c->ok)
@@ -40,8 +45,39 @@ static void joined(absa_tstate *t, absa_resize_cost *c, double t0)
     absa_dist_max_f64(t->dist, &cs, 1);
     c->child_setup_s = cs;
     c->bcast_s = absa_dist_sync_state(t->dist, t->m, &t->opt, &t->pr);
+    absa_tr_nccl_grow(t, -1); /* non-blocking init: training goes on over MPI meanwhile */
     c->total_s = absa_now() - t0;
     t->pr.resizes++;
+}
+
+/* an "nccl" record when the communicator settles, and the line on the terminal */
+static void nccl_event(absa_tstate *t, int epoch, const absa_nccl_report *r)
+{
+    if (!t->io || r->event == ABSA_NCCL_EV_NONE || r->event == ABSA_NCCL_EV_STARTED) return;
+    const int ok = r->event == ABSA_NCCL_EV_READY;
+    if (!t->cfg->quiet || !ok) fprintf(stderr, "absa train: %s\n", r->line);
+    FILE *f = t->metrics.f;
+    fprintf(f, "{\"type\": \"nccl\", \"epoch\": %d, \"step\": %lld, \"ranks\": %d, \"ok\": %s, \"path\": \"%s\", "
+               "\"generation\": %d, \"bcast_s\": %.6f, \"init_s\": %.6f, \"destroy_s\": %.6f, \"polls\": %d, \"line\": ",
+            epoch, (long long)t->pr.global_step, r->ranks, ok ? "true" : "false", ok ? "nccl" : "host", r->generation,
+            r->bcast_s, ok ? r->init_s : 0.0, ok ? r->destroy_s : 0.0, r->polls);
+    absa_json_string(f, r->line);
+    fputs("}\n", f);
+    (void)absa_mlog_commit(&t->metrics, 0);
+}
+
+void absa_tr_nccl_grow(absa_tstate *t, int epoch)
+{
+    if (absa_dist_size(t->dist) <= 1) return; /* the same on every active rank */
+    absa_dist_nccl_grow(t->dist, &t->nccl);
+    nccl_event(t, epoch < 0 ? t->pr.epoch + 1 : epoch, &t->nccl); /* e.g. ranks sharing a GPU */
+}
+
+void absa_tr_nccl_poll(absa_tstate *t, int epoch)
+{
+    absa_nccl_report r;
+    absa_dist_nccl_poll(t->dist, &r);
+    nccl_event(t, epoch, &r);
 }
 
 void absa_tr_grow_begin(absa_tstate *t, int epoch, int target)

@@ -120,6 +120,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         pr->ep_correct = pr->ep_seen = 0;
     }
     for (size_t cur = (size_t)pr->ep_cursor; cur < t->n_train;) {
+        absa_tr_nccl_poll(t, epoch); /* a step boundary: a new NCCL communicator may be ready */
         const int R = absa_dist_size(t->dist), rank = absa_dist_rank(t->dist); /* grows at steps */
         int B = pr->sched.batch;
         /* e.g. the stream: this rank's micro-batches of this and the next steps are requested

@@ -52,6 +52,7 @@ static absa_status setup_model(absa_tstate *t)
     absa_ckpt_extra *ex = NULL;
     int old_epochs = 0;
     ABSA_TRY(absa_model_create_on(c->model, t->C, t->H, t->W, t->K, c->device, &t->m));
+    absa_dist_nccl_attach(t->dist, t->m->be); /* cuda under MPI: NCCL reductions (dist_nccl.h) */
     memset(&t->opt, 0, sizeof t->opt);
     t->opt.momentum = c->momentum;
     t->opt.weight_decay = c->weight_decay;
@@ -394,6 +395,7 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
     } else {
         absa_dist_sync_state(d, t.m, &t.opt, &t.pr); /* several launched ranks start equal */
     }
+    absa_tr_nccl_grow(&t, -1); /* joined ranks: the other half of the growth's rebuild */
     if (t.pr.epoch >= c->sched.epochs && t.io && !c->quiet)
         fprintf(stderr, "absa train: checkpoint already has %d of %d epochs\n", t.pr.epoch, c->sched.epochs);
     banner(&t);
@@ -428,6 +430,7 @@ cleanup:
     if (t.metrics.f) absa_mlog_close(&t.metrics);
     if (t.idlog) fclose(t.idlog);
     if (t.src) t.src->close(&t);
+    absa_dist_nccl_free(d); /* communicators and device buffers before the backend goes */
     absa_h5reader_close(t.train);
     absa_h5reader_close(t.test);
     absa_model_free(t.m);

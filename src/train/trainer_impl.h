@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "dist.h"
+#include "dist_nccl.h"
 #include "exact_sum.h"
 #include "h5reader.h"
 #include "model.h"
@@ -44,6 +45,7 @@ typedef struct absa_tstate {
     absa_xsum gsum;          /* the step's gradient (n_params) and loss (+1), summed exactly */
     float *ghost;            /* host copy of the model's gradient (n_params) for gsum */
     FILE *idlog;             /* --sample-log: this process's sample ids */
+    absa_nccl_report nccl;   /* the last NCCL rebuild (absa_tr_nccl_grow) for the resize record */
     const absa_source_ops *src; /* where the training samples come from (train_source.h) */
     /* --data ucx://: the stream (train_source.c); t->train is then --test-data's train split
      * (eigenvalue samples only) or NULL */
@@ -80,6 +82,12 @@ absa_status absa_tr_test_pass(absa_tstate *t, double *loss, double *acc);
 void absa_tr_grow_begin(absa_tstate *t, int epoch, int target);
 void absa_tr_grow_settle(absa_tstate *t, int epoch, const double sums[3], int give_up);
 void absa_tr_grow_wait(absa_tstate *t, int epoch, int give_up);
+/* NCCL (dist_nccl.h; CUDA backend under MPI): a new communicator after every growth and at the
+ * start of a several-rank run (collective; its state goes into the next resize record), and the
+ * collective poll at step boundaries (an "nccl" metrics record when it settles: ready, or the
+ * host path for good, which is also one stderr line). No-ops otherwise. */
+void absa_tr_nccl_grow(absa_tstate *t, int epoch);
+void absa_tr_nccl_poll(absa_tstate *t, int epoch);
 
 /* train_handoff.c: growth beyond the job by hand-off to a bigger job (--handoff DIR); rank 0 only
  * (no-ops elsewhere and without --handoff). want: a doubling wants `ranks` (> this job's slots):

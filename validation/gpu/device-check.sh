@@ -8,8 +8,8 @@
 #   B. the carried bundle build-device/bundle.tar.xz (validation/gpu/make-device-bundle.sh, run on
 #      the build machine; carry=["build-device"]): absa, the test binaries, OpenBLAS, HDF5 & co.; needs CUDA-13-compatible
 #      cuBLAS, cuDNN 9 and NCCL 2 libraries on the machine (torch's nvidia/*/lib dirs are added).
-# Steps: 1 layer test; 2 models vs the CPU engine (+ two runs bitwise); 3 NCCL init, allreduce,
-# three timed rebuilds; 4 compute-sanitizer memcheck on the layer test; 5 throughput (train step,
+# Steps: 1 layer test; 2 models vs the CPU engine (+ two runs bitwise); 3 NCCL init, float and
+# int64-limb allreduce (one rank), three timed rebuilds (their times printed); 4 compute-sanitizer memcheck on the layer test; 5 throughput (train step,
 # gradient, HVP) of `absa bench --device cuda` and PyTorch eager on the same GPU.
 # Usage: bash validation/gpu/device-check.sh     (from anywhere; writes under build-devchk/)
 #        ABSA_DEVCHK_BUNDLE=1 ... skips path A (tests the bundle)
@@ -83,6 +83,8 @@ run_step() {
 run_step "1 layers (f64 1e-12, f32 1e-5)" 60 "$BIN/test_gpu_layers"
 run_step "2 models cuda vs cpu, bitwise" 90 "$BIN/test_gpu_models"
 run_step "3 nccl init/allreduce/rebuild" 60 "$BIN/test_nccl_device"
+NT=$(grep -h '"nccl_generation"' "$OUT/step-3.log" 2>/dev/null | sed -E 's/.*"nccl_generation": ([0-9]+).*"init_s": ([0-9.]+).*"destroy_s": ([0-9.]+).*/gen \1 init \2 s destroy \3 s;/' | tr '\n' ' ')
+[ -n "$NT" ] && row "3b nccl rebuild times" "info" "$NT"
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$SAN" ]; then
   run_step "4 memcheck layer test" 120 "$SAN" --tool memcheck --error-exitcode 9 "$BIN/test_gpu_layers"

@@ -1,4 +1,4 @@
-/* test_nccl_state.c — the NCCL rebuild-on-growth state machine (gpu/nccl_comm.c) with the NCCL
+/* test_nccl_state.c — the NCCL rebuild-on-growth state machine (src/engine/nccl_comm.c) with the NCCL
  * and MPI calls faked (nccl_comm.h's two tables): no GPU, NCCL or MPI needed. One process plays
  * one rank; the fake host reduction mixes in the "other ranks'" value the test sets. Checks:
  * only rank 0 makes the id and every rank gets it by broadcast; reductions stay on the host path
@@ -68,9 +68,9 @@ static const char *f_err(void *s, int code)
     (void)s;
     return code == 3 ? "unhandled system error" : "internal error";
 }
-static int f_allreduce(void *s, void *comm, const void *a, void *b, size_t n, int f64, void *st)
+static int f_allreduce(void *s, void *comm, const void *a, void *b, size_t n, int type, void *st)
 {
-    (void)s, (void)comm, (void)a, (void)b, (void)n, (void)f64, (void)st;
+    (void)s, (void)comm, (void)a, (void)b, (void)n, (void)type, (void)st;
     return 0;
 }
 static int f_bcast(void *s, void *buf, size_t bytes, int root)

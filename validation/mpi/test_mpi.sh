@@ -13,6 +13,13 @@
 #           run stopped by SIGTERM mid-epoch resumes on 1 rank
 #   bn      a batch-norm model (c1, ABS) from a pool of 4: the running statistics merged over the
 #           ranks equal the sequential per-micro-batch updates of one process
+#   cudafb  --device cuda forced onto the fallback (TEST-ONLY ABSA_TEST_CUDA_FALLBACK: the CPU
+#           kernels under the name cuda, a fake NCCL; docs/gpu.md) under mpirun -np 1 --max-ranks 4:
+#           with NCCL never ready, failing its init, ready (the exact sums as int64 limbs through
+#           the fake, which reduces over MPI) or all ranks on one GPU, the run grows 1 -> 2 -> 4
+#           and its final checkpoint is bitwise the CPU growth run's (every dataset and attribute
+#           but the wall times); the resize/nccl records and the one host-path line; and
+#           --device cuda under mpirun without a GPU (no switch) is one line and a failed job
 # Usage: [ABSA_TEST_DEVICE=cpu-guarded] test_mpi.sh CASE ABSA PYTHON
 set -u
 CASE=$1; ABSA=$2; PY=${3:-/usr/bin/python3}
@@ -30,6 +37,7 @@ N=512
 MODEL=mlp; SCHED=absa; EPOCHS=4
 [ "$CASE" = grow ] || [ "$CASE" = resume ] && MODEL=lenet
 [ "$CASE" = bn ] && { MODEL=c1; SCHED=abs; EPOCHS=3; N=256; }
+[ "$CASE" = cudafb ] && unset ABSA_TEST_CUDA_FALLBACK
 COMMON=(--data "$W/fm.h5" --model $MODEL --schedule $SCHED --epochs $EPOCHS --batch 32 --micro-batch 32 --max-batch 128
         --lr 0.02 --duration 1 --limit-train $N --limit-test 200 --test-batch 100 --eig-samples 64 --eig-iters 4
         --eig-chunk 16 --seed 11 --threads 1 --quiet)
@@ -133,6 +141,60 @@ for k in a:
 assert n == 6, n
 print("  %d batch-norm buffers equal (running stats within 1e-5, num_batches_tracked exactly)" % n)
 PY
+  ;;
+cudafb)
+  run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --out "$W/cpu" 2>"$W/err" \
+    && ok "CPU growth run (mpirun -np 1 --max-ranks 4)" || bad "CPU growth run"
+  for mode in ready never fail shared; do
+    ABSA_TEST_CUDA_FALLBACK=$mode run_to 120 mpirun -np 1 -x ABSA_TEST_CUDA_FALLBACK $ABSA train "${COMMON[@]}" --max-ranks 4 \
+      --device cuda --out "$W/$mode" 2>"$W/err-$mode" && ok "--device cuda, fallback with NCCL $mode: exit 0" || bad "--device cuda, fallback $mode"
+    check "  grew 1 -> 2 -> 4 ranks" ranks "$W/$mode" 1,2,4,4
+    check "  same per-step losses and eigenvalues as the CPU growth run (bitwise)" compare "$W/cpu" "$W/$mode" --loss-rtol 0 --eig-rtol 0
+    "$PY" - "$W/cpu/checkpoint.h5" "$W/$mode/checkpoint.h5" <<'PY' && ok "  final checkpoint bitwise the CPU growth run's" || bad "  final checkpoint differs ($mode)"
+import sys, h5py, numpy as np
+def walk(g, p=""):
+    out = {}
+    for k, v in g.items():
+        out.update(walk(v, p + k + "/") if isinstance(v, h5py.Group) else {p + k: v[()]})
+    for k, v in g.attrs.items():
+        if k not in ("wall_total", "resize_total"):  # seconds: the only expected differences
+            out[p + "@" + k] = v
+    return out
+a, b = walk(h5py.File(sys.argv[1], "r")), walk(h5py.File(sys.argv[2], "r"))
+assert set(a) == set(b), set(a) ^ set(b)
+diff = [k for k in a if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
+assert not diff, diff
+assert len(a) > 40, len(a)
+print("  %d datasets and attributes bitwise equal" % len(a))
+PY
+    "$PY" - "$W/$mode/metrics.jsonl" "$W/err-$mode" "$mode" <<'PY' && ok "  nccl records and lines ($mode)" || bad "  nccl records and lines ($mode)"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+lines = [l for l in open(sys.argv[2]) if "nccl" in l]
+mode = sys.argv[3]
+rs = [r for r in recs if r["type"] == "resize" and r["ok"]]
+nc = [r for r in recs if r["type"] == "nccl"]
+assert [r["to"] for r in rs] == [2, 4] and all("nccl" in r for r in rs), rs
+if mode == "ready":  # each growth: a new communicator, ready after the fake's 2 polls
+    assert [(n["ranks"], n["ok"], n["path"], n["generation"], n["polls"]) for n in nc] == [(2, True, "nccl", 1, 2), (4, True, "nccl", 2, 2)], nc
+    assert all(n["init_s"] >= 0 and n["bcast_s"] >= 0 for n in nc) and not lines, (nc, lines)
+elif mode == "never":  # initialising for ever: the host path, silently
+    assert not nc and not lines and all("initialising" in r["nccl"]["state"] for r in rs), (nc, lines)
+elif mode == "fail":  # the last rank's init fails: the host path for good, one line
+    assert len(nc) == 1 and not nc[0]["ok"] and nc[0]["path"] == "host" and nc[0]["ranks"] == 2, nc
+    assert len(lines) == 1 and "nccl: host path: ncclCommInitRankConfig on rank 1: fake NCCL: init failed" in lines[0], lines
+    assert "host path" in rs[1]["nccl"]["state"], rs
+else:  # shared: every rank on one GPU
+    assert len(nc) == 1 and not nc[0]["ok"] and len(lines) == 1, (nc, lines)
+    assert "2 ranks share a GPU: NCCL needs one GPU per rank, reductions go through MPI host memory" in lines[0], lines
+print("  %d resize, %d nccl records, %d line(s) on stderr" % (len(rs), len(nc), len(lines)))
+PY
+  done
+  # without the switch and without a GPU: absa's one line, a failed job, no run directory
+  run_to 60 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --device cuda --out "$W/nodev" >/dev/null 2>"$W/err"; rc=$?
+  n=$(grep -c "^absa train: error: --device cuda" "$W/err")
+  [ $rc -ne 0 ] && [ $rc -ne 137 ] && [ "$n" = 1 ] && [ ! -e "$W/nodev" ] \
+    && ok "--device cuda under mpirun without a GPU: one line, job failed (rc $rc)" || { tail -3 "$W/err"; bad "--device cuda under mpirun without a GPU (rc $rc, $n lines)"; }
   ;;
 *) echo "unknown case $CASE"; exit 2 ;;
 esac

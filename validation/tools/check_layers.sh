@@ -18,8 +18,9 @@ folders="src/base slurm hdf5_io src/engine src/engine/cpu gpu src/engine/registr
 links() { # folder -> the folders it links directly (src/CMakeLists.txt, gpu/CMakeLists.txt)
   case $1 in
     src/base) echo "" ;;
-    slurm | hdf5_io | src/engine | src/dist) echo src/base ;;
+    slurm | hdf5_io | src/engine) echo src/base ;;
     src/engine/cpu | src/method) echo src/engine ;;
+    src/dist) echo src/engine/registry ;;
     gpu) echo src/engine/cpu ;;
     src/engine/registry) echo src/engine/cpu gpu ;;
     src/io) echo src/method hdf5_io ;;

@@ -16,7 +16,10 @@ absa_status absa_backend_open(const char *device, absa_backend **out)
     absa_backend *be = absa_xcalloc(1, sizeof *be);
     if (!device || !strcmp(device, "cpu")) absa_backend_cpu_fill(be);
     else if (!strcmp(device, "cpu-guarded")) ABSA_TRY(absa_backend_guarded_fill(be));
-    else if (!strncmp(device, "cuda", 4) && (!device[4] || device[4] == ':')) {
+    else if (!strncmp(device, "cuda", 4) && (!device[4] || device[4] == ':') && absa_cuda_fallback_mode()) {
+        absa_backend_cpu_fill(be); /* TEST ONLY (backend.h): the CPU kernels under the name cuda */
+        be->name = "cuda";
+    } else if (!strncmp(device, "cuda", 4) && (!device[4] || device[4] == ':')) {
 #ifdef ABSA_HAVE_CUDA
         ABSA_TRY(absa_backend_cuda_fill(be, device));
 #else
@@ -29,6 +32,16 @@ absa_status absa_backend_open(const char *device, absa_backend **out)
 cleanup:
     free(be);
     return status;
+}
+
+int absa_cuda_fallback_mode(void)
+{
+    const char *v = getenv("ABSA_TEST_CUDA_FALLBACK");
+    if (!v || !*v) return ABSA_FALLBACK_OFF;
+    static const char *const modes[] = {"never", "fail", "ready", "shared"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, modes[i])) return ABSA_FALLBACK_NEVER + i;
+    ABSA_ABORT("ABSA_TEST_CUDA_FALLBACK=%s: expected never, fail, ready or shared (a test-only switch)", v);
 }
 
 int absa_backend_known(const char *device)

@@ -26,6 +26,9 @@
 
 #define ABSA_NCCL_ID_BYTES 128 /* NCCL_UNIQUE_ID_BYTES */
 
+/* element types of absa_nccl_allreduce_sum (ncclFloat32, ncclFloat64, ncclInt64) */
+enum { ABSA_NCCL_F32 = 0, ABSA_NCCL_F64 = 1, ABSA_NCCL_I64 = 2 };
+
 typedef struct absa_nccl_id {
     char bytes[ABSA_NCCL_ID_BYTES];
 } absa_nccl_id;
@@ -40,9 +43,10 @@ typedef struct absa_nccl_ops {
     int (*destroy)(void *self, void *comm); /* finalize + destroy */
     int (*abort)(void *self, void *comm);   /* a failed or unfinished communicator */
     const char *(*error_string)(void *self, int code);
-    /* recv = sum over ranks of send (count elements, f64 ? double : float) on a CUDA stream */
+    /* recv = sum over ranks of send (count elements of `type`, ABSA_NCCL_F32 / F64 / I64) on a
+     * CUDA stream */
     int (*allreduce_sum)(void *self, void *comm, const void *send, void *recv, size_t count,
-                         int f64, void *stream);
+                         int type, void *stream);
     void *self;
 } absa_nccl_ops;
 
@@ -92,11 +96,12 @@ absa_status absa_nccl_grow(absa_nccl *c, int rank, int nranks, int shared_gpu);
 int absa_nccl_poll(absa_nccl *c);
 /* Whether reductions go through NCCL now (READY), else the host path. */
 int absa_nccl_use_device(const absa_nccl *c);
-/* Sum over the ranks on the device (READY only; asynchronous on `stream`). ABSA_EINVAL with
- * NCCL's message on failure. The exact-sum step gradient (src/base/exact_sum.h: 128-bit wrapping
- * integers) is not a NCCL type: it stays on the host path (docs/gpu.md). */
+/* Sum over the ranks on the device (READY only; asynchronous on `stream`); type ABSA_NCCL_*.
+ * ABSA_EINVAL with NCCL's message on failure. The exact sums (src/base/exact_sum.h: 128-bit wrapping
+ * integers, not a NCCL type) travel as int64 limbs (absa_xsum_to_limbs, ABSA_NCCL_I64;
+ * src/dist/dist_nccl.c, docs/gpu.md). */
 absa_status absa_nccl_allreduce_sum(absa_nccl *c, const void *send, void *recv, size_t count,
-                                    int f64, void *stream);
+                                    int type, void *stream);
 /* One line for the log: "nccl: ready, 4 ranks, generation 3" / "nccl: host path: ..." */
 void absa_nccl_describe(const absa_nccl *c, char *buf, size_t len);
 /* Destroys every communicator (aborts a pending one). */

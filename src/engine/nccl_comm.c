@@ -124,11 +124,11 @@ int absa_nccl_poll(absa_nccl *c)
 }
 
 absa_status absa_nccl_allreduce_sum(absa_nccl *c, const void *send, void *recv, size_t count,
-                                    int f64, void *stream)
+                                    int type, void *stream)
 {
     absa_status status = ABSA_OK;
     ABSA_ASSERT(c->state == ABSA_NCCL_READY, "nccl: allreduce without a ready communicator");
-    const int rc = c->ops.allreduce_sum(c->ops.self, c->comm, send, recv, count, f64, stream);
+    const int rc = c->ops.allreduce_sum(c->ops.self, c->comm, send, recv, count, type, stream);
     if (rc) ABSA_FAIL(ABSA_EINVAL, "ncclAllReduce: %s", nccl_err(c, rc));
 cleanup:
     return status;

@@ -118,7 +118,8 @@ struct absa_backend {
 };
 
 /* Opening a backend by name is the registry's (src/engine/registry/backend_registry.c, above
- * engine/cpu and gpu/): engine code never calls these three, it gets the backend in the model.
+ * engine/cpu and gpu/): engine code never calls the four below (names, open, fallback mode,
+ * known); it gets the backend in the model.
  * Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
  * takes "cuda" and "cuda:N" (absa_backend_known). */
 extern const char *const absa_backend_names[];

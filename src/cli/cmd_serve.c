@@ -38,7 +38,9 @@ static void serve_help(void)
            "Clients authenticate at a TCP front door on --listen (HMAC-SHA256 challenge with the\n"
            "shared secret) before they get the UCX worker's address. UCX's network transports use\n"
            "the interface of --listen unless UCX_NET_DEVICES is set. Clients connect with\n"
-           "--data ucx://HOST:PORT.\n",
+           "--data ucx://HOST:PORT. A client on the same node gets shared memory where UCX_TLS\n"
+           "allows it; a dead client is seen through its front-door connection. ABSA_UCX_ERR_MODE=peer\n"
+           "(server and clients) selects UCX's peer error handling instead: tcp only, slower.\n",
            ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX,
            ABSA_DOOR_DEFAULT_MAX_PENDING, ABSA_DOOR_DEFAULT_MAX_PER_PEER, ABSA_UCX_DEFAULT_LEASE_TIMEOUT);
 }

@@ -60,6 +60,7 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
     ucp_config_t *cfg = NULL;
     ucp_address_t *waddr = NULL;
     size_t waddr_len = 0, saddr_len = 0;
+    int peer_err = 0;
     void *saddr = NULL;
     uint8_t token[ABSA_DOOR_TOKEN] = {0};
     absa_ucx_client *c = absa_xcalloc(1, sizeof *c);
@@ -74,6 +75,7 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
     size_t slen = secret ? strlen(secret) : 0;
     if (slen < 1 || slen > ABSA_UCX_MAX_SECRET) ABSA_FAIL(ABSA_EINVAL, "the shared secret must be 1..%d bytes", ABSA_UCX_MAX_SECRET);
     if (strncmp(url, "ucx://", 6)) ABSA_FAIL(ABSA_EINVAL, "'%s': expected ucx://HOST:PORT", url);
+    ABSA_TRY(absa_ucx_err_mode_peer(&peer_err));
     ABSA_TRY(absa_ucx_parse_addr(url, &ss, &sl));
     /* the front door first (ucx_door.h): nothing reaches the server's UCX before it */
     double deadline = absa_now() + ABSA_UCX_CLIENT_TIMEOUT_S;
@@ -108,16 +110,24 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
         }
     }
     c->session_fd = fd; /* stays open: the server closes it when it drops this client */
+    absa_door_keepalive(c->session_fd);
     fd = -1;
     ucp_worker_release_address(c->w, waddr);
     waddr = NULL;
+    /* error mode as the server's (ucx_util.h): NONE by default, so that UCX 1.13 gives tcp its
+     * rendezvous put lane and allows shared memory; the error callback still sees a failed tcp
+     * lane, and the session socket sees a dead server on any lane */
     ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                                         UCP_EP_PARAM_FIELD_ERR_HANDLER,
                           .address = saddr,
-                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_mode = peer_err ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
                           .err_handler = {.cb = absa_ucx_client_ep_err_cb, .arg = c}};
     if ((st = ucp_ep_create(c->w, &ep, &c->ep)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "cannot connect to %s: %s", url, ucs_status_string(st));
+    if (getenv("ABSA_UCX_EP_INFO")) { /* the endpoint's lanes, for tests and docs/ucx.md */
+        fprintf(stderr, "absa: client endpoint:\n");
+        ucp_ep_print_info(c->ep, stderr);
+    }
     {
         sigset_t all, old;
         sigfillset(&all);

@@ -1,7 +1,8 @@
 /* ucx_door.c — the server side of the front door of `absa serve` (ucx_door.h): a non-blocking
  * TCP listener in an epoll set, one small state machine per connection (greeting out, auth in,
  * reply out; then close, or for an admitted client hand the connection to the server as the
- * client's session, which the server closes when it drops the client), a deadline per connection, caps per peer and in total, and the admission
+ * client's session, which the server closes when it drops the client and watches for EOF: the
+ * client is gone), a deadline per connection, caps per peer and in total, and the admission
  * of authenticated clients to the UCX side. Nothing a peer sends reaches UCX before its MAC has
  * been checked. Only compiled with UCX (the build needs OpenSSL libcrypto with it). */
 #define _GNU_SOURCE /* accept4 */
@@ -261,8 +262,8 @@ static int door_check(absa_door *d, door_conn *c)
     uint8_t *r = absa_xcalloc(1, ABSA_DOOR_REPLY_LEN + ABSA_DOOR_MAC + ABSA_DOOR_TOKEN + 4 + d->srv_len);
     size_t rlen = ABSA_DOOR_REPLY_LEN;
     c->phase = DOOR_REPLY;
-    shutdown(c->fd, SHUT_RD);
     if (!absa_door_mac_equal(want, mac)) {
+        shutdown(c->fd, SHUT_RD);
         absa_door_put_head(r, ABSA_DOOR_ST_AUTH_FAILED);
         door_set_out(c, r, rlen);
         door_log(d, 1, c, "refused: authentication failed (wrong secret)");

@@ -90,5 +90,9 @@ absa_status absa_door_auth(int fd, const uint8_t *secret, size_t secret_len, con
  * applies (sa is the wildcard address, the interface is not found, or UCX_NET_DEVICES is set
  * by the user). */
 void absa_door_net_devices(const struct sockaddr *sa, char *buf, size_t cap);
+/* TCP keepalive on a session socket (idle 20 s, then every 5 s, 4 probes: about 40 s): a peer
+ * whose host died or dropped off the network, which sends no FIN or RST, then shows as an error
+ * on the session socket. The data endpoints have no UCX keepalive lane (ucx_util.h, error mode). */
+void absa_door_keepalive(int fd);
 
 #endif

@@ -1,7 +1,8 @@
 /* ucx_door_client.c — the client side of the front door of `absa serve` (ucx_door.h): dial,
  * greeting, HMAC-SHA256 proof of the shared secret (OpenSSL libcrypto), the server's reply
  * checked (its own MAC proves the server knows the secret too), plus the wire helpers both sides
- * share and the choice of UCX network devices from the interface of an address. */
+ * share, the choice of UCX network devices from the interface of an address and the TCP
+ * keepalive of the session sockets. */
 #include "ucx_door.h"
 
 #ifdef ABSA_HAVE_UCX
@@ -12,6 +13,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,3 +244,13 @@ void absa_door_net_devices(const struct sockaddr *sa, char *buf, size_t cap)
 #else
 typedef int absa_ucx_door_client_unused; /* built without UCX */
 #endif
+
+void absa_door_keepalive(int fd)
+{
+    int on = 1, idle = 20, intvl = 5, cnt = 4;
+    /* best effort: without it, the lease timeout still returns a vanished client's leases */
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}

@@ -1,6 +1,7 @@
 /* ucx_server.c — the event loop of `absa serve`: reader and lease manager setup, the UCP
  * context/worker and the front door (ucx_door.c), admitting authenticated clients, blocking progress on the worker event fd plus
- * a signalfd, HELLO timeouts, dropping clients (leases back to the queue, endpoint force-closed)
+ * a signalfd, HELLO timeouts, the clients' front-door sessions (EOF: the client is gone), dropping
+ * clients (leases back to the queue, endpoint force-closed)
  * and an orderly shutdown. Message handling is in ucx_server_msg.c. See ucx_server.h. */
 #include "ucx_server.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -83,16 +85,32 @@ static int absa_srv_admit(void *arg, const char *peer, const void *addr, size_t 
     snprintf(c->addr, sizeof c->addr, "%s", peer);
     memcpy(c->token, token, ABSA_DOOR_TOKEN);
     c->session_fd = fd;
+    /* the session socket is the liveness channel: a killed client's kernel closes it (EOF here),
+     * also where UCX's lanes (shared memory) would not notice; nothing is read from it */
+    absa_door_keepalive(fd);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = c->id};
+    if (epoll_ctl(s->sess_ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        fprintf(stderr, "absa serve: connection from %s failed: epoll: %s\n", c->addr, strerror(errno));
+        free(c);
+        return -1;
+    }
+    /* error callback in both modes (UCX 1.13 calls it for a failed lane whatever the mode);
+     * the mode only decides the lanes: PEER excludes shared memory and tcp's put lane */
     ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                                         UCP_EP_PARAM_FIELD_ERR_HANDLER,
                           .address = addr,
-                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_mode = s->peer_err ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
                           .err_handler = {.cb = absa_srv_ep_err_cb, .arg = s}};
     ucs_status_t st = ucp_ep_create(s->w, &ep, &c->ep);
     if (st != UCS_OK) {
         fprintf(stderr, "absa serve: connection from %s failed: %s\n", c->addr, ucs_status_string(st));
+        epoll_ctl(s->sess_ep, EPOLL_CTL_DEL, fd, NULL);
         free(c);
         return -1;
+    }
+    if (getenv("ABSA_UCX_EP_INFO")) { /* the endpoint's lanes, for tests and docs/ucx.md */
+        fprintf(stderr, "absa serve: client %llu endpoint:\n", (unsigned long long)c->id);
+        ucp_ep_print_info(c->ep, stderr);
     }
     if (s->ncl == s->clcap) {
         s->clcap = s->clcap ? 2 * s->clcap : 16;
@@ -104,13 +122,35 @@ static int absa_srv_admit(void *arg, const char *peer, const void *addr, size_t 
     return 0;
 }
 
+/* session sockets that reported EOF (or bytes, which a client never sends there): stop
+ * watching them; the client is dropped ABSA_SRV_SESSION_GRACE_S later unless it leaves first,
+ * so that what it sent over UCX just before closing (commits, BYE) is still taken */
+#define ABSA_SRV_SESSION_GRACE_S 0.5
+static void absa_srv_session_events(absa_srv *s)
+{
+    struct epoll_event ev[32];
+    int n;
+    while ((n = epoll_wait(s->sess_ep, ev, 32, 0)) > 0) {
+        for (int i = 0; i < n; i++) {
+            absa_srv_client *c = absa_srv_find(s, ev[i].data.u64);
+            if (!c || c->session_fd < 0) continue;
+            epoll_ctl(s->sess_ep, EPOLL_CTL_DEL, c->session_fd, NULL);
+            if (!c->session_eof) c->session_eof = absa_now();
+        }
+        if (n < 32) break;
+    }
+}
+
 static void absa_srv_process_drops(absa_srv *s)
 {
     double timeout = s->o->hello_timeout_s > 0 ? s->o->hello_timeout_s : 10.0, now = absa_now();
+    absa_srv_session_events(s);
     for (size_t i = 0; i < s->ncl; i++) {
         absa_srv_client *c = s->cl[i];
         if (!c->authed && !c->dropping && now - c->t_connect > timeout)
             absa_srv_drop(s, c, 0, "no HELLO within %.0f s", timeout);
+        if (c->session_eof && !c->dropping && now - c->session_eof >= ABSA_SRV_SESSION_GRACE_S)
+            absa_srv_drop(s, c, 0, "connection lost: its front-door session closed");
     }
     for (size_t i = 0; i < s->ncl;) {
         absa_srv_client *c = s->cl[i];
@@ -120,6 +160,7 @@ static void absa_srv_process_drops(absa_srv *s)
             if (n) absa_srv_log(s, "client %llu: %zu leases go back to the queue", (unsigned long long)c->id, n);
             c->leases = c->revoked = 0;
             c->closing = 1;
+            epoll_ctl(s->sess_ep, EPOLL_CTL_DEL, c->session_fd, NULL); /* (fails harmlessly after EOF) */
             close(c->session_fd); /* the client's cue: UCX does not tell it that this endpoint closed */
             c->session_fd = -1;
             ucp_request_param_t p = {.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS, .flags = UCP_EP_CLOSE_FLAG_FORCE};
@@ -171,6 +212,8 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
     absa_door_local(s->door, &ss);
     /* UCX's tcp transport listens on every interface it uses: keep it on the one of --listen */
     absa_door_net_devices((const struct sockaddr *)&ss, dev, sizeof dev);
+    ABSA_TRY(absa_ucx_err_mode_peer(&s->peer_err));
+    if ((s->sess_ep = epoll_create1(EPOLL_CLOEXEC)) < 0) ABSA_FAIL(ABSA_EIO, "epoll_create1: %s", strerror(errno));
     if ((st = ucp_config_read(NULL, NULL, &cfg)) != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_config_read: %s", ucs_status_string(st));
     if (dev[0] && (st = ucp_config_modify(cfg, "NET_DEVICES", dev)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "UCX_NET_DEVICES=%s: %s", dev, ucs_status_string(st));
@@ -245,8 +288,9 @@ static void absa_srv_teardown(absa_srv *s)
 static absa_status absa_srv_loop(absa_srv *s)
 {
     absa_status status = ABSA_OK;
-    struct pollfd pfd[4] = {{.fd = s->efd, .events = POLLIN}, {.fd = s->sfd, .events = POLLIN},
-                            {.fd = s->gfd, .events = POLLIN}, {.fd = absa_door_fd(s->door), .events = POLLIN}};
+    struct pollfd pfd[5] = {{.fd = s->efd, .events = POLLIN}, {.fd = s->sfd, .events = POLLIN},
+                            {.fd = s->gfd, .events = POLLIN}, {.fd = absa_door_fd(s->door), .events = POLLIN},
+                            {.fd = s->sess_ep, .events = POLLIN}};
     double door_at = 0;
     while (!s->stop && !s->fatal) {
         while (ucp_worker_progress(s->w)) {
@@ -271,7 +315,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         ucs_status_t st = ucp_worker_arm(s->w);
         if (st == UCS_ERR_BUSY) continue;
         if (st != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));
-        if (poll(pfd, 4, 250) < 0 && errno != EINTR) ABSA_FAIL(ABSA_EIO, "poll: %s", strerror(errno));
+        if (poll(pfd, 5, 250) < 0 && errno != EINTR) ABSA_FAIL(ABSA_EIO, "poll: %s", strerror(errno));
         if (pfd[1].revents & POLLIN) {
             struct signalfd_siginfo si;
             if (read(s->sfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -291,7 +335,7 @@ absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
     sigset_t set, old;
     memset(s, 0, sizeof *s);
     s->o = o;
-    s->efd = s->sfd = s->gfd = -1;
+    s->efd = s->sfd = s->gfd = s->sess_ep = -1;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
@@ -326,6 +370,7 @@ cleanup:
     absa_srv_teardown(s);
     if (absa_ucx_audit_close(s->audit) != ABSA_OK && status == ABSA_OK) status = ABSA_EIO;
     if (s->sfd >= 0) close(s->sfd);
+    if (s->sess_ep >= 0) close(s->sess_ep);
     absa_lease_mgr_free(s->lm);
     absa_h5reader_close(s->rd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -4,7 +4,9 @@
  * One single-threaded event loop: the front door (ucx_door.h: absa's own TCP listener that
  * authenticates clients and hands them the UCP worker address; UCX listens on no sockaddr) and
  * a UCP worker, blocking on the worker's event fd (ucp_worker_arm + poll, no spinning core), the
- * door's epoll fd and a signalfd (SIGINT/SIGTERM stop the server cleanly). Endpoints use peer error handling: a client that fails, leaves,
+ * door's epoll fd and a signalfd (SIGINT/SIGTERM stop the server cleanly). A dead client is seen
+ * through an endpoint error (error callback; the error mode is ucx_util.h's) or its front-door
+ * session socket (EOF). A client that fails, leaves,
  * times out before HELLO, or sends anything malformed or out of protocol is dropped with one
  * log line and its outstanding leases go back to the queue; other clients are not affected.
  * A client silent for longer than the lease timeout (stopped, hung: a live client's progress

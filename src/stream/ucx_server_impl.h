@@ -18,9 +18,10 @@
 
 typedef struct absa_srv_client {
     uint64_t id;
-    ucp_ep_h ep;           /* to the worker address the client gave the front door, peer error handling */
+    ucp_ep_h ep;           /* to the worker address the client gave the front door (error mode: peer_err) */
     uint8_t token[ABSA_UCX_MAX_SECRET]; /* one-time token from the front door, expected in HELLO */
     int session_fd;        /* the door connection, kept open while the client is; closed on drop */
+    double session_eof;    /* when the session socket reported EOF or bytes (0 = not yet): dropped a grace later */
     int authed;
     int dropping;          /* scheduled for removal (reason in drop_reason) */
     int end_sent;          /* END already answered for epoch end_epoch */
@@ -71,6 +72,8 @@ typedef struct absa_srv {
     ucp_address_t *waddr;  /* this worker's address, handed out by the door */
     size_t waddr_len;
     int efd, sfd;
+    int sess_ep;           /* epoll set of the clients' session sockets (EOF = the client is gone) */
+    int peer_err;          /* endpoints with UCP_ERR_HANDLING_MODE_PEER (ABSA_UCX_ERR_MODE=peer) */
     absa_srv_client **cl;
     size_t ncl, clcap;
     uint64_t next_client;

@@ -110,3 +110,16 @@ cleanup:
     if (fd >= 0) close(fd);
     return status;
 }
+
+absa_status absa_ucx_err_mode_peer(int *peer)
+{
+    const char *v = getenv("ABSA_UCX_ERR_MODE");
+    *peer = 0;
+    if (!v || !*v || !strcmp(v, "none")) return ABSA_OK;
+    if (!strcmp(v, "peer")) {
+        *peer = 1;
+        return ABSA_OK;
+    }
+    absa_errorf("ABSA_UCX_ERR_MODE=%s: expected none or peer", v);
+    return ABSA_EINVAL;
+}

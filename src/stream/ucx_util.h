@@ -23,4 +23,12 @@ void absa_ucx_format_addr(const struct sockaddr *sa, char *buf, size_t cap);
  * (zero-padded); the secret must be 1..ABSA_UCX_MAX_SECRET bytes long. */
 absa_status absa_ucx_load_secret(const char *file, uint8_t out[ABSA_UCX_MAX_SECRET], size_t *len);
 
+/* Which UCP error-handling mode the data endpoints of `absa serve` and its client use
+ * (docs/ucx.md, "Error handling and lanes"): 0 = UCP_ERR_HANDLING_MODE_NONE (the default: UCX 1.13
+ * then gives tcp its rendezvous put lane and allows shared memory; a dead peer is still seen
+ * through the error callback on tcp and through the front door's session socket), 1 =
+ * UCP_ERR_HANDLING_MODE_PEER (ABSA_UCX_ERR_MODE=peer: the earlier setting, tcp only, no
+ * rendezvous lane). ABSA_UCX_ERR_MODE other than "", "none" or "peer" is an error. */
+absa_status absa_ucx_err_mode_peer(int *peer);
+
 #endif

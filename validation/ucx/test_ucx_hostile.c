@@ -71,10 +71,12 @@ static int hx_connect(hx *x, const char *url, const char *secret)
         x->auth_failed = st == ABSA_EINVAL && strstr(absa_last_error(), "authentication failed");
         goto done;
     }
+    int peer = 0; /* the server's error mode (ucx_util.h): an endpoint of the other mode gets other lanes */
+    if (absa_ucx_err_mode_peer(&peer) != ABSA_OK) goto done;
     ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
                                         UCP_EP_PARAM_FIELD_ERR_HANDLER,
                           .address = sa,
-                          .err_mode = UCP_ERR_HANDLING_MODE_PEER,
+                          .err_mode = peer ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
                           .err_handler = {.cb = hx_err, .arg = x}};
     rc = ucp_ep_create(x->w, &ep, &x->ep) == UCS_OK ? 0 : -1;
     x->session = fd;

@@ -1,0 +1,80 @@
+#!/bin/bash
+# test_ucx_lanes.sh SERVE_BIN BENCH_UCX DIR — which UCX lanes the data endpoints of `absa serve`
+# and its client get (ABSA_UCX_EP_INFO=1 prints ucp_ep_print_info of each), and that a client on
+# shared-memory lanes is still seen to die (docs/ucx.md, "Error handling and lanes"):
+#  1. UCX_TLS=tcp: both endpoints have a tcp lane marked rma_bw (rendezvous by tcp put-zcopy).
+#     Endpoints created from a worker address with UCP_ERR_HANDLING_MODE_PEER get none in UCX 1.13
+#     (tcp's memory domain cannot invalidate), which is what cost the front door its throughput.
+#  2. ABSA_UCX_ERR_MODE=peer: the earlier mode is still available: no rma_bw lane, a keepalive lane.
+#  3. UCX_TLS=tcp,sm,self: the active messages go over shared memory (sysv or posix), not tcp.
+#  4. There, a SIGKILLed client is dropped through its front-door session ("connection lost")
+#     and a second client streams afterwards.
+#  5. ABSA_UCX_ERR_MODE=bogus: one-line error, exit 1.
+set -u
+serve=$1
+bench=$2
+W=$(mktemp -d "$3/ucx_lanes.XXXXXX")
+. "$(dirname "$0")/../tools/testlib.sh"
+export UCX_NET_DEVICES=lo UCX_WARN_UNUSED_ENV_VARS=n UCX_TCP_CM_REUSEADDR=y ABSA_SECRET=lanes-test-secret
+srv=
+cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; rm -rf "$W"; }
+trap cleanup EXIT
+"$bench" fixture "$W/d.h5" 2000 3 64 64 >/dev/null || { echo "cannot make the fixture"; exit 1; }
+
+start() { # start TAG: a server with the current environment; URL in $url
+    rm -f "$W/addr"
+    "$serve" serve --data "$W/d.h5" --address-file "$W/addr" --batch-max 200 >"$W/srv.$1" 2>&1 &
+    srv=$!
+    for _ in $(seq 200); do [ -s "$W/addr" ] && break; sleep 0.05; done
+    url=$(cat "$W/addr" 2>/dev/null)
+}
+stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; srv=; }
+# lane lines of the first endpoint block in FILE (ucp_ep_print_info: "#   lane[i]: ... tcp/lo ... rma_bw#0 am ...")
+lanes() { grep -A12 "$2" "$1" | grep 'lane\['; }
+
+# 1. tcp, default mode: an rma_bw lane on both sides
+export ABSA_UCX_EP_INFO=1 UCX_TLS=tcp
+start tcp
+"$bench" stream "$url" 85 1 >"$W/out" 2>"$W/cli.tcp" && ok "tcp: a client streams" || bad "tcp: a client streams"
+stop
+lanes "$W/srv.tcp" "client 1 endpoint" | grep -q 'tcp/.*rma_bw' && ok "tcp: the server's endpoint has a tcp rma_bw lane" ||
+    { bad "tcp: the server's endpoint has a tcp rma_bw lane"; cat "$W/srv.tcp"; }
+lanes "$W/cli.tcp" "client endpoint" | grep -q 'tcp/.*rma_bw' && ok "tcp: the client's endpoint has a tcp rma_bw lane" ||
+    { bad "tcp: the client's endpoint has a tcp rma_bw lane"; cat "$W/cli.tcp"; }
+
+# 2. ABSA_UCX_ERR_MODE=peer: the earlier lanes
+ABSA_UCX_ERR_MODE=peer start peer
+ABSA_UCX_ERR_MODE=peer "$bench" stream "$url" 85 1 >"$W/out" 2>"$W/cli.peer" && ok "peer: a client streams" ||
+    bad "peer: a client streams"
+stop
+l=$(lanes "$W/srv.peer" "client 1 endpoint")
+if echo "$l" | grep -q keepalive && ! echo "$l" | grep -q rma_bw; then ok "peer: keepalive lane, no rma_bw lane"; else
+    bad "peer: keepalive lane, no rma_bw lane"; echo "$l"; fi
+
+# 3. shared memory allowed: active messages over sysv/posix
+export UCX_TLS=tcp,sm,self
+start shm
+"$bench" stream "$url" 85 1 >"$W/out" 2>"$W/cli.shm" && ok "shm: a client streams" || bad "shm: a client streams"
+l=$(lanes "$W/srv.shm" "client 1 endpoint")
+if echo "$l" | grep -E '(sysv|posix)/.* am( |$)' >/dev/null && ! echo "$l" | grep -q 'tcp/'; then
+    ok "shm: the active-message lane is shared memory, no tcp lane"; else bad "shm: the active-message lane is shared memory"; echo "$l"; fi
+
+# 4. a client on shared memory SIGKILLed while streaming: dropped, and the server serves the next one
+"$bench" stream "$url" 85 30 >/dev/null 2>&1 &
+victim=$!
+sleep 1.5
+kill -9 $victim
+wait $victim 2>/dev/null
+for _ in $(seq 60); do grep -q "client 2 .*dropped: connection lost" "$W/srv.shm" && break; sleep 0.05; done
+grep -q "client 2 .*dropped: connection lost" "$W/srv.shm" && ok "shm: the killed client is dropped within 3 s" ||
+    { bad "shm: the killed client is dropped within 3 s"; cat "$W/srv.shm"; }
+"$bench" stream "$url" 85 1 >"$W/out" 2>&1 && grep -q 'batches=[1-9]' "$W/out" && ok "shm: the next client streams" ||
+    { bad "shm: the next client streams"; cat "$W/out"; }
+kill -0 "$srv" 2>/dev/null && ok "shm: the server is still running" || bad "shm: the server is still running"
+stop
+
+# 5. a bad ABSA_UCX_ERR_MODE
+unset ABSA_UCX_EP_INFO
+expect_fail "ABSA_UCX_ERR_MODE=bogus: one-line error" "ABSA_UCX_ERR_MODE=bogus" \
+    env ABSA_UCX_ERR_MODE=bogus "$serve" serve --data "$W/d.h5" --address-file "$W/addr"
+tally

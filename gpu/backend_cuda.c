@@ -1,11 +1,11 @@
-/* backend_cuda.c — the CUDA backend: the backend table of src/backend.h filled with the launchers
+/* backend_cuda.c — the CUDA backend: the backend table of src/engine/backend.h filled with the launchers
  * of gpu_layers.h (cuDNN conv, cuBLAS linear, own kernels), device memory through gpu_ctx.h, and
  * the vector operations, SGD, loss and BN-statistics entries on the GPU. Every buffer the engine
  * gets from this backend is device memory; labels arrive in host memory and are uploaded per call
  * (N ints). Large host-to-device copies (the batches) go through two pinned staging buffers and
  * a copy stream (cudaMemcpyAsync, ordered by events), so the host does not wait for them. The
  * allreduce entry stages the buffer through host memory for the distributed layer's (MPI)
- * function; the exact sums reach NCCL through src/dist_nccl.c, which uses the `stream` and
+ * function; the exact sums reach NCCL through src/dist/dist_nccl.c, which uses the `stream` and
  * `device_id` entries (docs/gpu.md).
  * Device: "cuda" (under Open MPI: the GPU of the local rank, OMPI_COMM_WORLD_LOCAL_RANK modulo the
  * device count; else 0) or "cuda:N". No device: a one-line error from absa_backend_open. */

@@ -1,4 +1,4 @@
-/* bn.cu — batch norm on the GPU (mirrors src/bn.c / bn_impl.h, whose header has the formulas):
+/* bn.cu — batch norm on the GPU (mirrors src/engine/cpu/bn.c / bn_impl.h, whose header has the formulas):
  * one block per channel; every per-channel sum accumulates in double in a fixed tree
  * (absa_block_sum), the per-channel coefficients are computed exactly as the CPU computes them
  * and rounded to T, then one elementwise sweep. Train mode differentiates through the batch

@@ -1,4 +1,4 @@
-/* conv.cu — conv2d on the GPU through cuDNN (mirrors src/conv.c). The four passes are composed
+/* conv.cu — conv2d on the GPU through cuDNN (mirrors src/engine/cpu/conv.c). The four passes are composed
  * from the three cuDNN calls, absa's overwrite/accumulate modes mapped onto cuDNN's beta:
  *   forward      y   = conv(x, W) [beta 0]                      + b    (own bias kernel)
  *   backward     dx  = or += convT(dy, W) [beta 0 if dx_set],   dW += corr(dy, x) [beta 1],

@@ -1,4 +1,4 @@
-/* gpu_layers.h — launchers of the CUDA back end, one per CPU kernel of src/layers.h, with the
+/* gpu_layers.h — launchers of the CUDA back end, one per CPU kernel of src/engine/layers.h, with the
  * CPU name prefixed absa_gpu_ and the context first. Every pointer is DEVICE memory (labels too);
  * the conventions are exactly those of layers.h (forward/R-forward overwrite, backward/R-backward
  * accumulate except dx_set / set flags, NULL skips an output or means a zero input). Calls are

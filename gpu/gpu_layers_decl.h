@@ -82,7 +82,7 @@ void ABSA_GPU_FN(xent_rbackward)(absa_gpu_ctx *g, int N, int K, const ABSA_T *p,
 int ABSA_GPU_FN(xent_correct)(absa_gpu_ctx *g, int N, int K, const ABSA_T *z,
                               const int32_t *labels);
 
-/* flat vectors (optim.cu): SGD with torch.optim.SGD semantics (src/optim.h), and the vector
+/* flat vectors (optim.cu): SGD with torch.optim.SGD semantics (src/method/optim.h), and the vector
  * operations of power iteration. dot waits and returns a double accumulated in a fixed order
  * (64 blocks of fixed extent, then a tree): the same bits on every run. */
 /* the hyper-parameters in float, as the CPU step computes them (damp = 1 - dampening) */

@@ -1,4 +1,4 @@
-/* linear.cu — the linear layer on the GPU through cuBLAS (mirrors src/linear.c). Row-major
+/* linear.cu — the linear layer on the GPU through cuBLAS (mirrors src/engine/cpu/linear.c). Row-major
  * y[N,out] = x[N,in] W^T + b is, column-major, y^T = W x^T: gemm(T, N). The handle is in
  * CUBLAS_PEDANTIC_MATH (gpu_ctx.cu): strict FP32/FP64, no TF32. Bias as the CPU does it: y is
  * filled with b and the GEMM adds with beta 1; bias gradients are column sums in double (one

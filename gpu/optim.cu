@@ -1,5 +1,5 @@
-/* optim.cu — flat-vector operations on the GPU (mirrors src/optim.c and the vector loops of
- * src/curvature.c): the SGD step with torch.optim.SGD semantics (same float expressions as the
+/* optim.cu — flat-vector operations on the GPU (mirrors src/method/optim.c and the vector loops of
+ * src/method/curvature.c): the SGD step with torch.optim.SGD semantics (same float expressions as the
  * CPU), and dot / axpy / scale / fill for power iteration. dot is deterministic: 64 blocks of
  * 256 threads, each thread a fixed strided set of elements, each block a fixed tree, then one
  * block sums the 64 partials in a fixed tree — accumulation in double throughout. */

@@ -1,5 +1,5 @@
 /* pointwise.cu — ReLU, residual add and global average pool on the GPU (mirrors
- * src/pointwise.c): one thread per element (grid-stride), the same expressions as the CPU, so
+ * src/engine/cpu/pointwise.c): one thread per element (grid-stride), the same expressions as the CPU, so
  * the results are bitwise the CPU's (average pool: one thread per plane, serial double sum in
  * the CPU's order). ReLU: y = x > 0 ? x : 0 (NaN passes), backward mask x <= 0 -> 0. */
 #include "gpu_common.cuh"

@@ -1,4 +1,4 @@
-/* pool.cu — max-pool on the GPU (mirrors src/pool.c, PyTorch floor mode, -inf padding, ties
+/* pool.cu — max-pool on the GPU (mirrors src/engine/cpu/pool.c, PyTorch floor mode, -inf padding, ties
  * keep the first maximum, NaN wins). Forward: one thread per output, the CPU's row-major scan.
  * Backward: windows overlap when s < k, so instead of a scatter (atomics, completion order) each
  * input element gathers the dy of the outputs whose argmax it is, in ascending output order —

@@ -1,4 +1,4 @@
-/* xent.cu — softmax cross-entropy on the GPU (mirrors src/xent.c): one thread per row with the
+/* xent.cu — softmax cross-entropy on the GPU (mirrors src/engine/cpu/xent.c): one thread per row with the
  * CPU's per-row arithmetic (max, sum of exp in double, p rounded once); the per-row losses and
  * the correct-prediction count are summed by one block in a fixed tree (deterministic; the
  * order differs from the CPU's row order, so the mean loss agrees to rounding, not bitwise).

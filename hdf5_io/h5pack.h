@@ -136,7 +136,7 @@ void absa_h5_close_all(hid_t f, int discard);
 /* Silence / restore HDF5's automatic error stack printing. */
 void absa_h5_quiet(void);
 
-/* IDX parsing shared by the packer and src/dataset.c (gzipped or plain files through zlib):
+/* IDX parsing shared by the packer and src/io/dataset.c (gzipped or plain files through zlib):
  * absa_gz_read reads up to n bytes (*got = how many arrived before EOF; a corrupt stream is
  * ABSA_EFORMAT); absa_idx_header checks the magic (unsigned bytes, ndim dimensions) and reads the
  * big-endian dimensions, *hdr_bytes = 4 + 4*ndim. Messages name the file. */

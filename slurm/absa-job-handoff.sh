@@ -1,6 +1,6 @@
 # absa-job-handoff.sh — allocation policy ABSA_ALLOC=handoff of the absa job scripts: grow beyond
 # the Slurm job by handing the run over to a bigger job. Sourced by absa-job-lib.sh; guide:
-# docs/slurm.md ("Allocation policy"). Protocol files in $ABSA_RUN_DIR/handoff (src/train_handoff.c):
+# docs/slurm.md ("Allocation policy"). Protocol files in $ABSA_RUN_DIR/handoff (src/train/train_handoff.c):
 #   want.JOBID  the trainer of JOBID wants RANKS ranks, more than the job holds: this script renders
 #               the next job from the same template (same layout, training component sized for
 #               RANKS, same run directory) and submits it; training goes on meanwhile

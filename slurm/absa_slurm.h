@@ -119,7 +119,6 @@ void absa_slurm_mpirun_exports(FILE *f, const absa_slurm_env *e, const absa_slur
  * group-readable secret. */
 absa_status absa_slurm_write_secret(const char *path, size_t nbytes);
 
-/* ---- command line (cmd_slurm.c): `absa slurm` / the absa-slurm helper ---- */
-int absa_cmd_slurm(int argc, char **argv);
+/* The command line (`absa slurm`, the absa-slurm helper) is src/cli/cmd_slurm.c (cli.h). */
 
 #endif

@@ -13,12 +13,12 @@ absa_fuzz() {
   out=${ABSA_FUZZ_BUILD:-/tmp/absa_${name}_build}
   mkdir -p "$out" "$here/$corpus" "$here/$crashes"
   [ -n "$(ls -A "$here/$corpus")" ] || /usr/bin/python3 "$here/$seeds"
-  srcs=
-  for f in "$@"; do srcs="$srcs $root/$f"; done
+  srcs= incs="-I$root/src/base" # each source's own folder is on the include path (its layer)
+  for f in "$@"; do srcs="$srcs $root/$f"; incs="$incs -I$(dirname "$root/$f")"; done
   # shellcheck disable=SC2086
   clang-14 -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
     -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DABSA_VERSION=\"fuzz\" \
-    -I"$root/src" -I"$root/hdf5_io" $(pkg-config --cflags hdf5-serial) $srcs \
+    $incs $(pkg-config --cflags hdf5-serial) $srcs \
     -o "$out/$name" $(pkg-config --libs hdf5-serial zlib) \
     -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5_hl -lm
   "$out/$name" -max_total_time="$secs" -max_len="$maxlen" -rss_limit_mb=2048 -timeout=10 \

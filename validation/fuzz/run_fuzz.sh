@@ -7,4 +7,4 @@ set -eu
 ABSA_FUZZ_BUILD=${ABSA_FUZZ_BUILD:-/tmp/absa_fuzz_build}
 absa_fuzz fuzz_parsers corpus crashes make_seeds.py 20000 "${1:-60}" \
   validation/fuzz/fuzz_parsers.c hdf5_io/h5writer.c hdf5_io/h5util.c hdf5_io/pack_idx.c \
-  hdf5_io/pack_cifar.c hdf5_io/cifar_py.c hdf5_io/h5safe.c src/absa_error.c
+  hdf5_io/pack_cifar.c hdf5_io/cifar_py.c hdf5_io/h5safe.c src/base/absa_error.c

@@ -1,5 +1,5 @@
-/* ucx_fuzz.c — libFuzzer target for the `absa serve` wire protocol (src/ucx_proto.c) and the
- * lease bookkeeping (src/ucx_lease.c). Byte 0 selects the mode (value mod 3):
+/* ucx_fuzz.c — libFuzzer target for the `absa serve` wire protocol (src/stream/ucx_proto.c) and the
+ * lease bookkeeping (src/stream/ucx_lease.c). Byte 0 selects the mode (value mod 3):
  *   0  server side: bytes 2.. are split at byte 1 into an AM header and payload, decoded as a
  *      client message; HELLO secrets are compared, SEEK payloads validated and applied to a
  *      lease manager (what the server does with them);

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ucx_make_seeds.py — seed corpus for ucx_fuzz.c (validation/fuzz/ucx_corpus/): one valid
 message of every type in both directions (framed as the fuzz target expects: mode byte, split
-byte, AM header, payload) and a few lease-operation scripts. Layouts: src/ucx_proto.c."""
+byte, AM header, payload) and a few lease-operation scripts. Layouts: src/stream/ucx_proto.c."""
 import os
 import struct
 

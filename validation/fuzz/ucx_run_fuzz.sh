@@ -7,5 +7,5 @@ set -eu
 . "$(cd "$(dirname "$0")" && pwd)/fuzz_common.sh"
 ABSA_FUZZ_BUILD=${ABSA_FUZZ_BUILD:-/tmp/absa_ucx_fuzz_build}
 absa_fuzz ucx_fuzz ucx_corpus ucx_crashes ucx_make_seeds.py 4096 "${1:-60}" \
-  validation/fuzz/ucx_fuzz.c src/ucx_proto.c src/ucx_lease.c src/absa_error.c hdf5_io/h5augment.c \
+  validation/fuzz/ucx_fuzz.c src/stream/ucx_proto.c src/stream/ucx_lease.c src/base/absa_error.c hdf5_io/h5augment.c \
   hdf5_io/h5reader.c hdf5_io/h5util.c

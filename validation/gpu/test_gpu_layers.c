@@ -1,5 +1,5 @@
 /* test_gpu_layers.c — every CUDA layer launcher (gpu/gpu_layers.h) against the CPU kernels it
- * mirrors (src/layers.h, the specification): each layer x its four passes x overwrite (NaN
+ * mirrors (src/engine/layers.h, the specification): each layer x its four passes x overwrite (NaN
  * prefill: an element not written shows up) and accumulate (random prefill), plus the
  * loss, the vector operations and the SGD step. float64: rel err <= 1e-12 (the wiring is exact
  * up to summation order); float32: <= 1e-5 (cuDNN's algorithms differ from the CPU engines).
@@ -34,7 +34,7 @@ static uint64_t rng = 2026;
 #undef ABSA_SFX
 #undef TOL
 
-/* SGD: the CPU's absa_sgd_step loop (src/optim.c) written out on host floats */
+/* SGD: the CPU's absa_sgd_step loop (src/method/optim.c) written out on host floats */
 static void t_sgd(absa_gpu_ctx *g)
 {
     const size_t n = 777;

@@ -1,4 +1,4 @@
-/* test_nccl_state.c — the NCCL rebuild-on-growth state machine (gpu/nccl_comm.c) with the NCCL
+/* test_nccl_state.c — the NCCL rebuild-on-growth state machine (src/engine/nccl_comm.c) with the NCCL
  * and MPI calls faked (nccl_comm.h's two tables): no GPU, NCCL or MPI needed. One process plays
  * one rank; the fake host reduction mixes in the "other ranks'" value the test sets. Checks:
  * only rank 0 makes the id and every rank gets it by broadcast; reductions stay on the host path

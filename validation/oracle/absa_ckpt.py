@@ -1,6 +1,6 @@
 """absa_ckpt.py -- read and write absa's HDF5 checkpoint format from PyTorch (h5py).
 
-The format (docs/checkpoints.md, src/checkpoint.c):
+The format (docs/checkpoints.md, src/io/checkpoint.c):
     /                 attrs format_version=1, model, input_shape=[C,H,W], num_classes, absa_version
     /model/<name>     one dataset per state_dict entry (float32; num_batches_tracked int64 scalar)
     /optimizer        attrs lr, momentum, dampening, weight_decay, nesterov, has_momentum, step

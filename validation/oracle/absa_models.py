@@ -1,12 +1,12 @@
 """absa_models.py -- the PyTorch twin of every absa model (the oracle's reference).
 
-Module names, registration order and layouts match the C models exactly (src/models.c), so
+Module names, registration order and layouts match the C models exactly (src/engine/registry/models.c), so
 `model.state_dict()` has the same names/shapes as the C state_dict table and
 `torch.nn.utils.parameters_to_vector(model.parameters())` equals the C parameter arena.
 
     build_model(name, C, H, W, num_classes=10) -> nn.Module       name in MODEL_NAMES
 
-The HDF5 checkpoint format shared with src/checkpoint.c (docs/checkpoints.md) is read and
+The HDF5 checkpoint format shared with src/io/checkpoint.c (docs/checkpoints.md) is read and
 written by absa_ckpt.py.
 """
 import torch

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_train_handoff.sh — the trainer's side of the Slurm hand-off (absa train --handoff, issue 15;
-# src/train_handoff.c) without Slurm, on tiny mlp runs of one process:
+# src/train/train_handoff.c) without Slurm, on tiny mlp runs of one process:
 #  1. a trainer with --handoff that finds another job's `ready` stops after its next step, writes a
 #     mid-epoch checkpoint, the "released" record and go.<that job>; the trainer of that job
 #     (--handoff-wait) resumes from it; the final test loss and accuracy are bitwise those of a run

@@ -7,7 +7,7 @@
  *   - a random schedule of grants, commits, releases, clock steps, touches and expiries against
  *     the test's own record of when each lease's owner was last heard from: exactly the silent
  *     leases are revoked, and every position is committed exactly once in every epoch;
- *   - the audit (src/ucx_audit.c): a seek back to a checkpoint writes a rewind line for exactly
+ *   - the audit (src/stream/ucx_audit.c): a seek back to a checkpoint writes a rewind line for exactly
  *     the commits made after it, their second commits are marked "redo", and the lineage
  *     (commits minus rewinds) holds each sample once per epoch. */
 #include <stdio.h>

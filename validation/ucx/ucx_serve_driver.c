@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int absa_cmd_serve(int argc, char **argv); /* src/cmd_serve.c */
+int absa_cmd_serve(int argc, char **argv); /* src/cli/cmd_serve.c */
 
 int main(int argc, char **argv)
 {

@@ -70,7 +70,7 @@ ucxt_shared *ucxt_shared_new(int k);
 pid_t ucxt_spawn_client(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_shared *sh);
 /* wait for a client process; returns its exit code (or 128+signal) */
 int ucxt_wait_pid(pid_t pid, double timeout_s);
-/* count audit lines per (epoch, id) in the lineage (commits minus rewinds, src/ucx_audit.h):
+/* count audit lines per (epoch, id) in the lineage (commits minus rewinds, src/stream/ucx_audit.h):
  * returns the number of epochs in which every sample is committed exactly once (consecutive
  * from epoch 0), and sets *lines (commit lines, re-deliveries included) and *dups (samples seen
  * more than once in some epoch). counts may be NULL, else gets [max_epochs * n] counts. */

@@ -35,7 +35,7 @@
 #            micro-batches, and although the step at which spawned ranks join depends on timing
 #            (so rank 0 runs a different share of the micro-batches in each run), every step loss,
 #            the test accuracies and the final weights and momentum are bitwise equal: the step's
-#            gradient and loss are exact sums (src/exact_sum.h), independent of the grouping
+#            gradient and loss are exact sums (src/base/exact_sum.h), independent of the grouping
 #            (they used to differ by 2e-8..1e-3 relative, from run to run)
 # Exit 0 pass, 1 fail, 77 skip.
 set -u

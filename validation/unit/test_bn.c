@@ -1,4 +1,4 @@
-/* test_bn.c — batch-norm kernels (src/bn.c) against PyTorch values, closed forms and central
+/* test_bn.c — batch-norm kernels (src/engine/cpu/bn.c) against PyTorch values, closed forms and central
  * finite differences in double, in train and eval mode:
  *  - forward, running-stat update, backward, R-forward and R-backward against numbers produced
  *    once by torch 1.13 (BatchNorm2d, autograd, torch.autograd.functional.jvp) for a tiny input;

@@ -1,4 +1,4 @@
-/* test_checkpoint.c — HDF5 checkpoints (src/checkpoint.c): bit-exact round trip of all four
+/* test_checkpoint.c — HDF5 checkpoints (src/io/checkpoint.c): bit-exact round trip of all four
  * models with optimizer and training state, peek, and every failure path: a checkpoint of
  * another model or input shape (one-line report of shapes, missing and unexpected names), a
  * truncated file, a non-HDF5 file, a missing file, a newer format version, non-finite weights,

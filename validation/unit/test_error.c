@@ -1,4 +1,4 @@
-/* test_error.c — the tier-2 error messages of src/absa_error.c: a message formatted from the
+/* test_error.c — the tier-2 error messages of src/base/absa_error.c: a message formatted from the
  * current message (absa_errorf("...%s", absa_last_error()), the pattern that used to produce
  * "bad.cfg:2: bad.cfg:2: ion 'bogus'"), absa_error_prefix / ABSA_FAIL_CTX, one-line folding and
  * truncation of long messages. */

@@ -1,4 +1,4 @@
-/* test_exact_sum.c — the trainer's order-independent sums (src/exact_sum.h):
+/* test_exact_sum.c — the trainer's order-independent sums (src/base/exact_sum.h):
  *  - sums of the same float addends (gradients of very different magnitudes and signs, with
  *    cancellation) in forward, reverse, shuffled order and split into R partial sums that are then
  *    combined (as ranks do with the 128-bit allreduce) have the same bits, where plain float

@@ -1,4 +1,4 @@
-/* test_pointwise.c — ReLU, residual add and global average pool (src/pointwise.c):
+/* test_pointwise.c — ReLU, residual add and global average pool (src/engine/cpu/pointwise.c):
  *  - ReLU: forward closed form (0 at x <= 0, NaN passes as torch.relu), the derivative at 0 is
  *    0 (PyTorch), backward by FD of <r, relu(x)>, R-forward by FD of the forward along Rx,
  *    R-backward by FD of the backward map (x, dy) -> mask(x)*dy along (Rx, Rdy), with inputs

@@ -1,4 +1,4 @@
-/* test_pool.c — max-pool kernels and absa_pool_cfg_init (src/pool.c):
+/* test_pool.c — max-pool kernels and absa_pool_cfg_init (src/engine/cpu/pool.c):
  *  - geometry: output sizes of PyTorch's floor-mode formula, impossible geometry rejected;
  *  - forward (values and argmax) against a naive reference for k2s2p0, k3s2p0 (13x13 -> 6x6),
  *    k3s2p1, a non-square image and a size large enough to take the OpenMP path;

@@ -1,4 +1,4 @@
-/* test_xent.c — softmax cross-entropy kernels (src/xent.c):
+/* test_xent.c — softmax cross-entropy kernels (src/engine/cpu/xent.c):
  *  - loss, gradient and R-backward against values produced once by PyTorch (incl. logits ~800
  *    where a naive exp overflows);
  *  - loss and softmax against the closed form mean(log sum exp z - z_label); shift invariance;

@@ -1,4 +1,4 @@
-/* test_xlimb.c — the int64 limbs of the exact sums (src/exact_sum.h: absa_xsum_to_limbs /
+/* test_xlimb.c — the int64 limbs of the exact sums (src/base/exact_sum.h: absa_xsum_to_limbs /
  * absa_xsum_from_limbs), the form in which the 128-bit gradient and Hv sums go through NCCL
  * (ncclInt64, ncclSum) on the device path (docs/gpu.md). Against the wrapping 128-bit sum, which
  * is what the MPI host path computes:

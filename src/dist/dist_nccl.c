@@ -1,5 +1,5 @@
 /* dist_nccl.c — device reductions of the distributed layer (see dist_nccl.h, docs/gpu.md): the
- * NCCL rebuild state machine of gpu/nccl_comm.c driven over the active MPI communicator, and the
+ * NCCL rebuild state machine of src/engine/nccl_comm.c driven over the active MPI communicator, and the
  * exact 128-bit sums through NCCL as int64 limbs (exact_sum.h: split, ncclInt64 sum, recombined
  * modulo 2^128: the bits of the MPI 128-bit sum). NCCL is reached only through the absa_nccl_ops
  * table: the real one (gpu/nccl_ops.c, CUDA builds) or, under the TEST-ONLY switch

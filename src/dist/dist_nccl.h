@@ -2,7 +2,7 @@
  * backend under MPI, the exact sums (the step gradient and the power iteration's Hv, 128-bit
  * fixed point, exact_sum.h) go through NCCL as int64 limbs once every rank reports the current
  * communicator ready, through host memory and MPI before that and whenever NCCL cannot be used.
- * NCCL cannot add ranks, so every growth builds a new communicator (gpu/nccl_comm.h: rank 0's
+ * NCCL cannot add ranks, so every growth builds a new communicator (src/engine/nccl_comm.h: rank 0's
  * ncclUniqueId broadcast over the merged MPI communicator, a non-blocking init on every rank,
  * a collective poll at step boundaries, then the old communicator is destroyed). The result has
  * the same bits on either path, so the moment NCCL becomes ready changes nothing but speed. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "absa_slurm.h"
+#include "cli.h"
 #include "cli_util.h"
 
 #define CMD "slurm"

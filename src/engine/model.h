@@ -92,7 +92,9 @@ typedef struct absa_model {
     double hvp_scale, hvp_loss;
 } absa_model;
 
-/* Names accepted by absa_model_create ("mlp", "lenet", "c1", "resnet20"), NULL-terminated. */
+/* The models by name are the registry's (src/engine/registry/models.c, above the backends):
+ * engine code never calls these three.
+ * Names accepted by absa_model_create ("mlp", "lenet", "c1", "resnet20"), NULL-terminated. */
 extern const char *const absa_model_names[];
 
 /* Build a model for inputs C x H x W and n_classes outputs. Parameters are zero until

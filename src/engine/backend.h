@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "absa_error.h"
 
@@ -100,15 +101,15 @@ struct absa_backend {
                           double scale, float *dz);
     void (*xent_rbackward)(absa_backend *be, int N, int K, const float *p, const float *Rz, double scale,
                            float *Rdz);
-    /* batch-norm running statistics over several ranks (model_bn.c): acc (host, double) +=
-     * w * bufs; bufs = decay * bn0 + acc */
+    /* batch-norm running statistics over several ranks (model_exec.c, absa_model_bn_merge):
+     * acc (host, double) += w * bufs; bufs = decay * bn0 + acc */
     void (*bn_accumulate)(absa_backend *be, size_t n, double w, const float *bufs, double *acc);
     void (*bn_merge)(absa_backend *be, size_t n, double decay, const float *bn0, const double *acc,
                      float *bufs);
     /* sum buf over the ranks with the distributed layer's fn (the backend stages host memory) */
     void (*allreduce)(absa_backend *be, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx);
     void (*sync)(absa_backend *be);         /* (optional) wait for queued work */
-    /* Device reductions (src/dist_nccl.c; both optional, NULL on host-memory backends): the CUDA
+    /* Device reductions (src/dist/dist_nccl.c; both optional, NULL on host-memory backends): the CUDA
      * stream collective libraries (NCCL) enqueue on, and a name of the device unique on its host
      * (CUDA: the PCI bus id) to find ranks that share one. */
     void *(*stream)(absa_backend *be);
@@ -116,23 +117,33 @@ struct absa_backend {
     void (*destroy)(absa_backend *be);      /* (optional) release ctx */
 };
 
-/* Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
+/* Opening a backend by name is the registry's (src/engine/registry/backend_registry.c, above
+ * engine/cpu and gpu/): engine code never calls the four below (names, open, fallback mode,
+ * known); it gets the backend in the model.
+ * Device names accepted by absa_backend_open ("cpu", "cpu-guarded"), NULL-terminated; it also
  * takes "cuda" and "cuda:N" (absa_backend_known). */
 extern const char *const absa_backend_names[];
 
 /* A new backend instance for a device name; ABSA_EINVAL (message recorded) when unknown.
  * TEST ONLY: with ABSA_TEST_CUDA_FALLBACK set (never|fail|ready|shared, absa_cuda_fallback_mode),
  * "cuda" and "cuda:N" open the CPU kernels under the name "cuda" (no GPU needed) and the
- * distributed layer uses a fake NCCL (src/dist_nccl.c) that never becomes ready, fails its init,
+ * distributed layer uses a fake NCCL (src/dist/dist_nccl.c) that never becomes ready, fails its init,
  * becomes ready (reducing over MPI) or reports every rank on one GPU. Never for production. */
 absa_status absa_backend_open(const char *device, absa_backend **out);
-void absa_backend_close(absa_backend *be);
 /* The ABSA_TEST_CUDA_FALLBACK mode: 0 = off, else ABSA_FALLBACK_* (an unknown value aborts). */
 enum { ABSA_FALLBACK_OFF = 0, ABSA_FALLBACK_NEVER, ABSA_FALLBACK_FAIL, ABSA_FALLBACK_READY, ABSA_FALLBACK_SHARED };
 int absa_cuda_fallback_mode(void);
 /* Whether absa_backend_open knows the name (a listed one, "cuda" or "cuda:..."; whether a GPU is
  * there is found out by opening it). */
 int absa_backend_known(const char *device);
+
+/* Release a backend from absa_backend_open (NULL is a no-op). */
+static inline void absa_backend_close(absa_backend *be)
+{
+    if (!be) return;
+    if (be->destroy) be->destroy(be);
+    free(be);
+}
 
 /* Filled tables (backend_cpu.c, backend_guarded.c; gpu/backend_cuda.c in CUDA builds: device
  * "cuda" = the GPU of the local MPI rank, or "cuda:N"; no usable GPU is a one-line error). */

@@ -97,9 +97,9 @@ int absa_nccl_poll(absa_nccl *c);
 /* Whether reductions go through NCCL now (READY), else the host path. */
 int absa_nccl_use_device(const absa_nccl *c);
 /* Sum over the ranks on the device (READY only; asynchronous on `stream`); type ABSA_NCCL_*.
- * ABSA_EINVAL with NCCL's message on failure. The exact sums (src/exact_sum.h: 128-bit wrapping
+ * ABSA_EINVAL with NCCL's message on failure. The exact sums (src/base/exact_sum.h: 128-bit wrapping
  * integers, not a NCCL type) travel as int64 limbs (absa_xsum_to_limbs, ABSA_NCCL_I64;
- * src/dist_nccl.c, docs/gpu.md). */
+ * src/dist/dist_nccl.c, docs/gpu.md). */
 absa_status absa_nccl_allreduce_sum(absa_nccl *c, const void *send, void *recv, size_t count,
                                     int type, void *stream);
 /* One line for the log: "nccl: ready, 4 ranks, generation 3" / "nccl: host path: ..." */

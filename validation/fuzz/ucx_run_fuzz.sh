@@ -8,4 +8,4 @@ set -eu
 ABSA_FUZZ_BUILD=${ABSA_FUZZ_BUILD:-/tmp/absa_ucx_fuzz_build}
 absa_fuzz ucx_fuzz ucx_corpus ucx_crashes ucx_make_seeds.py 4096 "${1:-60}" \
   validation/fuzz/ucx_fuzz.c src/stream/ucx_proto.c src/stream/ucx_lease.c src/base/absa_error.c hdf5_io/h5augment.c \
-  hdf5_io/h5reader.c hdf5_io/h5util.c
+  hdf5_io/h5reader.c hdf5_io/h5util.c hdf5_io/h5safe.c src/base/base_hash.c

@@ -41,7 +41,7 @@ NTRAIN=2048 NTEST=1000 EPOCHS=5
 export ABSA ABSA_HOME=$REPO ABSA_STREAM=ucx ABSA_GRACE=8 ABSA_DATA=$W/data/fm-small.h5
 export ABSA_PACK_ARGS="--format idx --input $W/idx" ABSA_ALLOC=handoff ABSA_HANDOFF_RANKS_PER_NODE=4
 train_args() {  # $1 = run dir
-  echo "--model lenet --epochs $EPOCHS --batch 32 --micro-batch 32 --max-batch 512 --duration 1 --lr 0.02
+  echo "--model lenet --epochs ${RUN_EPOCHS:-$EPOCHS} --batch 32 --micro-batch 32 --max-batch 512 --duration 1 --lr 0.02
         --eig-samples 64 --eig-iters 4 --eig-chunk 32 --test-batch 500 --sample-log $1/ids --spawn-timeout 60"
 }
 submit() {  # $1 = run dir -> job id; the servers' audits are per job (%j); SLOTS training slots (2)
@@ -163,11 +163,14 @@ PY
 # ---------------- run D: two hand-offs, 1 -> 2 -> 4 (a first job of one slot) ----------------
 D=$W/runD
 unset ABSA_HANDOFF_SBATCH_ARGS
-JD=$(SLOTS=1 ABSA_HANDOFF_MAX_RANKS=4 submit "$D") || { echo "FAIL sbatch"; exit 1; }
+# 10 epochs, not 5: the second hand-off is asked for in epoch 4, and its job must get to take over
+# before the run ends (with 5 epochs, a quick run could finish first: "the run finished before job N took over")
+EPOCHS_D=10
+JD=$(RUN_EPOCHS=$EPOCHS_D SLOTS=1 ABSA_HANDOFF_MAX_RANKS=4 submit "$D") || { echo "FAIL sbatch"; exit 1; }
 echo "run D: job $JD (1 slot)"
 # a job submits its successor before it hands over, so the chain is over when every job it lists is gone
 wait_for 400 chain_gone "$JD" "$D" || { bad "run D: jobs still there after 400 s"; scancel "$JD" $(jobs_of "$D"); }
-"$PY" - "$D" "$NTRAIN" "$EPOCHS" "$JD" $(jobs_of "$D") <<'PY' && ok "D: two hand-offs 1 -> 2 -> 4 in one run, once per epoch, finished" || bad "D: two hand-offs"
+"$PY" - "$D" "$NTRAIN" "$EPOCHS_D" "$JD" $(jobs_of "$D") <<'PY' && ok "D: two hand-offs 1 -> 2 -> 4 in one run, once per epoch, finished" || bad "D: two hand-offs"
 import glob, json, os, sys
 run, n, epochs, jobs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 rows = [json.loads(l) for l in open(run + "/metrics.jsonl")]

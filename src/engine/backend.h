@@ -155,7 +155,8 @@ static inline void absa_backend_close(absa_backend *be)
 }
 
 /* Filled tables (backend_cpu.c, backend_guarded.c; gpu/backend_cuda.c in CUDA builds: device
- * "cuda" = the GPU of the local MPI rank, or "cuda:N"; no usable GPU is a one-line error). */
+ * "cuda" = the GPU of the node-local index, device_pick.h, or "cuda:N"; no usable GPU is a
+ * one-line error). */
 void absa_backend_cpu_fill(absa_backend *be);
 absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int local_index);
 int absa_backend_cuda_count(void); /* CUDA builds: the number of usable GPUs (0: none) */

@@ -31,7 +31,8 @@ static int fallback_count(void)
 int absa_backend_device_for(const char *device, int local_index)
 {
     int explicit_n = -1;
-    if (!device || absa_cuda_parse(device, &explicit_n) != ABSA_OK) return -1;
+    if (!device || strncmp(device, "cuda", 4) || (device[4] && device[4] != ':')) return -1; /* no message */
+    if (absa_cuda_parse(device, &explicit_n) != ABSA_OK) return -1;
     if (local_index < 0) local_index = launch_local_index();
     if (explicit_n >= 0) return explicit_n;
     if (absa_cuda_fallback_mode()) return absa_cuda_pick(local_index, fallback_count(), -1);

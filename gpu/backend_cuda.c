@@ -7,13 +7,14 @@
  * allreduce entry stages the buffer through host memory for the distributed layer's (MPI)
  * function; the exact sums reach NCCL through src/dist/dist_nccl.c, which uses the `stream` and
  * `device_id` entries (docs/gpu.md).
- * Device: "cuda" (under Open MPI: the GPU of the local rank, OMPI_COMM_WORLD_LOCAL_RANK modulo the
- * device count; else 0) or "cuda:N". No device: a one-line error from absa_backend_open. */
+ * Device: "cuda" (the GPU of the node-local index the registry passes, modulo the device count:
+ * device_pick.h) or "cuda:N". No device: a one-line error from absa_backend_open. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "device_pick.h"
 #include "gpu_layers.h"
 #include "model.h"
 
@@ -449,22 +450,14 @@ static void cu_destroy(absa_backend *be)
     be->ctx = NULL;
 }
 
-absa_status absa_backend_cuda_fill(absa_backend *be, const char *device)
+int absa_backend_cuda_count(void) { return absa_gpu_device_count(); }
+
+absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int local_index)
 {
     absa_status status = ABSA_OK;
-    int dev = 0;
-    const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
-    if (!strncmp(device, "cuda:", 5)) {
-        char *end = NULL;
-        long v = strtol(device + 5, &end, 10);
-        if (!device[5] || *end || v < 0 || v > 1024)
-            ABSA_FAIL(ABSA_EINVAL, "--device %s: expected cuda or cuda:N with N a device number", device);
-        dev = (int)v;
-    } else if (strcmp(device, "cuda")) {
-        ABSA_FAIL(ABSA_EINVAL, "unknown device '%s'", device);
-    } else if (lr && absa_gpu_device_count() > 0) {
-        dev = atoi(lr) % absa_gpu_device_count(); /* one GPU per local rank, wrapping */
-    }
+    int explicit_n = -1;
+    ABSA_TRY(absa_cuda_parse(device, &explicit_n));
+    const int dev = absa_cuda_pick(local_index, explicit_n >= 0 ? 0 : absa_gpu_device_count(), explicit_n);
     cuda_be *c = absa_xcalloc(1, sizeof *c);
     status = absa_gpu_ctx_create(&c->g, dev);
     if (status != ABSA_OK) {
@@ -474,6 +467,7 @@ absa_status absa_backend_cuda_fill(absa_backend *be, const char *device)
     upload_start(c);
     *be = (absa_backend){
         .name = "cuda",
+        .device = dev,
         .ctx = c,
         .ops = cuda_ops,
         .alloc = cu_alloc,

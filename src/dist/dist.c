@@ -43,6 +43,7 @@ absa_status absa_dist_init(const absa_dist_opts *o, absa_dist **out)
     absa_status status = ABSA_OK;
     absa_dist *d = absa_xcalloc(1, sizeof *d);
     d->size = d->world_size = d->max_ranks = 1;
+    d->joined_local = -1;
     d->backend = ABSA_GROWTH_NONE;
     d->grow = &absa_grow_none;
     d->role = ABSA_DIST_ACTIVE;
@@ -171,6 +172,7 @@ int absa_dist_rank(const absa_dist *d) { return d->rank; }
 int absa_dist_size(const absa_dist *d) { return d->size; }
 int absa_dist_world_rank(const absa_dist *d) { return d->world_rank; }
 int absa_dist_role(const absa_dist *d) { return d->role; }
+int absa_dist_joined_local_index(const absa_dist *d) { return d->joined_local; }
 int absa_dist_using_mpi(const absa_dist *d) { return d->mpi; }
 int absa_dist_backend(const absa_dist *d) { return d->backend; }
 int absa_dist_max_ranks(const absa_dist *d) { return d->max_ranks; }

@@ -77,6 +77,10 @@ int absa_dist_rank(const absa_dist *d);       /* in the active set (0 without MP
 int absa_dist_size(const absa_dist *d);       /* active ranks (1 without MPI) */
 int absa_dist_world_rank(const absa_dist *d); /* launcher rank (pool), 0 for spawned ranks */
 int absa_dist_role(const absa_dist *d);
+/* A rank spawned by a growth, once joined: its node-local index (its rank among the active ranks
+ * of its host, by merged rank: the parents keep theirs, the new ranks follow); -1 for every other
+ * rank (launched ones use the launcher's local rank). Picks its GPU (device_pick.h). */
+int absa_dist_joined_local_index(const absa_dist *d);
 int absa_dist_using_mpi(const absa_dist *d);
 int absa_dist_backend(const absa_dist *d);    /* ABSA_GROWTH_SPAWN / POOL / NONE */
 const char *absa_dist_backend_name(const absa_dist *d);

@@ -68,6 +68,8 @@ struct absa_dist {
     const absa_grow_ops *grow; /* the growth backend (absa_grow_none without MPI) */
     int mpi;               /* MPI started (by us or before us) and in use */
     int rank, size;        /* in the active set */
+    int joined_local;      /* spawned rank after joining: its node-local index in the merged
+                              communicator (absa_dist_joined_local_index); else -1 */
     int world_rank, world_size;
     int role, backend, max_ranks;
     int thread_multiple;

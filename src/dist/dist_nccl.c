@@ -28,6 +28,7 @@ struct absa_dist_nccl {
     void *dbuf;         /* backend (device) memory for the limbs */
     size_t dcap;
     int announced_host; /* the host-path line was reported */
+    char devices[128];  /* the ranks' GPU numbers at the last rebuild, "[0, 1]" (the resize record) */
 };
 
 #ifdef ABSA_HAVE_MPI
@@ -110,6 +111,7 @@ static int shared_device(struct absa_dist_nccl *x)
     char host[64] = "?", dev[96] = "?";
     gethostname(host, sizeof host - 1);
     if (x->fake == ABSA_FALLBACK_SHARED) snprintf(dev, sizeof dev, "fallback-gpu-0");
+    else if (x->fake && getenv("ABSA_TEST_CUDA_DEVICES")) snprintf(dev, sizeof dev, "fallback-gpu-%d", x->be->device);
     else if (x->fake) snprintf(dev, sizeof dev, "fallback-pid-%ld", (long)getpid());
     else if (x->be->device_id) x->be->device_id(x->be, dev, sizeof dev);
     snprintf(mine, sizeof mine, "%s/%s", host, dev);
@@ -121,6 +123,15 @@ static int shared_device(struct absa_dist_nccl *x)
     for (int r = 0; r < n; r++)
         if (r != x->d->rank && !strncmp(all + (size_t)r * ID, mine, ID)) shared = 1;
     free(all);
+    int *nums = absa_xcalloc((size_t)n, sizeof(int));
+    if (MPI_Allgather(&x->be->device, 1, MPI_INT, nums, 1, MPI_INT, x->d->comm) != MPI_SUCCESS)
+        ABSA_ABORT("MPI_Allgather of the device numbers failed");
+    size_t k = (size_t)snprintf(x->devices, sizeof x->devices, "[");
+    for (int r = 0; r < n && k < sizeof x->devices; r++)
+        k += (size_t)snprintf(x->devices + k, sizeof x->devices - k, "%s%d", r ? ", " : "", nums[r]);
+    if (k + 2 > sizeof x->devices) snprintf(x->devices, sizeof x->devices, "[]"); /* too many to list */
+    else snprintf(x->devices + k, sizeof x->devices - k, "]");
+    free(nums);
     return shared;
 }
 #endif
@@ -128,7 +139,8 @@ static int shared_device(struct absa_dist_nccl *x)
 void absa_dist_nccl_attach(absa_dist *d, absa_backend *be)
 {
 #ifdef ABSA_HAVE_MPI
-    if (d->nccl || !d->mpi || strcmp(be->name, "cuda")) return;
+    if (d->nccl) return;
+    if (!d->mpi || strcmp(be->name, "cuda")) return;
     struct absa_dist_nccl *x = absa_xcalloc(1, sizeof *x);
     x->d = d;
     x->be = be;
@@ -153,6 +165,16 @@ void absa_dist_nccl_attach(absa_dist *d, absa_backend *be)
 }
 
 int absa_dist_nccl_attached(const absa_dist *d) { return d->nccl != NULL; }
+
+void absa_dist_nccl_rebind(absa_dist *d, absa_backend *be)
+{
+    struct absa_dist_nccl *x = d->nccl;
+    if (!x) return;
+    if (x->dbuf && x->be) x->be->free(x->be, x->dbuf);
+    x->dbuf = NULL;
+    x->dcap = 0;
+    x->be = be;
+}
 
 static void report(const struct absa_dist_nccl *x, int event, absa_nccl_report *r)
 {
@@ -198,6 +220,7 @@ void absa_dist_nccl_grow(absa_dist *d, absa_nccl_report *r)
     if (host_for_good(&x->c)) ev = was_host && x->announced_host ? ABSA_NCCL_EV_NONE : ABSA_NCCL_EV_HOST;
     if (ev == ABSA_NCCL_EV_HOST) x->announced_host = 1;
     report(x, ev, r);
+    snprintf(r->devices, sizeof r->devices, "%s", x->devices);
 #endif
 }
 

@@ -30,6 +30,7 @@ typedef struct absa_nccl_report {
     double destroy_s;      /* READY: destroying the previous communicator */
     int polls;             /* READY: collective polls it took */
     char line[256];        /* one line: "nccl: ready, 4 ranks, ..." / "nccl: host path: ..." */
+    char devices[128];     /* growth: every rank's GPU number, a JSON array ("[0, 1]"; "" unknown) */
 } absa_nccl_report;
 
 /* Local (no collective): device reductions for backend be if it is "cuda" and MPI is in use;
@@ -37,6 +38,9 @@ typedef struct absa_nccl_report {
  * switch ABSA_TEST_CUDA_FALLBACK (backend.h). */
 void absa_dist_nccl_attach(absa_dist *d, struct absa_backend *be);
 int absa_dist_nccl_attached(const absa_dist *d);
+/* Local: the model's backend changed (a joined rank moved to its own GPU, trainer.c): NULL before
+ * the old backend is closed (its device buffer is released with it), then the new one. */
+void absa_dist_nccl_rebind(absa_dist *d, struct absa_backend *be);
 /* Collective over the active ranks after every growth (old and joined ranks alike, after the
  * state broadcast) and at the start of a run with several active ranks. No-op unless attached. */
 void absa_dist_nccl_grow(absa_dist *d, absa_nccl_report *r);

@@ -30,6 +30,21 @@
 
 enum { F_READY = 0, F_FAILED = 1, F_LATE = 2 };
 
+/* Collective over the merged communicator (parents and joined ranks, right after the GO): this
+ * rank's index among the ranks of its host, ordered by merged rank. The parents keep the order
+ * (and so the GPUs) they had; the joined ranks follow them, wherever the spawned job's own local
+ * ranks restart at 0. */
+static int node_index(absa_dist *d)
+{
+    MPI_Comm node = MPI_COMM_NULL;
+    int idx = -1;
+    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node) != MPI_SUCCESS)
+        return -1;
+    MPI_Comm_rank(node, &idx);
+    MPI_Comm_free(&node);
+    return idx;
+}
+
 static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -193,6 +208,7 @@ static int merge_now(absa_dist *d, absa_spawn_job *j, int threaded, absa_resize_
     d->comm = merged;
     MPI_Comm_size(d->comm, &d->size);
     MPI_Comm_rank(d->comm, &d->rank);
+    (void)node_index(d); /* collective with the joined ranks' */
     cost->merge_s = absa_now() - t1;
     cost->ok = d->size == j->target;
     cost->to = d->size;
@@ -332,7 +348,10 @@ int absa_dist_join(absa_dist *d)
     MPI_Bcast(&word, 1, MPI_INT, 0, d->comm);
     d->max_ranks = d->size; /* rank 0 decides growth targets; only its limit counts */
     absa_error_set_rank(d->rank);
-    if (word == ABSA_DIST_GO) return 1;
+    if (word == ABSA_DIST_GO) {
+        d->joined_local = node_index(d); /* its GPU (device_pick.h); the parents keep theirs */
+        return 1;
+    }
     d->role = ABSA_DIST_DISMISSED;
     return 0;
 }

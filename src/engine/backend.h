@@ -81,6 +81,7 @@ typedef struct absa_backend absa_backend;
 
 struct absa_backend {
     const char *name;
+    int device;                /* cuda: the GPU's number (the test fallback: the one it would take) */
     void *ctx;                 /* the backend's own state (guarded: its allocation list) */
     const absa_op_ops *ops;    /* ABSA_OP_COUNT entries, indexed by absa_op */
     /* memory; sizes in bytes. alloc returns NULL on failure, contents undefined */
@@ -130,6 +131,14 @@ extern const char *const absa_backend_names[];
  * distributed layer uses a fake NCCL (src/dist/dist_nccl.c) that never becomes ready, fails its init,
  * becomes ready (reducing over MPI) or reports every rank on one GPU. Never for production. */
 absa_status absa_backend_open(const char *device, absa_backend **out);
+/* The same for a process at node-local index local_index (its rank among the ranks of its node in
+ * the merged communicator, device_pick.h): "cuda" takes that index's GPU. local_index < 0: the
+ * launcher's local rank (OMPI_COMM_WORLD_LOCAL_RANK; 0 without one); absa_backend_open does so. */
+absa_status absa_backend_open_at(const char *device, int local_index, absa_backend **out);
+/* The GPU number absa_backend_open_at(device, local_index) would take; -1 when device is not a
+ * valid cuda name. Under the fallback the device count is ABSA_TEST_CUDA_DEVICES (TEST ONLY; unset:
+ * 1). */
+int absa_backend_device_for(const char *device, int local_index);
 /* The ABSA_TEST_CUDA_FALLBACK mode: 0 = off, else ABSA_FALLBACK_* (an unknown value aborts). */
 enum { ABSA_FALLBACK_OFF = 0, ABSA_FALLBACK_NEVER, ABSA_FALLBACK_FAIL, ABSA_FALLBACK_READY, ABSA_FALLBACK_SHARED };
 int absa_cuda_fallback_mode(void);
@@ -146,9 +155,11 @@ static inline void absa_backend_close(absa_backend *be)
 }
 
 /* Filled tables (backend_cpu.c, backend_guarded.c; gpu/backend_cuda.c in CUDA builds: device
- * "cuda" = the GPU of the local MPI rank, or "cuda:N"; no usable GPU is a one-line error). */
+ * "cuda" = the GPU of the node-local index, device_pick.h, or "cuda:N"; no usable GPU is a
+ * one-line error). */
 void absa_backend_cpu_fill(absa_backend *be);
-absa_status absa_backend_cuda_fill(absa_backend *be, const char *device);
+absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int local_index);
+int absa_backend_cuda_count(void); /* CUDA builds: the number of usable GPUs (0: none) */
 absa_status absa_backend_guarded_fill(absa_backend *be);
 /* The CPU op table (the specification; the guarded backend wraps it). */
 extern const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT];

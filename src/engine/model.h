@@ -104,6 +104,10 @@ absa_status absa_model_create(const char *name, int C, int H, int W, int n_class
 /* The same on a device ("cpu", "cpu-guarded"; NULL = "cpu"): the model owns its backend. */
 absa_status absa_model_create_on(const char *name, int C, int H, int W, int n_classes, const char *device,
                                  absa_model **out);
+/* ... for a process at node-local index local_index ("cuda": that index's GPU; < 0: the
+ * launcher's local rank; absa_backend_open_at). */
+absa_status absa_model_create_at(const char *name, int C, int H, int W, int n_classes, const char *device,
+                                 int local_index, absa_model **out);
 void absa_model_free(absa_model *m);
 
 /* PyTorch-default initialisation (kaiming-uniform(a=sqrt 5) conv/linear weights, uniform biases;

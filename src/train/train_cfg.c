@@ -30,7 +30,7 @@ static const opt absa_train_opts[] = {
     {"prefetch", T_INT, F(prefetch), 1, 64, "ucx://: batch requests kept in flight"},
     {"test-data", T_STR, F(test_data), 0, 0, "ucx://: packed .h5 with the test split (test pass) and train split (eigenvalue samples); none: no test pass"},
     {"model", T_STR, F(model), 0, 0, "mlp | lenet | c1 | resnet20"},
-    {"device", T_STR, F(device), 0, 0, "engine backend: cpu | cpu-guarded (tests: backend memory fenced off outside backend calls) | cuda[:N] (GPU N; cuda: the local MPI rank's GPU; under MPI the gradient and Hv sums go through NCCL once every rank's communicator is ready, docs/gpu.md)"},
+    {"device", T_STR, F(device), 0, 0, "engine backend: cpu | cpu-guarded (tests: backend memory fenced off outside backend calls) | cuda[:N] (GPU N; cuda: one GPU per rank of the node, ranks spawned by growth included, wrapping when there are more ranks than GPUs; under MPI the gradient and Hv sums go through NCCL once every rank's communicator is ready, docs/gpu.md)"},
     {"schedule", T_METHOD, F(sched.method), 0, 0, "sgd | abs | absa"},
     {"epochs", T_INT, F(sched.epochs), 1, 1e6, "epochs"},
     {"batch", T_INT, F(sched.batch0), 1, 1 << 24, "initial (effective) batch B0"},

@@ -26,6 +26,7 @@ static void log_resize(absa_tstate *t, int epoch, const absa_resize_cost *c)
     if (c->ok && absa_dist_nccl_attached(t->dist)) { /* the new communicator: initialising or host path */
         fprintf(f, ", \"nccl\": {\"bcast_s\": %.6f, \"state\": ", t->nccl.bcast_s);
         absa_json_string(f, t->nccl.line);
+        if (t->nccl.devices[0]) fprintf(f, ", \"devices\": %s", t->nccl.devices); /* every rank's GPU */
         fputc('}', f);
     }
     fputs("}\n", f);

@@ -43,6 +43,31 @@ cleanup:
     return status;
 }
 
+/* A rank spawned by a growth built its model before it joined, on the GPU of its local rank in the
+ * spawned job, which counts from 0 again (the GPUs of the first ranks). Joined, it knows its
+ * node-local index in the merged communicator: if that means another GPU, the model is built again
+ * there, the old one released first (the state broadcast that follows fills it). If that fails
+ * (e.g. that GPU is full), it goes back to the first GPU (one line): correct, and the NCCL layer's
+ * shared-GPU check then takes the host path with its line. */
+static void rechoose_device(absa_tstate *t)
+{
+    const absa_train_cfg *c = t->cfg;
+    const int idx = absa_dist_joined_local_index(t->dist);
+    const int want = idx < 0 ? -1 : absa_backend_device_for(c->device, idx);
+    if (want < 0 || want == t->m->be->device || strcmp(t->m->be->name, "cuda")) return;
+    const int had = t->m->be->device;
+    absa_dist_nccl_rebind(t->dist, NULL);
+    absa_model_free(t->m);
+    t->m = NULL;
+    if (absa_model_create_at(c->model, t->C, t->H, t->W, t->K, c->device, idx, &t->m) != ABSA_OK) {
+        fprintf(stderr, "absa train: rank %d stays on cuda:%d: %s\n", absa_dist_rank(t->dist), had, absa_last_error());
+        if (absa_model_create_on(c->model, t->C, t->H, t->W, t->K, c->device, &t->m) != ABSA_OK)
+            ABSA_ABORT("rank %d: the model on cuda:%d again: %s", absa_dist_rank(t->dist), had, absa_last_error());
+    }
+    absa_model_init(t->m, c->seed);
+    absa_dist_nccl_rebind(t->dist, t->m->be);
+}
+
 /* model, optimizer and progress: fresh or from --resume (read by rank 0 only: the others get
  * it by broadcast); all checks before any training */
 static absa_status setup_model(absa_tstate *t)
@@ -390,6 +415,7 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
     }
     if (role == ABSA_DIST_JOINING) { /* the other half of a growth (train_grow.c) */
         if (!absa_dist_join(d)) goto cleanup; /* given up by the parents: exit quietly */
+        rechoose_device(&t);
         absa_dist_max_f64(d, &setup_s, 1);
         absa_dist_sync_state(d, t.m, &t.opt, &t.pr);
     } else {

@@ -46,6 +46,27 @@ COMMON=(--data "$W/fm.h5" --model $MODEL --schedule $SCHED --epochs $EPOCHS --ba
 # the single-process reference (no MPI at all)
 run_to 120 $ABSA train "${COMMON[@]}" --out "$W/ref" --sample-log "$W/ids-ref" 2>"$W/err" && ok "single-process reference" || bad "single-process reference"
 
+# the final checkpoint of run $1 bitwise the CPU growth run's (every dataset and attribute but the wall times)
+ckpt_equal() {
+  "$PY" - "$W/cpu/checkpoint.h5" "$W/$1/checkpoint.h5" <<'PY' && ok "  final checkpoint bitwise the CPU growth run's" || bad "  final checkpoint differs ($1)"
+import sys, h5py, numpy as np
+def walk(g, p=""):
+    out = {}
+    for k, v in g.items():
+        out.update(walk(v, p + k + "/") if isinstance(v, h5py.Group) else {p + k: v[()]})
+    for k, v in g.attrs.items():
+        if k not in ("wall_total", "resize_total"):  # seconds: the only expected differences
+            out[p + "@" + k] = v
+    return out
+a, b = walk(h5py.File(sys.argv[1], "r")), walk(h5py.File(sys.argv[2], "r"))
+assert set(a) == set(b), set(a) ^ set(b)
+diff = [k for k in a if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
+assert not diff, diff
+assert len(a) > 40, len(a)
+print("  %d datasets and attributes bitwise equal" % len(a))
+PY
+}
+
 case $CASE in
 grow)
   run_to 120 mpirun -np 1 $ABSA train "${COMMON[@]}" --max-ranks 4 --out "$W/grow" --sample-log "$W/ids-grow" 2>"$W/err" \
@@ -150,23 +171,7 @@ cudafb)
       --device cuda --out "$W/$mode" 2>"$W/err-$mode" && ok "--device cuda, fallback with NCCL $mode: exit 0" || bad "--device cuda, fallback $mode"
     check "  grew 1 -> 2 -> 4 ranks" ranks "$W/$mode" 1,2,4,4
     check "  same per-step losses and eigenvalues as the CPU growth run (bitwise)" compare "$W/cpu" "$W/$mode" --loss-rtol 0 --eig-rtol 0
-    "$PY" - "$W/cpu/checkpoint.h5" "$W/$mode/checkpoint.h5" <<'PY' && ok "  final checkpoint bitwise the CPU growth run's" || bad "  final checkpoint differs ($mode)"
-import sys, h5py, numpy as np
-def walk(g, p=""):
-    out = {}
-    for k, v in g.items():
-        out.update(walk(v, p + k + "/") if isinstance(v, h5py.Group) else {p + k: v[()]})
-    for k, v in g.attrs.items():
-        if k not in ("wall_total", "resize_total"):  # seconds: the only expected differences
-            out[p + "@" + k] = v
-    return out
-a, b = walk(h5py.File(sys.argv[1], "r")), walk(h5py.File(sys.argv[2], "r"))
-assert set(a) == set(b), set(a) ^ set(b)
-diff = [k for k in a if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
-assert not diff, diff
-assert len(a) > 40, len(a)
-print("  %d datasets and attributes bitwise equal" % len(a))
-PY
+    ckpt_equal "$mode"
     "$PY" - "$W/$mode/metrics.jsonl" "$W/err-$mode" "$mode" <<'PY' && ok "  nccl records and lines ($mode)" || bad "  nccl records and lines ($mode)"
 import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1])]
@@ -188,6 +193,35 @@ else:  # shared: every rank on one GPU
     assert len(nc) == 1 and not nc[0]["ok"] and len(lines) == 1, (nc, lines)
     assert "2 ranks share a GPU: NCCL needs one GPU per rank, reductions go through MPI host memory" in lines[0], lines
 print("  %d resize, %d nccl records, %d line(s) on stderr" % (len(rs), len(nc), len(lines)))
+PY
+  done
+  # issue 20: every rank, launched or spawned, takes its own GPU of the node when there are enough
+  # (the node-local index in the merged communicator, not the spawned job's local rank, which
+  # starts at 0 again); with fewer GPUs than ranks two share one and NCCL gives way to the host
+  # path with its line. The fake reports ABSA_TEST_CUDA_DEVICES GPUs (TEST ONLY).
+  for ndev in 4 2; do
+    ABSA_TEST_CUDA_FALLBACK=ready ABSA_TEST_CUDA_DEVICES=$ndev run_to 120 mpirun -np 1 -x ABSA_TEST_CUDA_FALLBACK \
+      -x ABSA_TEST_CUDA_DEVICES $ABSA train "${COMMON[@]}" --max-ranks 4 --device cuda --out "$W/dev$ndev" 2>"$W/err-dev$ndev" \
+      && ok "--device cuda, fallback ready, $ndev GPUs: exit 0" || bad "--device cuda, fallback ready, $ndev GPUs"
+    check "  grew 1 -> 2 -> 4 ranks" ranks "$W/dev$ndev" 1,2,4,4
+    check "  same per-step losses and eigenvalues as the CPU growth run (bitwise)" compare "$W/cpu" "$W/dev$ndev" --loss-rtol 0 --eig-rtol 0
+    ckpt_equal "dev$ndev"
+    "$PY" - "$W/dev$ndev/metrics.jsonl" "$W/err-dev$ndev" $ndev <<'PY' && ok "  each rank's GPU ($ndev GPUs)" || bad "  each rank's GPU ($ndev GPUs)"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+lines = [l for l in open(sys.argv[2]) if "nccl" in l]
+ndev = int(sys.argv[3])
+rs = [r for r in recs if r["type"] == "resize" and r["ok"]]
+nc = [r for r in recs if r["type"] == "nccl"]
+devs = [r["nccl"].get("devices") for r in rs]
+if ndev == 4:  # 1 -> 2 -> 4 ranks on 4 GPUs: distinct, NCCL on every communicator
+    assert devs == [[0, 1], [0, 1, 2, 3]], devs
+    assert [(n["ranks"], n["ok"], n["path"]) for n in nc] == [(2, True, "nccl"), (4, True, "nccl")] and not lines, (nc, lines)
+else:  # 4 ranks on 2 GPUs: two share each, the host path with one line
+    assert devs == [[0, 1], [0, 1, 0, 1]], devs
+    assert [(n["ranks"], n["ok"], n["path"]) for n in nc] == [(2, True, "nccl"), (4, False, "host")], nc
+    assert len(lines) == 1 and "share a GPU: NCCL needs one GPU per rank, reductions go through MPI host memory" in lines[0], lines
+print("  GPUs by rank after each growth: %s; %d nccl records, %d line(s)" % (devs, len(nc), len(lines)))
 PY
   done
   # without the switch and without a GPU: absa's one line, a failed job, no run directory

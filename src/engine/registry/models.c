@@ -105,6 +105,12 @@ absa_status absa_model_create(const char *name, int C, int H, int W, int n_class
 absa_status absa_model_create_on(const char *name, int C, int H, int W, int n_classes, const char *device,
                                  absa_model **out)
 {
+    return absa_model_create_at(name, C, H, W, n_classes, device, -1, out);
+}
+
+absa_status absa_model_create_at(const char *name, int C, int H, int W, int n_classes, const char *device,
+                                 int local_index, absa_model **out)
+{
     absa_status status = ABSA_OK;
     absa_backend *be = NULL;
     *out = NULL;
@@ -114,7 +120,7 @@ absa_status absa_model_create_on(const char *name, int C, int H, int W, int n_cl
     else if (!strcmp(name, "c1")) build = build_c1;
     else if (!strcmp(name, "resnet20")) build = build_resnet20;
     if (!build) ABSA_FAIL(ABSA_EINVAL, "unknown model '%s' (known: mlp, lenet, c1, resnet20)", name);
-    ABSA_TRY(absa_backend_open(device, &be));
+    ABSA_TRY(absa_backend_open_at(device, local_index, &be));
     absa_model *m = absa_mb_begin(name, C, H, W, n_classes);
     m->be = be; /* the model owns it from here */
     if (m->batch == 0) build(m);

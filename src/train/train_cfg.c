@@ -66,6 +66,7 @@ static const opt absa_train_opts[] = {
     {"step-log", T_INT, F(step_log), 0, 1 << 30, "a metrics line every N steps (0 = none)"},
     {"memory-budget", T_SIZE, F(memory_budget), 1 << 20, 1e15, "bytes of RAM for the data reader"},
     {"stop-after", T_INT, F(stop_after), 0, 1e6, "testing aid: stop after N epochs of this invocation"},
+    {"stop-at-step", T_INT, F(stop_at_step), 0, 1 << 30, "testing aid: stop after step N of the run (its global step count) as on SIGTERM: a checkpoint with the epoch's cursor, continue with --resume"},
     {"max-ranks", T_INT, F(max_ranks), 0, 1 << 20, "most MPI ranks to grow to (0 = the allocation's slots under MPI, 1 = no growth)"},
     {"growth", T_STR, F(growth), 0, 0, "auto | spawn (MPI_Comm_spawn, under mpirun) | pool (pre-launched ranks, e.g. srun) | none"},
     {"spawn-host", T_STR, F(spawn_host), 0, 0, "placement of spawned ranks (MPI info key \"host\", e.g. n1,n2)"},

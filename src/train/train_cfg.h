@@ -37,6 +37,7 @@ typedef struct absa_train_cfg {
     int force;              /* overwrite a run already in --out (command line only) */
     size_t memory_budget;   /* bytes for the HDF5 reader's RAM copy / cache */
     int stop_after;         /* testing aid: stop after this many epochs of this invocation (0 = off) */
+    int stop_at_step;       /* testing aid: stop after this step of the run as on SIGTERM (0 = off) */
     /* data parallelism and growth of the worker set (dist.h, docs/growth.md) */
     int max_ranks;          /* growth limit; 0 = the allocation's slots under MPI, else 1 */
     char growth[8];         /* auto | spawn | pool | none */

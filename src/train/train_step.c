@@ -138,6 +138,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         t->red[RED_CORRECT] = (double)correct;
         t->red[RED_XBAD] = t->gsum.bad;
         int sig = absa_stop_watch_poll(t->stop);
+        if (!sig && c->stop_at_step > 0 && pr->global_step + 1 == c->stop_at_step) sig = ABSA_STOP_AT_STEP; /* every rank alike */
         if (!sig && absa_handoff_poll(t)) sig = -1; /* a bigger job is ready to take over */
         if (sig) t->stop_sig = sig;
         t->red[RED_STOP] = sig != 0;

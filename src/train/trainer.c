@@ -225,7 +225,7 @@ static absa_status stop_now(absa_tstate *t, int epoch, double e0)
     ABSA_TRY(save_checkpoint(t));
     if (t->ho_next[0]) return absa_handoff_release(t, epoch, absa_now() - q); /* a bigger job takes over */
     fprintf(stderr, "absa train: stopped by %s after step %lld (epoch %d, %lld of %zu samples); checkpoint %s/checkpoint.h5, continue with --resume\n",
-            t->stop_sig == SIGTERM ? "SIGTERM" : t->stop_sig == SIGINT ? "SIGINT" : "a signal on another rank",
+            t->stop_sig == SIGTERM ? "SIGTERM" : t->stop_sig == SIGINT ? "SIGINT" : t->stop_sig == ABSA_STOP_AT_STEP ? "--stop-at-step" : "a signal on another rank",
             (long long)t->pr.global_step, epoch, (long long)t->pr.ep_cursor, t->n_train, t->cfg->out);
 cleanup:
     return status;

@@ -17,6 +17,9 @@
 #include "train_source.h"
 #include "ucx_client.h"
 
+/* stop_sig of a stop by --stop-at-step (a testing aid), not by a signal */
+#define ABSA_STOP_AT_STEP (-2)
+
 /* PyTorch's BatchNorm2d momentum, which model_exec.c uses for every BN layer; the running
  * statistics of a distributed step are merged with it (train_step.c). */
 
@@ -40,7 +43,7 @@ typedef struct absa_tstate {
     int io;                  /* this process writes files and logs (active rank 0) */
     absa_dist *dist;
     absa_stop_watch *stop;   /* polled at step boundaries */
-    int stop_sig;            /* the stop signal seen by some rank (0 = none) */
+    int stop_sig;            /* the stop signal seen by some rank (0 = none, -1 the hand-off, ABSA_STOP_AT_STEP) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     absa_xsum gsum;          /* the step's gradient (n_params) and loss (+1), summed exactly */
     float *ghost;            /* host copy of the model's gradient (n_params) for gsum */

@@ -20,6 +20,11 @@
 #            again: its seek rewinds the server to the checkpoint. Final weights bitwise equal to the file run; the audit's lineage holds
 #            each sample exactly once per epoch; the rewound commits are exactly those made
 #            between the checkpoint and the kill, and each is re-delivered ("redo") once
+#   epochend: stopped (--stop-at-step, as on SIGTERM) right after the last step of epoch 1: every
+#            sample committed, the server already in epoch 2, the end-of-epoch work not done;
+#            --resume on the same server finishes (it used to fail: 'holds no server state', ba04845);
+#            final weights bitwise equal to the file run, every epoch line's losses, accuracies and
+#            eigenvalue equal to it, each sample once per epoch in the audit and the sample logs
 #   notest : no --test-data: sgd trains, the test pass is skipped (test_skipped, null test_acc)
 #   mpi    : 2 MPI ranks (each its own client, absa schedule), then 3 ranks with steps that do
 #            not divide the epoch and a deep prefetch: each sample exactly once per epoch (the
@@ -253,6 +258,46 @@ for v in lines:
 print("  checkpoint: epoch %d with %d committed; commits after it before the kill %d, rewound %d, re-delivered %d (epochs %s)" % (
     ck_epoch, ck_committed, sum(before.values()), sum(rew.values()), sum(redo.values()), sorted(set(e for e, _ in rew))))
 sys.exit(0 if before and rew == before and redo == before else 1)
+PY
+  ;;
+epochend)
+  EPOCHS=2 ARGS+=(--epochs 2)
+  STEPS=$((N / 32))  # epoch 1 runs at --batch 32
+  serve "$W/audit.txt"
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --stop-at-step $STEPS \
+    --sample-log "$W/ids" --out "$W/ucx" 2>"$W/ucx1.err"; rc=$?
+  cat "$W/ucx1.err"
+  [ $rc = 0 ] && grep -q "stopped by --stop-at-step after step $STEPS (epoch 1, $N of $N samples)" "$W/ucx1.err" &&
+    ok "stopped after the last step of epoch 1 (exit 0)" || bad "stop: rc $rc"
+  "$PY" - "$W/ucx/checkpoint.h5" $N <<'PY' && ok "checkpoint: epoch 1 in progress with every sample done" || bad "checkpoint is not at the end of epoch 1"
+import h5py, sys
+a = h5py.File(sys.argv[1], "r")["train"].attrs
+v = [int(a[k]) for k in ("epoch", "ep_epoch", "ep_cursor")]
+print("  checkpoint: epoch %d, ep_epoch %d, ep_cursor %d, ucx_epoch %s" % (*v, a.get("ucx_epoch")))
+sys.exit(0 if v == [0, 1, int(sys.argv[2])] else 1)
+PY
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --sample-log "$W/ids" \
+    --out "$W/ucx" --resume "$W/ucx/checkpoint.h5" 2>"$W/ucx2.err" &&
+    ok "resumed over ucx:// on the same server" || { bad "resume"; cat "$W/ucx2.err"; }
+  stop_server
+  file_run
+  same_weights "$W/ucx" "$W/file" && ok "final weights and momentum bitwise equal to the uninterrupted file run" || bad "final weights differ"
+  "$PY" - "$W/ucx/metrics.jsonl" "$W/file/metrics.jsonl" <<'PY' && ok "every epoch's losses, accuracies, eigenvalue and batch equal to the file run" || bad "epoch lines differ from the file run"
+import json, sys
+keys = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "eig", "batch", "next_batch", "sgd_iters")
+u, f = ([tuple(r.get(k) for k in keys) for r in map(json.loads, open(p)) if r["type"] == "epoch"] for p in sys.argv[1:3])
+for r in u: print("  " + ", ".join("%s %s" % kv for kv in zip(keys, r)))
+sys.exit(0 if u == f and len(u) == 2 else 1)
+PY
+  audit_once "$W/audit.txt" && ok "server audit: each sample once per epoch" || bad "server audit"
+  "$PY" - "$W/ids" $N $EPOCHS <<'PY' && ok "trainer sample logs (both runs): each sample once per epoch" || bad "sample logs"
+import glob, sys
+seen = {}
+for f in glob.glob(sys.argv[1] + "/*"):
+    for line in open(f):
+        v = line.split(); seen.setdefault(int(v[0]), []).extend(int(x) for x in v[2:])
+print("  %d logs; " % len(glob.glob(sys.argv[1] + "/*")) + ", ".join("epoch %d: %d ids" % (e, len(seen[e])) for e in sorted(seen)))
+sys.exit(0 if sorted(seen) == list(range(1, int(sys.argv[3]) + 1)) and all(sorted(seen[e]) == list(range(int(sys.argv[2]))) for e in seen) else 1)
 PY
   ;;
 notest)

@@ -24,6 +24,7 @@
 typedef struct cuda_be {
     absa_gpu_ctx g;
     int32_t *labels; /* device copy of the last labels */
+    int *xl_bad;     /* device: a bad addend reached the exact sums (xl_add) */
     int labels_cap;
     /* asynchronous uploads: two pinned slots used in turn, each with the event of its last copy */
     cudaStream_t copy;        /* the copy stream (NULL: uploads are synchronous) */
@@ -32,6 +33,13 @@ typedef struct cuda_be {
     void *pin[2];
     size_t pin_cap[2];
     int next;
+    /* the double-buffered input (copy_input): per input buffer, the compute-stream event recorded
+     * when the model retired it (every reader of its contents was queued before that event) */
+    struct {
+        const void *p;
+        cudaEvent_t ev;
+        int armed;
+    } ret[2];
 } cuda_be;
 
 static void cu_check(cudaError_t e, const char *what)
@@ -289,7 +297,9 @@ static void *cu_alloc(absa_backend *be, size_t bytes)
 }
 static void cu_free(absa_backend *be, void *p)
 {
-    (void)be;
+    cuda_be *c = be->ctx;
+    for (int i = 0; i < 2; i++) /* a later buffer at the same address has no retirement yet */
+        if (p && c->ret[i].p == p) c->ret[i].p = NULL, c->ret[i].armed = 0;
     absa_gpu_free(p);
 }
 static void cu_zero(absa_backend *be, void *p, size_t bytes) { absa_gpu_memset0(G(be), p, bytes); }
@@ -303,13 +313,11 @@ static void cu_to_host(absa_backend *be, void *dst, const void *src, size_t byte
  * event before anything after it. The host returns as soon as src is in pinned memory (src may be
  * reused at once), so the transfer overlaps the host's next work (the next batch's fetch and
  * augmentation) and the compute queue is never stalled by a pageable copy. */
-static void cu_from_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+/* The pinned, asynchronous copy of cu_from_host and cu_copy_input. after: the event the copy
+ * waits for (the last reader of dst's old contents); NULL: everything queued on the compute
+ * stream so far. */
+static void copy_async(cuda_be *c, void *dst, const void *src, size_t bytes, cudaEvent_t after)
 {
-    cuda_be *c = be->ctx;
-    if (!c->copy || bytes < PIN_MIN_BYTES) {
-        absa_gpu_upload(&c->g, dst, src, bytes);
-        return;
-    }
     const int k = c->next;
     c->next ^= 1;
     cu_check(cudaEventSynchronize(c->slot_done[k]), "cudaEventSynchronize (pinned slot)");
@@ -326,11 +334,60 @@ static void cu_from_host(absa_backend *be, void *dst, const void *src, size_t by
         c->pin_cap[k] = bytes;
     }
     memcpy(c->pin[k], src, bytes);
-    cu_check(cudaEventRecord(c->queued, c->g.stream), "cudaEventRecord");
-    cu_check(cudaStreamWaitEvent(c->copy, c->queued, 0), "cudaStreamWaitEvent");
+    if (!after) {
+        cu_check(cudaEventRecord(c->queued, c->g.stream), "cudaEventRecord");
+        after = c->queued;
+    }
+    cu_check(cudaStreamWaitEvent(c->copy, after, 0), "cudaStreamWaitEvent");
     cu_check(cudaMemcpyAsync(dst, c->pin[k], bytes, cudaMemcpyHostToDevice, c->copy), "cudaMemcpyAsync");
     cu_check(cudaEventRecord(c->slot_done[k], c->copy), "cudaEventRecord");
     cu_check(cudaStreamWaitEvent(c->g.stream, c->slot_done[k], 0), "cudaStreamWaitEvent");
+}
+
+static void cu_from_host(absa_backend *be, void *dst, const void *src, size_t bytes)
+{
+    cuda_be *c = be->ctx;
+    if (!c->copy || bytes < PIN_MIN_BYTES) {
+        absa_gpu_upload(&c->g, dst, src, bytes);
+        return;
+    }
+    copy_async(c, dst, src, bytes, NULL);
+}
+
+/* The slot of ret[] that holds p, or a free one (p == NULL: -1). Only the model's two input
+ * buffers are ever retired, so two slots suffice; a third pointer takes a slot not holding keep. */
+static int ret_slot(cuda_be *c, const void *p, const void *keep)
+{
+    if (!p) return -1;
+    for (int i = 0; i < 2; i++)
+        if (c->ret[i].p == p) return i;
+    const int i = (c->ret[0].p && c->ret[0].p == keep) ? 1 : 0;
+    c->ret[i].p = p;
+    c->ret[i].armed = 0;
+    return i;
+}
+
+/* backend.h copy_input: retire the other buffer (an event after the work queued so far, which
+ * includes every reader of the previous batch), then copy the batch into dst after dst's own
+ * retirement, i.e. after the batch before the previous one: the copy overlaps the previous
+ * batch's kernels. The compute stream waits for the copy before the forward that reads it. */
+static void cu_copy_input(absa_backend *be, void *dst, const void *src, size_t bytes, const void *retired)
+{
+    cuda_be *c = be->ctx;
+    if (!c->copy || bytes < PIN_MIN_BYTES) { /* synchronous: ordered on the compute stream */
+        absa_gpu_upload(&c->g, dst, src, bytes);
+        return;
+    }
+    const int r = ret_slot(c, retired, dst);
+    if (r >= 0) {
+        cu_check(cudaEventRecord(c->ret[r].ev, c->g.stream), "cudaEventRecord (retired input)");
+        c->ret[r].armed = 1;
+    }
+    const int d = ret_slot(c, dst, retired);
+    ABSA_ASSERT(d >= 0, "copy_input: no destination");
+    /* never retired (a fresh buffer, still being zeroed on the compute stream): after everything */
+    copy_async(c, dst, src, bytes, c->ret[d].armed ? c->ret[d].ev : NULL);
+    c->ret[d].armed = 0; /* live again until the model retires it */
 }
 
 static void upload_start(cuda_be *c)
@@ -339,7 +396,9 @@ static void upload_start(cuda_be *c)
     if (cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking) != cudaSuccess) goto sync_only;
     if (cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming) != cudaSuccess) goto sync_only;
     for (int k = 0; k < 2; k++)
-        if (cudaEventCreateWithFlags(&c->slot_done[k], cudaEventDisableTiming) != cudaSuccess) goto sync_only;
+        if (cudaEventCreateWithFlags(&c->slot_done[k], cudaEventDisableTiming) != cudaSuccess ||
+            cudaEventCreateWithFlags(&c->ret[k].ev, cudaEventDisableTiming) != cudaSuccess)
+            goto sync_only;
     return;
 sync_only: /* e.g. out of resources: uploads stay synchronous (correct, slower) */
     (void)cudaGetLastError();
@@ -354,6 +413,7 @@ static void upload_stop(cuda_be *c)
     for (int k = 0; k < 2; k++) {
         if (c->pin[k]) cudaFreeHost(c->pin[k]);
         cudaEventDestroy(c->slot_done[k]);
+        cudaEventDestroy(c->ret[k].ev);
     }
     cudaEventDestroy(c->queued);
     cudaStreamDestroy(c->copy);
@@ -430,6 +490,25 @@ static void cu_allreduce(absa_backend *be, float *buf, size_t n, absa_reduce_fn 
     absa_gpu_upload(G(be), buf, h, n * sizeof(float));
     free(h);
 }
+/* the exact gradient sums on the device (gpu/xl.cu, backend.h xl_*) */
+static void cu_xl_add(absa_backend *be, int64_t *l, const float *x, size_t n, double limit)
+{
+    cuda_be *c = be->ctx;
+    absa_gpu_xl_add_f32(&c->g, n, l, x, limit, c->xl_bad);
+}
+static int cu_xl_bad(absa_backend *be)
+{
+    cuda_be *c = be->ctx;
+    int bad = 0;
+    absa_gpu_download(&c->g, &bad, c->xl_bad, sizeof bad);
+    if (bad) absa_gpu_memset0(&c->g, c->xl_bad, sizeof bad);
+    return bad;
+}
+static void cu_xl_get(absa_backend *be, const int64_t *l, float *out, size_t n)
+{
+    cuda_be *c = be->ctx;
+    absa_gpu_xl_get_f32(&c->g, n, l, out);
+}
 static void cu_sync(absa_backend *be) { absa_gpu_sync(G(be)); }
 static void *cu_stream(absa_backend *be) { return (void *)G(be)->stream; }
 static void cu_device_id(absa_backend *be, char *buf, size_t len)
@@ -445,6 +524,7 @@ static void cu_destroy(absa_backend *be)
     if (!c) return;
     upload_stop(c);
     absa_gpu_free(c->labels);
+    absa_gpu_free(c->xl_bad);
     absa_gpu_ctx_destroy(&c->g);
     free(c);
     be->ctx = NULL;
@@ -464,6 +544,13 @@ absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int loc
         free(c);
         goto cleanup;
     }
+    if (absa_gpu_try_malloc((void **)&c->xl_bad, sizeof(int)) != ABSA_OK) {
+        absa_gpu_ctx_destroy(&c->g);
+        free(c);
+        status = ABSA_ENOMEM;
+        goto cleanup;
+    }
+    absa_gpu_memset0(&c->g, c->xl_bad, sizeof(int));
     upload_start(c);
     *be = (absa_backend){
         .name = "cuda",
@@ -475,6 +562,10 @@ absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int loc
         .zero = cu_zero,
         .copy_to_host = cu_to_host,
         .copy_from_host = cu_from_host,
+        .copy_input = cu_copy_input,
+        .xl_add_f32 = cu_xl_add,
+        .xl_bad = cu_xl_bad,
+        .xl_get_f32 = cu_xl_get,
         .copy = cu_copy,
         .dot = cu_dot,
         .axpy = cu_axpy,

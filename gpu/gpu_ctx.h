@@ -57,6 +57,10 @@ void absa_gpu_free(void *p);
 void absa_gpu_upload(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);
 void absa_gpu_download(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes);
 void absa_gpu_memset0(absa_gpu_ctx *g, void *dst, size_t bytes);
+/* xl.cu: the exact sums as int64 limbs (src/base/exact_limbs.h); *bad (device int) set to 1 by a
+ * bad addend */
+void absa_gpu_xl_add_f32(absa_gpu_ctx *g, size_t n, int64_t *l, const float *x, double limit, int *bad);
+void absa_gpu_xl_get_f32(absa_gpu_ctx *g, size_t n, const int64_t *l, float *out);
 void absa_gpu_copy(absa_gpu_ctx *g, void *dst, const void *src, size_t bytes); /* device to device */
 
 #ifdef __cplusplus

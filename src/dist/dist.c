@@ -4,6 +4,8 @@
  * function is the one-rank identity. */
 #include "dist_impl.h"
 #include "dist_nccl.h"
+#include "backend.h"
+#include "exact_sum.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -300,6 +302,23 @@ void absa_dist_allreduce_x128(absa_dist *d, void *buf, size_t n)
     MPI_Type_free(&t);
 #else
     (void)d, (void)buf, (void)n;
+#endif
+}
+
+void absa_dist_allreduce_xlimbs(absa_dist *d, struct absa_backend *be, int64_t *dl, size_t n)
+{
+#ifdef ABSA_HAVE_MPI
+    if (!multi(d) || !n) return;
+    const size_t nl = n * ABSA_XLIMBS;
+    if (absa_dist_nccl_i64(d, dl, nl)) return; /* NCCL ready on every rank: no host copy */
+    int64_t *h = malloc(nl * sizeof *h);
+    if (!h) ABSA_ABORT("out of memory staging %zu exact-sum limbs", nl);
+    absa_backend_copy_to_host(be, h, dl, nl * sizeof *h);
+    dist_allreduce(d, h, nl, MPI_INT64_T, MPI_SUM, "int64 limbs");
+    absa_backend_copy_from_host(be, dl, h, nl * sizeof *h);
+    free(h);
+#else
+    (void)d, (void)be, (void)dl, (void)n;
 #endif
 }
 

@@ -94,6 +94,12 @@ void absa_dist_allreduce_f64(absa_dist *d, double *buf, size_t n); /* sum, in pl
 /* Sum, in place, of n 16-byte two's-complement words (exact_sum.h: wrapping 128-bit addition,
  * so the result does not depend on the reduction order). */
 void absa_dist_allreduce_x128(absa_dist *d, void *buf, size_t n);
+/* Sum, in place, of n words held as int64 limbs in the memory of backend be (exact_limbs.h: the
+ * device form of the exact sums; the recombined words are those of absa_dist_allreduce_x128):
+ * NCCL on the device when its communicator is ready on every rank, else staged through host memory
+ * and summed as int64 by MPI. At most ABSA_XLIMB_MAX_RANKS addends per word over all ranks. */
+struct absa_backend;
+void absa_dist_allreduce_xlimbs(absa_dist *d, struct absa_backend *be, int64_t *dl, size_t n);
 void absa_dist_max_f64(absa_dist *d, double *buf, size_t n);       /* max, in place */
 void absa_dist_minmax_u64(absa_dist *d, uint64_t v, uint64_t *mn, uint64_t *mx);
 void absa_dist_bcast(absa_dist *d, void *buf, size_t bytes);       /* from rank 0 */

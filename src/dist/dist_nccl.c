@@ -274,6 +274,16 @@ int absa_dist_nccl_x128(absa_dist *d, void *buf, size_t n)
     return 1;
 }
 
+int absa_dist_nccl_i64(absa_dist *d, int64_t *dbuf, size_t nl)
+{
+    struct absa_dist_nccl *x = d->nccl;
+    if (!x || !absa_nccl_use_device(&x->c) || !nl) return 0;
+    void *stream = x->be->stream ? x->be->stream(x->be) : NULL;
+    if (absa_nccl_allreduce_sum(&x->c, dbuf, dbuf, nl, ABSA_NCCL_I64, stream) != ABSA_OK)
+        ABSA_ABORT("%s", absa_last_error()); /* a collective failure: bug tier, as MPI's */
+    return 1;
+}
+
 void absa_dist_nccl_free(absa_dist *d)
 {
     struct absa_dist_nccl *x = d->nccl;

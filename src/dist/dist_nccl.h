@@ -49,6 +49,9 @@ void absa_dist_nccl_grow(absa_dist *d, absa_nccl_report *r);
 void absa_dist_nccl_poll(absa_dist *d, absa_nccl_report *r);
 /* dist.c: sum n 128-bit words over the active ranks through NCCL; 0 = not ready, take MPI. */
 int absa_dist_nccl_x128(absa_dist *d, void *buf, size_t n);
+/* dist.c: sum nl int64 limbs in the attached backend's memory over the active ranks through
+ * NCCL, in place; 0 = not ready, take MPI. */
+int absa_dist_nccl_i64(absa_dist *d, int64_t *dbuf, size_t nl);
 /* dist.c (finalize): destroys the communicators. */
 void absa_dist_nccl_free(absa_dist *d);
 #endif

@@ -83,6 +83,7 @@ struct absa_backend {
     const char *name;
     int device;                /* cuda: the GPU's number (the test fallback: the one it would take) */
     void *ctx;                 /* the backend's own state (guarded: its allocation list) */
+    int xl_flag;               /* xl.c's sticky "bad addend" flag (host-memory xl entries) */
     const absa_op_ops *ops;    /* ABSA_OP_COUNT entries, indexed by absa_op */
     /* memory; sizes in bytes. alloc returns NULL on failure, contents undefined */
     void *(*alloc)(absa_backend *be, size_t bytes);
@@ -91,6 +92,13 @@ struct absa_backend {
     void (*copy_to_host)(absa_backend *be, void *host_dst, const void *src, size_t bytes);
     void (*copy_from_host)(absa_backend *be, void *dst, const void *host_src, size_t bytes);
     void (*copy)(absa_backend *be, void *dst, const void *src, size_t bytes); /* backend to backend */
+    /* (optional) a double-buffered input: copy a batch into dst while the kernels of the previous
+     * batch may still read `retired`, the buffer the model stops reading now (the model's other
+     * input buffer; NULL: none yet). The backend orders the copy after the last reader of dst's old
+     * contents, i.e. after the work queued before dst was retired, and not after the work queued on
+     * `retired`, so the copy overlaps the previous batch's compute. NULL: the model keeps one input
+     * buffer and uses copy_from_host (host-memory backends: there is nothing to overlap). */
+    void (*copy_input)(absa_backend *be, void *dst, const void *host_src, size_t bytes, const void *retired);
     /* vector operations on float buffers (dot: double accumulation, order independent of threads) */
     double (*dot)(absa_backend *be, size_t n, const float *a, const float *b);
     void (*axpy)(absa_backend *be, size_t n, float alpha, const float *x, float *y);
@@ -115,6 +123,15 @@ struct absa_backend {
      * (CUDA: the PCI bus id) to find ranks that share one. */
     void *(*stream)(absa_backend *be);
     void (*device_id)(absa_backend *be, char *buf, size_t len);
+    /* (optional, all three or none) exact gradient sums formed in backend memory, as int64 limbs
+     * (src/base/exact_limbs.h; 3 per word): the gradient never leaves the device per micro-batch.
+     * xl_add_f32: l[3i..3i+2] += the limbs of x[i]; an addend not finite or of magnitude >= limit
+     * adds nothing and sets the backend's sticky flag, which xl_bad returns and clears (it waits for
+     * the queued work). xl_get_f32: out[i] = the float of word i (bitwise exact_sum.h's). NULL: the
+     * trainer sums a host copy of the gradient with exact_sum.h (the CPU backend: no copy to save). */
+    void (*xl_add_f32)(absa_backend *be, int64_t *l, const float *x, size_t n, double limit);
+    int (*xl_bad)(absa_backend *be);
+    void (*xl_get_f32)(absa_backend *be, const int64_t *l, float *out, size_t n);
     void (*destroy)(absa_backend *be);      /* (optional) release ctx */
 };
 
@@ -161,6 +178,10 @@ void absa_backend_cpu_fill(absa_backend *be);
 absa_status absa_backend_cuda_fill(absa_backend *be, const char *device, int local_index);
 int absa_backend_cuda_count(void); /* CUDA builds: the number of usable GPUs (0: none) */
 absa_status absa_backend_guarded_fill(absa_backend *be);
+/* The xl_* entries on host memory (engine/cpu/xl.c): the guarded backend (wrapped in its
+ * fence) and the TEST-ONLY cuda fallback use them, so the CPU tests run the trainer's device-sum
+ * path with the arithmetic of gpu/xsum.cu. The flag lives in be->xl_flag. */
+void absa_backend_xl_host_fill(absa_backend *be);
 /* The CPU op table (the specification; the guarded backend wraps it). */
 extern const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT];
 

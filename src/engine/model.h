@@ -70,6 +70,8 @@ typedef struct absa_model {
     int64_t *num_batches_tracked; /* host memory (counters are bookkeeping, not tensors) */
     int n_counts;
     float *bn0;              /* running statistics at the step start (absa_model_bn_snapshot) */
+    int64_t *gxl;            /* backends with xl entries: the step's exact gradient sum as int64
+                              * limbs, 3 per word, n_params + 1 words (the last: the loss) */
     int64_t *cnt0;           /* host: the counters at the step start */
     /* state_dict table in PyTorch order (params, buffers and counters interleaved) */
     absa_tensor_info *tensors;
@@ -84,6 +86,10 @@ typedef struct absa_model {
     float *logits;           /* HOST copy of the logits of the last forward [N, n_classes] */
     float *dinput;           /* HOST: dL/dx of the last backward when requested [N, C*H*W] */
     int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
+    /* the input node's two buffers when the backend double-buffers its input (be->copy_input):
+     * each forward copies the batch into the one the previous forward did not use (NULL: one) */
+    float *x_in[2];
+    int x_slot;              /* which of x_in the input node's y is */
     /* what the activations, probs and dy buffers hold after absa_model_hvp (absa_model_hvp_again
      * reuses them); hvp_ready is cleared by every forward */
     int hvp_ready, hvp_n, hvp_train;
@@ -155,6 +161,15 @@ const absa_tensor_info *absa_model_find(const absa_model *m, const char *name);
 
 /* Host <-> backend copies of n floats of a model buffer (params, grad, v, hv, mom, bufs, or an
  * offset into one). */
+/* The exact gradient sum in backend memory (backends with xl entries, m->gxl != NULL; see
+ * backend.h and exact_limbs.h): zero it, add the current gradient (limit: exact_sum.h's range for
+ * the step's addends), read and clear the "bad addend" flag, set grad to its floats, and move the
+ * loss word (index n_params) between a host absa_xword and the limbs. */
+void absa_model_xl_zero(absa_model *m);
+void absa_model_xl_add_grad(absa_model *m, double limit);
+int absa_model_xl_bad(absa_model *m);
+void absa_model_xl_to_grad(absa_model *m);
+void absa_model_xl_loss(absa_model *m, void *word, int put);
 void absa_model_get(const absa_model *m, const float *buf, float *host, size_t n);
 void absa_model_set(absa_model *m, float *buf, const float *host, size_t n);
 /* Sum a model buffer over the ranks with the distributed layer's allreduce. */

@@ -3,6 +3,7 @@
  * helpers. Execution is model_exec.c;
  * the architectures are models.c. */
 #include "model_build.h"
+#include "exact_sum.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -203,7 +204,9 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
     m->bn0 = be->alloc(be, nb);
     m->num_batches_tracked = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
     m->cnt0 = absa_xcalloc((size_t)(m->n_counts ? m->n_counts : 1), sizeof(int64_t));
-    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->bufs || !m->bn0)
+    if (be->xl_add_f32) /* the exact gradient sum in backend memory: n_params + 1 words (the loss) */
+        m->gxl = be->alloc(be, (m->n_params + 1) * ABSA_XLIMBS * sizeof(int64_t));
+    if (!m->params || !m->grad || !m->v || !m->hv || !m->mom || !m->bufs || !m->bn0 || (be->xl_add_f32 && !m->gxl))
         ABSA_FAIL(ABSA_ENOMEM, "model %s: cannot allocate %zu parameters", m->name, m->n_params);
     m->batch = 0;
     *out = m;
@@ -216,6 +219,13 @@ cleanup:
 static void free_batch_buffers(absa_model *m)
 {
     absa_backend *be = m->be;
+    if (be && m->x_in[1]) { /* the input node's two buffers (its y is one of them) */
+        be->free(be, m->x_in[0]);
+        be->free(be, m->x_in[1]);
+        m->nodes[0].y = NULL;
+    }
+    m->x_in[0] = m->x_in[1] = NULL;
+    m->x_slot = 0;
     for (int i = 0; be && i < m->n_nodes; i++) {
         absa_node *n = &m->nodes[i];
         if (!n->alias) {
@@ -254,6 +264,7 @@ void absa_model_free(absa_model *m)
         be->free(be, m->mom);
         be->free(be, m->bufs);
         be->free(be, m->bn0);
+        be->free(be, m->gxl);
     }
     absa_backend_close(be);
     free(m->num_batches_tracked);
@@ -301,6 +312,12 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
         n->y = be->alloc(be, e);
         n->dy = be->alloc(be, e);
         if (!n->y || !n->dy) goto oom;
+        if (i == 0 && be->copy_input) { /* double-buffered input */
+            m->x_in[0] = n->y;
+            m->x_in[1] = be->alloc(be, e);
+            m->x_slot = 0;
+            if (!m->x_in[1]) goto oom;
+        }
         if (with_r) {
             n->Ry = be->alloc(be, e);
             n->Rdy = be->alloc(be, e);

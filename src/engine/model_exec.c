@@ -10,11 +10,30 @@
 #include <math.h>
 #include <string.h>
 
+#include "exact_sum.h"
 #include "model.h"
 
 static size_t node_numel(const absa_node *n) { return (size_t)n->C * n->H * n->W; }
 
 static const absa_op_ops *ops_of(const absa_model *m, const absa_node *n) { return &m->be->ops[n->op]; }
+
+/* The batch into the input node. A double-buffering backend gets it in the buffer the previous
+ * forward did not use, and the previous one is retired: nothing reads it until the next forward
+ * writes it (the guarded backend poisons it to prove that). Flatten nodes alias the input's y. */
+static void load_input(absa_model *m, const float *x, size_t bytes)
+{
+    if (!m->x_in[1]) {
+        absa_backend_copy_from_host(m->be, m->nodes[0].y, x, bytes);
+        return;
+    }
+    const int s = m->x_slot ^ 1;
+    if (bytes) m->be->copy_input(m->be, m->x_in[s], x, bytes, m->x_in[m->x_slot]);
+    m->x_slot = s;
+    m->nodes[0].y = m->x_in[s];
+    for (int i = 1; i < m->n_nodes; i++)
+        if (m->nodes[i].alias && m->nodes[i].y == m->x_in[s ^ 1])
+            m->nodes[i].y = m->x_in[s];
+}
 
 const float *absa_model_forward(absa_model *m, const float *x, int N, int train, int update_running)
 {
@@ -22,7 +41,7 @@ const float *absa_model_forward(absa_model *m, const float *x, int N, int train,
     if (absa_model_reserve(m, N) != ABSA_OK) return NULL;
     m->batch = N;
     m->train_mode = train;
-    absa_backend_copy_from_host(m->be, m->nodes[0].y, x, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
+    load_input(m, x, (size_t)N * node_numel(&m->nodes[0]) * sizeof(float));
     const int upd = train && update_running;
     for (int i = 1; i < m->n_nodes; i++) {
         absa_node *n = &m->nodes[i];
@@ -200,6 +219,26 @@ void absa_model_get(const absa_model *m, const float *buf, float *host, size_t n
 void absa_model_set(absa_model *m, float *buf, const float *host, size_t n)
 {
     absa_backend_copy_from_host(m->be, buf, host, n * sizeof(float));
+}
+
+void absa_model_xl_zero(absa_model *m)
+{
+    m->be->zero(m->be, m->gxl, (m->n_params + 1) * ABSA_XLIMBS * sizeof(int64_t));
+}
+void absa_model_xl_add_grad(absa_model *m, double limit) { m->be->xl_add_f32(m->be, m->gxl, m->grad, m->n_params, limit); }
+int absa_model_xl_bad(absa_model *m) { return m->be->xl_bad(m->be); }
+void absa_model_xl_to_grad(absa_model *m) { m->be->xl_get_f32(m->be, m->gxl, m->grad, m->n_params); }
+void absa_model_xl_loss(absa_model *m, void *word, int put)
+{
+    int64_t l[ABSA_XLIMBS];
+    int64_t *dl = m->gxl + ABSA_XLIMBS * m->n_params;
+    if (put) {
+        absa_xsum_to_limbs(word, 1, l);
+        absa_backend_copy_from_host(m->be, dl, l, sizeof l);
+    } else {
+        absa_backend_copy_to_host(m->be, l, dl, sizeof l);
+        absa_xsum_from_limbs(l, 1, word);
+    }
 }
 
 void absa_model_allreduce(absa_model *m, float *buf, size_t n, absa_reduce_fn fn, void *fn_ctx)

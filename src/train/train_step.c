@@ -94,8 +94,12 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
     absa_model_backward(m, t->x, t->y, (double)nb / B, 0);
     *correct += absa_xent_correct_f32(nb, t->K, z, t->y);
     const double wl = l * nb / B;
-    absa_model_get(m, m->grad, t->ghost, m->n_params); /* a host copy for the exact sum */
-    absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
+    if (m->gxl) { /* the exact sum where the gradient is (a GPU: exact_limbs.h), no host copy */
+        absa_model_xl_add_grad(m, t->gsum.limit);
+    } else {
+        absa_model_get(m, m->grad, t->ghost, m->n_params); /* a host copy for the exact sum */
+        absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
+    }
     absa_xsum_add_f64(&t->gsum, m->n_params, &wl, 1);
     if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
 cleanup:
@@ -132,11 +136,14 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
         absa_xsum_zero(&t->gsum, k);
+        ABSA_ASSERT(k <= ABSA_XLIMB_MAX_RANKS, "%d micro-batches per step: exact sums hold %ld addends", k,
+                    (long)ABSA_XLIMB_MAX_RANKS);
+        if (m->gxl) absa_model_xl_zero(m);
         absa_model_bn_snapshot(m);
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
         for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &correct));
         t->red[RED_CORRECT] = (double)correct;
-        t->red[RED_XBAD] = t->gsum.bad;
+        t->red[RED_XBAD] = t->gsum.bad || (m->gxl && absa_model_xl_bad(m));
         int sig = absa_stop_watch_poll(t->stop);
         if (!sig && c->stop_at_step > 0 && pr->global_step + 1 == c->stop_at_step) sig = ABSA_STOP_AT_STEP; /* every rank alike */
         if (!sig && absa_handoff_poll(t)) sig = -1; /* a bigger job is ready to take over */
@@ -145,7 +152,13 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         absa_dist_grow_flags(t->dist, t->red + RED_GROW); /* zeros unless a spawn is under way */
         if (R > 1) {
             double q = absa_now();
-            absa_dist_allreduce_x128(t->dist, t->gsum.v, t->gsum.n);
+            if (m->gxl) { /* the loss word joins the device limbs: one reduction */
+                absa_model_xl_loss(m, &t->gsum.v[m->n_params], 1);
+                absa_dist_allreduce_xlimbs(t->dist, m->be, m->gxl, m->n_params + 1);
+                absa_model_xl_loss(m, &t->gsum.v[m->n_params], 0);
+            } else {
+                absa_dist_allreduce_x128(t->dist, t->gsum.v, t->gsum.n);
+            }
             absa_dist_allreduce_f64(t->dist, t->red, RED_BN + (merge_bn ? nbuf : 0));
             t->t_comm += absa_now() - q;
         }
@@ -153,8 +166,12 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (t->red[RED_XBAD] > 0) /* every rank sees it after the reduction: all stop here */
             ABSA_FAIL(ABSA_EINVAL, "training diverged: a gradient is not finite or beyond %g at epoch %d step %lld (lr %g too large?)",
                       t->gsum.limit, epoch, (long long)pr->global_step, pr->sched.lr);
-        absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
-        absa_model_set(m, m->grad, t->ghost, m->n_params);
+        if (m->gxl) {
+            absa_model_xl_to_grad(m);
+        } else {
+            absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
+            absa_model_set(m, m->grad, t->ghost, m->n_params);
+        }
         step_loss = absa_xsum_get_f64(&t->gsum, m->n_params);
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);

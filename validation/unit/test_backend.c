@@ -9,6 +9,7 @@
  *  4. an unknown device is a one-line error. */
 #include <signal.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -152,6 +153,35 @@ static void allreduce_entry(const char *device)
     absa_model_free(m);
 }
 
+/* The double-buffered input (backend.h copy_input; the guarded backend has it, "cpu" not):
+ * consecutive forwards alternate between two buffers, a flatten that aliases the input follows
+ * it, and the retired buffer holds NaN (so a pass reading it would fail the comparisons above). */
+static void double_input(void)
+{
+    absa_model *m = NULL, *c = NULL;
+    CHECK(absa_model_create_on("mlp", 1, 4, 4, 3, "cpu-guarded", &m) == ABSA_OK, "create: %s", absa_last_error());
+    CHECK(absa_model_create_on("mlp", 1, 4, 4, 3, "cpu", &c) == ABSA_OK, "create: %s", absa_last_error());
+    if (!m || !c) return;
+    CHECK(c->x_in[1] == NULL, "cpu: one input buffer");
+    float x1[2 * 16], x2[2 * 16], h[2 * 16];
+    for (int i = 0; i < 32; i++) x1[i] = (float)i, x2[i] = (float)(100 + i);
+    CHECK(absa_model_forward(m, x1, 2, 0, 0) != NULL, "forward 1");
+    CHECK(m->x_in[0] && m->x_in[1] && m->x_in[0] != m->x_in[1], "two input buffers");
+    const float *first = m->nodes[0].y;
+    CHECK(m->nodes[1].alias && m->nodes[1].y == first, "the flatten aliases the input");
+    CHECK(absa_model_forward(m, x2, 2, 0, 0) != NULL, "forward 2");
+    CHECK(m->nodes[0].y != first && m->nodes[1].y == m->nodes[0].y, "second forward: the other buffer, alias follows");
+    absa_model_get(m, m->nodes[0].y, h, 32);
+    CHECK(!memcmp(h, x2, sizeof h), "the live buffer holds the batch");
+    absa_model_get(m, first, h, 32);
+    int nan = 1;
+    for (int i = 0; i < 32; i++) nan &= isnan(h[i]);
+    CHECK(nan, "the retired buffer is poisoned");
+    CHECK(absa_model_forward(m, x1, 2, 0, 0) != NULL && m->nodes[0].y == first, "third forward: back to the first");
+    absa_model_free(m);
+    absa_model_free(c);
+}
+
 /* A child that touches backend memory from host code must die of SIGSEGV. */
 static void fence(int what)
 {
@@ -187,6 +217,7 @@ int main(void)
     for (int i = 0; i < 3; i++) fence(i);
     allreduce_entry("cpu");
     allreduce_entry("cpu-guarded");
+    double_input();
     absa_model *m = NULL;
     CHECK(absa_model_create_on("lenet", 1, 28, 28, 10, "gpu9", &m) == ABSA_EINVAL && !m, "unknown device accepted");
     CHECK(strstr(absa_last_error(), "unknown device 'gpu9'") != NULL, "message: %s", absa_last_error());

@@ -129,6 +129,35 @@ static void guard_copy_from_host(absa_backend *be, void *dst, const void *src, s
     g->cpu.copy_from_host(&g->cpu, dst, src, bytes);
     leave(be);
 }
+/* The double-buffered input (backend.h copy_input): the CPU copy, then the retired buffer is
+ * filled with NaN, so a pass that still read the previous batch's input after the switch would
+ * spread NaN (the tests compare the guarded runs bitwise with "cpu"). */
+static void guard_copy_input(absa_backend *be, void *dst, const void *src, size_t bytes, const void *retired)
+{
+    guard_ctx *g = enter(be);
+    g->cpu.copy_from_host(&g->cpu, dst, src, bytes);
+    for (size_t i = 0; retired && i < g->n; i++)
+        if (g->r[i].p == retired) memset(g->r[i].p, 0xff, g->r[i].len); /* all-ones floats are NaN */
+    leave(be);
+}
+/* The exact sums as limbs (backend.h xl_*): the host arithmetic of xl.c, inside the fence */
+static void guard_xl_add(absa_backend *be, int64_t *l, const float *x, size_t n, double limit)
+{
+    guard_ctx *g = enter(be);
+    g->cpu.xl_add_f32(&g->cpu, l, x, n, limit);
+    leave(be);
+}
+static int guard_xl_bad(absa_backend *be)
+{
+    guard_ctx *g = be->ctx;
+    return g->cpu.xl_bad(&g->cpu);
+}
+static void guard_xl_get(absa_backend *be, const int64_t *l, float *out, size_t n)
+{
+    guard_ctx *g = enter(be);
+    g->cpu.xl_get_f32(&g->cpu, l, out, n);
+    leave(be);
+}
 static void guard_copy(absa_backend *be, void *dst, const void *src, size_t bytes)
 {
     guard_ctx *g = enter(be);
@@ -227,6 +256,7 @@ absa_status absa_backend_guarded_fill(absa_backend *be)
     long page = sysconf(_SC_PAGESIZE);
     g->page = page > 0 ? (size_t)page : 4096;
     absa_backend_cpu_fill(&g->cpu);
+    absa_backend_xl_host_fill(&g->cpu);
 #define ABSA_ENGINE_OP(E, nm, fl)                                                                   \
     ops[ABSA_OP_##E] = guard_ops_init(ABSA_OP_##E, guard_##nm##_forward, guard_##nm##_backward,       \
                                       guard_##nm##_rforward, guard_##nm##_rbackward);
@@ -241,6 +271,10 @@ absa_status absa_backend_guarded_fill(absa_backend *be)
         .zero = guard_zero,
         .copy_to_host = guard_copy_to_host,
         .copy_from_host = guard_copy_from_host,
+        .copy_input = guard_copy_input,
+        .xl_add_f32 = guard_xl_add,
+        .xl_bad = guard_xl_bad,
+        .xl_get_f32 = guard_xl_get,
         .copy = guard_copy,
         .dot = guard_dot,
         .axpy = guard_axpy,

@@ -57,6 +57,7 @@ absa_status absa_backend_open_at(const char *device, int local_index, absa_backe
         int explicit_n = -1;
         ABSA_TRY(absa_cuda_parse(device, &explicit_n));
         absa_backend_cpu_fill(be); /* TEST ONLY (backend.h): the CPU kernels under the name cuda */
+        absa_backend_xl_host_fill(be); /* ... and the device-sum path of the real cuda backend */
         be->name = "cuda";
         be->device = absa_cuda_pick(local_index, fallback_count(), explicit_n);
     } else if (!strncmp(device, "cuda", 4) && (!device[4] || device[4] == ':')) {

@@ -5,6 +5,7 @@
  * statistics, parameter gradient, Hv (train and eval mode), the top eigenvalue after 20 power
  * iterations from the same start, and the losses and parameters along 5 SGD steps; then the
  * whole CUDA run again, which must give the same bits (deterministic algorithms and reductions).
+ * Then the device exact sums (gpu/xl.cu) bitwise against exact_sum.h and the double-buffered input.
  * Needs a CUDA device: skips (77) with the reason otherwise. */
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "absa_test.h"
 #include "curvature.h"
+#include "exact_sum.h"
 #include "gpu_ctx.h"
 #include "model.h"
 #include "optim.h"
@@ -146,6 +148,59 @@ static void check_model(const char *name, int C, int H, int W)
     free(x), free(v0);
 }
 
+/* The gradient's exact sum on the device (gpu/xl.cu) against exact_sum.h on the host, bitwise:
+ * three addends of the model's gradient, the bad-addend flag (a NaN) and its clearing. Also the
+ * double-buffered input: forwards of x then x2 then x again give the first forward's logits. */
+static void check_xl(const char *name, int C, int H, int W)
+{
+    absa_model *m = NULL;
+    if (absa_model_create_on(name, C, H, W, 10, "cuda", &m) != ABSA_OK) {
+        CHECK(0, "%s on cuda: %s", name, absa_last_error());
+        return;
+    }
+    absa_model_init(m, 3);
+    uint64_t rng = 5;
+    const size_t P = m->n_params, X = (size_t)NB * C * H * W;
+    float *x = malloc(X * sizeof(float)), *x2 = malloc(X * sizeof(float)), *g = malloc(P * sizeof(float)),
+          *want = malloc(P * sizeof(float)), *got = malloc(P * sizeof(float)), l1[NB * 10];
+    int32_t y[NB];
+    for (size_t i = 0; i < X; i++) x[i] = (float)absa_test_normal(&rng), x2[i] = (float)absa_test_normal(&rng);
+    for (int i = 0; i < NB; i++) y[i] = (int32_t)(absa_test_next(&rng) % 10);
+    memcpy(l1, absa_model_forward(m, x, NB, 0, 0), sizeof l1);
+    absa_model_forward(m, x2, NB, 0, 0);
+    const float *l3 = absa_model_forward(m, x, NB, 1, 0);
+    CHECK(m->x_in[1] != NULL, "%s: cuda double-buffers its input", name);
+    absa_model_forward(m, x, NB, 0, 0);
+    CHECK(!memcmp(l1, m->logits, sizeof l1), "%s: x, x2, x: the logits of x changed", name);
+    (void)l3;
+    absa_model_forward(m, x, NB, 1, 0);
+    absa_model_loss(m, y);
+    absa_model_zero_grad(m);
+    absa_model_backward(m, x, y, 1.0, 0);
+    absa_model_get(m, m->grad, g, P);
+    absa_xsum h;
+    absa_xsum_init(&h, P);
+    absa_xsum_zero(&h, 3);
+    CHECK(m->gxl != NULL, "%s: cuda has the device exact sums", name);
+    absa_model_xl_zero(m);
+    for (int a = 0; a < 3; a++) {
+        absa_xsum_add_f32(&h, 0, g, P);
+        absa_model_xl_add_grad(m, h.limit);
+    }
+    CHECK(!absa_model_xl_bad(m), "%s: a finite gradient flagged bad", name);
+    absa_xsum_get_f32(&h, 0, want, P);
+    absa_model_xl_to_grad(m);
+    absa_model_get(m, m->grad, got, P);
+    CHECK(!memcmp(want, got, P * sizeof(float)), "%s: device exact sum differs from the host's", name);
+    g[P / 2] = NAN;
+    absa_model_set(m, m->grad, g, P);
+    absa_model_xl_add_grad(m, h.limit);
+    CHECK(absa_model_xl_bad(m) == 1 && absa_model_xl_bad(m) == 0, "%s: the bad flag (set, then cleared)", name);
+    absa_xsum_free(&h);
+    free(x), free(x2), free(g), free(want), free(got);
+    absa_model_free(m);
+}
+
 int main(void)
 {
     if (absa_gpu_device_count() == 0) {
@@ -156,5 +211,7 @@ int main(void)
     check_model("lenet", 1, 28, 28);
     check_model("c1", 3, 32, 32);
     check_model("resnet20", 3, 32, 32);
+    check_xl("lenet", 1, 28, 28);
+    check_xl("resnet20", 3, 32, 32);
     return absa_test_finish("test_gpu_models");
 }

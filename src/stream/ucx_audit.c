@@ -23,8 +23,21 @@ struct absa_ucx_audit {
     uint64_t n, seed;
     absa_audit_epoch *ep;
     size_t nep, epcap;
-    int werr;
+    int werr;      /* a write failed: the log is incomplete (said once, at once, and at close) */
+    int werrno;    /* errno of the first failure */
+    char *path;
 };
+
+/* The first failed write says so on stderr at once (a full disk must not go unnoticed for a
+ * whole run); the server goes on serving, and the close reports the failure as an error. */
+static void audit_failed(absa_ucx_audit *a)
+{
+    if (a->werr) return;
+    a->werr = 1;
+    a->werrno = errno ? errno : EIO;
+    fprintf(stderr, "absa serve: warning: cannot write the audit log %s (%s); it is incomplete from here on, "
+                    "serving goes on\n", a->path, strerror(a->werrno));
+}
 
 absa_status absa_ucx_audit_open(const char *path, uint64_t n, uint64_t seed, absa_ucx_audit **out)
 {
@@ -33,10 +46,13 @@ absa_status absa_ucx_audit_open(const char *path, uint64_t n, uint64_t seed, abs
     *out = NULL;
     a->n = n;
     a->seed = seed;
+    a->path = absa_xcalloc(strlen(path) + 1, 1);
+    memcpy(a->path, path, strlen(path));
     if (!(a->f = fopen(path, "w"))) ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", path, strerror(errno));
     *out = a;
     a = NULL;
 cleanup:
+    if (a) free(a->path);
     free(a);
     return status;
 }
@@ -64,10 +80,10 @@ void absa_ucx_audit_commit(absa_ucx_audit *a, const absa_ucx_lease *l, const uin
             uint64_t id = perm[p];
             if (fprintf(a->f, "%llu %llu%s\n", (unsigned long long)l->epoch, (unsigned long long)id,
                         (st[id] & AUDIT_EVER) ? " redo" : "") < 0)
-                a->werr = 1;
+                audit_failed(a);
             st[id] |= AUDIT_LIVE | AUDIT_EVER;
         }
-    if (fflush(a->f) != 0) a->werr = 1; /* a test may watch the file grow */
+    if (fflush(a->f) != 0) audit_failed(a); /* a test may watch the file grow */
 }
 
 static uint64_t absa_audit_rewind(absa_ucx_audit *a, uint64_t epoch, uint8_t *st, const uint8_t *keep)
@@ -75,7 +91,7 @@ static uint64_t absa_audit_rewind(absa_ucx_audit *a, uint64_t epoch, uint8_t *st
     uint64_t k = 0;
     for (uint64_t id = 0; id < a->n; id++)
         if ((st[id] & AUDIT_LIVE) && !(keep && keep[id])) {
-            if (fprintf(a->f, "rewind %llu %llu\n", (unsigned long long)epoch, (unsigned long long)id) < 0) a->werr = 1;
+            if (fprintf(a->f, "rewind %llu %llu\n", (unsigned long long)epoch, (unsigned long long)id) < 0) audit_failed(a);
             st[id] &= (uint8_t)~AUDIT_LIVE;
             k++;
         }
@@ -121,23 +137,25 @@ void absa_ucx_audit_note(absa_ucx_audit *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (fputs("# ", a->f) < 0 || vfprintf(a->f, fmt, ap) < 0 || fputc('\n', a->f) < 0) a->werr = 1;
+    if (fputs("# ", a->f) < 0 || vfprintf(a->f, fmt, ap) < 0 || fputc('\n', a->f) < 0) audit_failed(a);
     va_end(ap);
 }
 
 void absa_ucx_audit_flush(absa_ucx_audit *a)
 {
-    if (fflush(a->f) != 0) a->werr = 1;
+    if (fflush(a->f) != 0) audit_failed(a);
 }
 
 absa_status absa_ucx_audit_close(absa_ucx_audit *a)
 {
     absa_status status = ABSA_OK;
     if (!a) return ABSA_OK;
-    if (fclose(a->f) != 0 || a->werr) ABSA_FAIL(ABSA_EIO, "writing the audit log failed");
+    if (fclose(a->f) != 0 && !a->werr) a->werr = 1, a->werrno = errno ? errno : EIO;
+    if (a->werr) ABSA_FAIL(ABSA_EIO, "writing the audit log %s failed (%s): it is incomplete", a->path, strerror(a->werrno));
 cleanup:
     for (size_t i = 0; i < a->nep; i++) free(a->ep[i].st);
     free(a->ep);
+    free(a->path);
     free(a);
     return status;
 }

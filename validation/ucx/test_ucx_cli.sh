@@ -58,5 +58,29 @@ wait $pid
 rc=$?
 [ $rc = 0 ] && echo "ok: SIGTERM stops the server (exit 0)" || { echo "FAIL: server exit $rc after SIGTERM"; cat "$tmp/srv.err"; fail=1; }
 grep -q "stopping" "$tmp/srv.err" || { echo "FAIL: no stop message"; fail=1; }
+# --audit on a full disk (/dev/full): one warning line at the first failed write, serving goes on
+# (the client streams all it asked for), and the stop reports the incomplete log: exit 1
+if [ -w /dev/full ] && [ -x "$bench" ]; then
+    rm -f "$tmp/addr"
+    "$bin" serve --data "$tmp/d.h5" --secret-file "$tmp/secret" --address-file "$tmp/addr" --audit /dev/full \
+        2>"$tmp/srv.err" &
+    pid=$!
+    for _ in $(seq 200); do [ -s "$tmp/addr" ] && break; sleep 0.05; done
+    if ABSA_SECRET=sekrit "$bench" stream "$(cat "$tmp/addr")" 10 0.5 >"$tmp/out" 2>"$tmp/err"; then
+        echo "ok: a client streams while the audit log cannot be written"
+    else
+        echo "FAIL: the client failed against a server with a full audit disk"; cat "$tmp/err" "$tmp/srv.err"; fail=1
+    fi
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    n=$(grep -c "warning: cannot write the audit log /dev/full (No space left on device)" "$tmp/srv.err")
+    [ "$n" = 1 ] && echo "ok: one warning line for the full audit disk" || { echo "FAIL: $n warning lines"; cat "$tmp/srv.err"; fail=1; }
+    [ $rc = 1 ] && grep -q "error: writing the audit log /dev/full failed (No space left on device)" "$tmp/srv.err" \
+        && echo "ok: the stop reports the incomplete audit log (exit 1)" \
+        || { echo "FAIL: exit $rc after SIGTERM with a full audit disk"; cat "$tmp/srv.err"; fail=1; }
+else
+    echo "skip: no /dev/full or no bench_ucx: the full-disk audit case is not checked"
+fi
 [ $fail = 0 ] && rm -rf "$tmp"
 exit $fail

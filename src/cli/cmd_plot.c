@@ -1,4 +1,4 @@
-/* cmd_plot.c — `absa plot DIR -o run.png`: four panels against epoch (top Hessian eigenvalue,
+/* cmd_plot.c — `absa plot DIR -o run.png`: four panels against epoch or SGD iterations (--x; top Hessian eigenvalue,
  * batch size, learning rate, train/test accuracy) from DIR/metrics.jsonl, drawn by gnuplot
  * (Debian's gnuplot-nox, pngcairo terminal). Several DIRs are overlaid, one line each. Markers
  * say why the batch grew after an epoch (the eigenvalue rule or the --duration timer) and which
@@ -18,14 +18,16 @@
 
 static void plot_help(void)
 {
-    printf("usage: absa plot DIR [DIR...] -o run.png [--title T] [--script F]\n\n"
-           "Plot eigenvalue, batch size, learning rate and accuracy against epoch from each run\n"
-           "directory's metrics.jsonl (absa train --out DIR). On the batch panel a marker at each\n"
-           "epoch after which the batch grew says why: a diamond when the eigenvalue fell to\n"
-           "1/--growth-ratio of its reference, a square when --duration eigenvalue epochs passed\n"
-           "without growth. On the eigenvalue panel an open circle marks an eigenvalue whose power\n"
-           "iteration did not converge within --eig-iters. Needs gnuplot (apt-get install gnuplot-nox).\n\n"
+    printf("usage: absa plot DIR [DIR...] -o run.png [--x epoch|iters] [--title T] [--script F]\n\n"
+           "Plot eigenvalue, batch size, learning rate and accuracy against epoch (or SGD iterations)\n"
+           "from each run directory's metrics.jsonl (absa train --out DIR). On the batch and eigenvalue\n"
+           "panels a marker at each epoch after which the batch grew says why: a diamond when the\n"
+           "eigenvalue fell to 1/--growth-ratio of its reference, a square when --duration eigenvalue\n"
+           "epochs passed without growth. On the eigenvalue panel an open circle marks an eigenvalue\n"
+           "whose power iteration did not converge within --eig-iters. Needs gnuplot\n"
+           "(apt-get install gnuplot-nox).\n\n"
            "  -o, --output F   PNG to write (required; written atomically)\n"
+           "  --x AXIS         epoch (default) or iters: the SGD iterations at the end of each epoch\n"
            "  --title T        figure title (default: the directories)\n"
            "  --script F       also keep the gnuplot script in F (its data files are removed)\n"
            "  -h, --help       this help\n");
@@ -82,7 +84,9 @@ static void gnuplot_message(const char *path, char *out, size_t cap)
 int absa_cmd_plot(int argc, char **argv)
 {
     const char *cmd = "plot", *outp = NULL, *title = NULL, *keep = NULL;
+    int xcol = 1; /* data column of the x axis: 1 epoch, 9 SGD iterations */
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"x", required_argument, 0, 'x'},
                                          {"title", required_argument, 0, 't'},
                                          {"script", required_argument, 0, 's'},
                                          {"help", no_argument, 0, 'h'},
@@ -95,6 +99,11 @@ int absa_cmd_plot(int argc, char **argv)
         case 'o': outp = optarg; break;
         case 't': title = optarg; break;
         case 's': keep = optarg; break;
+        case 'x':
+            if (!strcmp(optarg, "epoch")) xcol = 1;
+            else if (!strcmp(optarg, "iters")) xcol = 9;
+            else return absa_cli_usage(cmd, "--x takes epoch or iters (got '%s')", optarg);
+            break;
         case 'h': plot_help(); return 0;
         default: return absa_cli_bad_option(cmd, c, argv);
         }
@@ -141,8 +150,9 @@ int absa_cmd_plot(int argc, char **argv)
             fprintf(f, " %g %g %g %g %d ", field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
                     100 * field(line, "test_acc"), grow_code(line));
             marks[i] |= (unsigned char)((grow_code(line) == 1 ? 1 : 0) | (grow_code(line) == 2 ? 2 : 0) | (conv == 0 ? 4 : 0));
-            if (conv < 0) fprintf(f, "NaN\n");
-            else fprintf(f, "%d\n", conv);
+            if (conv < 0) fprintf(f, "NaN");
+            else fprintf(f, "%d", conv);
+            fprintf(f, " %g\n", field(line, "sgd_iters")); /* 9: SGD iterations so far */
             rows++;
         }
         fclose(in);
@@ -169,7 +179,8 @@ int absa_cmd_plot(int argc, char **argv)
     for (int p = 0; p < 4; p++) {
         const char *scale = panels[p][2];
         if (p == 0 && !(eigs & 2)) scale = "unset logscale y"; /* no positive eigenvalue: no log axis */
-        fprintf(g, "%s\nset xlabel 'epoch'\nset ylabel '%s'\nset title '%s'\n", scale, panels[p][1], panels[p][1]);
+        fprintf(g, "%s\nset xlabel '%s'\nset ylabel '%s'\nset title '%s'\n", scale,
+                xcol == 1 ? "epoch" : "SGD iterations", panels[p][1], panels[p][1]);
         if (p == 0 && !eigs) { /* e.g. --schedule sgd: nothing to draw, say so instead of failing */
             fprintf(g, "set label 1 'no eigenvalue recorded' at graph 0.5,0.5 center\nset yrange [0:1]\n"
                        "plot 1/0 notitle\nunset label 1\nset autoscale y\n");
@@ -179,17 +190,26 @@ int absa_cmd_plot(int argc, char **argv)
         for (int i = 0; i < ndirs; i++) {
             const char *d = argv[optind + i], *b = strrchr(d, '/');
             const char *name = b && b[1] ? b + 1 : d;
-            fprintf(g, "%s'%s/run%d.dat' using 1:%s with linespoints lw 2 pt 7 ps 0.6 title '%s'", i ? ", " : "",
-                    tmpdir, i, panels[p][0], name);
+            /* one colour per run in every panel (gnuplot would count the marker series too) */
+            fprintf(g, "%s'%s/run%d.dat' using %d:%s with linespoints lt %d lw 2 pt 7 ps 0.6 title '%s'",
+                    i ? ", " : "", tmpdir, i, xcol, panels[p][0], i % 8 + 1, name);
             if (p == 0 && (marks[i] & 4)) /* eigenvalues whose power iteration did not converge */
-                fprintf(g, ", '%s/run%d.dat' using 1:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
-                           "title '%s: eigenvalue not converged'", tmpdir, i, name);
-            if (p == 1 && (marks[i] & 1)) /* why the batch grew after an epoch */
-                fprintf(g, ", '%s/run%d.dat' using 1:($7==1?$3:1/0) with points pt 13 ps 2.2 lc rgb '#1a9850' "
-                           "title '%s: grew (eigenvalue fell)'", tmpdir, i, name);
-            if (p == 1 && (marks[i] & 2))
-                fprintf(g, ", '%s/run%d.dat' using 1:($7==2?$3:1/0) with points pt 5 ps 1.8 lc rgb '#d73027' "
-                           "title '%s: grew (--duration timer)'", tmpdir, i, name);
+                fprintf(g, ", '%s/run%d.dat' using %d:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
+                           "title '%s: eigenvalue not converged'", tmpdir, i, xcol, name);
+            /* why the batch grew after an epoch: on the batch panel (with a key entry) and on the
+             * eigenvalue panel (the eigenvalue the decision saw; the batch panel's key explains) */
+            if ((p == 1 || p == 0) && (marks[i] & 1)) {
+                fprintf(g, ", '%s/run%d.dat' using %d:($7==1?$%d:1/0) with points pt 13 ps 2.2 lc rgb '#1a9850' ",
+                        tmpdir, i, xcol, p == 1 ? 3 : 2);
+                if (p == 1) fprintf(g, "title '%s: grew (eigenvalue fell)'", name);
+                else fprintf(g, "notitle");
+            }
+            if ((p == 1 || p == 0) && (marks[i] & 2)) {
+                fprintf(g, ", '%s/run%d.dat' using %d:($7==2?$%d:1/0) with points pt 5 ps 1.8 lc rgb '#d73027' ",
+                        tmpdir, i, xcol, p == 1 ? 3 : 2);
+                if (p == 1) fprintf(g, "title '%s: grew (--duration timer)'", name);
+                else fprintf(g, "notitle");
+            }
         }
         fprintf(g, "\n");
     }

@@ -119,6 +119,13 @@ $ABSA train "${C[@]}" --out "$W/r" --force 2>"$W/err" >/dev/null
 grep -q -- "-> batch 128 (--duration 1: 1 eigenvalue epoch without growth)" "$W/err" && ok "console says why the batch grew" || bad "console says why the batch grew"
 $ABSA plot "$W/r" -o "$W/r.png" --script "$W/r.gp" 2>"$W/err" && grep -q "grew (--duration timer)" "$W/r.gp" \
   && ok "plot marks growths with their reason" || bad "plot marks growths with their reason"
+grep -q "using 1:(\$7==2?\$2:1/0)" "$W/r.gp" && ok "plot marks growths on the eigenvalue panel too" \
+  || bad "plot marks growths on the eigenvalue panel too"
+# against SGD iterations: column 9 of the data file is the epoch line's sgd_iters
+$ABSA plot "$W/r" -o "$W/ri.png" --x iters --script "$W/ri.gp" 2>"$W/err" && grep -q "set xlabel 'SGD iterations'" "$W/ri.gp" \
+  && grep -q "using 9:" "$W/ri.gp" && ! grep -q "using 1:" "$W/ri.gp" && [ -s "$W/ri.png" ] \
+  && ok "plot --x iters" || bad "plot --x iters: $(cat "$W/err")"
+expect_fail "plot --x bad" "--x takes epoch or iters (got 'steps')" $ABSA plot "$W/r" -o "$W/rb.png" --x steps
 
 # 6. no test split
 $ABSA train "${C[@]}" --epochs 1 --test-split none --out "$W/nt" 2>"$W/err" >/dev/null

@@ -18,9 +18,8 @@
 # better estimator EST_BETTER_REPS times, and one converged estimate on REF_SAMPLES samples (relative
 # 1e-3, <= 100 iterations), and reports bias, spread and P(est_a <= est_b/2) (the halving rule firing
 # from noise alone). Every final checkpoint is evaluated on clean and FGSM-perturbed test samples
-# by fgsm_eval.py (PyTorch on CPU, an independent path). Tables: OUT/table.md; plots (absa plot):
-# OUT/<model>.png and OUT/<model>-iters.png (seed EST_SEED, all arms, against epoch and SGD
-# iterations), OUT/<model>-<arm>.png (one panel set per method: its seeds).
+# by fgsm_eval.py (PyTorch on CPU, an independent path). Tables: OUT/table.md; plots: OUT/<model>.png
+# (absa plot, seed EST_SEED, all arms).
 #
 # Resumable: a run with summary.json is skipped, one with checkpoint.h5 is continued with
 # `absa train --resume`; estimator and FGSM results already written are kept. Interrupt with Ctrl-C
@@ -209,10 +208,12 @@ for model in $MODELS; do
   dirs=(); for arm in $ARMS; do dirs+=("$OUT/runs/$model/$arm-s$EST_SEED"); done
   "$ABSA" plot "${dirs[@]}" -o "$OUT/$model.png" --title "$model on Fashion-MNIST, seed $EST_SEED: $ARMS"
   "$ABSA" plot "${dirs[@]}" -o "$OUT/$model-iters.png" --x iters \
-    --title "$model on Fashion-MNIST, seed $EST_SEED, against SGD iterations"
+    --title "$model on Fashion-MNIST, seed $EST_SEED, against SGD iterations" || echo "study.sh: no $model-iters.png" >&2
   for arm in $ARMS; do  # one panel set per method: its seeds
     dirs=(); for seed in $SEEDS; do [ -f "$OUT/runs/$model/$arm-s$seed/metrics.jsonl" ] && dirs+=("$OUT/runs/$model/$arm-s$seed"); done
-    [ ${#dirs[@]} -gt 0 ] && "$ABSA" plot "${dirs[@]}" -o "$OUT/$model-$arm.png" --title "$model on Fashion-MNIST: $arm, seeds $SEEDS"
+    if [ ${#dirs[@]} -gt 0 ]; then
+      "$ABSA" plot "${dirs[@]}" -o "$OUT/$model-$arm.png" --title "$model on Fashion-MNIST: $arm, seeds $SEEDS" || true
+    fi
   done
 done
 $PY "$HERE/study_report.py" table "$OUT"

@@ -17,6 +17,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_util.h"
 
 void absa_ucx_client_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
 {
@@ -57,7 +58,7 @@ absa_ucx_client_buf absa_ucx_client_pool_get_locked(absa_ucx_client *c, size_t b
             c->pool[i] = c->pool[--c->npool];
             return b;
         }
-    absa_ucx_client_buf b = {absa_try_alloc(bytes), bytes};
+    absa_ucx_client_buf b = {absa_ucx_buf_alloc(bytes), bytes};
     if (!b.p) b.cap = 0;
     return b;
 }

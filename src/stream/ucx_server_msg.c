@@ -11,6 +11,7 @@
 
 #include "base_sys.h"
 #include "ucx_server_impl.h"
+#include "ucx_util.h"
 
 typedef struct absa_srv_sendctx {
     absa_srv *s;
@@ -24,7 +25,7 @@ typedef struct absa_srv_sendctx {
 static void *absa_srv_pool_get(absa_srv *s)
 {
     if (s->npool) return s->pool[--s->npool];
-    return absa_try_alloc(s->buf_bytes);
+    return absa_ucx_buf_alloc(s->buf_bytes);
 }
 
 static void absa_srv_pool_put(absa_srv *s, void *p)

@@ -150,7 +150,11 @@ static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_cl
     }
     s->state = ABSA_SLOT_READY;
     c->bytes += s->m.payload_len;
-    pthread_cond_broadcast(&c->cv);
+    /* the caller waits for the head slot only (a later one becomes head by its own pop, which
+     * checks again before waiting): waking it for any other slot costs a context switch per
+     * batch that, on a loaded node, preempts the server's gather (docs/ucx.md, "Where the time
+     * goes") */
+    if (s == c->head) pthread_cond_broadcast(&c->cv);
 }
 
 typedef struct absa_ucx_client_rx {
@@ -294,7 +298,7 @@ static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa
     case ABSA_UCX_COMMIT_OK:
         if (c->unacked == 0) break;
         c->unacked--;
-        pthread_cond_broadcast(&c->cv);
+        if (c->unacked == 0) pthread_cond_broadcast(&c->cv); /* sync() waits for all; next() for none */
         return UCS_OK;
     case ABSA_UCX_STATE_REPLY:
     case ABSA_UCX_SEEK_OK:

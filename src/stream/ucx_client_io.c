@@ -154,7 +154,18 @@ static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_cl
      * checks again before waiting): waking it for any other slot costs a context switch per
      * batch that, on a loaded node, preempts the server's gather (docs/ucx.md, "Where the time
      * goes") */
-    if (s == c->head) pthread_cond_broadcast(&c->cv);
+    if (s == c->head) c->kick = 1; /* broadcast once mu is released (absa_ucx_client_kick) */
+}
+
+/* Wake the caller about the batch that arrived, after mu is released: broadcasting under mu
+ * woke a thread that at once blocked again on mu (one more futex sleep and context switch per
+ * batch, measured). Progress thread only; the state change happened under mu, so no wakeup is
+ * lost. */
+static void absa_ucx_client_kick(absa_ucx_client *c)
+{
+    if (!c->kick) return;
+    c->kick = 0;
+    pthread_cond_broadcast(&c->cv);
 }
 
 typedef struct absa_ucx_client_rx {
@@ -190,6 +201,7 @@ static void absa_ucx_client_rx_cb(void *req, ucs_status_t st, size_t length, voi
     else
         absa_ucx_client_ctl_arrived_locked(c);
     pthread_mutex_unlock(&c->mu);
+    absa_ucx_client_kick(c);
     free(rx);
     ucp_request_free(req);
 }
@@ -343,6 +355,7 @@ ucs_status_t absa_ucx_client_am_cb(void *arg, const void *header, size_t header_
     else if (c->failed == ABSA_OK)
         ret = absa_ucx_client_on_msg_locked(c, &m, data, length, !!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV));
     pthread_mutex_unlock(&c->mu);
+    absa_ucx_client_kick(c);
     return ret;
 }
 

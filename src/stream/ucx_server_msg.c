@@ -4,7 +4,8 @@
  * positional REQUEST_AT ones wait there until exactly their range is free; CANCEL withdraws a
  * waiting one), and batch assembly (permutation positions -> sample ids ->
  * absa_h5reader_gather_u8 into a pooled buffer sent with UCP AM, rendezvous for large payloads
- * chosen by UCX). See ucx_server.h and docs/ucx.md. */
+ * chosen by UCX), and the COMMIT_OKs owed until the next message to their client (at most
+ * ABSA_SRV_ACK_DELAY_S). See ucx_server.h and docs/ucx.md. */
 #ifdef ABSA_HAVE_UCX
 #include <stdlib.h>
 #include <string.h>

@@ -81,6 +81,7 @@ struct absa_ucx_client {
     double wait_s;
     /* progress thread only */
     int sends;
+    int kick;                 /* the head slot became ready: broadcast cv after releasing mu */
     double ping_s, last_send; /* PING after ping_s seconds without a send (0: never) */
 };
 

@@ -17,6 +17,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_util.h"
 
 void absa_ucx_client_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
 {
@@ -57,7 +58,7 @@ absa_ucx_client_buf absa_ucx_client_pool_get_locked(absa_ucx_client *c, size_t b
             c->pool[i] = c->pool[--c->npool];
             return b;
         }
-    absa_ucx_client_buf b = {absa_try_alloc(bytes), bytes};
+    absa_ucx_client_buf b = {absa_ucx_buf_alloc(bytes), bytes};
     if (!b.p) b.cap = 0;
     return b;
 }
@@ -149,6 +150,21 @@ static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_cl
     }
     s->state = ABSA_SLOT_READY;
     c->bytes += s->m.payload_len;
+    /* the caller waits for the head slot only (a later one becomes head by its own pop, which
+     * checks again before waiting): waking it for any other slot costs a context switch per
+     * batch that, on a loaded node, preempts the server's gather (docs/ucx.md, "Where the time
+     * goes") */
+    if (s == c->head) c->kick = 1; /* broadcast once mu is released (absa_ucx_client_kick) */
+}
+
+/* Wake the caller about the batch that arrived, after mu is released: broadcasting under mu
+ * woke a thread that at once blocked again on mu (one more futex sleep and context switch per
+ * batch, measured). Progress thread only; the state change happened under mu, so no wakeup is
+ * lost. */
+static void absa_ucx_client_kick(absa_ucx_client *c)
+{
+    if (!c->kick) return;
+    c->kick = 0;
     pthread_cond_broadcast(&c->cv);
 }
 
@@ -185,6 +201,7 @@ static void absa_ucx_client_rx_cb(void *req, ucs_status_t st, size_t length, voi
     else
         absa_ucx_client_ctl_arrived_locked(c);
     pthread_mutex_unlock(&c->mu);
+    absa_ucx_client_kick(c);
     free(rx);
     ucp_request_free(req);
 }
@@ -293,7 +310,7 @@ static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa
     case ABSA_UCX_COMMIT_OK:
         if (c->unacked == 0) break;
         c->unacked--;
-        pthread_cond_broadcast(&c->cv);
+        if (c->unacked == 0) pthread_cond_broadcast(&c->cv); /* sync() waits for all; next() for none */
         return UCS_OK;
     case ABSA_UCX_STATE_REPLY:
     case ABSA_UCX_SEEK_OK:
@@ -338,6 +355,7 @@ ucs_status_t absa_ucx_client_am_cb(void *arg, const void *header, size_t header_
     else if (c->failed == ABSA_OK)
         ret = absa_ucx_client_on_msg_locked(c, &m, data, length, !!(param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV));
     pthread_mutex_unlock(&c->mu);
+    absa_ucx_client_kick(c);
     return ret;
 }
 

@@ -283,6 +283,7 @@ static void absa_srv_teardown(absa_srv *s)
     }
     free(s->cl);
     free(s->pq);
+    free(s->acks);
 }
 
 static absa_status absa_srv_loop(absa_srv *s)
@@ -296,6 +297,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         while (ucp_worker_progress(s->w)) {
         }
         absa_srv_collect_batches(s);
+        absa_srv_flush_acks(s, 0); /* COMMIT_OKs owed for ABSA_SRV_ACK_DELAY_S */
         double now = absa_now();
         if ((pfd[3].revents & POLLIN) || now - door_at >= 0.05) { /* the door: when it has work, and its timeouts */
             pfd[3].revents = 0;
@@ -312,6 +314,7 @@ static absa_status absa_srv_loop(absa_srv *s)
         int busy = 0;
         for (size_t i = 0; i < s->ncl; i++) busy |= s->cl[i]->dropping && !s->cl[i]->closing;
         if (busy) continue;
+        if (absa_srv_flush_acks(s, 1)) continue; /* never block while a COMMIT_OK is owed */
         ucs_status_t st = ucp_worker_arm(s->w);
         if (st == UCS_ERR_BUSY) continue;
         if (st != UCS_OK) ABSA_FAIL(ABSA_EUCX, "ucp_worker_arm: %s", ucs_status_string(st));

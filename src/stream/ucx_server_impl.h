@@ -39,6 +39,14 @@ typedef struct absa_srv_client {
     char drop_reason[200];
 } absa_srv_client;
 
+/* a COMMIT_OK owed to a client: sent just before the next message to it, before the loop
+ * blocks, or ABSA_SRV_ACK_DELAY_S after the commit, whichever comes first (ucx_server_msg.c) */
+typedef struct absa_srv_ack {
+    uint64_t client, lease, epoch;
+    double t;
+} absa_srv_ack;
+#define ABSA_SRV_ACK_DELAY_S 0.001
+
 typedef struct absa_srv_pending {
     uint64_t client, req;
     uint32_t n;
@@ -79,6 +87,8 @@ typedef struct absa_srv {
     uint64_t next_client;
     absa_srv_pending *pq;
     size_t npq, pqcap;
+    absa_srv_ack *acks; /* owed COMMIT_OKs, in commit order */
+    size_t nacks, ackcap;
     void **pool; /* free batch buffers of buf_bytes */
     size_t npool, poolcap;
     absa_ucx_audit *audit;
@@ -115,6 +125,9 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
 void absa_srv_serve_pending(absa_srv *s);
 void absa_srv_expire(absa_srv *s); /* lease timeout: mark silent clients stale, revoke their leases */
 void absa_srv_pool_free(absa_srv *s);
+/* send the owed COMMIT_OKs: all of them (all != 0, before the loop blocks) or, if the oldest
+ * is ABSA_SRV_ACK_DELAY_S old, all of them too; returns how many were sent */
+size_t absa_srv_flush_acks(absa_srv *s, int all);
 
 #endif
 #endif

@@ -4,13 +4,15 @@
  * positional REQUEST_AT ones wait there until exactly their range is free; CANCEL withdraws a
  * waiting one), and batch assembly (permutation positions -> sample ids ->
  * absa_h5reader_gather_u8 into a pooled buffer sent with UCP AM, rendezvous for large payloads
- * chosen by UCX). See ucx_server.h and docs/ucx.md. */
+ * chosen by UCX), and the COMMIT_OKs owed until the next message to their client (at most
+ * ABSA_SRV_ACK_DELAY_S). See ucx_server.h and docs/ucx.md. */
 #ifdef ABSA_HAVE_UCX
 #include <stdlib.h>
 #include <string.h>
 
 #include "base_sys.h"
 #include "ucx_server_impl.h"
+#include "ucx_util.h"
 
 typedef struct absa_srv_sendctx {
     absa_srv *s;
@@ -24,7 +26,7 @@ typedef struct absa_srv_sendctx {
 static void *absa_srv_pool_get(absa_srv *s)
 {
     if (s->npool) return s->pool[--s->npool];
-    return absa_try_alloc(s->buf_bytes);
+    return absa_ucx_buf_alloc(s->buf_bytes);
 }
 
 static void absa_srv_pool_put(absa_srv *s, void *p)
@@ -74,7 +76,7 @@ static void absa_srv_send_cb(void *req, ucs_status_t st, void *user_data)
 
 /* Send m with payload (ownership taken: pooled buffer or malloc'd, may be NULL). Batches and
  * state replies let UCX choose eager or rendezvous by size; small control replies are eager. */
-static void absa_srv_send(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void *payload, int pooled)
+static void absa_srv_send_now(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void *payload, int pooled)
 {
     int eager = m->type != ABSA_UCX_BATCH && m->type != ABSA_UCX_STATE_REPLY;
     absa_srv_sendctx *x = absa_xcalloc(1, sizeof *x);
@@ -96,6 +98,58 @@ static void absa_srv_send(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void
         absa_srv_send_done(x, UCS_OK);
     else if (UCS_PTR_IS_ERR(r))
         absa_srv_send_done(x, UCS_PTR_STATUS(r));
+}
+
+/* ---- owed COMMIT_OKs ----
+ * A commit's COMMIT_OK waits (at most ABSA_SRV_ACK_DELAY_S) for the next message to the same
+ * client, usually the rendezvous of the batch its next request asked for, so that the client's
+ * progress thread wakes once for both instead of twice (each wakeup costs 30-45 us of scheduling
+ * delay on a loaded node; docs/ucx.md, "Where the time goes"). Every message to a client first
+ * sends what it is owed, so the client sees replies in the order the server made them. */
+static void absa_srv_send_acks_of(absa_srv *s, uint64_t client)
+{
+    absa_srv_client *c = absa_srv_find(s, client);
+    size_t j = 0;
+    for (size_t i = 0; i < s->nacks; i++) {
+        absa_srv_ack a = s->acks[i];
+        if (a.client != client) {
+            s->acks[j++] = a;
+            continue;
+        }
+        if (c && !c->dropping) {
+            absa_ucx_msg r = {.type = ABSA_UCX_COMMIT_OK, .lease = a.lease, .epoch = a.epoch};
+            absa_srv_send_now(s, c, &r, NULL, 0);
+        }
+    }
+    s->nacks = j;
+}
+
+size_t absa_srv_flush_acks(absa_srv *s, int all)
+{
+    size_t n = s->nacks;
+    if (!n || (!all && absa_now() - s->acks[0].t < ABSA_SRV_ACK_DELAY_S)) return 0;
+    while (s->nacks) absa_srv_send_acks_of(s, s->acks[0].client);
+    return n;
+}
+
+static void absa_srv_owe_ack(absa_srv *s, absa_srv_client *c, uint64_t lease, uint64_t epoch)
+{
+    if (s->nacks == s->ackcap) {
+        s->ackcap = s->ackcap ? 2 * s->ackcap : 64;
+        s->acks = realloc(s->acks, s->ackcap * sizeof *s->acks);
+        ABSA_ASSERT(s->acks != NULL, "out of memory for owed COMMIT_OKs");
+    }
+    s->acks[s->nacks++] = (absa_srv_ack){.client = c->id, .lease = lease, .epoch = epoch, .t = absa_now()};
+}
+
+static void absa_srv_send(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m, void *payload, int pooled)
+{
+    for (size_t i = 0; i < s->nacks; i++)
+        if (s->acks[i].client == c->id) {
+            absa_srv_send_acks_of(s, c->id);
+            break;
+        }
+    absa_srv_send_now(s, c, m, payload, pooled);
 }
 
 static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *m)
@@ -326,8 +380,7 @@ static void absa_srv_commit(absa_srv *s, absa_srv_client *c, uint64_t lease)
     absa_status st = absa_lease_commit(s->lm, c->id, lease, &advanced);
     ABSA_ASSERT(st == ABSA_OK, "commit of a found lease failed");
     c->leases--;
-    absa_ucx_msg r = {.type = ABSA_UCX_COMMIT_OK, .lease = lease, .epoch = absa_lease_mgr_epoch(s->lm)};
-    absa_srv_send_simple(s, c, &r);
+    absa_srv_owe_ack(s, c, lease, absa_lease_mgr_epoch(s->lm)); /* COMMIT_OK, sent with the next message */
     if (advanced) {
         if (s->audit) absa_ucx_audit_flush(s->audit);
         absa_srv_log(s, "epoch %llu complete (%llu samples committed)%s", (unsigned long long)epoch,

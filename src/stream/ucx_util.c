@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,4 +123,19 @@ absa_status absa_ucx_err_mode_peer(int *peer)
     }
     absa_errorf("ABSA_UCX_ERR_MODE=%s: expected none or peer", v);
     return ABSA_EINVAL;
+}
+
+void *absa_ucx_buf_alloc(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (bytes < huge / 2) return absa_try_alloc(bytes);
+    size_t rounded = (bytes + huge - 1) & ~(huge - 1);
+    void *p = NULL;
+    if (posix_memalign(&p, huge, rounded) != 0) {
+        absa_errorf("cannot allocate %zu bytes", bytes);
+        return NULL;
+    }
+    (void)madvise(p, rounded, MADV_HUGEPAGE); /* before the first touch; EINVAL without THP: fine */
+    memset(p, 0, rounded);
+    return p;
 }

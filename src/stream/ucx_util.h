@@ -31,4 +31,11 @@ absa_status absa_ucx_load_secret(const char *file, uint8_t out[ABSA_UCX_MAX_SECR
  * rendezvous lane). ABSA_UCX_ERR_MODE other than "", "none" or "peer" is an error. */
 absa_status absa_ucx_err_mode_peer(int *peer);
 
+/* A zeroed batch buffer of `bytes` (free with absa_free), NULL with the error set if out of
+ * memory. From 1 MiB up it is 2 MiB aligned, rounded up to 2 MiB and advised for transparent
+ * huge pages (MADV_HUGEPAGE, best effort): fewer TLB misses for the gather that fills it and
+ * fewer pages for the kernel to pin when a peer reads it by cma (docs/ucx.md, "Where the time
+ * goes"). */
+void *absa_ucx_buf_alloc(size_t bytes);
+
 #endif

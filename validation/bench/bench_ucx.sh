@@ -24,6 +24,9 @@
 # ucx_perftest moves one cache-resident buffer over and over; absa
 # serve gathers fresh samples from RAM for every batch. Loopback only. MiB/s (2^20 bytes/s).
 #
+# COUNT (default 32768 samples, 384 MiB): a small split (e.g. COUNT=1400, 16 MiB, which the L3
+# cache holds) shows what absa moves when its gather reads from cache rather than from RAM.
+#
 # CPU s/GiB "srv+cli": the server's CPU time (/proc/PID/stat) while the client ran, and the
 # client's (/usr/bin/time, from its start: UCX setup and connecting, about 0.1 s, are in it), each
 # divided by the GiB the client received. A/B: ABSA_OLD=OTHER_BUILD_DIR (its ucx_serve_driver and
@@ -62,7 +65,7 @@ cleanup() {
 trap cleanup EXIT
 C=3 H=64 W=64
 sample=$((C * H * W))
-count=32768 # 384 MiB of images: 24 batches of 16 MiB per epoch
+count=${COUNT:-32768} # 384 MiB of images: 24 batches of 16 MiB per epoch
 "$bench" fixture "$work/data.h5" $count $C $H $W
 head -c 32 /dev/urandom | base64 >"$work/secret"
 chmod 600 "$work/secret"
@@ -70,15 +73,18 @@ export ABSA_SECRET=$(cat "$work/secret")
 nmax=0
 for s in $sizes; do n=$(((s * 1048576 - 16) / (sample + 12))); [ $n -gt $nmax ] && nmax=$n; done
 
-perftest() { # perftest TLS BYTES [FLAGS] -> MiB/s (about SECS seconds of transfer at 4 GiB/s)
-    local port=$((20000 + RANDOM % 20000)) iters=$((secs * 4294967296 / $2))
+perftest() { # perftest TLS BYTES [FLAGS] -> "MiB/s CPU_s_per_GiB" (about SECS seconds of transfer at
+    # 4 GiB/s; CPU: both ucx_perftest processes, setup included, per GiB of the -n messages)
+    local port=$((20000 + RANDOM % 20000)) iters=$((secs * 4294967296 / $2)) mib
     [ $iters -lt 50 ] && iters=50
-    UCX_TLS=$1 timeout 120 ucx_perftest -p $port ${3:-} >/dev/null 2>&1 &
+    UCX_TLS=$1 /usr/bin/time -f "%U %S" -o "$work/pt_srv_time" timeout 120 ucx_perftest -p $port ${3:-} >/dev/null 2>&1 &
     local p=$!
     sleep 0.5
-    UCX_TLS=$1 timeout 120 ucx_perftest 127.0.0.1 -p $port -t ucp_am_bw -s "$2" -n $iters -w 10 ${3:-} 2>/dev/null |
-        awk '/^Final:/ {print $7}'
+    mib=$(UCX_TLS=$1 /usr/bin/time -f "%U %S" -o "$work/pt_cli_time" timeout 120 ucx_perftest 127.0.0.1 -p $port \
+        -t ucp_am_bw -s "$2" -n $iters -w 10 ${3:-} 2>/dev/null | awk '/^Final:/ {print $7}')
     wait $p 2>/dev/null || true
+    cat "$work/pt_srv_time" "$work/pt_cli_time" 2>/dev/null | awk -v m="${mib:-0}" -v n=$iters -v b="$2" \
+        '/^[0-9.]+ [0-9.]+$/ { c += $1 + $2 } END { printf "%s %.2f\n", m, c / (n * b / 1073741824) }'
 }
 median() { echo "$@" | tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : 0 }'; }
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"n/a\" }"; } # A / B to 2 decimals
@@ -106,7 +112,7 @@ stream_once() {
         '/^CPU/ { gib = m * s / 1024; if (gib <= 0) gib = 1e-9; printf "%s %.2f %.2f\n", m, (t1 - t0) / hz / gib, ($2 + $3) / gib }' "$work/time"
 }
 printf "%-7s %9s %5s %7s %s%9s %6s %-8s %11s %6s %8s %6s  %s\n" "UCX_TLS" "bytes" "n" "absa" "${old:+$(printf '%7s %5s ' old new/old)}" \
-    "pt sleep" "ratio" ">=0.9?" "pt -e sleep" "ratio" "pt plain" "ratio" "CPU s/GiB srv+cli${old:+ (old)}"
+    "pt sleep" "ratio" ">=0.9?" "pt -e sleep" "ratio" "pt plain" "ratio" "CPU s/GiB srv+cli, pt sleep both${old:+ (old)}"
 for tls in $tls_list; do
     export UCX_TLS=$tls
     start_server "$serve" "$work/data.h5"
@@ -119,7 +125,7 @@ for tls in $tls_list; do
     for s in $sizes; do
         n=$(((s * 1048576 - 16) / (sample + 12)))
         bbytes=$(((s * 1048576 - 16) / (sample + 12) * (sample + 12) + 16))
-        A= O= PS= PE= PP= AS= AC= OS= OC=
+        A= O= PS= PE= PP= AS= AC= OS= OC= PSC=
         # the measurements take turns, REPEAT rounds, so that load from other jobs on this
         # small machine hits each of them alike; each column reports its median round
         for _ in $(seq $repeat); do
@@ -129,14 +135,17 @@ for tls in $tls_list; do
                 read -r m sv cl <<<"$(stream_once "$old/validation/ucx/bench_ucx" "$url_o" $pid_o $n)"
                 O="$O $m" OS="$OS $sv" OC="$OC $cl"
             fi
-            PS="$PS $(perftest "$tls" "$bbytes" "-I -E sleep")"
-            PE="$PE $(perftest "$tls" "$bbytes" "-e -I -E sleep")"
-            PP="$PP $(perftest "$tls" "$bbytes" "")"
+            read -r m cpu <<<"$(perftest "$tls" "$bbytes" "-I -E sleep")"
+            PS="$PS $m" PSC="$PSC $cpu"
+            read -r m cpu <<<"$(perftest "$tls" "$bbytes" "-e -I -E sleep")"
+            PE="$PE $m"
+            read -r m cpu <<<"$(perftest "$tls" "$bbytes" "")"
+            PP="$PP $m"
         done
         a=$(median $A) ps=$(median $PS) pe=$(median $PE) pp=$(median $PP)
         r1=$(ratio "$a" "$ps") r2=$(ratio "$a" "$pe") r3=$(ratio "$a" "$pp")
         met=$(awk "BEGIN{ if ($ps <= 0) print \"n/a\"; else print ($a >= 0.9 * $ps ? \"met\" : \"NOT met\") }")
-        cpu="$(median $AS)+$(median $AC)"
+        cpu="$(median $AS)+$(median $AC) pt sleep $(median $PSC)"
         oldcols=
         if [ -n "$old" ]; then
             o=$(median $O)
@@ -162,4 +171,5 @@ echo "(MiB/s, median of $repeat rounds; bytes = payload per batch, n = samples o
 echo " pt sleep = ucx_perftest -t ucp_am_bw -I -E sleep: absa's configuration (no peer error handling, blocking"
 echo " progress); ratio = absa / pt sleep, target >= 0.9; pt -e sleep: the same with peer error handling (absa's"
 echo " earlier configuration); pt plain: no error handling, both processes polling (issue 18: absa >= 0.7 x it over sm);"
-echo " CPU s/GiB srv+cli: server and client CPU seconds per GiB received${old:+; old = ABSA_OLD=$old})"
+echo " CPU s/GiB srv+cli: server and client CPU seconds per GiB received; pt sleep: both ucx_perftest processes of"
+echo " the pt sleep column, setup included, per GiB sent; split of $count samples${old:+; old = ABSA_OLD=$old})"

@@ -10,6 +10,10 @@
 #  4. There, a SIGKILLed client is dropped through its front-door session ("connection lost")
 #     and a second client streams afterwards.
 #  5. ABSA_UCX_ERR_MODE=bogus: one-line error, exit 1.
+#  6. The split held in RAM (24 MiB here) is backed by transparent huge pages (MADV_HUGEPAGE:
+#     the gather of fresh samples into every batch, most of the server's CPU time, is about a
+#     fifth faster; docs/ucx.md, "Where the time goes"): AnonHugePages of the serving process
+#     is above zero. Skipped (reported) where the kernel has THP off.
 set -u
 serve=$1
 bench=$2
@@ -36,6 +40,15 @@ lanes() { grep -A12 "$2" "$1" | grep 'lane\['; }
 export ABSA_UCX_EP_INFO=1 UCX_TLS=tcp
 start tcp
 "$bench" stream "$url" 85 1 >"$W/out" 2>"$W/cli.tcp" && ok "tcp: a client streams" || bad "tcp: a client streams"
+# 6. (here, while this server runs) huge pages under the split in RAM
+thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+if [ -z "$thp" ] || [[ "$thp" == *"[never]"* ]]; then
+    echo "skip: transparent huge pages are off on this kernel ('$thp'): huge pages not checked"
+else
+    huge=$(awk '/^AnonHugePages:/ { print $2 }' "/proc/$srv/smaps_rollup" 2>/dev/null)
+    [ "${huge:-0}" -gt 0 ] && ok "thp: the split in RAM is on huge pages (AnonHugePages ${huge} kB)" ||
+        bad "thp: the split in RAM is on huge pages (AnonHugePages ${huge:-?} kB, THP '$thp')"
+fi
 stop
 lanes "$W/srv.tcp" "client 1 endpoint" | grep -q 'tcp/.*rma_bw' && ok "tcp: the server's endpoint has a tcp rma_bw lane" ||
     { bad "tcp: the server's endpoint has a tcp rma_bw lane"; cat "$W/srv.tcp"; }

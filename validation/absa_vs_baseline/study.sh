@@ -112,6 +112,7 @@ train_one() {
       done
     fi
     if [ -f "$dir/summary.json" ]; then [ "$started" = 1 ] || echo "== $model $arm seed $seed: done already"; break; fi
+    if [ -f "$dir/diverged" ]; then echo "== $model $arm seed $seed: diverged: $(cat "$dir/diverged")"; break; fi
     started=1
     local next=$EPOCHS
     for s in "${stops[@]}"; do if [ "$s" -gt "$done_ep" ] && [ "$s" -lt "$next" ]; then next=$s; fi; done
@@ -121,7 +122,14 @@ train_one() {
     mkdir -p "$dir"
     echo "== $model $arm seed $seed: epochs $done_ep -> $next ($(date -u +%H:%M:%S))"
     echo "absa train ${a[*]} ${extra[*]}" >> "$dir/train.log"
-    "$ABSA" train "${a[@]}" "${extra[@]}" >> "$dir/train.log" 2>&1 || { echo "study.sh: $model $arm seed $seed failed, see $dir/train.log" >&2; return 1; }
+    if ! "$ABSA" train "${a[@]}" "${extra[@]}" >> "$dir/train.log" 2>&1; then
+      # a run that diverges is a result of the study (e.g. the fixed large batch), not a failure
+      if tail -n 1 "$dir/train.log" | grep -q "error: training diverged"; then
+        tail -n 1 "$dir/train.log" | sed 's/^absa train: error: //' > "$dir/diverged"
+        continue
+      fi
+      echo "study.sh: $model $arm seed $seed failed, see $dir/train.log" >&2; return 1
+    fi
     if [ ! -f "$dir/summary.json" ]; then  # absa exits 0 after a graceful stop (SIGINT/SIGTERM): stop here
       read -r done_ep at_boundary < <($PY -c "import h5py,sys; t=h5py.File(sys.argv[1],'r')['train'].attrs; print(int(t['epoch']), int(int(t['ep_seen'])==0))" "$dir/checkpoint.h5")
       if [ "$done_ep" -lt "$next" ] || [ "$at_boundary" != 1 ]; then
@@ -154,7 +162,7 @@ estim_one() {
 fgsm_one() {
   local model=$1 arm=$2 seed=$3 OUT=$4 dir tl
   dir=$OUT/runs/$model/$arm-s$seed; tl=$(var TESTLIM "$model")
-  [ -f "$dir/fgsm.json" ] && return 0
+  [ -f "$dir/fgsm.json" ] || [ -f "$dir/diverged" ] && return 0
   $PY "$HERE/fgsm_eval.py" --checkpoint "$dir/checkpoint.h5" --data "$OUT/fashion-mnist.h5" \
       --eps "$FGSM_EPS" --threads "$THREADS" --check-first "$([ "$tl" -gt 0 ] && echo "$tl" || echo 10000)" --output "$dir/fgsm.json"
 }

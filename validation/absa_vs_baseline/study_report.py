@@ -146,14 +146,22 @@ def table(out):
     for model in env("MODELS").split():
         txt += ["", "## %s (--limit-train %s)" % (model, env("LIMIT_" + model)), ""]
         hdr = ["run", "test acc (%)"] + ["FGSM %s (%%)" % e for e in eps] + \
-              ["SGD iterations", "final batch", "wall (s)", "growths eig / duration", "absa acc (%)", "check"]
+              ["SGD iterations", "final batch", "wall (s)", "growths eig / duration (+ after the last epoch)", "absa acc (%)", "check"]
         txt += ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
         events = []
         for arm in arms:
             acc, adv, it, fb, wall, ge, gd, aacc, chk = [], {e: [] for e in eps}, [], [], [], [], [], [], []
+            glast, diverged = [], []
+            E_all = int(env("EPOCHS", "30"))
             for s in seeds:
                 d = os.path.join(out, "runs", model, "%s-s%s" % (arm, s))
                 sm, fg = load(os.path.join(d, "summary.json")), load(os.path.join(d, "fgsm.json"))
+                if not sm and os.path.exists(os.path.join(d, "diverged")):
+                    with open(os.path.join(d, "diverged")) as f:
+                        why = f.read().strip()
+                    diverged.append("seed %s" % s)
+                    events.append("%s seed %s: **diverged** (%s); not in the means" % (arm, s, why))
+                    continue
                 if not sm:
                     continue
                 it.append(sm["sgd_iters"]); fb.append(sm["final_batch"]); wall.append(sm["wall_total_s"])
@@ -161,7 +169,10 @@ def table(out):
                 rows = epoch_lines(d)
                 g = [(r["epoch"], r.get("grow_reason"), r.get("eig"), r.get("eig_ref"), r.get("eig_converged"))
                      for r in rows if r.get("grew")]
-                ge.append(sum(1 for x in g if x[1] == "eig")); gd.append(sum(1 for x in g if x[1] == "duration"))
+                # growths that were trained (a decision after the last epoch only sets next_batch)
+                ge.append(sum(1 for x in g if x[1] == "eig" and x[0] < E_all))
+                gd.append(sum(1 for x in g if x[1] == "duration" and x[0] < E_all))
+                glast.append(sum(1 for x in g if x[0] >= E_all))
                 if g:
                     events.append("%s seed %s: " % (arm, s) + ", ".join(
                         "after epoch %d by %s (eig %.3g%s, ref then %.3g)" % (e, why, ev if ev is not None else float("nan"),
@@ -174,11 +185,11 @@ def table(out):
                     if "clean_acc_first" in fg:
                         chk.append(abs(fg["clean_acc_first"] - sm["final_test_acc"]) < 0.5 / fg["check_first"])
             if not it:
-                txt.append("| %s | (not run yet) |" % arm)
+                txt.append("| %s | (%s) |" % (arm, "diverged: " + ", ".join(diverged) if diverged else "not run yet"))
                 continue
-            cells = [arm, mean_sd(acc)] + [mean_sd(adv[e]) for e in eps] + \
+            cells = [arm + (" (%s diverged)" % ", ".join(diverged) if diverged else ""), mean_sd(acc)] + [mean_sd(adv[e]) for e in eps] + \
                     [mean_sd(it, "%.0f"), "/".join(str(b) for b in fb), mean_sd(wall, "%.0f"),
-                     "%d / %d" % (sum(ge), sum(gd)), mean_sd(aacc),
+                     "%d / %d (+%d)" % (sum(ge), sum(gd), sum(glast)), mean_sd(aacc),
                      ("equal" if all(chk) else "DIFFERENT") if chk else "-"]
             txt.append("| " + " | ".join(cells) + " |")
         if events:

@@ -83,6 +83,16 @@ timeout -s KILL 1.5 $ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/c
 echo "  killed with rc $? (137 = SIGKILL)"
 $ABSA train "${COMMON[@]}" --out "$W/cut" --resume "$W/cut/checkpoint.h5" 2>"$W/err" && ok "resume to the end" || bad "resume to the end"
 $PY "$TOOLS/absa_testlib.py" same-run "$W/full" "$W/cut" 4 && ok "resumed run bitwise equal to uninterrupted" || bad "resumed run bitwise equal to uninterrupted"
+# --stop-at-step: a stop in the middle of an epoch at a chosen step, as SIGTERM would make it
+# (checkpoint with the epoch's cursor), then --resume: the uninterrupted run's bits
+$ABSA train "${COMMON[@]}" --out "$W/step" --stop-at-step 7 2>"$W/err"; rc=$?
+grep -q "stopped by --stop-at-step after step 7 " "$W/err" && [ $rc = 0 ] && ok "--stop-at-step 7: stopped there (exit 0)" \
+  || bad "--stop-at-step 7 (exit $rc): $(tail -n 1 "$W/err")"
+$PY -c "import h5py,sys; t=h5py.File(sys.argv[1],'r')['train'].attrs; sys.exit(0 if int(t['ep_seen']) > 0 else 1)" "$W/step/checkpoint.h5" \
+  && ok "--stop-at-step: the checkpoint is inside an epoch" || bad "--stop-at-step: the checkpoint is inside an epoch"
+$ABSA train "${COMMON[@]}" --out "$W/step" --resume "$W/step/checkpoint.h5" 2>"$W/err" \
+  && $PY "$TOOLS/absa_testlib.py" same-run "$W/full" "$W/step" 4 && ok "--stop-at-step + resume: bitwise the uninterrupted run" \
+  || bad "--stop-at-step + resume: bitwise the uninterrupted run"
 $ABSA plot "$W/full" "$W/cut" -o "$W/run.png" 2>"$W/err" && \
   $PY -c "import sys; d=open(sys.argv[1],'rb').read(); sys.exit(0 if d[:8]==b'\x89PNG\r\n\x1a\n' and len(d)>20000 else 1)" "$W/run.png" \
   && ok "plot PNG" || bad "plot PNG"

@@ -18,6 +18,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_ep.h"
 #include "ucx_door.h"
 #include "ucx_util.h"
 
@@ -114,20 +115,10 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
     fd = -1;
     ucp_worker_release_address(c->w, waddr);
     waddr = NULL;
-    /* error mode as the server's (ucx_util.h): NONE by default, so that UCX 1.13 gives tcp its
-     * rendezvous put lane and allows shared memory; the error callback still sees a failed tcp
-     * lane, and the session socket sees a dead server on any lane */
-    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
-                                        UCP_EP_PARAM_FIELD_ERR_HANDLER,
-                          .address = saddr,
-                          .err_mode = peer_err ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
-                          .err_handler = {.cb = absa_ucx_client_ep_err_cb, .arg = c}};
-    if ((st = ucp_ep_create(c->w, &ep, &c->ep)) != UCS_OK)
+    /* error mode as the server's (ucx_ep.h): the error callback sees a failed tcp lane, and the
+     * session socket sees a dead server on any lane */
+    if ((st = absa_ucx_ep_create(c->w, saddr, peer_err, absa_ucx_client_ep_err_cb, c, "absa: client endpoint:", &c->ep)) != UCS_OK)
         ABSA_FAIL(ABSA_EUCX, "cannot connect to %s: %s", url, ucs_status_string(st));
-    if (getenv("ABSA_UCX_EP_INFO")) { /* the endpoint's lanes, for tests and docs/ucx.md */
-        fprintf(stderr, "absa: client endpoint:\n");
-        ucp_ep_print_info(c->ep, stderr);
-    }
     {
         sigset_t all, old;
         sigfillset(&all);

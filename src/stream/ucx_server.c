@@ -20,6 +20,7 @@
 #include <ucs/config/global_opts.h>
 
 #include "base_sys.h"
+#include "ucx_ep.h"
 #include "ucx_server_impl.h"
 #include "ucx_util.h"
 
@@ -94,23 +95,14 @@ static int absa_srv_admit(void *arg, const char *peer, const void *addr, size_t 
         free(c);
         return -1;
     }
-    /* error callback in both modes (UCX 1.13 calls it for a failed lane whatever the mode);
-     * the mode only decides the lanes: PEER excludes shared memory and tcp's put lane */
-    ucp_ep_params_t ep = {.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
-                                        UCP_EP_PARAM_FIELD_ERR_HANDLER,
-                          .address = addr,
-                          .err_mode = s->peer_err ? UCP_ERR_HANDLING_MODE_PEER : UCP_ERR_HANDLING_MODE_NONE,
-                          .err_handler = {.cb = absa_srv_ep_err_cb, .arg = s}};
-    ucs_status_t st = ucp_ep_create(s->w, &ep, &c->ep);
+    char label[96];
+    snprintf(label, sizeof label, "absa serve: client %llu endpoint:", (unsigned long long)c->id);
+    ucs_status_t st = absa_ucx_ep_create(s->w, addr, s->peer_err, absa_srv_ep_err_cb, s, label, &c->ep);
     if (st != UCS_OK) {
         fprintf(stderr, "absa serve: connection from %s failed: %s\n", c->addr, ucs_status_string(st));
         epoll_ctl(s->sess_ep, EPOLL_CTL_DEL, fd, NULL);
         free(c);
         return -1;
-    }
-    if (getenv("ABSA_UCX_EP_INFO")) { /* the endpoint's lanes, for tests and docs/ucx.md */
-        fprintf(stderr, "absa serve: client %llu endpoint:\n", (unsigned long long)c->id);
-        ucp_ep_print_info(c->ep, stderr);
     }
     if (s->ncl == s->clcap) {
         s->clcap = s->clcap ? 2 * s->clcap : 16;

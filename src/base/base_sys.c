@@ -3,6 +3,8 @@
 #include "base_sys.h"
 
 #include <omp.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <cblas.h>
@@ -19,4 +21,10 @@ void absa_set_threads(int n)
     if (n <= 0) return;
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+}
+
+void absa_advise_huge(void *p, size_t bytes)
+{
+    const uintptr_t h = ABSA_HUGE_PAGE, a = ((uintptr_t)p + h - 1) & ~(h - 1), e = ((uintptr_t)p + bytes) & ~(h - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 }

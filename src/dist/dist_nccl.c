@@ -245,6 +245,14 @@ void absa_dist_nccl_poll(absa_dist *d, absa_nccl_report *r)
     }
 }
 
+/* NCCL's int64 sum, in place, of nl limbs in backend memory on the backend's stream */
+static void nccl_sum_i64(struct absa_dist_nccl *x, void *dbuf, size_t nl)
+{
+    void *stream = x->be->stream ? x->be->stream(x->be) : NULL;
+    if (absa_nccl_allreduce_sum(&x->c, dbuf, dbuf, nl, ABSA_NCCL_I64, stream) != ABSA_OK)
+        ABSA_ABORT("%s", absa_last_error()); /* a collective failure: bug tier, as MPI's */
+}
+
 int absa_dist_nccl_x128(absa_dist *d, void *buf, size_t n)
 {
     struct absa_dist_nccl *x = d->nccl;
@@ -266,9 +274,7 @@ int absa_dist_nccl_x128(absa_dist *d, void *buf, size_t n)
     absa_xword *w = buf; /* exact_sum's words (aligned allocations) */
     absa_xsum_to_limbs(w, n, x->limbs);
     absa_backend_copy_from_host(x->be, x->dbuf, x->limbs, bytes);
-    void *stream = x->be->stream ? x->be->stream(x->be) : NULL;
-    if (absa_nccl_allreduce_sum(&x->c, x->dbuf, x->dbuf, nl, ABSA_NCCL_I64, stream) != ABSA_OK)
-        ABSA_ABORT("%s", absa_last_error()); /* a collective failure: bug tier, as MPI's */
+    nccl_sum_i64(x, x->dbuf, nl);
     absa_backend_copy_to_host(x->be, x->limbs, x->dbuf, bytes); /* on the same stream: after the sum */
     absa_xsum_from_limbs(x->limbs, n, w);
     return 1;
@@ -278,9 +284,7 @@ int absa_dist_nccl_i64(absa_dist *d, int64_t *dbuf, size_t nl)
 {
     struct absa_dist_nccl *x = d->nccl;
     if (!x || !absa_nccl_use_device(&x->c) || !nl) return 0;
-    void *stream = x->be->stream ? x->be->stream(x->be) : NULL;
-    if (absa_nccl_allreduce_sum(&x->c, dbuf, dbuf, nl, ABSA_NCCL_I64, stream) != ABSA_OK)
-        ABSA_ABORT("%s", absa_last_error()); /* a collective failure: bug tier, as MPI's */
+    nccl_sum_i64(x, dbuf, nl);
     return 1;
 }
 

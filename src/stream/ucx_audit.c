@@ -46,8 +46,8 @@ absa_status absa_ucx_audit_open(const char *path, uint64_t n, uint64_t seed, abs
     *out = NULL;
     a->n = n;
     a->seed = seed;
-    a->path = absa_xcalloc(strlen(path) + 1, 1);
-    memcpy(a->path, path, strlen(path));
+    a->path = strdup(path);
+    ABSA_ASSERT(a->path != NULL, "out of memory for the audit path");
     if (!(a->f = fopen(path, "w"))) ABSA_FAIL(ABSA_EIO, "cannot write %s: %s", path, strerror(errno));
     *out = a;
     a = NULL;

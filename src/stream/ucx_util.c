@@ -10,9 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base_sys.h"
 
 absa_status absa_ucx_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -127,7 +128,7 @@ absa_status absa_ucx_err_mode_peer(int *peer)
 
 void *absa_ucx_buf_alloc(size_t bytes)
 {
-    const size_t huge = (size_t)2 << 20;
+    const size_t huge = ABSA_HUGE_PAGE;
     if (bytes < huge / 2) return absa_try_alloc(bytes);
     size_t rounded = (bytes + huge - 1) & ~(huge - 1);
     void *p = NULL;
@@ -135,7 +136,7 @@ void *absa_ucx_buf_alloc(size_t bytes)
         absa_errorf("cannot allocate %zu bytes", bytes);
         return NULL;
     }
-    (void)madvise(p, rounded, MADV_HUGEPAGE); /* before the first touch; EINVAL without THP: fine */
+    absa_advise_huge(p, rounded); /* before the first touch */
     memset(p, 0, rounded);
     return p;
 }

@@ -205,7 +205,7 @@ static void cu_maxpool_backward(const absa_pass *P)
     if (!P->dx) return;
     absa_pool_cfg c;
     pool_cfg(P->p, P->n, P->N, &c);
-    absa_gpu_maxpool_backward_f32(GP(P), &c, P->n->argmax, P->n->dy, P->dx);
+    absa_gpu_maxpool_backward_ex_f32(GP(P), &c, P->n->argmax, P->n->dy, P->dx, P->setx);
 }
 static void cu_maxpool_rforward(const absa_pass *P) /* Rx NULL: zeros */
 {
@@ -218,7 +218,7 @@ static void cu_maxpool_rbackward(const absa_pass *P)
     if (!P->dx) return;
     absa_pool_cfg c;
     pool_cfg(P->p, P->n, P->N, &c);
-    absa_gpu_maxpool_backward_f32(GP(P), &c, P->n->argmax, P->n->Rdy, P->dx);
+    absa_gpu_maxpool_backward_ex_f32(GP(P), &c, P->n->argmax, P->n->Rdy, P->dx, P->setx);
 }
 
 static void cu_avgpool_forward(const absa_pass *P)

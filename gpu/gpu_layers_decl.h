@@ -68,6 +68,8 @@ void ABSA_GPU_FN(maxpool_forward)(absa_gpu_ctx *g, const absa_pool_cfg *c, const
                                   ABSA_T *y, int32_t *argmax);
 void ABSA_GPU_FN(maxpool_backward)(absa_gpu_ctx *g, const absa_pool_cfg *c, const int32_t *argmax,
                                    const ABSA_T *dy, ABSA_T *dx);
+void ABSA_GPU_FN(maxpool_backward_ex)(absa_gpu_ctx *g, const absa_pool_cfg *c, const int32_t *argmax,
+                                     const ABSA_T *dy, ABSA_T *dx, int set);
 void ABSA_GPU_FN(maxpool_rforward)(absa_gpu_ctx *g, const absa_pool_cfg *c, const int32_t *argmax,
                                    const ABSA_T *Rx, ABSA_T *Ry);
 

@@ -49,7 +49,7 @@ __device__ inline void win_range(int i, int k, int s, int p, int n_out, int *lo,
 
 template <typename T>
 __global__ void k_max_bwd(size_t total, int H, int W, int Ho, int Wo, int k, int s, int p,
-                          const int32_t *argmax, const T *dy, T *dx)
+                          const int32_t *argmax, const T *dy, T *dx, int set)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total;
          i += (size_t)gridDim.x * blockDim.x) {
@@ -60,7 +60,7 @@ __global__ void k_max_bwd(size_t total, int H, int W, int Ho, int Wo, int k, int
         win_range(iw, k, s, p, Wo, &ow0, &ow1);
         const int32_t *ap = argmax + nc * Ho * Wo;
         const T *gp = dy + nc * Ho * Wo;
-        T v = dx[i];
+        T v = set ? (T)0 : dx[i]; /* set: the bits of zero-fill then accumulate (CPU spec) */
         for (int oh = oh0; oh <= oh1; oh++)
             for (int ow = ow0; ow <= ow1; ow++)
                 if (ap[oh * Wo + ow] == idx) v += gp[oh * Wo + ow];
@@ -88,14 +88,20 @@ __global__ void k_max_rfwd(size_t total, int HW, int HWo, const int32_t *argmax,
             n, c->H, c->W, c->Ho, c->Wo, c->k, c->s, c->p, x, y, argmax);                       \
         ABSA_LAUNCHED();                                                                        \
     }                                                                                           \
-    extern "C" void absa_gpu_maxpool_backward_##SFX(absa_gpu_ctx *g, const absa_pool_cfg *c,    \
-                                                    const int32_t *argmax, const T *dy, T *dx)  \
+    extern "C" void absa_gpu_maxpool_backward_ex_##SFX(absa_gpu_ctx *g, const absa_pool_cfg *c, \
+                                                       const int32_t *argmax, const T *dy, T *dx, \
+                                                       int set)                                 \
     {                                                                                           \
         const size_t n = (size_t)c->N * c->C * c->H * c->W;                                     \
         if (!dx || !n) return;                                                                  \
         k_max_bwd<T><<<absa_gpu_blocks(n), ABSA_GPU_THREADS, 0, g->stream>>>(                   \
-            n, c->H, c->W, c->Ho, c->Wo, c->k, c->s, c->p, argmax, dy, dx);                     \
+            n, c->H, c->W, c->Ho, c->Wo, c->k, c->s, c->p, argmax, dy, dx, set);                \
         ABSA_LAUNCHED();                                                                        \
+    }                                                                                           \
+    extern "C" void absa_gpu_maxpool_backward_##SFX(absa_gpu_ctx *g, const absa_pool_cfg *c,    \
+                                                    const int32_t *argmax, const T *dy, T *dx)  \
+    {                                                                                           \
+        absa_gpu_maxpool_backward_ex_##SFX(g, c, argmax, dy, dx, 0);                            \
     }                                                                                           \
     extern "C" void absa_gpu_maxpool_rforward_##SFX(absa_gpu_ctx *g, const absa_pool_cfg *c,    \
                                                     const int32_t *argmax, const T *Rx, T *Ry)  \

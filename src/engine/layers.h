@@ -13,7 +13,7 @@
  *    contributions. Any of dx / Rdx / db / Rdb may be NULL to skip it.
  *    Exception, to save a zeroing pass over activation memory: the activation gradient (dx, Rdx)
  *    is OVERWRITTEN instead when asked — `dx_set` in the conv and BN configs, the `set` flags of
- *    absa_relu_backward_ex / absa_add_backward_ex. The executor asks for it when it is the first
+ *    absa_relu_backward_ex / absa_add_backward_ex / absa_maxpool_backward_ex. The executor asks for it when it is the first
  *    writer of that gradient in a backward pass.
  *  - R-forward: Ry = d/dt f(x + t*Rx; W + t*V)|t=0. Rx may be NULL (input does not depend on the
  *    parameters, e.g. the first layer) and means zero.

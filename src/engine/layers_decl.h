@@ -63,6 +63,8 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
                                    int32_t *argmax);
 void ABSA_FN(absa_maxpool_backward)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
                                     ABSA_T *dx);
+void ABSA_FN(absa_maxpool_backward_ex)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
+                                       ABSA_T *dx, int set);
 void ABSA_FN(absa_maxpool_rforward)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *Rx,
                                     ABSA_T *Ry);
 /* R-backward of max-pool is its backward applied to Rdy. */

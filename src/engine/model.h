@@ -86,6 +86,8 @@ typedef struct absa_model {
     float *logits;           /* HOST copy of the logits of the last forward [N, n_classes] */
     float *dinput;           /* HOST: dL/dx of the last backward when requested [N, C*H*W] */
     int have_r;              /* R buffers (Ry, Rdy) allocated for the current capacity */
+    int keep_order;          /* builder: run the nodes exactly as declared (absa_mb_finish does not
+                              * commute ReLU and max-pool; the test of that commute sets it) */
     /* the input node's two buffers when the backend double-buffers its input (be->copy_input):
      * each forward copies the batch into the one the previous forward did not use (NULL: one) */
     float *x_in[2];

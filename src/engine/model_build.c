@@ -184,6 +184,42 @@ int absa_mb_add(absa_model *m, int a, int b)
     return m->n_nodes - 1;
 }
 
+/* How many nodes read node i. */
+static int mb_consumers(const absa_model *m, int i)
+{
+    int c = 0;
+    for (int j = 0; j < m->n_nodes; j++) c += (m->nodes[j].in0 == i) + (m->nodes[j].in1 == i);
+    return c;
+}
+
+/* ReLU then max-pool (lenet) runs as max-pool then ReLU: the ReLU and its backward then touch a
+ * quarter of the elements (2x2 windows), and the full-size ReLU output is never written. Exact,
+ * bit for bit, in every pass: ReLU is monotone and returns its argument or +0, so
+ *  - forward: max over a window of relu(x) = relu(max of x), with the same argmax whenever that
+ *    max is > 0 (ties among positive values: the first, in both orders); a NaN wins the window in
+ *    both orders and passes the ReLU;
+ *  - when the window's max is <= 0 both orders output +0 and pass no gradient to any element of
+ *    the window (relu-then-pool sends dy to the first element, whose ReLU mask then blocks it);
+ *  - R-forward, backward and R-backward are the same masks and gathers/scatters composed the other
+ *    way round (the pool's backward clears and adds exactly as before).
+ * Only when the ReLU's output feeds nothing but that pool. test_commute checks the bits of every
+ * pass against the declared order. */
+static void mb_commute_relu_pool(absa_model *m)
+{
+    for (int i = 1; i + 1 < m->n_nodes; i++) {
+        absa_node *r = &m->nodes[i], *p = &m->nodes[i + 1];
+        if (r->op != ABSA_OP_RELU || p->op != ABSA_OP_MAXPOOL || p->in0 != i || mb_consumers(m, i) != 1) continue;
+        absa_node pool = *p, relu = *r;
+        pool.in0 = relu.in0; /* the pool reads what the ReLU read ... */
+        relu.in0 = i;        /* ... and the ReLU the pool's output, in the pool's shape */
+        relu.C = pool.C;
+        relu.H = pool.H;
+        relu.W = pool.W;
+        m->nodes[i] = pool; /* node i + 1 (what later nodes read) is still the pair's result */
+        m->nodes[i + 1] = relu;
+    }
+}
+
 absa_status absa_mb_finish(absa_model *m, absa_model **out)
 {
     absa_status status = ABSA_OK;
@@ -193,6 +229,7 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
         goto cleanup;
     }
     ABSA_ASSERT(m->be, "model %s has no backend", m->name);
+    if (!m->keep_order) mb_commute_relu_pool(m);
     absa_backend *be = m->be;
     size_t np = (m->n_params ? m->n_params : 1) * sizeof(float), nb = (m->n_bufs ? m->n_bufs : 1) * sizeof(float);
     m->params = be->alloc(be, np);

@@ -221,6 +221,10 @@ static void ABSA_FN(t_pool)(absa_gpu_ctx *g, int N, int C, int H, int W, int k, 
     ABSA_FN(absa_maxpool_backward)(&c, am, dy.h, dx.h);
     ABSA_GPU_FN(maxpool_backward)(g, &c, amd, dy.d, dx.d);
     ABSA_FN(cmp)(g, what, &dx);
+    /* overwrite mode (the executor's first writer): both sides ignore dx's old contents */
+    ABSA_FN(absa_maxpool_backward_ex)(&c, am, dy.h, dx.h, 1);
+    ABSA_GPU_FN(maxpool_backward_ex)(g, &c, amd, dy.d, dx.d, 1);
+    ABSA_FN(cmp)(g, what, &dx);
     /* global average pool on the same input */
     ABSA_FN(buf) a = ABSA_FN(mk)(g, (size_t)N * C, 1), da = ABSA_FN(mk)(g, nx, 0);
     ABSA_FN(absa_avgpool_forward)(N, C, H * W, x.h, a.h);

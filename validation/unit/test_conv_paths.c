@@ -1,6 +1,6 @@
 /* test_conv_paths.c — the CPU paths of the conv2d engine (conv_path.h) give the same bits: for
- * patch-matrix and Winograd geometries (sizes that fill the 8x8 register transposes and leave
- * edges), float32 and float64, the forward, backward (+= into pre-filled gradients), R-forward
+ * patch-matrix and Winograd geometries (sizes that fill the 8x8 and, on AVX-512, 16x16 register
+ * transposes and leave edges), float32 and float64, the forward, backward (+= into pre-filled gradients), R-forward
  * and R-backward passes of every path this CPU supports equal the baseline path's bitwise. Also:
  * the path chosen for absa_conv2d_* is supported and honours ABSA_CPU_PATH (the CTest runs of
  * the conv and oracle tests on each path set it). Prints the paths it compared; with only the
@@ -90,6 +90,9 @@ int main(void)
         {2, 16, 9, 9, 8, 3, 2, 1, 0},   /* patch matrix, stride 2 */
         {4, 8, 12, 10, 16, 3, 1, 1, 1}, /* Winograd */
         {5, 9, 7, 8, 10, 3, 1, 0, 1},   /* Winograd, odd output, C != O */
+        {2, 24, 14, 14, 40, 3, 1, 1, 1}, /* Winograd as lenet's conv2: 16x16 transposes (AVX-512) with 8x8 and scalar edges */
+        {2, 16, 10, 10, 24, 3, 1, 0, 1}, /* Winograd, no padding, even output: whole-plane transposes */
+        {2, 1, 28, 28, 32, 3, 1, 1, 1},  /* patch matrix as lenet's conv1: [784][32] output transpose */
     };
     const char *env = getenv("ABSA_CPU_PATH");
     const int active = absa_conv_path_active();

@@ -113,8 +113,36 @@ static void test_pointwise(size_t n)
     free(x); free(dy); free(a); free(s); free(da); free(db); free(db0); free(both);
 }
 
+/* max-pool: the overwrite mode (per-plane clear, then the scatter) against zero-fill then
+ * accumulate, with non-overlapping (lenet's 2/2), overlapping (c1's 3/2) and padded windows and a
+ * floor-mode edge that no window covers (it must come out 0, not the NaN pre-fill). Equal
+ * values in a window (ties) go to the first, in both modes. */
+static void test_maxpool(int N, int C, int H, int W, int k, int s, int p)
+{
+    absa_pool_cfg c;
+    CHECK(absa_pool_cfg_init(&c, N, C, H, W, k, s, p) == 0, "pool geometry");
+    const size_t nx = (size_t)N * C * H * W, ny = (size_t)N * C * c.Ho * c.Wo;
+    float *x = rndf(nx), *y = zeros(ny), *dy = rndf(ny), *a = zeros(nx), *o = nans(nx);
+    for (size_t i = 0; i < nx; i += 7) x[i] = 0.5f; /* ties */
+    int32_t *am = malloc(ny * sizeof(int32_t));
+    absa_maxpool_forward_f32(&c, x, y, am);
+    absa_maxpool_backward_ex_f32(&c, am, dy, a, 0);
+    absa_maxpool_backward_ex_f32(&c, am, dy, o, 1);
+    CHECK(ndiff(nx, a, o) == 0, "maxpool %dx%d k%d s%d p%d: overwritten dx differs in %zu of %zu", H, W, k, s, p,
+          ndiff(nx, a, o), nx);
+    size_t nz = 0;
+    for (size_t i = 0; i < nx; i++) nz += a[i] != 0;
+    CHECK(nz > 0 && nz <= ny, "maxpool: %zu nonzero gradients for %zu outputs", nz, ny);
+    free(x); free(y); free(dy); free(a); free(o); free(am);
+}
+
 int main(void)
 {
+    test_maxpool(3, 5, 28, 28, 2, 2, 0);    /* lenet's first pool */
+    test_maxpool(2, 4, 7, 9, 2, 2, 0);      /* odd: the last row and column belong to no window */
+    test_maxpool(2, 3, 13, 13, 3, 2, 0);    /* c1's overlapping windows */
+    test_maxpool(2, 3, 8, 8, 3, 2, 1);      /* padded */
+    test_maxpool(64, 16, 32, 32, 2, 2, 0);  /* above the OpenMP threshold */
     for (int r = 0; r <= 1; r++) {
         test_conv(3, 16, 9, 7, 12, 3, 1, 1, r); /* Winograd */
         test_conv(5, 8, 6, 6, 8, 3, 1, 0, r);   /* Winograd, no padding */

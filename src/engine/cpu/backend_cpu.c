@@ -193,7 +193,7 @@ static void cpu_maxpool_backward(const absa_pass *P)
     if (!P->dx) return;
     absa_pool_cfg c;
     pool_cfg(P->p, P->n, P->N, &c);
-    absa_maxpool_backward_f32(&c, P->n->argmax, P->n->dy, P->dx);
+    absa_maxpool_backward_ex_f32(&c, P->n->argmax, P->n->dy, P->dx, P->setx);
 }
 static void cpu_maxpool_rforward(const absa_pass *P)
 {
@@ -207,7 +207,7 @@ static void cpu_maxpool_rbackward(const absa_pass *P)
     if (!P->dx) return;
     absa_pool_cfg c;
     pool_cfg(P->p, P->n, P->N, &c);
-    absa_maxpool_backward_f32(&c, P->n->argmax, P->n->Rdy, P->dx);
+    absa_maxpool_backward_ex_f32(&c, P->n->argmax, P->n->Rdy, P->dx, P->setx);
 }
 
 /* ---- global average pool (linear: the R-passes are the same calls) ---- */

@@ -10,6 +10,7 @@
 
 #define ABSA_CONV_PATH avx512
 #define ABSA_CONV_TARGET "avx512f"
+#define ABSA_CONV_W16 /* 16x16 register transposes (conv_impl.h) */
 
 #define ABSA_T float
 #define ABSA_SFX f32

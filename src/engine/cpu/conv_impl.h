@@ -150,12 +150,32 @@ static inline void absa_tr8(const absa_v8f r[8], absa_v8f o[8])
         o[col_of[q][1]] = __builtin_shufflevector(u[q], u[q + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
+
+typedef float absa_v16f __attribute__((vector_size(64)));
+/* o[j] = column j of the 16x16 block r[i][j]: four rounds of the perfect shuffle (row i
+ * interleaved with row i + 8, low halves into 2i, high halves into 2i + 1), one two-source
+ * permute per vector and round with AVX-512. Only the AVX-512 path uses it (ABSA_CONV_W16). */
+static inline void absa_tr16(const absa_v16f r[16], absa_v16f o[16])
+{
+    absa_v16f a[16], b[16];
+    for (int i = 0; i < 16; i++) a[i] = r[i];
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 8; i++) {
+            b[2 * i] = __builtin_shufflevector(a[i], a[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            b[2 * i + 1] =
+                __builtin_shufflevector(a[i], a[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        }
+        for (int i = 0; i < 16; i++) a[i] = b[i];
+    }
+    for (int i = 0; i < 16; i++) o[i] = a[i];
+}
 #endif
 
 /* dst[j*ds + i] = (add ? dst[j*ds + i] : 0) + src[i*ss + j] + (bias ? bias[j] : 0) for i < ni,
  * j < nj: the layout changes between CHW activations and the HWC buffers of the engines. Float
- * runs through 8x8 register transposes (GNU vector extensions, compiled per ABSA_CONV_SIMD
- * target); the edges and double take the scalar loop. */
+ * runs through register transposes (GNU vector extensions, compiled per ABSA_CONV_SIMD target:
+ * 16x16 blocks on the AVX-512 path, then 8x8 blocks); the edges and double take the scalar loop.
+ * Every path adds the same two or three numbers per element in the same order: the same bits. */
 ABSA_CONV_SIMD static void ABSA_FN(absa_conv_transpose)(const ABSA_T *restrict src, size_t ss,
                                                         ABSA_T *restrict dst, size_t ds, int ni,
                                                         int nj, int add, const ABSA_T *bias)
@@ -166,8 +186,29 @@ ABSA_CONV_SIMD static void ABSA_FN(absa_conv_transpose)(const ABSA_T *restrict s
         j8 = nj / 8 * 8;
         const float *fs = (const float *)src, *fb = (const float *)bias;
         float *fd = (float *)dst;
+        int i16 = 0, j16 = 0; /* [0, i16) x [0, j16): 16x16 blocks; the rest of [0, i8) x [0, j8): 8x8 */
+#ifdef ABSA_CONV_W16
+        i16 = ni / 16 * 16;
+        j16 = nj / 16 * 16;
+        for (int i0 = 0; i0 < i16; i0 += 16)
+            for (int j0 = 0; j0 < j16; j0 += 16) {
+                absa_v16f r[16], o[16];
+                for (int i = 0; i < 16; i++) memcpy(&r[i], fs + (size_t)(i0 + i) * ss + j0, 64);
+                absa_tr16(r, o);
+                for (int j = 0; j < 16; j++) {
+                    float *d = fd + (size_t)(j0 + j) * ds + i0;
+                    if (fb) o[j] += fb[j0 + j];
+                    if (add) {
+                        absa_v16f a;
+                        memcpy(&a, d, 64);
+                        o[j] += a;
+                    }
+                    memcpy(d, &o[j], 64);
+                }
+            }
+#endif
         for (int i0 = 0; i0 < i8; i0 += 8)
-            for (int j0 = 0; j0 < j8; j0 += 8) {
+            for (int j0 = i0 < i16 ? j16 : 0; j0 < j8; j0 += 8) {
                 absa_v8f r[8], o[8];
                 for (int i = 0; i < 8; i++) memcpy(&r[i], fs + (size_t)(i0 + i) * ss + j0, 32);
                 absa_tr8(r, o);
@@ -197,6 +238,11 @@ ABSA_CONV_SIMD static void ABSA_FN(absa_conv_transpose)(const ABSA_T *restrict s
 static void ABSA_FN(absa_conv_pad)(const ABSA_T *restrict xs, int C, int H, int W,
                                    ABSA_T *restrict xp, size_t wp, int ph, int pw)
 {
+    if (ph == 0 && pw == 0 && wp == (size_t)W) { /* no border: one [C][H*W] -> [H*W][C] transpose, whose
+                                                * 8x8 blocks cover all but (H*W) % 8 columns */
+        ABSA_FN(absa_conv_transpose)(xs, (size_t)H * W, xp, (size_t)C, C, H * W, 0, NULL);
+        return;
+    }
     for (int h = 0; h < H; h++) /* [C][W] rows of plane h -> [W][C] */
         ABSA_FN(absa_conv_transpose)(xs + (size_t)h * W, (size_t)H * W,
                                      xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C, C, W, 0, NULL);
@@ -206,6 +252,10 @@ static void ABSA_FN(absa_conv_pad)(const ABSA_T *restrict xs, int C, int H, int 
 static void ABSA_FN(absa_conv_unpad)(const ABSA_T *restrict xp, size_t wp, int ph, int pw, int C,
                                      int H, int W, ABSA_T *restrict ds, int set)
 {
+    if (ph == 0 && pw == 0 && wp == (size_t)W) { /* no border: one transpose of the plane */
+        ABSA_FN(absa_conv_transpose)(xp, (size_t)C, ds, (size_t)H * W, H * W, C, !set, NULL);
+        return;
+    }
     for (int h = 0; h < H; h++) /* [W][C] -> [C][W] rows of plane h */
         ABSA_FN(absa_conv_transpose)(xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C,
                                      ds + (size_t)h * W, (size_t)H * W, W, C, !set, NULL);

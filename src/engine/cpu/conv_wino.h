@@ -295,9 +295,13 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 ABSA_FN(absa_wino_out)(&l, O, mm, absa_wino_cs(&l, O), (size_t)s * l.tiles, yt);
                 ABSA_T *yn = y + (n0 + s) * ysz;
                 const size_t yrow = (size_t)2 * l.tw * O;
-                for (int h = 0; h < c->Ho; h++) /* HWC -> CHW, plus the bias */
-                    ABSA_FN(absa_conv_transpose)(yt + (size_t)h * yrow, (size_t)O,
-                                                 yn + (size_t)h * c->Wo, (size_t)P, c->Wo, O, 0, b);
+                if (2 * l.tw == c->Wo) /* rows without padding: one [P][O] -> [O][P] transpose, whose
+                                        * 8x8 blocks then cover all but P % 8 rows (lenet's Wo = 14) */
+                    ABSA_FN(absa_conv_transpose)(yt, (size_t)O, yn, (size_t)P, P, O, 0, b);
+                else
+                    for (int h = 0; h < c->Ho; h++) /* HWC -> CHW, plus the bias */
+                        ABSA_FN(absa_conv_transpose)(yt + (size_t)h * yrow, (size_t)O,
+                                                     yn + (size_t)h * c->Wo, (size_t)P, c->Wo, O, 0, b);
             }
         }
     }

@@ -3,6 +3,7 @@
  * The kernels live in pool_impl.h, compiled twice (see absa_generic.h). */
 #include <limits.h>
 #include <math.h>
+#include <string.h>
 
 #include "absa_error.h"
 #include "layers.h"

@@ -78,8 +78,12 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
     }
 }
 
-void ABSA_FN(absa_maxpool_backward)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
-                                    ABSA_T *dx)
+/* dx += (or, with set, dx =) the scatter of dy to the argmax positions. The overwrite mode clears
+ * each plane just before its scatter (while it is in cache) instead of the executor zeroing the
+ * whole buffer in a pass of its own; the adds are the same, so the bits are those of zero-fill
+ * then accumulate. */
+void ABSA_FN(absa_maxpool_backward_ex)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
+                                       ABSA_T *dx, int set)
 {
     if (!dx) return;
     const ptrdiff_t planes = (ptrdiff_t)c->N * c->C;
@@ -90,8 +94,15 @@ void ABSA_FN(absa_maxpool_backward)(const absa_pool_cfg *c, const int32_t *argma
         const int32_t *ap = argmax + (size_t)nc * out_plane;
         const ABSA_T *gp = dy + (size_t)nc * out_plane;
         ABSA_T *dp = dx + (size_t)nc * in_plane;
+        if (set) memset(dp, 0, in_plane * sizeof(ABSA_T));
         for (size_t o = 0; o < out_plane; o++) dp[ap[o]] += gp[o];
     }
+}
+
+void ABSA_FN(absa_maxpool_backward)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
+                                    ABSA_T *dx)
+{
+    ABSA_FN(absa_maxpool_backward_ex)(c, argmax, dy, dx, 0);
 }
 
 void ABSA_FN(absa_maxpool_rforward)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *Rx,

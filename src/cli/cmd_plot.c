@@ -53,6 +53,41 @@ static double field(const char *line, const char *key)
     return strtod(p, NULL);
 }
 
+/* a number for gnuplot's data file: NaN (the script's missing value) unless finite */
+static void put_num(FILE *f, double x, const char *fmt)
+{
+    if (isfinite(x)) fprintf(f, fmt, x);
+    else fputs("NaN", f);
+}
+
+/* s as a gnuplot single-quoted string: a quote doubled (gnuplot's escape), a control character
+ * (a newline would end the command) shown as '?'. Names and titles come from the command line
+ * and directory names: nothing in them may become gnuplot syntax. */
+static void gp_quoted(FILE *g, const char *s)
+{
+    fputc('\'', g);
+    for (; *s; s++) {
+        if (*s == '\'') fputs("''", g);
+        else fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, g);
+    }
+    fputc('\'', g);
+}
+
+/* Whether the file at path is a whole PNG: the signature first and the IEND chunk last (gnuplot
+ * can exit 0 after a short write, e.g. on a full disk). */
+static int png_complete(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    unsigned char a[8], b[12];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int ok = fread(a, 1, 8, f) == 8 && !memcmp(a, sig, 8) && fseek(f, -12, SEEK_END) == 0 &&
+             fread(b, 1, 12, f) == 12 && !memcmp(b, iend, 12);
+    fclose(f);
+    return ok;
+}
+
 /* gnuplot's error in one line: from its last "... line N: message" on (the location in our
  * temporary script dropped), following lines joined with "; "; else its last non-blank line. */
 static void gnuplot_message(const char *path, char *out, size_t cap)
@@ -110,6 +145,9 @@ int absa_cmd_plot(int argc, char **argv)
     }
     if (optind >= argc) return absa_cli_usage(cmd, "give at least one run directory");
     if (!outp) return absa_cli_usage(cmd, "-o OUTPUT.png is required");
+    for (const char *q = outp; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            return absa_cli_usage(cmd, "the output path contains a control character");
     int ndirs = argc - optind, ret = 1;
     int eigs = 0; /* over every run: 1 some finite eigenvalue, 2 some positive one (log scale) */
     /* per run: which markers have points (gnuplot warns about an empty series) */
@@ -140,23 +178,29 @@ int absa_cmd_plot(int argc, char **argv)
         while (fgets(line, sizeof line, in)) {
             if (!strstr(line, "\"type\": \"epoch\"")) continue;
             double e = field(line, "eig");
-            fprintf(f, "%g ", field(line, "epoch"));
-            if (isnan(e)) fprintf(f, "NaN");
-            else fprintf(f, "%.9g", e);
+            put_num(f, field(line, "epoch"), "%g");
+            fputc(' ', f);
+            put_num(f, e, "%.9g");
             if (isfinite(e)) eigs |= e > 0 ? 2 : 1;
             /* 7: grow reason code, 8: eigenvalue converged (1/0; NaN: no eigenvalue or not recorded) */
             const char *cv = strstr(line, "\"eig_converged\": ");
             int conv = !cv || isnan(e) ? -1 : !strncmp(cv + 17, "true", 4) ? 1 : !strncmp(cv + 17, "false", 5) ? 0 : -1;
-            fprintf(f, " %g %g %g %g %d ", field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
-                    100 * field(line, "test_acc"), grow_code(line));
+            const double cols[4] = {field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
+                                    100 * field(line, "test_acc")};
+            for (int k = 0; k < 4; k++) put_num(f, cols[k], " %g");
+            fprintf(f, " %d ", grow_code(line));
             marks[i] |= (unsigned char)((grow_code(line) == 1 ? 1 : 0) | (grow_code(line) == 2 ? 2 : 0) | (conv == 0 ? 4 : 0));
             if (conv < 0) fprintf(f, "NaN");
             else fprintf(f, "%d", conv);
-            fprintf(f, " %g\n", field(line, "sgd_iters")); /* 9: SGD iterations so far */
+            put_num(f, field(line, "sgd_iters"), " %g"); /* 9: SGD iterations so far */
+            fputc('\n', f);
             rows++;
         }
         fclose(in);
-        fclose(f);
+        if (ferror(f) | (fclose(f) != 0)) {
+            absa_cli_error(cmd, "cannot write %s (disk full?)", p);
+            goto done;
+        }
         if (!rows) {
             absa_cli_error(cmd, "%s has no epoch lines yet", path);
             goto done;
@@ -169,9 +213,13 @@ int absa_cmd_plot(int argc, char **argv)
         absa_cli_error(cmd, "cannot write %s", script);
         goto done;
     }
-    fprintf(g, "set terminal pngcairo size 1400,1000 font 'sans,11'\nset output '%s'\n", tmppng);
-    fprintf(g, "set datafile missing 'NaN'\nset key top right font 'sans,9'\nset grid\n");
-    fprintf(g, "set multiplot layout 2,2 title '%s' font 'sans,14'\n", title ? title : (ndirs == 1 ? argv[optind] : "absa runs"));
+    /* noenhanced: a name like run_1 is text, not "run" with a subscript */
+    fprintf(g, "set terminal pngcairo noenhanced size 1400,1000 font 'sans,11'\nset output ");
+    gp_quoted(g, tmppng);
+    fprintf(g, "\nset datafile missing 'NaN'\nset key top right font 'sans,9'\nset grid\n");
+    fprintf(g, "set multiplot layout 2,2 title ");
+    gp_quoted(g, title ? title : (ndirs == 1 ? argv[optind] : "absa runs"));
+    fprintf(g, " font 'sans,14'\n");
     static const char *panels[4][3] = {{"2", "top Hessian eigenvalue", "set logscale y"},
                                        {"3", "batch size", "set logscale y 2"},
                                        {"4", "learning rate", "set logscale y"},
@@ -191,31 +239,38 @@ int absa_cmd_plot(int argc, char **argv)
             const char *d = argv[optind + i], *b = strrchr(d, '/');
             const char *name = b && b[1] ? b + 1 : d;
             /* one colour per run in every panel (gnuplot would count the marker series too) */
-            fprintf(g, "%s'%s/run%d.dat' using %d:%s with linespoints lt %d lw 2 pt 7 ps 0.6 title '%s'",
-                    i ? ", " : "", tmpdir, i, xcol, panels[p][0], i % 8 + 1, name);
-            if (p == 0 && (marks[i] & 4)) /* eigenvalues whose power iteration did not converge */
+            char key[600];
+            fprintf(g, "%s'%s/run%d.dat' using %d:%s with linespoints lt %d lw 2 pt 7 ps 0.6 title ",
+                    i ? ", " : "", tmpdir, i, xcol, panels[p][0], i % 8 + 1);
+            gp_quoted(g, name);
+            if (p == 0 && (marks[i] & 4)) { /* eigenvalues whose power iteration did not converge */
                 fprintf(g, ", '%s/run%d.dat' using %d:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
-                           "title '%s: eigenvalue not converged'", tmpdir, i, xcol, name);
+                           "title ", tmpdir, i, xcol);
+                snprintf(key, sizeof key, "%s: eigenvalue not converged", name);
+                gp_quoted(g, key);
+            }
             /* why the batch grew after an epoch: on the batch panel (with a key entry) and on the
              * eigenvalue panel (the eigenvalue the decision saw; the batch panel's key explains) */
             if ((p == 1 || p == 0) && (marks[i] & 1)) {
                 fprintf(g, ", '%s/run%d.dat' using %d:($7==1?$%d:1/0) with points pt 13 ps 2.2 lc rgb '#1a9850' ",
                         tmpdir, i, xcol, p == 1 ? 3 : 2);
-                if (p == 1) fprintf(g, "title '%s: grew (eigenvalue fell)'", name);
+                snprintf(key, sizeof key, "%s: grew (eigenvalue fell)", name);
+                if (p == 1) fprintf(g, "title "), gp_quoted(g, key);
                 else fprintf(g, "notitle");
             }
             if ((p == 1 || p == 0) && (marks[i] & 2)) {
                 fprintf(g, ", '%s/run%d.dat' using %d:($7==2?$%d:1/0) with points pt 5 ps 1.8 lc rgb '#d73027' ",
                         tmpdir, i, xcol, p == 1 ? 3 : 2);
-                if (p == 1) fprintf(g, "title '%s: grew (--duration timer)'", name);
+                snprintf(key, sizeof key, "%s: grew (--duration timer)", name);
+                if (p == 1) fprintf(g, "title "), gp_quoted(g, key);
                 else fprintf(g, "notitle");
             }
         }
         fprintf(g, "\n");
     }
     fprintf(g, "unset multiplot\n");
-    if (fclose(g) != 0) {
-        absa_cli_error(cmd, "cannot write %s", script);
+    if (ferror(g) | (fclose(g) != 0)) {
+        absa_cli_error(cmd, "cannot write %s (disk full?)", script);
         goto done;
     }
     /* gnuplot's own output (warnings such as "Skipping data file with no valid points" for a
@@ -243,23 +298,32 @@ int absa_cmd_plot(int argc, char **argv)
                        why[0] ? ": " : "; is gnuplot-nox installed?", why);
         goto done;
     }
-    if (rename(tmppng, outp) != 0) {
+    if (!png_complete(tmppng)) { /* gnuplot said nothing, but the file is short (a full disk) */
         remove(tmppng);
-        absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
+        absa_cli_error(cmd, "cannot write %s: gnuplot left an incomplete PNG (disk full?)", outp);
         goto done;
     }
-    if (keep) {
-        FILE *in = fopen(script, "r"), *out = fopen(keep, "w");
+    if (keep) { /* through KEEP.tmp and a rename: never a half-written script */
+        char tmpkeep[4200];
+        snprintf(tmpkeep, sizeof tmpkeep, "%s.tmp", keep);
+        FILE *in = fopen(script, "r"), *out = fopen(tmpkeep, "w");
         char buf[4096];
         size_t n;
         int okw = in && out;
         while (okw && (n = fread(buf, 1, sizeof buf, in)) > 0) okw = fwrite(buf, 1, n, out) == n;
         if (in) fclose(in);
         if (out && fclose(out) != 0) okw = 0;
-        if (!okw) {
+        if (!okw || rename(tmpkeep, keep) != 0) {
+            remove(tmpkeep);
+            remove(tmppng);
             absa_cli_error(cmd, "cannot write %s", keep);
             goto done;
         }
+    }
+    if (rename(tmppng, outp) != 0) {
+        remove(tmppng);
+        absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
+        goto done;
     }
     fprintf(stderr, "absa plot: wrote %s\n", outp);
     ret = 0;

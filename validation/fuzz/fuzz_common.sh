@@ -4,7 +4,8 @@
 #   NAME      the binary (in $ABSA_FUZZ_BUILD, default /tmp/absa_NAME_build)
 #   CORPUS    kept inputs (seeded by SEEDS_PY when empty); CRASHES: where crashes land
 #   SOURCE... the harness first, then the absa sources (paths relative to the repository root)
-# Exit 0 = no crash within SECONDS.
+# Exit 0 = no crash within SECONDS. ABSA_FUZZ_SCRATCH=DIR: work on a copy of the corpus in DIR
+# (new inputs and crashes land there, not in the source tree).
 absa_fuzz() {
   name=$1 corpus=$2 crashes=$3 seeds=$4 maxlen=$5 secs=$6
   shift 6
@@ -13,6 +14,11 @@ absa_fuzz() {
   out=${ABSA_FUZZ_BUILD:-/tmp/absa_${name}_build}
   mkdir -p "$out" "$here/$corpus" "$here/$crashes"
   [ -n "$(ls -A "$here/$corpus")" ] || /usr/bin/python3 "$here/$seeds"
+  cdir=$here/$corpus adir=$here/$crashes
+  if [ -n "${ABSA_FUZZ_SCRATCH:-}" ]; then # a copy of the corpus: the source tree stays as it is (CTest)
+    cdir=$ABSA_FUZZ_SCRATCH/$corpus adir=$ABSA_FUZZ_SCRATCH/$crashes
+    mkdir -p "$cdir" "$adir" && cp "$here/$corpus"/* "$cdir"/
+  fi
   srcs= incs="-I$root/src/base" # each source's own folder is on the include path (its layer)
   for f in "$@"; do srcs="$srcs $root/$f"; incs="$incs -I$(dirname "$root/$f")"; done
   # shellcheck disable=SC2086
@@ -22,5 +28,5 @@ absa_fuzz() {
     -o "$out/$name" $(pkg-config --libs hdf5-serial zlib) \
     -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5_hl -lm
   "$out/$name" -max_total_time="$secs" -max_len="$maxlen" -rss_limit_mb=2048 -timeout=10 \
-    -artifact_prefix="$here/$crashes/" "$here/$corpus"
+    -artifact_prefix="$adir/" "$cdir"
 }

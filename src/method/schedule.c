@@ -115,3 +115,9 @@ int absa_sched_adv_count(const absa_sched_cfg *cfg, const absa_sched_state *st, 
 }
 
 int absa_sched_accum(const absa_sched_cfg *cfg, int batch) { return (batch + cfg->micro - 1) / cfg->micro; }
+
+int absa_sched_handoff_want(int R, int max_ranks, int k, int grew)
+{
+    const int want = 2 * R < k ? 2 * R : k;
+    return (grew || k > R) && want > max_ranks && R >= max_ranks ? want : 0;
+}

@@ -72,4 +72,10 @@ void absa_sched_end_epoch(const absa_sched_cfg *cfg, const absa_sched_state *in,
 int absa_sched_adv_count(const absa_sched_cfg *cfg, const absa_sched_state *st, int n);
 /* accumulation steps (micro-batches) for an effective batch: ceil(batch / micro) */
 int absa_sched_accum(const absa_sched_cfg *cfg, int batch);
+/* Growth beyond the job (hand-off): the ranks to ask a bigger job for at an epoch end, or 0. R
+ * ranks now, the job holds max_ranks slots, k micro-batches per step of the next batch, grew: the
+ * batch doubled at this epoch end. Asks for min(2R, k) when that exceeds the job and the ranks
+ * are at its size, at a doubling and also whenever the ranks lag the batch (k > R: a job that
+ * took over after the batch had doubled again). Pure. */
+int absa_sched_handoff_want(int R, int max_ranks, int k, int grew);
 #endif

@@ -203,9 +203,9 @@ static void decide(absa_tstate *t, const absa_sched_state *before, int epoch, do
             /* at a growth, and also whenever the ranks lag the batch (a step has more micro-batches
              * than ranks): a hand-off that took over only after the batch had doubled again (the old
              * job's request was already out) asks for the next one at its first epoch end */
-            int k = absa_sched_accum(sc, e->next.batch), want = 2 * R < k ? 2 * R : k;
-            if ((e->d.grew || k > R) && want > absa_dist_max_ranks(t->dist) && R >= absa_dist_max_ranks(t->dist))
-                absa_handoff_want(t, epoch, want);
+            const int want = absa_sched_handoff_want(R, absa_dist_max_ranks(t->dist),
+                                                     absa_sched_accum(sc, e->next.batch), e->d.grew);
+            if (want) absa_handoff_want(t, epoch, want);
         }
         if (e->d.grew && !e->stop && epoch < sc->epochs && absa_dist_can_grow(t->dist)) {
             int k = absa_sched_accum(sc, e->next.batch), target = 2 * R;

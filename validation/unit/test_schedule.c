@@ -104,6 +104,19 @@ int main(void)
     CHECK(absa_sched_adv_count(&c, &st, 128) == 0, "adv count 0.00625 -> %d", absa_sched_adv_count(&c, &st, 128));
     CHECK(absa_sched_accum(&c, 1000) == 8 && absa_sched_accum(&c, 256) == 2, "accumulation");
 
+    /* hand-off requests (R, slots, micro-batches per step, grew) */
+    CHECK(absa_sched_handoff_want(1, 1, 2, 1) == 2, "doubling in a full 1-slot job: ask for 2");
+    CHECK(absa_sched_handoff_want(2, 2, 16, 1) == 4, "doubling at 2 of 2 slots, 16 micro-batches: 4");
+    CHECK(absa_sched_handoff_want(2, 2, 3, 1) == 3, "never more ranks than micro-batches");
+    CHECK(absa_sched_handoff_want(1, 2, 16, 1) == 0, "slots left in the job: grow inside it first");
+    CHECK(absa_sched_handoff_want(2, 2, 2, 1) == 0, "2 micro-batches on 2 ranks: nothing to ask");
+    CHECK(absa_sched_handoff_want(2, 4, 16, 1) == 0, "4 slots want 4: inside the job");
+    /* no doubling this epoch, but the ranks lag the batch (slurm.e2e_handoff run D: a job that took
+     * over at 2 ranks after the batch reached its cap of 16 micro-batches) */
+    CHECK(absa_sched_handoff_want(2, 2, 16, 0) == 4, "ranks lag the batch: ask for the next size");
+    CHECK(absa_sched_handoff_want(4, 4, 4, 0) == 0, "ranks caught up: no request without a doubling");
+    CHECK(absa_sched_handoff_want(1, 1, 1, 0) == 0, "one micro-batch: nothing to ask");
+
     /* validation */
     absa_sched_defaults(&c);
     c.max_batch = 64;

@@ -187,9 +187,10 @@ int absa_cmd_plot(int argc, char **argv)
             int conv = !cv || isnan(e) ? -1 : !strncmp(cv + 17, "true", 4) ? 1 : !strncmp(cv + 17, "false", 5) ? 0 : -1;
             const double cols[4] = {field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
                                     100 * field(line, "test_acc")};
+            const int gc = grow_code(line); /* 0, 1 or 2: also its bit in marks */
             for (int k = 0; k < 4; k++) put_num(f, cols[k], " %g");
-            fprintf(f, " %d ", grow_code(line));
-            marks[i] |= (unsigned char)((grow_code(line) == 1 ? 1 : 0) | (grow_code(line) == 2 ? 2 : 0) | (conv == 0 ? 4 : 0));
+            fprintf(f, " %d ", gc);
+            marks[i] |= (unsigned char)(gc | (conv == 0 ? 4 : 0));
             if (conv < 0) fprintf(f, "NaN");
             else fprintf(f, "%d", conv);
             put_num(f, field(line, "sgd_iters"), " %g"); /* 9: SGD iterations so far */
@@ -250,18 +251,16 @@ int absa_cmd_plot(int argc, char **argv)
                 gp_quoted(g, key);
             }
             /* why the batch grew after an epoch: on the batch panel (with a key entry) and on the
-             * eigenvalue panel (the eigenvalue the decision saw; the batch panel's key explains) */
-            if ((p == 1 || p == 0) && (marks[i] & 1)) {
-                fprintf(g, ", '%s/run%d.dat' using %d:($7==1?$%d:1/0) with points pt 13 ps 2.2 lc rgb '#1a9850' ",
-                        tmpdir, i, xcol, p == 1 ? 3 : 2);
-                snprintf(key, sizeof key, "%s: grew (eigenvalue fell)", name);
-                if (p == 1) fprintf(g, "title "), gp_quoted(g, key);
-                else fprintf(g, "notitle");
-            }
-            if ((p == 1 || p == 0) && (marks[i] & 2)) {
-                fprintf(g, ", '%s/run%d.dat' using %d:($7==2?$%d:1/0) with points pt 5 ps 1.8 lc rgb '#d73027' ",
-                        tmpdir, i, xcol, p == 1 ? 3 : 2);
-                snprintf(key, sizeof key, "%s: grew (--duration timer)", name);
+             * eigenvalue panel (the eigenvalue the decision saw; the batch panel's key explains).
+             * Grow code c (data column 7) has the marks bit c. */
+            static const struct { int code; const char *style, *what; } grew[2] = {
+                {1, "pt 13 ps 2.2 lc rgb '#1a9850'", "grew (eigenvalue fell)"},
+                {2, "pt 5 ps 1.8 lc rgb '#d73027'", "grew (--duration timer)"}};
+            for (int q = 0; p <= 1 && q < 2; q++) {
+                if (!(marks[i] & grew[q].code)) continue;
+                fprintf(g, ", '%s/run%d.dat' using %d:($7==%d?$%d:1/0) with points %s ", tmpdir, i, xcol,
+                        grew[q].code, p == 1 ? 3 : 2, grew[q].style);
+                snprintf(key, sizeof key, "%s: %s", name, grew[q].what);
                 if (p == 1) fprintf(g, "title "), gp_quoted(g, key);
                 else fprintf(g, "notitle");
             }

@@ -248,17 +248,19 @@ static void ABSA_FN(absa_conv_pad)(const ABSA_T *restrict xs, int C, int H, int 
                                      xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C, C, W, 0, NULL);
 }
 
-/* ds[c][h][w] += (or = when set) xp[((h + ph)*wp + w + pw)*C + c]: the adjoint of absa_conv_pad. */
+/* ds[c][h][w] += (or = when set) xp[((h + ph)*wp + w + pw)*C + c] (+ bias[c] when bias): the
+ * adjoint of absa_conv_pad, and the HWC -> CHW copy of an engine's output with its bias. */
 static void ABSA_FN(absa_conv_unpad)(const ABSA_T *restrict xp, size_t wp, int ph, int pw, int C,
-                                     int H, int W, ABSA_T *restrict ds, int set)
+                                     int H, int W, ABSA_T *restrict ds, int set, const ABSA_T *bias)
 {
-    if (ph == 0 && pw == 0 && wp == (size_t)W) { /* no border: one transpose of the plane */
-        ABSA_FN(absa_conv_transpose)(xp, (size_t)C, ds, (size_t)H * W, H * W, C, !set, NULL);
+    if (ph == 0 && pw == 0 && wp == (size_t)W) { /* no border: one transpose of the plane, whose
+                                                * 8x8 blocks cover all but (H*W) % 8 rows */
+        ABSA_FN(absa_conv_transpose)(xp, (size_t)C, ds, (size_t)H * W, H * W, C, !set, bias);
         return;
     }
     for (int h = 0; h < H; h++) /* [W][C] -> [C][W] rows of plane h */
         ABSA_FN(absa_conv_transpose)(xp + ((size_t)(h + ph) * wp + pw) * C, (size_t)C,
-                                     ds + (size_t)h * W, (size_t)H * W, W, C, !set, NULL);
+                                     ds + (size_t)h * W, (size_t)H * W, W, C, !set, bias);
 }
 
 /* d[e] = s[e] for e < n, in fixed 8-element blocks that the compiler inlines (a plain loop
@@ -405,7 +407,7 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 memset(dp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_conv_fold)(c, &l, col, dp);
                 ABSA_FN(absa_conv_unpad)(dp, (size_t)l.Wp, c->ph, c->pw, c->C, c->H, c->W, dx + n * xsz,
-                                         c->dx_set);
+                                         c->dx_set, NULL);
             }
         }
     }

@@ -293,15 +293,9 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             ABSA_FN(absa_wino_mm)(&l, Tg, C, O, vx, ws + l.o_ufA, Rx ? v2 : NULL, ws + l.o_ufB, mm);
             for (int s = 0; s < S; s++) {
                 ABSA_FN(absa_wino_out)(&l, O, mm, absa_wino_cs(&l, O), (size_t)s * l.tiles, yt);
-                ABSA_T *yn = y + (n0 + s) * ysz;
-                const size_t yrow = (size_t)2 * l.tw * O;
-                if (2 * l.tw == c->Wo) /* rows without padding: one [P][O] -> [O][P] transpose, whose
-                                        * 8x8 blocks then cover all but P % 8 rows (lenet's Wo = 14) */
-                    ABSA_FN(absa_conv_transpose)(yt, (size_t)O, yn, (size_t)P, P, O, 0, b);
-                else
-                    for (int h = 0; h < c->Ho; h++) /* HWC -> CHW, plus the bias */
-                        ABSA_FN(absa_conv_transpose)(yt + (size_t)h * yrow, (size_t)O,
-                                                     yn + (size_t)h * c->Wo, (size_t)P, c->Wo, O, 0, b);
+                /* yt (HWC, rows of 2tw) -> CHW, plus the bias; one transpose of the plane when the
+                 * rows have no padding (lenet's Wo = 14) */
+                ABSA_FN(absa_conv_unpad)(yt, (size_t)2 * l.tw, 0, 0, O, c->Ho, c->Wo, y + (n0 + s) * ysz, 1, b);
             }
         }
     }
@@ -373,7 +367,7 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 memset(dxp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_wino_fold)(&l, C, mm, absa_wino_cs(&l, C), (size_t)s * l.tiles, dxp);
                 ABSA_FN(absa_conv_unpad)(dxp, (size_t)l.Wx, c->ph, c->pw, C, c->H, c->W,
-                                         dx + (n0 + s) * xsz, c->dx_set);
+                                         dx + (n0 + s) * xsz, c->dx_set, NULL);
             }
         }
     }

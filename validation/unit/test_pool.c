@@ -7,7 +7,9 @@
  *  - backward by per-coordinate finite differences of <r, y>, R-forward by FD of the forward,
  *    R-backward (= backward on Rdy) by FD of the backward map along (Rx, Rdy), on tie-free
  *    inputs whose values are at least 0.01 apart (so +-eps never changes the argmax);
- *  - backward accumulates, Rx NULL means zero, float32 equals float64 exactly. */
+ *  - backward accumulates, Rx NULL means zero, float32 equals float64 exactly;
+ *  - the float 2x2 stride-2 fast path (four windows per vector) bitwise against a scalar
+ *    reference, with ties, +-0, +-inf and NaN, forward and backward (set and add). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +240,61 @@ static void test_torch_ties(void)
     }
 }
 
+/* The 2x2 stride-2 fast path (float, four windows per vector) against a scalar reference of the
+ * documented semantics, bit for bit: inputs drawn from a small set full of ties, with +-0,
+ * +-inf and NaN; widths that fill whole vectors, leave tails, or are odd (a column no window
+ * covers); backward in set mode against zero-fill then scatter, in add mode against the scatter
+ * into a buffer holding -0, NaN and ordinary values. */
+static void test_pool22_exact(int N, int C, int H, int W, uint64_t seed)
+{
+    absa_pool_cfg c;
+    CHECK(absa_pool_cfg_init(&c, N, C, H, W, 2, 2, 0) == 0, "cfg 2x2");
+    const size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * c.Ho * c.Wo;
+    const float pool[] = {-2.f, -1.f, -0.f, 0.f, 1.f, 2.f, INFINITY, -INFINITY, NAN, 0.5f};
+    uint64_t s = seed;
+    float *x = malloc(nin * sizeof(float)), *y = malloc(nout * sizeof(float)), *yr = malloc(nout * sizeof(float));
+    int32_t *am = malloc(nout * sizeof(int32_t)), *amr = malloc(nout * sizeof(int32_t));
+    for (size_t i = 0; i < nin; i++) {
+        uint64_t r = absa_test_next(&s);
+        x[i] = r % 3 == 0 ? (float)absa_test_normal(&s) : pool[(r >> 8) % (sizeof pool / sizeof pool[0])];
+    }
+    absa_maxpool_forward_f32(&c, x, y, am);
+    for (int nc = 0; nc < N * C; nc++) /* reference: row-major scan, NaN or greater replaces */
+        for (int oh = 0; oh < c.Ho; oh++)
+            for (int ow = 0; ow < c.Wo; ow++) {
+                const float *xp = x + (size_t)nc * H * W;
+                int best = 2 * oh * W + 2 * ow;
+                float m = xp[best];
+                const int cand[3] = {best + 1, best + W, best + W + 1};
+                for (int q = 0; q < 3; q++)
+                    if (xp[cand[q]] > m || xp[cand[q]] != xp[cand[q]]) m = xp[cand[q]], best = cand[q];
+                yr[((size_t)nc * c.Ho + oh) * c.Wo + ow] = m;
+                amr[((size_t)nc * c.Ho + oh) * c.Wo + ow] = best;
+            }
+    CHECK(memcmp(y, yr, nout * sizeof(float)) == 0 && memcmp(am, amr, nout * sizeof(int32_t)) == 0,
+          "2x2 fast path %dx%d: forward differs from the scalar reference", H, W);
+    float *dy = malloc(nout * sizeof(float)), *got = malloc(nin * sizeof(float)), *want = malloc(nin * sizeof(float));
+    for (size_t o = 0; o < nout; o++) {
+        uint64_t r = absa_test_next(&s);
+        dy[o] = r % 4 == 0 ? pool[(r >> 8) % (sizeof pool / sizeof pool[0])] : (float)absa_test_normal(&s);
+    }
+    for (int set = 0; set <= 1; set++) {
+        for (size_t i = 0; i < nin; i++) { /* NaN poison (set) or -0, NaN and values to add to */
+            uint64_t r = absa_test_next(&s);
+            got[i] = want[i] = set ? NAN : r % 5 == 0 ? -0.f : r % 7 == 0 ? NAN : (float)(r % 97) - 48.f;
+        }
+        if (set) memset(want, 0, nin * sizeof(float));
+        for (int nc = 0; nc < N * C; nc++)
+            for (size_t o = 0; o < (size_t)c.Ho * c.Wo; o++)
+                want[(size_t)nc * H * W + amr[(size_t)nc * c.Ho * c.Wo + o]] += dy[(size_t)nc * c.Ho * c.Wo + o];
+        absa_maxpool_backward_ex_f32(&c, am, dy, got, set);
+        CHECK(memcmp(got, want, nin * sizeof(float)) == 0, "2x2 fast path %dx%d: backward (%s) differs from the scatter",
+              H, W, set ? "set" : "add");
+    }
+    printf("  2x2 fast path N%d C%d %dx%d: forward and backward (set, add) bitwise\n", N, C, H, W);
+    free(x), free(y), free(yr), free(am), free(amr), free(dy), free(got), free(want);
+}
+
 int main(void)
 {
     test_geometry();
@@ -248,5 +305,8 @@ int main(void)
     test_case(1, 2, 7, 9, 3, 2, 1, 4, 1);
     test_case(3, 2, 5, 5, 5, 1, 2, 5, 1);
     test_case(8, 16, 32, 32, 3, 2, 1, 6, 0); /* large enough for the OpenMP path */
+    const int geo[][2] = {{28, 28}, {14, 14}, {7, 9}, {9, 7}, {16, 17}, {10, 10}, {2, 2}, {3, 5}, {2, 8}};
+    for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) test_pool22_exact(2, 3, geo[g][0], geo[g][1], 40 + g);
+    test_pool22_exact(64, 16, 28, 28, 99); /* the OpenMP path */
     return absa_test_finish("test_pool");
 }

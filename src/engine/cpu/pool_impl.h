@@ -23,6 +23,72 @@ static inline void ABSA_FN(absa_pool_take)(ABSA_T v, int idx, ABSA_T *m, int *be
     *best = take ? idx : *best;
 }
 
+/* The 2x2, stride-2, unpadded case (lenet) on whole output rows. float runs four outputs at a
+ * time in 16-byte vectors (GNU vector extensions; the build's baseline x86-64-v2 has them): two
+ * loads per input row, split into even and odd columns by one shuffle each, then the window's
+ * four candidates in row-major order through the same compare-and-select as absa_pool_take,
+ * lane by lane — the same maxima and the same argmax, bit for bit (unit.test_pool checks it
+ * against a scalar reference with ties, -0, infinities and NaN). double and the row tails take
+ * the scalar loop. */
+#ifndef ABSA_POOL22_ONCE
+#define ABSA_POOL22_ONCE
+typedef float absa_p4f __attribute__((vector_size(16)));
+typedef int32_t absa_p4i __attribute__((vector_size(16)));
+/* lanes of b where m is set, of a elsewhere (bitwise: NaN payloads and -0 survive) */
+static inline absa_p4f absa_p4_sel(absa_p4i m, absa_p4f b, absa_p4f a)
+{
+    return (absa_p4f)(((absa_p4i)b & m) | ((absa_p4i)a & ~m));
+}
+static inline absa_p4f absa_p4_load(const float *p)
+{
+    absa_p4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#endif
+
+static void ABSA_FN(absa_pool22_forward)(const ABSA_T *xp, int W, int Ho, int Wo, ABSA_T *yp, int32_t *ap)
+{
+    for (int oh = 0; oh < Ho; oh++) {
+        ABSA_T *yr = yp + (size_t)oh * Wo;
+        int32_t *ar = ap ? ap + (size_t)oh * Wo : NULL;
+        const int r0 = 2 * oh * W;
+        int ow = 0;
+        if (sizeof(ABSA_T) == sizeof(float)) {
+            const float *x0 = (const float *)xp + r0, *x1 = x0 + W;
+            for (; ow + 4 <= Wo; ow += 4) {
+                const absa_p4f a0 = absa_p4_load(x0 + 2 * ow), b0 = absa_p4_load(x0 + 2 * ow + 4);
+                const absa_p4f a1 = absa_p4_load(x1 + 2 * ow), b1 = absa_p4_load(x1 + 2 * ow + 4);
+                const absa_p4f c[4] = {__builtin_shufflevector(a0, b0, 0, 2, 4, 6),
+                                       __builtin_shufflevector(a0, b0, 1, 3, 5, 7),
+                                       __builtin_shufflevector(a1, b1, 0, 2, 4, 6),
+                                       __builtin_shufflevector(a1, b1, 1, 3, 5, 7)};
+                const absa_p4i i00 = (absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow);
+                const absa_p4i off[4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {W, W, W, W}, {W + 1, W + 1, W + 1, W + 1}};
+                absa_p4f m = c[0];
+                absa_p4i best = i00;
+                for (int q = 1; q < 4; q++) {
+                    const absa_p4i take = (c[q] > m) | (c[q] != c[q]);
+                    m = absa_p4_sel(take, c[q], m);
+                    best = ((i00 + off[q]) & take) | (best & ~take);
+                }
+                memcpy((float *)yr + ow, &m, sizeof m);
+                if (ar) memcpy(ar + ow, &best, sizeof best);
+            }
+        }
+        for (; ow < Wo; ow++) { /* candidates in row-major window order */
+            const int c0 = r0 + 2 * ow;
+            ABSA_T m = xp[c0];
+            int best = c0;
+            ABSA_FN(absa_pool_take)(xp[c0 + 1], c0 + 1, &m, &best);
+            ABSA_FN(absa_pool_take)(xp[c0 + W], c0 + W, &m, &best);
+            ABSA_FN(absa_pool_take)(xp[c0 + W + 1], c0 + W + 1, &m, &best);
+            yr[ow] = m;
+            if (ar) ar[ow] = best;
+        }
+    }
+}
+
 void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA_T *y,
                                    int32_t *argmax)
 {
@@ -35,24 +101,8 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
         const ABSA_T *xp = x + (size_t)nc * in_plane;
         ABSA_T *yp = y + (size_t)nc * out_plane;
         int32_t *ap = argmax ? argmax + (size_t)nc * out_plane : NULL;
-        if (p == 0 && k == 2) { /* 2x2 windows inside the plane (lenet): vectorised rows */
-            for (int oh = 0; oh < Ho; oh++) {
-                ABSA_T *yr = yp + (size_t)oh * Wo;
-                int32_t *ar = ap ? ap + (size_t)oh * Wo : NULL;
-#pragma omp simd
-                for (int ow = 0; ow < Wo; ow++) {
-                    /* candidates in row-major window order; the first one as -inf then a
-                     * compare would */
-                    const int c0 = oh * s * W + ow * s;
-                    ABSA_T m = xp[c0];
-                    int best = c0;
-                    ABSA_FN(absa_pool_take)(xp[c0 + 1], c0 + 1, &m, &best);
-                    ABSA_FN(absa_pool_take)(xp[c0 + W], c0 + W, &m, &best);
-                    ABSA_FN(absa_pool_take)(xp[c0 + W + 1], c0 + W + 1, &m, &best);
-                    yr[ow] = m;
-                    if (ar) ar[ow] = best;
-                }
-            }
+        if (p == 0 && k == 2 && s == 2) { /* lenet's 2x2 windows, stride 2: vectorised rows */
+            ABSA_FN(absa_pool22_forward)(xp, W, Ho, Wo, yp, ap);
             continue;
         }
         for (int oh = 0; oh < Ho; oh++) {
@@ -82,6 +132,56 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
  * each plane just before its scatter (while it is in cache) instead of the executor zeroing the
  * whole buffer in a pass of its own; the adds are the same, so the bits are those of zero-fill
  * then accumulate. */
+/* The backward of absa_pool22_forward for one plane: every window's four gradients written (set)
+ * or its argmax element updated (add), four windows at a time for float. The values are those
+ * of the scatter: 0 + g at the argmax and +0 around it (set), dx + g at the argmax and the other
+ * elements untouched (add), so the bits equal zero-fill then accumulate. Rows and columns that
+ * no window covers (odd H or W) are cleared first in set mode. */
+static void ABSA_FN(absa_pool22_backward)(const int32_t *ap, const ABSA_T *gp, int H, int W, int Ho,
+                                          int Wo, ABSA_T *dp, int set)
+{
+    if (set && (H != 2 * Ho || W != 2 * Wo)) memset(dp, 0, (size_t)H * W * sizeof(ABSA_T));
+    for (int oh = 0; oh < Ho; oh++) {
+        const int r0 = 2 * oh * W;
+        const int32_t *ar = ap + (size_t)oh * Wo;
+        const ABSA_T *gr = gp + (size_t)oh * Wo;
+        int ow = 0;
+        if (sizeof(ABSA_T) == sizeof(float)) {
+            float *d[2] = {(float *)dp + r0, (float *)dp + r0 + W};
+            const absa_p4f zero = {0, 0, 0, 0};
+            for (; ow + 4 <= Wo; ow += 4) {
+                const absa_p4f g = absa_p4_load((const float *)gr + ow);
+                absa_p4i a;
+                memcpy(&a, ar + ow, sizeof a);
+                const absa_p4i rel = a - ((absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow));
+                for (int r = 0; r < 2; r++) { /* window row r: even and odd columns */
+                    const absa_p4i me = rel == r * W, mo = rel == r * W + 1;
+                    absa_p4f e, o;
+                    if (set) {
+                        e = absa_p4_sel(me, zero + g, zero);
+                        o = absa_p4_sel(mo, zero + g, zero);
+                    } else {
+                        const absa_p4f lo = absa_p4_load(d[r] + 2 * ow), hi = absa_p4_load(d[r] + 2 * ow + 4);
+                        e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+                        o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+                        e = absa_p4_sel(me, e + g, e);
+                        o = absa_p4_sel(mo, o + g, o);
+                    }
+                    const absa_p4f lo = __builtin_shufflevector(e, o, 0, 4, 1, 5);
+                    const absa_p4f hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
+                    memcpy(d[r] + 2 * ow, &lo, sizeof lo);
+                    memcpy(d[r] + 2 * ow + 4, &hi, sizeof hi);
+                }
+            }
+        }
+        for (; ow < Wo; ow++) {
+            const int c0 = r0 + 2 * ow;
+            if (set) dp[c0] = dp[c0 + 1] = dp[c0 + W] = dp[c0 + W + 1] = 0;
+            dp[ar[ow]] += gr[ow];
+        }
+    }
+}
+
 void ABSA_FN(absa_maxpool_backward_ex)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
                                        ABSA_T *dx, int set)
 {
@@ -94,6 +194,10 @@ void ABSA_FN(absa_maxpool_backward_ex)(const absa_pool_cfg *c, const int32_t *ar
         const int32_t *ap = argmax + (size_t)nc * out_plane;
         const ABSA_T *gp = dy + (size_t)nc * out_plane;
         ABSA_T *dp = dx + (size_t)nc * in_plane;
+        if (c->p == 0 && c->k == 2 && c->s == 2) {
+            ABSA_FN(absa_pool22_backward)(ap, gp, c->H, c->W, c->Ho, c->Wo, dp, set);
+            continue;
+        }
         if (set) memset(dp, 0, in_plane * sizeof(ABSA_T));
         for (size_t o = 0; o < out_plane; o++) dp[ap[o]] += gp[o];
     }

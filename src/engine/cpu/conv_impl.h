@@ -10,7 +10,8 @@
  *             ((i*kw + j)*C + c). For a fixed kernel row i the kw taps of a position are adjacent
  *             in xp, so every row is kh contiguous copies of kw*C elements, whatever the stride;
  *  - GEMMs on the patch-major matrix (the orientation OpenBLAS runs fastest here, measured by
- *    validation/bench/bench_gemm, see docs/engine.md): y^T[P][O] = col Wr^T; dWr[O][K] += dy[n] col
+ *    validation/bench/bench_gemm, see docs/engine.md): y^T[P][O] = col Wr^T (y[n] = Wr col^T
+ *    directly when K <= ABSA_CONV_DIRECT_MAX_K); dWr[O][K] += dy[n] col
  *    (dy[n] is [O][P] as stored); dcol[P][K] = dy[n]^T Wr; Wr is W reordered to [O][(i*kw+j)*C + c];
  *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += (= when cfg.dx_set) the interior of
  *             xp back in CHW.
@@ -41,6 +42,13 @@
 #define ABSA_CONV_PUB(name) ABSA_CAT(ABSA_FN(name), ABSA_CONV_PATH)
 
 #define ABSA_CONV_MAX_SLOTS 8 /* most threads one conv call uses (workspace slots) */
+/* Patch-engine layers with at most this many patch columns (K = C*kh*kw: lenet's conv1, the
+ * resnet20 stem and its 1x1 projections) compute the forward product straight in CHW order,
+ * y[n] = Wr col^T, instead of col Wr^T and a transpose: on these thin GEMMs OpenBLAS runs both
+ * orientations at about the same rate, so the transpose was pure cost (bench_conv, 1 thread:
+ * conv1 fwd+bwd 7.3-7.9 -> 7.0-7.2 ms, the 1x1 projections 3-8 % faster); with wider K the
+ * patch-major product is the faster one (docs/engine.md). */
+#define ABSA_CONV_DIRECT_MAX_K 32
 
 /* Workspace slots: one per processor (fixed for the process), at most ABSA_CONV_MAX_SLOTS. */
 static int absa_conv_slots(void)
@@ -360,6 +368,13 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             if (Rx) {
                 ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
                 ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
+            }
+            if (l.K <= ABSA_CONV_DIRECT_MAX_K) { /* y[n] = Wr col^T in CHW order, then the bias */
+                ABSA_T *yn = y + n * ysz;
+                ABSA_FN(absa_gemm)(0, 1, O, P, Ks, 1, ws, Ks, col, Ks, 0, yn, P);
+                for (int o = 0; b && o < O; o++)
+                    for (int p = 0; p < P; p++) yn[(size_t)o * P + p] += b[o];
+                continue;
             }
             ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
             /* [P][O] -> [O][P], plus the bias */

@@ -27,9 +27,11 @@ void absa_xsum_free(absa_xsum *s)
     memset(s, 0, sizeof *s);
 }
 
-void absa_xsum_zero(absa_xsum *s, long max_addends)
+void absa_xsum_zero(absa_xsum *s, long max_addends) { absa_xsum_zero_from(s, max_addends, 0); }
+
+void absa_xsum_zero_from(absa_xsum *s, long max_addends, size_t from)
 {
-    memset(s->v, 0, s->n * sizeof *s->v);
+    if (from < s->n) memset(s->v + from, 0, (s->n - from) * sizeof *s->v);
     s->limit = ldexp(1.0, 38) / (double)(max_addends > 1 ? max_addends : 1);
     s->bad = 0;
 }
@@ -46,26 +48,32 @@ static inline absa_xword fix(absa_xsum *s, double x)
 }
 
 /* The float case from the bits (as fix(), 20x faster than ldexp and the libgcc conversion):
- * x = (-1)^sign * M * 2^(e - 150) with M the 24-bit significand, so x * 2^88 = M * 2^(e - 62). */
+ * x = (-1)^sign * M * 2^(e - 150) with M the 24-bit significand, so x * 2^88 = M * 2^(e - 62).
+ * Zero and subnormals give 0 (|x| * 2^88 < 2^-38 truncates to 0); out-of-range or non-finite x
+ * sets *bad and gives 0. Shared by absa_xsum_add_f32 and absa_xsum_round_f32, so that both put
+ * an addend on the grid the same way. */
+static inline absa_xword fix_f32(float x, double limit, int *bad)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    const int e = (int)(b >> 23 & 0xff);
+    if (e == 0) return 0;
+    if (e == 0xff || !(fabs((double)x) < limit)) {
+        *bad = 1;
+        return 0;
+    }
+    const absa_xword m = (absa_xword)((b & 0x7fffffu) | 0x800000u);
+    const int sh = e - 62;
+    const absa_xword q = sh >= 0 ? m << sh : sh > -24 ? m >> -sh : 0;
+    return b >> 31 ? -q : q;
+}
+
 void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
 {
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, &x[i], sizeof b);
-        const int e = (int)(b >> 23 & 0xff);
-        if (e == 0) continue; /* zero or subnormal: |x| * 2^88 < 2^-38 truncates to 0 */
-        if (e == 0xff || !(fabs((double)x[i]) < limit)) {
-            bad = 1;
-            continue;
-        }
-        const absa_xword m = (absa_xword)((b & 0x7fffffu) | 0x800000u);
-        const int sh = e - 62;
-        const absa_xword q = sh >= 0 ? m << sh : sh > -24 ? m >> -sh : 0;
-        v[i] += b >> 31 ? -q : q;
-    }
+    for (size_t i = 0; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
 }
 
@@ -88,6 +96,14 @@ static inline double unfix(absa_xword w)
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
+}
+
+void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n)
+{
+    const double limit = s->limit;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) x[i] = (float)unfix(fix_f32(x[i], limit, &bad));
+    if (bad) s->bad = 1;
 }
 
 double absa_xsum_get_f64(const absa_xsum *s, size_t off) { return unfix(s->v[off]); }

@@ -23,12 +23,18 @@ void absa_xsum_free(absa_xsum *s);
 /* Zeroes the sums for at most max_addends addends per element (sets the range limit so that the
  * exact sum cannot leave the 128-bit range: |addend| < 2^38 / max_addends). */
 void absa_xsum_zero(absa_xsum *s, long max_addends);
+/* The same for the sums from index `from` on (those before keep their values). */
+void absa_xsum_zero_from(absa_xsum *s, long max_addends, size_t from);
 /* v[off + i] += x[i] (rounded toward zero onto the grid) for i < n. */
 void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n);
 void absa_xsum_add_f64(absa_xsum *s, size_t off, const double *x, size_t n);
 /* out[i] = v[off + i] rounded to float / double. */
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n);
 double absa_xsum_get_f64(const absa_xsum *s, size_t off);
+/* x[i] = the sum of the single addend x[i], in place, for i < n: bitwise what
+ * zero + absa_xsum_add_f32 + absa_xsum_get_f32 give for one addend (limit and bad as there),
+ * without the 128-bit words (the trainer's one-micro-batch, one-rank step). */
+void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n);
 
 /* The 128-bit words as int64 limbs, for sum reductions of a library that has 64-bit integers but
  * not 128-bit ones (NCCL: ncclInt64 + ncclSum). Word w = d0 + d1 * 2^43 + d2 * 2^86 (mod 2^128)

@@ -57,7 +57,7 @@ static absa_status log_step(absa_tstate *t, int epoch, double loss)
 
 /* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
 static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int B, int k, int merge_bn,
-                               uint64_t aug_seed, long *correct)
+                               int one, uint64_t aug_seed, long *correct)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -98,7 +98,10 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
         absa_model_xl_add_grad(m, t->gsum.limit);
     } else {
         absa_model_get(m, m->grad, t->ghost, m->n_params); /* a host copy for the exact sum */
-        absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
+        if (one) /* the step's only addend: its exact sum, in place (the bits of add + get) */
+            absa_xsum_round_f32(&t->gsum, t->ghost, m->n_params);
+        else
+            absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
     }
     absa_xsum_add_f64(&t->gsum, m->n_params, &wl, 1);
     if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
@@ -135,13 +138,17 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
-        absa_xsum_zero(&t->gsum, k);
+        /* one micro-batch on one rank: the gradient words are never summed, so only the loss
+         * word is cleared and the gradient is rounded onto the grid in place (absa_xsum_round_f32:
+         * the same bits as zero + add + get, without 16 bytes of memory traffic per parameter) */
+        const int one = R == 1 && k == 1 && !m->gxl;
+        absa_xsum_zero_from(&t->gsum, k, one ? m->n_params : 0);
         ABSA_ASSERT(k <= ABSA_XLIMB_MAX_RANKS, "%d micro-batches per step: exact sums hold %ld addends", k,
                     (long)ABSA_XLIMB_MAX_RANKS);
         if (m->gxl) absa_model_xl_zero(m);
         absa_model_bn_snapshot(m);
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
-        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, aug_seed, &correct));
+        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, one, aug_seed, &correct));
         t->red[RED_CORRECT] = (double)correct;
         t->red[RED_XBAD] = t->gsum.bad || (m->gxl && absa_model_xl_bad(m));
         int sig = absa_stop_watch_poll(t->stop);
@@ -169,7 +176,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (m->gxl) {
             absa_model_xl_to_grad(m);
         } else {
-            absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
+            if (!one) absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
             absa_model_set(m, m->grad, t->ghost, m->n_params);
         }
         step_loss = absa_xsum_get_f64(&t->gsum, m->n_params);

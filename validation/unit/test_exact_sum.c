@@ -6,7 +6,8 @@
  *  - the result equals the exactly rounded sum for addends on the grid (integers and powers of
  *    two, checked against a long double reference) and double addends (the loss) round-trip;
  *  - an addend that is not finite, or at or beyond the limit 2^38 / max_addends, sets bad; one just
- *    below it does not, and the sums of max_addends such addends of one sign stay exact (no wrap).
+ *    below it does not, and the sums of max_addends such addends of one sign stay exact (no wrap);
+ *  - absa_xsum_round_f32 (one addend, in place) has the bits and bad flag of zero + add + get.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -38,8 +39,52 @@ static void sum_order(const float *a, const int *order, int parts, float *out)
     absa_xsum_free(&total);
 }
 
+/* absa_xsum_round_f32 (the trainer's one-addend step) against zero + add + get of that single
+ * addend: the same bits and the same bad flag, for magnitudes from 2^-140 to 2^40 of both signs
+ * (negative ones below 2^-54 are where the double rounding in get loses bits), +-0, subnormals,
+ * values at and just below the limit, infinities and NaN. */
+static void test_round(void)
+{
+    enum { M = 4096 };
+    float *x = malloc(sizeof(float) * M), *want = malloc(sizeof(float) * M), *got = malloc(sizeof(float) * M);
+    uint64_t s = 11;
+    for (int i = 0; i < M; i++)
+        x[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 180) - 140));
+    const float lim = (float)ldexp(1.0, 38) / 3; /* the limit for max_addends = 3 */
+    const float edge[] = {0.f, -0.f, 1e-45f, -1e-45f, 1e-38f, -3e-39f, ldexp(-1.f, -60), ldexp(-1.f, -55),
+                          ldexp(-1.5f, -64), lim, -lim, nextafterf(lim, 0), -nextafterf(lim, 0),
+                          INFINITY, -INFINITY, NAN};
+    const int ne = (int)(sizeof edge / sizeof edge[0]);
+    for (int i = 0; i < ne; i++) x[i * 97] = edge[i];
+    for (int i = 0; i < M; i++) { /* one element at a time, so that each bad flag is checked */
+        absa_xsum a, b;
+        absa_xsum_init(&a, 1);
+        absa_xsum_init(&b, 1);
+        absa_xsum_zero(&a, 3);
+        absa_xsum_zero(&b, 3);
+        absa_xsum_add_f32(&a, 0, &x[i], 1);
+        absa_xsum_get_f32(&a, 0, &want[i], 1);
+        got[i] = x[i];
+        absa_xsum_round_f32(&b, &got[i], 1);
+        CHECK(memcmp(&got[i], &want[i], sizeof(float)) == 0 && a.bad == b.bad,
+              "round of %a: %a (bad %d), add+get %a (bad %d)", (double)x[i], (double)got[i], b.bad, (double)want[i], a.bad);
+        absa_xsum_free(&a);
+        absa_xsum_free(&b);
+    }
+    /* and as a vector: one bad element flags the whole */
+    absa_xsum v;
+    absa_xsum_init(&v, 1);
+    absa_xsum_zero(&v, 3);
+    memcpy(got, x, sizeof(float) * M);
+    absa_xsum_round_f32(&v, got, M);
+    CHECK(v.bad && memcmp(got, want, sizeof(float) * M) == 0, "vector round: bad %d", v.bad);
+    absa_xsum_free(&v);
+    free(x), free(want), free(got);
+}
+
 int main(void)
 {
+    test_round();
     uint64_t s = 7;
     float *a = malloc(sizeof(float) * N * K);
     for (int j = 0; j < K; j++)

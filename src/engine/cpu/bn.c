@@ -1,7 +1,8 @@
 /* bn.c — 2-D batch normalisation (PyTorch BatchNorm2d semantics) in float32 and float64:
  * forward with batch or running statistics, backward, R-forward and R-backward, each in train
  * mode (differentiating through the batch statistics) and eval mode (per-channel affine map).
- * Kernels are in bn_impl.h, compiled twice (see absa_generic.h). */
+ * Kernels are in bn_impl.h, compiled twice (see absa_generic.h); bn_relu_impl.h has batch norm
+ * followed by ReLU as one kernel per pass (the fused BN_RELU op). */
 #include <math.h>
 
 #include "absa_error.h"
@@ -10,11 +11,13 @@
 #define ABSA_T float
 #define ABSA_SFX f32
 #include "bn_impl.h"
+#include "bn_relu_impl.h"
 #undef ABSA_T
 #undef ABSA_SFX
 
 #define ABSA_T double
 #define ABSA_SFX f64
 #include "bn_impl.h"
+#include "bn_relu_impl.h"
 #undef ABSA_T
 #undef ABSA_SFX

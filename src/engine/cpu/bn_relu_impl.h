@@ -22,6 +22,24 @@
 
 #define ABSA_BN_AT(ptr, j, ch, i) ((ptr)[((size_t)(j) * C + (ch)) * HW + (i)])
 
+/* The ReLU's backward on one element: z <= 0 ? +0 : v, bit for bit (+0 is the all-zero pattern),
+ * as an AND with an integer mask (ABSA_BNR_UINT: the unsigned integer of ABSA_T's width, set by
+ * bn.c). Written so, not as a ?: on floats, because GCC vectorises it inside the simd reductions
+ * with the same lanes as bn_impl.h's loops (4 floats per vector), so the double sums add in the
+ * same order; the ?: form stayed scalar (about 5x slower) and kept 2 lanes, which gave other
+ * double sums than absa_bn_backward's (hidden in f32 by the rounding of the results, not
+ * guaranteed). */
+static inline ABSA_T ABSA_FN(absa_bnr_mask)(ABSA_T z, ABSA_T v)
+{
+    ABSA_BNR_UINT u;
+    memcpy(&u, &v, sizeof u);
+    u &= z <= 0 ? (ABSA_BNR_UINT)0 : ~(ABSA_BNR_UINT)0;
+    ABSA_T r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+#define ABSA_BNR_MASK(zv, v) ABSA_FN(absa_bnr_mask)((zv), (v))
+
 void ABSA_FN(absa_bn_relu_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
                                    const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
                                    ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *z)
@@ -85,8 +103,7 @@ void ABSA_FN(absa_bn_relu_backward)(const absa_bn_cfg *c, int train, const ABSA_
             for (int j = 0; j < N; j++)
 #pragma omp simd reduction(+ : sdy, sdyx)
                 for (int i = 0; i < HW; i++) {
-                    const ABSA_T dm = ABSA_BN_AT(dz, j, ch, i); /* the ReLU's backward */
-                    const double d = ABSA_BN_AT(z, j, ch, i) <= 0 ? (ABSA_T)0 : dm;
+                    const double d = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dz, j, ch, i));
                     sdy += d;
                     sdyx += d * ((ABSA_BN_AT(x, j, ch, i) - mu) * s);
                 }
@@ -103,15 +120,9 @@ void ABSA_FN(absa_bn_relu_backward)(const absa_bn_cfg *c, int train, const ABSA_
             const ABSA_T *zr = &ABSA_BN_AT(z, j, ch, 0), *dzr = &ABSA_BN_AT(dz, j, ch, 0);
             const ABSA_T *xr = &ABSA_BN_AT(x, j, ch, 0);
             if (c->dx_set)
-                for (int i = 0; i < HW; i++) {
-                    const ABSA_T dm = dzr[i], dyv = zr[i] <= 0 ? (ABSA_T)0 : dm;
-                    d[i] = A * dyv + B * (xr[i] - m) + K;
-                }
+                for (int i = 0; i < HW; i++) d[i] = A * ABSA_BNR_MASK(zr[i], dzr[i]) + B * (xr[i] - m) + K;
             else
-                for (int i = 0; i < HW; i++) {
-                    const ABSA_T dm = dzr[i], dyv = zr[i] <= 0 ? (ABSA_T)0 : dm;
-                    d[i] += A * dyv + B * (xr[i] - m) + K;
-                }
+                for (int i = 0; i < HW; i++) d[i] += A * ABSA_BNR_MASK(zr[i], dzr[i]) + B * (xr[i] - m) + K;
         }
     }
 }
@@ -150,7 +161,7 @@ void ABSA_FN(absa_bn_relu_rforward)(const absa_bn_cfg *c, int train, const ABSA_
             for (int i = 0; i < HW; i++) {
                 ABSA_T r = P * (ABSA_BN_AT(x, j, ch, i) - m) + B;
                 if (Rx) r += Q * (ABSA_BN_AT(Rx, j, ch, i) - mr);
-                ABSA_BN_AT(Rz, j, ch, i) = ABSA_BN_AT(z, j, ch, i) <= 0 ? (ABSA_T)0 : r;
+                ABSA_BN_AT(Rz, j, ch, i) = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), r);
             }
     }
 }
@@ -173,15 +184,13 @@ void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA
 #pragma omp simd reduction(+ : sdy, sdyx, sRx, sRdy, sRdyx)
             for (int i = 0; i < HW; i++) {
                 const double xh = (ABSA_BN_AT(x, j, ch, i) - mu) * s;
-                const int off = ABSA_BN_AT(z, j, ch, i) <= 0;
-                const ABSA_T dm = ABSA_BN_AT(dz, j, ch, i);
-                const double d = off ? (ABSA_T)0 : dm;
+                const ABSA_T zv = ABSA_BN_AT(z, j, ch, i);
+                const double d = ABSA_BNR_MASK(zv, ABSA_BN_AT(dz, j, ch, i));
                 sdy += d;
                 sdyx += d * xh;
                 if (Rx) sRx += ABSA_BN_AT(Rx, j, ch, i);
                 if (Rdz) {
-                    const ABSA_T rm = ABSA_BN_AT(Rdz, j, ch, i);
-                    const double rd = off ? (ABSA_T)0 : rm;
+                    const double rd = ABSA_BNR_MASK(zv, ABSA_BN_AT(Rdz, j, ch, i));
                     sRdy += rd;
                     sRdyx += rd * xh;
                 }
@@ -197,8 +206,7 @@ void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA
 #pragma omp simd reduction(+ : sxz, sdz)
                 for (int i = 0; i < HW; i++) {
                     const double zz = (ABSA_BN_AT(Rx, j, ch, i) - shift) * s;
-                    const ABSA_T dm = ABSA_BN_AT(dz, j, ch, i);
-                    const ABSA_T dyv = ABSA_BN_AT(z, j, ch, i) <= 0 ? (ABSA_T)0 : dm;
+                    const ABSA_T dyv = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dz, j, ch, i));
                     sxz += (ABSA_BN_AT(x, j, ch, i) - mu) * s * zz;
                     sdz += dyv * zz;
                 }
@@ -234,12 +242,8 @@ void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA
             const ABSA_T *Rdzr = Rdz ? &ABSA_BN_AT(Rdz, j, ch, 0) : NULL;
             const ABSA_T *Rxr = Rx ? &ABSA_BN_AT(Rx, j, ch, 0) : NULL;
             for (int i = 0; i < HW; i++) {
-                const ABSA_T dm = dzr[i], dyv = zr[i] <= 0 ? (ABSA_T)0 : dm;
-                ABSA_T r = tAd * dyv + tK + tBx * (xr[i] - m);
-                if (Rdzr) {
-                    const ABSA_T rm = Rdzr[i], rdv = zr[i] <= 0 ? (ABSA_T)0 : rm;
-                    r += tAr * rdv;
-                }
+                ABSA_T r = tAd * ABSA_BNR_MASK(zr[i], dzr[i]) + tK + tBx * (xr[i] - m);
+                if (Rdzr) r += tAr * ABSA_BNR_MASK(zr[i], Rdzr[i]);
                 if (Rxr) r += tBr * (Rxr[i] - mr);
                 if (c->dx_set) /* overwrite or accumulate (see layers.h); unswitched */
                     d[i] = r;
@@ -250,4 +254,5 @@ void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA
     }
 }
 
+#undef ABSA_BNR_MASK
 #undef ABSA_BN_AT

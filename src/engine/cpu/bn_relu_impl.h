@@ -14,7 +14,12 @@
  * The mask is read from z: y <= 0 <=> z <= 0 exactly (y <= 0 gives z = +0; y > 0 gives z = y > 0;
  * a NaN y gives a NaN z, which passes both masks, as in torch). Recomputing y from x and the saved
  * statistics would not be bit-safe: the forward's coefficient gamma*s is rounded from the double s,
- * save_invstd holds s rounded to ABSA_T. test_bnrelu checks every pass against the two ops. */
+ * save_invstd holds s rounded to ABSA_T. The summation order of a simd reduction is the lanes the
+ * compiler picks, so "the same order" holds as long as it vectorises both alike (see the mask
+ * below); test_bnrelu checks every pass against the two ops. The one difference it knows: in a
+ * channel whose statistics are NaN (a NaN input) the R-backward's Rdx is NaN in both, but the NaN's
+ * sign may differ (its coefficients are NaNs of both signs and which operand's NaN an SSE add
+ * keeps depends on the operand order chosen for each loop; C does not fix it). */
 
 #ifndef ABSA_BN_OMP_MIN
 #define ABSA_BN_OMP_MIN 32768

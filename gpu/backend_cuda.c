@@ -180,6 +180,35 @@ static void cu_bn_rbackward(const absa_pass *P)
                               n->save_invstd, n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
 
+/* BN then ReLU as one node (BN_RELU, src/engine/cpu/bn_relu_impl.h on the CPU). This mirror runs
+ * the GPU BN kernels and then the ReLU kernels on the node's own buffers, so its results are those
+ * of the two separate ops bit for bit (the ReLU's mask is read from z = n->y: z <= 0 exactly when
+ * the BN output is <= 0): the forward writes the BN output into n->y and applies the ReLU in
+ * place; the backward passes first mask dz (n->dy) and Rdz (n->Rdy) in place (the mask is
+ * idempotent, so an R-backward after the backward, or again, masks nothing twice wrongly) and
+ * then run the BN kernels on them. Only the CPU fuses the sweeps. */
+static void cu_bn_relu_forward(const absa_pass *P)
+{
+    cu_bn_forward(P);
+    absa_gpu_relu_forward_f32(GP(P), CNT(P), P->n->y, P->n->y);
+}
+static void cu_bn_relu_backward(const absa_pass *P)
+{
+    absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->n->y, P->n->dy, P->n->dy, 1);
+    cu_bn_backward(P);
+}
+static void cu_bn_relu_rforward(const absa_pass *P)
+{
+    cu_bn_rforward(P);
+    absa_gpu_relu_rforward_f32(GP(P), CNT(P), P->n->y, P->n->Ry, P->n->Ry);
+}
+static void cu_bn_relu_rbackward(const absa_pass *P)
+{
+    absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->n->y, P->n->dy, P->n->dy, 1);
+    absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->n->y, P->n->Rdy, P->n->Rdy, 1);
+    cu_bn_rbackward(P);
+}
+
 static void cu_relu_forward(const absa_pass *P) { absa_gpu_relu_forward_f32(GP(P), CNT(P), P->p->y, P->n->y); }
 static void cu_relu_backward(const absa_pass *P)
 {
@@ -273,6 +302,7 @@ static void cu_add_rbackward(const absa_pass *P)
 #define cu_avgpool_workspace NULL
 #define cu_flatten_workspace NULL
 #define cu_add_workspace NULL
+#define cu_bn_relu_workspace NULL
 
 static const absa_op_ops cuda_ops[ABSA_OP_COUNT] = {
 #define ABSA_ENGINE_OP(E, nm, fl)                                                                   \

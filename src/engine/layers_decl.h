@@ -49,6 +49,25 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
                                 const ABSA_T *save_invstd, const ABSA_T *dy, const ABSA_T *Rdy,
                                 ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta);
 
+/* ---------------- batch norm 2d then ReLU, one kernel per pass (bn_relu_impl.h) ----------------
+ * z = relu(BN(x)) without storing BN(x); bitwise what absa_bn_* then absa_relu_* give. The
+ * backward passes read the ReLU's mask from z (their `z` is the forward's output) and take the
+ * gradients of z (dz, Rdz) where absa_bn_backward/rbackward take dy, Rdy. */
+void ABSA_FN(absa_bn_relu_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                                   const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
+                                   ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *z);
+void ABSA_FN(absa_bn_relu_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                                    const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                    const ABSA_T *dz, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta);
+void ABSA_FN(absa_bn_relu_rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                    const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *Vbeta,
+                                    const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                    ABSA_T *Rz);
+void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                     const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *save_mean,
+                                     const ABSA_T *save_invstd, const ABSA_T *z, const ABSA_T *dz,
+                                     const ABSA_T *Rdz, ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta);
+
 /* ---------------- ReLU (elementwise, n elements; derivative at 0 is 0 as PyTorch) ---------------- */
 void ABSA_FN(absa_relu_forward)(size_t n, const ABSA_T *x, ABSA_T *y);
 void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx);

@@ -220,6 +220,32 @@ static void mb_commute_relu_pool(absa_model *m)
     }
 }
 
+/* A batch norm whose output feeds nothing but a ReLU runs as one BN_RELU node (bn_relu_impl.h):
+ * the BN's output is never stored and the ReLU's sweeps over it disappear. Bitwise the same in
+ * every pass (the fused kernels are the two ops' arithmetic with the mask folded in); test_bnrelu
+ * checks that against keep_order. The fused node takes the BN's place (its parameters, statistics
+ * and counter) with the ReLU's output; the ReLU node is removed and later producer indices shift
+ * down by one (readers of the ReLU now read the fused node). */
+static void mb_fuse_bn_relu(absa_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++) {
+        if (m->nodes[i].op != ABSA_OP_BN || mb_consumers(m, i) != 1) continue;
+        int r = i + 1;
+        while (r < m->n_nodes && m->nodes[r].in0 != i && m->nodes[r].in1 != i) r++;
+        if (r == m->n_nodes || m->nodes[r].op != ABSA_OP_RELU || m->nodes[r].in0 != i) continue;
+        m->nodes[i].op = ABSA_OP_BN_RELU; /* the ReLU's shape is the BN's */
+        memmove(&m->nodes[r], &m->nodes[r + 1], (size_t)(m->n_nodes - r - 1) * sizeof *m->nodes);
+        m->n_nodes--;
+        for (int j = r; j < m->n_nodes; j++) {
+            absa_node *n = &m->nodes[j];
+            if (n->in0 == r) n->in0 = i;
+            else if (n->in0 > r) n->in0--;
+            if (n->in1 == r) n->in1 = i;
+            else if (n->in1 > r) n->in1--;
+        }
+    }
+}
+
 absa_status absa_mb_finish(absa_model *m, absa_model **out)
 {
     absa_status status = ABSA_OK;
@@ -229,7 +255,10 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
         goto cleanup;
     }
     ABSA_ASSERT(m->be, "model %s has no backend", m->name);
-    if (!m->keep_order) mb_commute_relu_pool(m);
+    if (!m->keep_order) {
+        mb_commute_relu_pool(m);
+        mb_fuse_bn_relu(m);
+    }
     absa_backend *be = m->be;
     size_t np = (m->n_params ? m->n_params : 1) * sizeof(float), nb = (m->n_bufs ? m->n_bufs : 1) * sizeof(float);
     m->params = be->alloc(be, np);
@@ -360,7 +389,7 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
             n->Rdy = be->alloc(be, e);
             if (!n->Ry || !n->Rdy) goto oom;
         }
-        if (n->op == ABSA_OP_BN) {
+        if (n->op == ABSA_OP_BN || n->op == ABSA_OP_BN_RELU) {
             n->save_mean = be->alloc(be, (size_t)n->C * sizeof(float));
             n->save_invstd = be->alloc(be, (size_t)n->C * sizeof(float));
             if (!n->save_mean || !n->save_invstd) goto oom;

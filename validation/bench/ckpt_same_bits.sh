@@ -3,14 +3,15 @@
 # lenet and c1 runs (ABSA with eigenvalues, FGSM, batch growth) with an OLD and a NEW absa binary
 # and compares every dataset of the final checkpoints (/model and /optimizer) bitwise (h5py).
 # Usage: ckpt_same_bits.sh OLD_ABSA NEW_ABSA [PYTHON] [extra train options, e.g. --device cpu-guarded]
-# Exit 0 when every checkpoint is bitwise identical.
+# Exit 0 when every checkpoint is bitwise identical. ABSA_SAME_BITS_MODELS overrides the models
+# (default "lenet c1"; e.g. "resnet20" for a change that only touches its ops, such as BN_RELU).
 set -u
 OLD=$1; NEW=$2; PY=${3:-/usr/bin/python3}; shift $(( $# < 3 ? $# : 3 ))
 EXTRA=("$@")
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 "$NEW" pack --format idx --output "$W/fm.h5" >/dev/null 2>&1 || { echo "pack failed"; exit 1; }
 rc=0
-for model in lenet c1; do
+for model in ${ABSA_SAME_BITS_MODELS:-lenet c1}; do
   COMMON=(--data "$W/fm.h5" --model "$model" --epochs 3 --batch 32 --micro-batch 32 --max-batch 128 --lr 0.02
           --duration 1 --limit-train 512 --limit-test 128 --eig-samples 32 --eig-iters 3 --eig-chunk 32
           --seed 11 --threads 2 --quiet)

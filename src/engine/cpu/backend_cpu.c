@@ -165,6 +165,46 @@ static void cpu_bn_rbackward(const absa_pass *P)
                           n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
 
+/* ---- batch norm then ReLU (BN_RELU, made by the builder: bn_relu_impl.h); n->y is the ReLU's
+ * output, which the backward passes read for the mask; the BN's own output is never stored ---- */
+static void cpu_bn_relu_forward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_model *m = P->m;
+    const absa_node *n = P->n;
+    const int upd = P->train && P->update_running, run = upd || !P->train;
+    absa_bn_relu_forward_f32(&c, P->train, P->p->y, W_(P), m->params + n->b_off, run ? m->bufs + n->rm_off : NULL,
+                             run ? m->bufs + n->rv_off : NULL, n->save_mean, n->save_invstd, n->y);
+}
+static void cpu_bn_relu_backward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    const absa_node *n = P->n;
+    float *g = P->g;
+    absa_bn_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
+                              g ? g + n->w_off : NULL, g ? g + n->b_off : NULL);
+}
+static void cpu_bn_relu_rforward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_node *n = P->n;
+    absa_bn_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off, n->save_mean,
+                              n->save_invstd, n->y, n->Ry);
+}
+static void cpu_bn_relu_rbackward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    const absa_node *n = P->n;
+    absa_bn_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
+                               n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
+}
+
 /* ---- ReLU ---- */
 static void cpu_relu_forward(const absa_pass *P) { absa_relu_forward_f32(CNT(P), P->p->y, P->n->y); }
 static void cpu_relu_backward(const absa_pass *P)
@@ -261,6 +301,7 @@ static void cpu_add_rbackward(const absa_pass *P)
 #define cpu_avgpool_workspace NULL
 #define cpu_flatten_workspace NULL
 #define cpu_add_workspace NULL
+#define cpu_bn_relu_workspace NULL
 
 const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT] = {
 #define ABSA_ENGINE_OP(E, nm, fl)                                                                   \

@@ -1,20 +1,29 @@
 /* bn.c — 2-D batch normalisation (PyTorch BatchNorm2d semantics) in float32 and float64:
  * forward with batch or running statistics, backward, R-forward and R-backward, each in train
  * mode (differentiating through the batch statistics) and eval mode (per-channel affine map).
- * Kernels are in bn_impl.h, compiled twice (see absa_generic.h). */
+ * Kernels are in bn_impl.h, compiled twice (see absa_generic.h); bn_relu_impl.h has batch norm
+ * followed by ReLU as one kernel per pass (the fused BN_RELU op). */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "absa_error.h"
 #include "layers.h"
 
 #define ABSA_T float
 #define ABSA_SFX f32
+#define ABSA_BNR_UINT uint32_t
 #include "bn_impl.h"
+#include "bn_relu_impl.h"
 #undef ABSA_T
 #undef ABSA_SFX
+#undef ABSA_BNR_UINT
 
 #define ABSA_T double
 #define ABSA_SFX f64
+#define ABSA_BNR_UINT uint64_t
 #include "bn_impl.h"
+#include "bn_relu_impl.h"
 #undef ABSA_T
 #undef ABSA_SFX
+#undef ABSA_BNR_UINT

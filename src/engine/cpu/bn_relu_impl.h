@@ -1,0 +1,263 @@
+/* bn_relu_impl.h — batch norm followed by ReLU as one kernel per pass (the BN_RELU op, issue 17),
+ * included by bn.c once per precision with ABSA_T / ABSA_SFX defined, after bn_impl.h (no include
+ * guard on purpose).
+ *
+ * z = relu(y), y = BN(x) (bn_impl.h's notation and formulas). Every pass gives BITWISE what
+ * absa_bn_* then absa_relu_* (pointwise_impl.h) give: the per-channel reductions, the coefficients
+ * and the elementwise expressions below are those of bn_impl.h, copied statement for statement
+ * (same double accumulation, same loop nests and simd reductions, so the same summation order),
+ * with only the ReLU's mask folded in where the separate ops write or read the BN output y:
+ *  - forward: z = y <= 0 ? 0 : y, written instead of y (y is never stored);
+ *  - backward: the BN's dy is relu_backward's mask(y) * dz, i.e. (y <= 0 ? +0 : dz), formed in
+ *    the loops instead of materialised; R-forward: Rz = mask(y) * Ry; R-backward: the BN's dy and
+ *    Rdy are mask(y) * dz and mask(y) * Rdz.
+ * The mask is read from z: y <= 0 <=> z <= 0 exactly (y <= 0 gives z = +0; y > 0 gives z = y > 0;
+ * a NaN y gives a NaN z, which passes both masks, as in torch). Recomputing y from x and the saved
+ * statistics would not be bit-safe: the forward's coefficient gamma*s is rounded from the double s,
+ * save_invstd holds s rounded to ABSA_T. The summation order of a simd reduction is the lanes the
+ * compiler picks, so "the same order" holds as long as it vectorises both alike (see the mask
+ * below); test_bnrelu checks every pass against the two ops. The one difference it knows: in a
+ * channel whose statistics are NaN (a NaN input) the R-backward's Rdx is NaN in both, but the NaN's
+ * sign may differ (its coefficients are NaNs of both signs and which operand's NaN an SSE add
+ * keeps depends on the operand order chosen for each loop; C does not fix it). */
+
+#ifndef ABSA_BN_OMP_MIN
+#define ABSA_BN_OMP_MIN 32768
+#endif
+
+#define ABSA_BN_AT(ptr, j, ch, i) ((ptr)[((size_t)(j) * C + (ch)) * HW + (i)])
+
+/* The ReLU's backward on one element: z <= 0 ? +0 : v, bit for bit (+0 is the all-zero pattern),
+ * as an AND with an integer mask (ABSA_BNR_UINT: the unsigned integer of ABSA_T's width, set by
+ * bn.c). Written so, not as a ?: on floats, because GCC vectorises it inside the simd reductions
+ * with the same lanes as bn_impl.h's loops (4 floats per vector), so the double sums add in the
+ * same order; the ?: form stayed scalar (about 5x slower) and kept 2 lanes, which gave other
+ * double sums than absa_bn_backward's (hidden in f32 by the rounding of the results, not
+ * guaranteed). */
+static inline ABSA_T ABSA_FN(absa_bnr_mask)(ABSA_T z, ABSA_T v)
+{
+    ABSA_BNR_UINT u;
+    memcpy(&u, &v, sizeof u);
+    u &= z <= 0 ? (ABSA_BNR_UINT)0 : ~(ABSA_BNR_UINT)0;
+    ABSA_T r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+#define ABSA_BNR_MASK(zv, v) ABSA_FN(absa_bnr_mask)((zv), (v))
+
+void ABSA_FN(absa_bn_relu_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                                   const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
+                                   ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *z)
+{
+    const int N = c->N, C = c->C, HW = c->HW;
+    const double n = (double)N * HW, eps = c->eps, mom = c->momentum;
+    ABSA_ASSERT(N >= 1 && C >= 1 && HW >= 1, "bn: bad shape %d x %d x %d", N, C, HW);
+    ABSA_ASSERT(train || (running_mean && running_var), "bn: eval mode needs running statistics");
+    ABSA_ASSERT(!train || !running_var || n >= 2,
+                "bn: train mode needs more than one value per channel (N*HW = %.0f)", n);
+#pragma omp parallel for schedule(static) if (n * C > ABSA_BN_OMP_MIN)
+    for (int ch = 0; ch < C; ch++) {
+        double mu, s;
+        if (train) {
+            double sum = 0;
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sum)
+                for (int i = 0; i < HW; i++) sum += ABSA_BN_AT(x, j, ch, i);
+            mu = sum / n;
+            double ss = 0; /* two-pass variance: no cancellation */
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : ss)
+                for (int i = 0; i < HW; i++) {
+                    double d = ABSA_BN_AT(x, j, ch, i) - mu;
+                    ss += d * d;
+                }
+            const double var = ss / n;
+            s = 1.0 / sqrt(var + eps);
+            if (running_mean) running_mean[ch] = (ABSA_T)((1 - mom) * running_mean[ch] + mom * mu);
+            if (running_var)
+                running_var[ch] = (ABSA_T)((1 - mom) * running_var[ch] + mom * ss / (n - 1));
+        } else {
+            mu = running_mean[ch];
+            s = 1.0 / sqrt((double)running_var[ch] + eps);
+        }
+        if (save_mean) save_mean[ch] = (ABSA_T)mu;
+        if (save_invstd) save_invstd[ch] = (ABSA_T)s;
+        const ABSA_T m = (ABSA_T)mu, alpha = (ABSA_T)((gamma ? gamma[ch] : 1) * s);
+        const ABSA_T b = beta ? beta[ch] : 0;
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < HW; i++) {
+                const ABSA_T y = (ABSA_BN_AT(x, j, ch, i) - m) * alpha + b;
+                ABSA_BN_AT(z, j, ch, i) = y <= 0 ? (ABSA_T)0 : y;
+            }
+    }
+}
+
+void ABSA_FN(absa_bn_relu_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                                    const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                    const ABSA_T *dz, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta)
+{
+    const int N = c->N, C = c->C, HW = c->HW;
+    const double n = (double)N * HW;
+    ABSA_ASSERT(N >= 1 && C >= 1 && HW >= 1, "bn: bad shape %d x %d x %d", N, C, HW);
+    const int need_sums = train ? (dx || dgamma || dbeta) : (dgamma || dbeta);
+#pragma omp parallel for schedule(static) if (n * C > ABSA_BN_OMP_MIN)
+    for (int ch = 0; ch < C; ch++) {
+        const double mu = save_mean[ch], s = save_invstd[ch], g = gamma ? gamma[ch] : 1;
+        double sdy = 0, sdyx = 0;
+        if (need_sums) {
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sdy, sdyx)
+                for (int i = 0; i < HW; i++) {
+                    const double d = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dz, j, ch, i));
+                    sdy += d;
+                    sdyx += d * ((ABSA_BN_AT(x, j, ch, i) - mu) * s);
+                }
+        }
+        if (dgamma) dgamma[ch] += (ABSA_T)sdyx;
+        if (dbeta) dbeta[ch] += (ABSA_T)sdy;
+        if (!dx) continue;
+        /* dx += A*dy + B*(x - mu) + K */
+        const double a = train ? sdy / n : 0, b = train ? sdyx / n : 0;
+        const ABSA_T A = (ABSA_T)(g * s), B = (ABSA_T)(-g * s * s * b), K = (ABSA_T)(-g * s * a);
+        const ABSA_T m = (ABSA_T)mu;
+        for (int j = 0; j < N; j++) { /* overwrite or accumulate (see layers.h) */
+            ABSA_T *d = &ABSA_BN_AT(dx, j, ch, 0);
+            const ABSA_T *zr = &ABSA_BN_AT(z, j, ch, 0), *dzr = &ABSA_BN_AT(dz, j, ch, 0);
+            const ABSA_T *xr = &ABSA_BN_AT(x, j, ch, 0);
+            if (c->dx_set)
+                for (int i = 0; i < HW; i++) d[i] = A * ABSA_BNR_MASK(zr[i], dzr[i]) + B * (xr[i] - m) + K;
+            else
+                for (int i = 0; i < HW; i++) d[i] += A * ABSA_BNR_MASK(zr[i], dzr[i]) + B * (xr[i] - m) + K;
+        }
+    }
+}
+
+void ABSA_FN(absa_bn_relu_rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                    const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *Vbeta,
+                                    const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                    ABSA_T *Rz)
+{
+    const int N = c->N, C = c->C, HW = c->HW;
+    const double n = (double)N * HW;
+    ABSA_ASSERT(N >= 1 && C >= 1 && HW >= 1, "bn: bad shape %d x %d x %d", N, C, HW);
+#pragma omp parallel for schedule(static) if (n * C > ABSA_BN_OMP_MIN)
+    for (int ch = 0; ch < C; ch++) {
+        const double mu = save_mean[ch], s = save_invstd[ch], g = gamma ? gamma[ch] : 1;
+        const double vg = Vgamma ? Vgamma[ch] : 0, vb = Vbeta ? Vbeta[ch] : 0;
+        double mRx = 0, mxz = 0; /* mean(Rx), mean(xhat*z) (train mode only) */
+        if (train && Rx) {
+            double sum = 0;
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sum)
+                for (int i = 0; i < HW; i++) sum += ABSA_BN_AT(Rx, j, ch, i);
+            mRx = sum / n;
+            double sxz = 0;
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sxz)
+                for (int i = 0; i < HW; i++)
+                    sxz += ((ABSA_BN_AT(x, j, ch, i) - mu) * s) *
+                           ((ABSA_BN_AT(Rx, j, ch, i) - mRx) * s);
+            mxz = sxz / n;
+        }
+        /* Ry = P*(x - mu) + Q*(Rx - mean Rx) + vb; Rz = mask * Ry */
+        const ABSA_T P = (ABSA_T)(s * (vg - g * mxz)), Q = (ABSA_T)(g * s);
+        const ABSA_T m = (ABSA_T)mu, mr = (ABSA_T)mRx, B = (ABSA_T)vb;
+        for (int j = 0; j < N; j++)
+            for (int i = 0; i < HW; i++) {
+                ABSA_T r = P * (ABSA_BN_AT(x, j, ch, i) - m) + B;
+                if (Rx) r += Q * (ABSA_BN_AT(Rx, j, ch, i) - mr);
+                ABSA_BN_AT(Rz, j, ch, i) = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), r);
+            }
+    }
+}
+
+void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                     const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *save_mean,
+                                     const ABSA_T *save_invstd, const ABSA_T *z, const ABSA_T *dz,
+                                     const ABSA_T *Rdz, ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta)
+{
+    const int N = c->N, C = c->C, HW = c->HW;
+    const double n = (double)N * HW;
+    ABSA_ASSERT(N >= 1 && C >= 1 && HW >= 1, "bn: bad shape %d x %d x %d", N, C, HW);
+#pragma omp parallel for schedule(static) if (n * C > ABSA_BN_OMP_MIN)
+    for (int ch = 0; ch < C; ch++) {
+        const double mu = save_mean[ch], s = save_invstd[ch], g = gamma ? gamma[ch] : 1;
+        const double vg = Vgamma ? Vgamma[ch] : 0;
+        /* pass 1: sums of dy, dy*xhat, Rx, Rdy, Rdy*xhat (dy, Rdy: the ReLU's masked dz, Rdz) */
+        double sdy = 0, sdyx = 0, sRx = 0, sRdy = 0, sRdyx = 0;
+        for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sdy, sdyx, sRx, sRdy, sRdyx)
+            for (int i = 0; i < HW; i++) {
+                const double xh = (ABSA_BN_AT(x, j, ch, i) - mu) * s;
+                const ABSA_T zv = ABSA_BN_AT(z, j, ch, i);
+                const double d = ABSA_BNR_MASK(zv, ABSA_BN_AT(dz, j, ch, i));
+                sdy += d;
+                sdyx += d * xh;
+                if (Rx) sRx += ABSA_BN_AT(Rx, j, ch, i);
+                if (Rdz) {
+                    const double rd = ABSA_BNR_MASK(zv, ABSA_BN_AT(Rdz, j, ch, i));
+                    sRdy += rd;
+                    sRdyx += rd * xh;
+                }
+            }
+        const double mRx = sRx / n;
+        /* pass 2 (train mode): z = s*(Rx - mean Rx); mean(xhat*z), mean(dy*z)
+         * eval mode: Rxhat = s*Rx, only mean(dy*Rxhat) is needed */
+        double mxz = 0, mdz = 0;
+        if (Rx) {
+            const double shift = train ? mRx : 0;
+            double sxz = 0, sdz = 0;
+            for (int j = 0; j < N; j++)
+#pragma omp simd reduction(+ : sxz, sdz)
+                for (int i = 0; i < HW; i++) {
+                    const double zz = (ABSA_BN_AT(Rx, j, ch, i) - shift) * s;
+                    const ABSA_T dyv = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dz, j, ch, i));
+                    sxz += (ABSA_BN_AT(x, j, ch, i) - mu) * s * zz;
+                    sdz += dyv * zz;
+                }
+            mxz = train ? sxz / n : 0; /* eval: Rxhat = z exactly (no statistics term) */
+            mdz = sdz / n;
+        }
+        const double a = sdy / n, b = sdyx / n, Ra = sRdy / n;
+        /* Rb = mean(Rdy*xhat) + mean(dy*Rxhat), Rxhat = z - xhat*mxz */
+        const double Rb = sRdyx / n + mdz - mxz * b;
+        if (Rdgamma) Rdgamma[ch] += (ABSA_T)(n * Rb);
+        if (Rdbeta) Rdbeta[ch] += (ABSA_T)sRdy;
+        if (!Rdx) continue;
+        /* Rdx += Ad. dy + Ar. Rdy + Bx (x - mu) + Br (Rx - shift) + K */
+        double Ad, Ar, Bx, Br, K;
+        if (train) {
+            const double P = s * (vg - g * mxz); /* Vgamma*s + gamma*Rs */
+            Ad = P;
+            Ar = g * s;
+            Bx = -P * s * b + g * s * s * (b * mxz - Rb);
+            Br = -g * s * s * b;
+            K = -P * a - g * s * Ra;
+        } else {
+            Ad = vg * s;
+            Ar = g * s;
+            Bx = Br = K = 0;
+        }
+        const ABSA_T tAd = (ABSA_T)Ad, tAr = (ABSA_T)Ar, tBx = (ABSA_T)Bx, tBr = (ABSA_T)Br;
+        const ABSA_T tK = (ABSA_T)K, m = (ABSA_T)mu, mr = (ABSA_T)(train ? mRx : 0);
+        for (int j = 0; j < N; j++) {
+            ABSA_T *d = &ABSA_BN_AT(Rdx, j, ch, 0);
+            const ABSA_T *zr = &ABSA_BN_AT(z, j, ch, 0), *dzr = &ABSA_BN_AT(dz, j, ch, 0);
+            const ABSA_T *xr = &ABSA_BN_AT(x, j, ch, 0);
+            const ABSA_T *Rdzr = Rdz ? &ABSA_BN_AT(Rdz, j, ch, 0) : NULL;
+            const ABSA_T *Rxr = Rx ? &ABSA_BN_AT(Rx, j, ch, 0) : NULL;
+            for (int i = 0; i < HW; i++) {
+                ABSA_T r = tAd * ABSA_BNR_MASK(zr[i], dzr[i]) + tK + tBx * (xr[i] - m);
+                if (Rdzr) r += tAr * ABSA_BNR_MASK(zr[i], Rdzr[i]);
+                if (Rxr) r += tBr * (Rxr[i] - mr);
+                if (c->dx_set) /* overwrite or accumulate (see layers.h); unswitched */
+                    d[i] = r;
+                else
+                    d[i] += r;
+            }
+        }
+    }
+}
+
+#undef ABSA_BNR_MASK
+#undef ABSA_BN_AT

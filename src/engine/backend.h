@@ -182,6 +182,9 @@ absa_status absa_backend_guarded_fill(absa_backend *be);
  * fence) and the TEST-ONLY cuda fallback use them, so the CPU tests run the trainer's device-sum
  * path with the arithmetic of gpu/xsum.cu. The flag lives in be->xl_flag. */
 void absa_backend_xl_host_fill(absa_backend *be);
+/* The cpu backend's allocator (zeroed memory; 2 MiB aligned and advised for transparent huge pages
+ * from 4 MiB on, backend_cpu.c); NULL with absa_errorf's message when out of memory. */
+void *absa_cpu_alloc_bytes(size_t bytes);
 /* The CPU op table (the specification; the guarded backend wraps it). */
 extern const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT];
 

@@ -6,8 +6,10 @@
  *     input gradients, the HVP in both BN modes, an SGD step, the BN running-statistics merge;
  *  3. the guarded backend's fence: host code that reads parameters or activations outside a
  *     backend call dies with SIGSEGV (in a child process);
- *  4. an unknown device is a one-line error. */
+ *  4. an unknown device is a one-line error;
+ *  5. the cpu allocator's zeroing and alignment (huge-page-aligned from 4 MiB on). */
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
@@ -207,9 +209,29 @@ static void fence(int what)
           names[what], st);
 }
 
+/* 5. the cpu backend's allocator: zeroed; from 4 MiB on 2 MiB aligned (transparent huge pages)
+ * and usable to its last byte; below that 64-byte aligned. */
+static void cpu_alloc_sizes(void)
+{
+    const size_t sizes[] = {1, 4096, ((size_t)4 << 20) - 4, (size_t)4 << 20, ((size_t)9 << 20) + 12};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *p = absa_cpu_alloc_bytes(sizes[i]);
+        CHECK(p != NULL, "alloc %zu: %s", sizes[i], absa_last_error());
+        if (!p) continue;
+        const uintptr_t align = sizes[i] >= ((size_t)4 << 20) ? (uintptr_t)2 << 20 : 64;
+        size_t nz = 0;
+        for (size_t j = 0; j < sizes[i]; j++) nz += p[j] != 0;
+        CHECK((uintptr_t)p % align == 0 && nz == 0, "alloc %zu: address %p (want %zu-aligned), %zu nonzero bytes",
+              sizes[i], (void *)p, (size_t)align, nz);
+        memset(p, 0xab, sizes[i]); /* the whole size is writable (ASan checks the bounds) */
+        free(p);
+    }
+}
+
 int main(void)
 {
     check_tables();
+    cpu_alloc_sizes();
     against_cpu("mlp", 1, 8, 8);
     against_cpu("lenet", 1, 28, 28);
     against_cpu("c1", 3, 16, 16);

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "model.h"
+#include "base_sys.h"
 
 /* ---- per-op configurations from a node ---- */
 
@@ -317,10 +318,32 @@ const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT] = {
 };
 
 /* ---- memory ---- */
+/* Buffers of ABSA_CPU_HUGE_MIN bytes or more (a batch's activations and their gradients) are 2 MiB
+ * aligned, rounded up to 2 MiB and advised for transparent huge pages before their first touch
+ * (the zeroing): the memory-bound passes (max-pool, transposes, bias sums, BN) stream tens of MB
+ * per step, and with 4 KiB pages every 4 KiB costs a TLB walk. Measured (quiet, `absa bench`,
+ * three alternating rounds): lenet batch 128 6412-6516 -> 6790-6952 img/s, its HVP 43.5 -> 40.8
+ * ms. It costs at most 2 MiB of rounding per such buffer. Where THP is off the advice is a no-op;
+ * with THP "always" the kernel would do the same without it. Smaller buffers as absa_try_alloc. */
+#define ABSA_CPU_HUGE_MIN ((size_t)4 << 20)
+void *absa_cpu_alloc_bytes(size_t bytes)
+{
+    if (bytes < ABSA_CPU_HUGE_MIN) return absa_try_alloc(bytes ? bytes : 1);
+    const size_t r = (bytes + ABSA_HUGE_PAGE - 1) & ~(ABSA_HUGE_PAGE - 1);
+    void *p = aligned_alloc(ABSA_HUGE_PAGE, r);
+    if (!p) {
+        absa_errorf("cannot allocate %zu bytes", bytes);
+        return NULL;
+    }
+    absa_advise_huge(p, r);
+    memset(p, 0, r);
+    return p;
+}
+
 static void *cpu_alloc(absa_backend *be, size_t bytes)
 {
     (void)be;
-    return absa_try_alloc(bytes ? bytes : 1);
+    return absa_cpu_alloc_bytes(bytes);
 }
 static void cpu_free(absa_backend *be, void *p)
 {

@@ -130,9 +130,12 @@ static absa_status setup(absa_tstate *t)
     t->y = malloc(sizeof(int32_t) * xs);
     t->perm = malloc(sizeof(uint64_t) * t->n_train);
     t->red = malloc(sizeof(double) * (nbuf + 10));
-    t->ghost = malloc(sizeof(float) * (t->m->n_params + 1));
-    if (!t->x || !t->y || !t->perm || !t->red || !t->ghost ||
-        absa_xsum_init(&t->gsum, t->m->n_params + 1))
+    /* the host exact sum: the gradient's words and the loss word, or, where the backend sums the
+     * gradient itself (m->gxl, device memory), the loss word alone and no host gradient copy */
+    const size_t hw = t->m->gxl ? 0 : t->m->n_params;
+    t->lw = hw;
+    t->ghost = hw ? malloc(sizeof(float) * hw) : NULL;
+    if (!t->x || !t->y || !t->perm || !t->red || (hw && !t->ghost) || absa_xsum_init(&t->gsum, hw + 1))
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");
     ABSA_TRY(absa_model_reserve(t->m, (int)xs));
     if (c->sample_log[0]) {

@@ -14,4 +14,8 @@ void absa_set_threads(int n);
  * miss the TLB far less (docs/ucx.md, "Where the time goes"). */
 #define ABSA_HUGE_PAGE ((size_t)2 << 20)
 void absa_advise_huge(void *p, size_t bytes);
+/* Zeroed memory (free() releases it; NULL with absa_errorf's message when out of memory): from
+ * `min` bytes on ABSA_HUGE_PAGE aligned, rounded up to it and advised as above before the zeroing
+ * touches it; below `min` as absa_try_alloc (64-byte aligned). */
+void *absa_try_alloc_huge(size_t bytes, size_t min);
 #endif

@@ -126,17 +126,4 @@ absa_status absa_ucx_err_mode_peer(int *peer)
     return ABSA_EINVAL;
 }
 
-void *absa_ucx_buf_alloc(size_t bytes)
-{
-    const size_t huge = ABSA_HUGE_PAGE;
-    if (bytes < huge / 2) return absa_try_alloc(bytes);
-    size_t rounded = (bytes + huge - 1) & ~(huge - 1);
-    void *p = NULL;
-    if (posix_memalign(&p, huge, rounded) != 0) {
-        absa_errorf("cannot allocate %zu bytes", bytes);
-        return NULL;
-    }
-    absa_advise_huge(p, rounded); /* before the first touch */
-    memset(p, 0, rounded);
-    return p;
-}
+void *absa_ucx_buf_alloc(size_t bytes) { return absa_try_alloc_huge(bytes, ABSA_HUGE_PAGE / 2); }

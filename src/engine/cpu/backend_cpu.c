@@ -326,19 +326,7 @@ const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT] = {
  * ms. It costs at most 2 MiB of rounding per such buffer. Where THP is off the advice is a no-op;
  * with THP "always" the kernel would do the same without it. Smaller buffers as absa_try_alloc. */
 #define ABSA_CPU_HUGE_MIN ((size_t)4 << 20)
-void *absa_cpu_alloc_bytes(size_t bytes)
-{
-    if (bytes < ABSA_CPU_HUGE_MIN) return absa_try_alloc(bytes ? bytes : 1);
-    const size_t r = (bytes + ABSA_HUGE_PAGE - 1) & ~(ABSA_HUGE_PAGE - 1);
-    void *p = aligned_alloc(ABSA_HUGE_PAGE, r);
-    if (!p) {
-        absa_errorf("cannot allocate %zu bytes", bytes);
-        return NULL;
-    }
-    absa_advise_huge(p, r);
-    memset(p, 0, r);
-    return p;
-}
+void *absa_cpu_alloc_bytes(size_t bytes) { return absa_try_alloc_huge(bytes, ABSA_CPU_HUGE_MIN); }
 
 static void *cpu_alloc(absa_backend *be, size_t bytes)
 {

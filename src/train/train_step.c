@@ -103,7 +103,7 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
         else
             absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
     }
-    absa_xsum_add_f64(&t->gsum, t->lw, &wl, 1);
+    absa_xsum_add_f64(&t->gsum, t->gsum.n - 1, &wl, 1);
     if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
 cleanup:
     return status;
@@ -142,7 +142,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
          * word is cleared and the gradient is rounded onto the grid in place (absa_xsum_round_f32:
          * the same bits as zero + add + get, without 16 bytes of memory traffic per parameter) */
         const int one = R == 1 && k == 1 && !m->gxl;
-        absa_xsum_zero_from(&t->gsum, k, one ? t->lw : 0);
+        absa_xsum_zero_from(&t->gsum, k, one ? t->gsum.n - 1 : 0);
         ABSA_ASSERT(k <= ABSA_XLIMB_MAX_RANKS, "%d micro-batches per step: exact sums hold %ld addends", k,
                     (long)ABSA_XLIMB_MAX_RANKS);
         if (m->gxl) absa_model_xl_zero(m);
@@ -160,9 +160,9 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (R > 1) {
             double q = absa_now();
             if (m->gxl) { /* the loss word joins the device limbs: one reduction */
-                absa_model_xl_loss(m, &t->gsum.v[t->lw], 1);
+                absa_model_xl_loss(m, &t->gsum.v[t->gsum.n - 1], 1);
                 absa_dist_allreduce_xlimbs(t->dist, m->be, m->gxl, m->n_params + 1);
-                absa_model_xl_loss(m, &t->gsum.v[t->lw], 0);
+                absa_model_xl_loss(m, &t->gsum.v[t->gsum.n - 1], 0);
             } else {
                 absa_dist_allreduce_x128(t->dist, t->gsum.v, t->gsum.n);
             }
@@ -179,7 +179,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
             if (!one) absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
             absa_model_set(m, m->grad, t->ghost, m->n_params);
         }
-        step_loss = absa_xsum_get_f64(&t->gsum, t->lw);
+        step_loss = absa_xsum_get_f64(&t->gsum, t->gsum.n - 1);
         t->opt.lr = pr->sched.lr;
         absa_sgd_step(m, &t->opt);
         if (t->src->commit) ABSA_TRY(t->src->commit(t)); /* after the update: consumed exactly once */

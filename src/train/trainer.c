@@ -133,7 +133,6 @@ static absa_status setup(absa_tstate *t)
     /* the host exact sum: the gradient's words and the loss word, or, where the backend sums the
      * gradient itself (m->gxl, device memory), the loss word alone and no host gradient copy */
     const size_t hw = t->m->gxl ? 0 : t->m->n_params;
-    t->lw = hw;
     t->ghost = hw ? malloc(sizeof(float) * hw) : NULL;
     if (!t->x || !t->y || !t->perm || !t->red || (hw && !t->ghost) || absa_xsum_init(&t->gsum, hw + 1))
         ABSA_FAIL(ABSA_ENOMEM, "cannot allocate batch buffers");

@@ -46,8 +46,7 @@ typedef struct absa_tstate {
     int stop_sig;            /* the stop signal seen by some rank (0 = none, -1 the hand-off, ABSA_STOP_AT_STEP) */
     double *red;             /* per-step reduction: loss, correct, stop, growth flags, BN terms */
     absa_xsum gsum;          /* the step's gradient (n_params words; none with m->gxl) and loss
-                              * (the word at lw), summed exactly */
-    size_t lw;               /* index of the loss word in gsum: n_params, or 0 with m->gxl */
+                              * (the last word, gsum.n - 1), summed exactly */
     float *ghost;            /* host copy of the model's gradient (n_params) for gsum; NULL with m->gxl */
     FILE *idlog;             /* --sample-log: this process's sample ids */
     absa_nccl_report nccl;   /* the last NCCL rebuild (absa_tr_nccl_grow) for the resize record */

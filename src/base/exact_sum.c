@@ -98,11 +98,55 @@ void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
     for (size_t i = 0; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
 }
 
+/* Block of absa_xsum_round_f32 (elements per check of the fast path). */
+#define ROUND_BLOCK 256
+
+/* For |x| >= 2^-54 (biased exponent >= 73) below the limit, unfix(fix_f32(x)) is x itself: the
+ * word holds x's 24-bit significand exactly, and get's two halves are exact (a negative word's
+ * lower half has at most 64 - sh <= 53 bits when the shift sh = e - 62 is >= 11). Zeros and
+ * subnormals give +0. Every other element (tiny normals, truncated onto the grid or losing bits in
+ * get's double rounding; out-of-range, infinite or NaN ones, which set bad) takes the scalar path,
+ * so each block is first swept with vector compares (zeros and subnormals replaced by +0 there),
+ * and only a block holding such an element is redone element by element, with the same result
+ * as the scalar path alone (the scalar path maps the +0 written for a zero or subnormal to +0). */
 void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n)
 {
     const double limit = s->limit;
     int bad = 0;
-    for (size_t i = 0; i < n; i++) x[i] = (float)unfix(fix_f32(x[i], limit, &bad));
+    for (size_t b0 = 0; b0 < n; b0 += ROUND_BLOCK) {
+        const size_t bn = n - b0 < ROUND_BLOCK ? n - b0 : ROUND_BLOCK;
+        float *xb = x + b0;
+        int slow = 0;
+#pragma omp simd reduction(| : slow)
+        for (size_t i = 0; i < bn; i++) {
+            uint32_t u;
+            memcpy(&u, &xb[i], sizeof u);
+            const uint32_t e = u >> 23 & 0xffu;
+            slow |= (e != 0 && e < 73) | !(fabs((double)xb[i]) < limit);
+            u &= e == 0 ? 0u : ~0u;
+            memcpy(&xb[i], &u, sizeof u);
+        }
+        if (slow)
+            for (size_t i = 0; i < bn; i++) xb[i] = (float)unfix(fix_f32(xb[i], limit, &bad));
+    }
+    if (bad) s->bad = 1;
+}
+
+void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
+{
+    absa_xword *v = s->v + off;
+    const double limit = s->limit;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
+    if (bad) s->bad = 1;
+}
+
+void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out, size_t n)
+{
+    const absa_xword *v = s->v + off;
+    const double limit = s->limit;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) out[i] = (float)unfix(v[i] + fix_f32(x[i], limit, &bad));
     if (bad) s->bad = 1;
 }
 

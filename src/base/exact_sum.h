@@ -35,6 +35,13 @@ double absa_xsum_get_f64(const absa_xsum *s, size_t off);
  * zero + absa_xsum_add_f32 + absa_xsum_get_f32 give for one addend (limit and bad as there),
  * without the 128-bit words (the trainer's one-micro-batch, one-rank step). */
 void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n);
+/* v[off + i] = x[i] (rounded toward zero onto the grid), for i < n: bitwise zero +
+ * absa_xsum_add_f32, for a first addend, without the zeroing pass (limit and bad as there). */
+void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n);
+/* out[i] = (v[off + i] + x[i]) rounded to float, for i < n, the words left as they were: bitwise
+ * absa_xsum_add_f32 + absa_xsum_get_f32, for a last addend whose sum nobody else reads, without
+ * storing the words (limit and bad as there). out may be x. */
+void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out, size_t n);
 
 /* The 128-bit words as int64 limbs, for sum reductions of a library that has 64-bit integers but
  * not 128-bit ones (NCCL: ncclInt64 + ncclSum). Word w = d0 + d1 * 2^43 + d2 * 2^86 (mod 2^128)

@@ -55,9 +55,18 @@ static absa_status log_step(absa_tstate *t, int epoch, double loss)
     return absa_mlog_commit(&t->metrics, 0);
 }
 
+/* How a micro-batch's host gradient enters the step's exact sum (no device sum, m->gxl NULL).
+ * Every way gives bitwise what zero + add (+ get) gives, with fewer passes over 16-byte words. */
+typedef enum xs_way {
+    XS_ROUND,   /* the step's only addend on one rank: rounded onto the grid in place */
+    XS_SET,     /* this rank's first addend: the words are set, not zeroed then added to */
+    XS_ADD,     /* a middle addend */
+    XS_ADD_GET  /* the last addend on one rank: the sum goes straight to the host gradient */
+} xs_way;
+
 /* One micro-batch (global index j of the step starting at cur): FGSM, forward, backward. */
 static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int B, int k, int merge_bn,
-                               int one, uint64_t aug_seed, long *correct)
+                               xs_way way, uint64_t aug_seed, long *correct)
 {
     absa_status status = ABSA_OK;
     const absa_train_cfg *c = t->cfg;
@@ -98,10 +107,14 @@ static absa_status micro_batch(absa_tstate *t, int epoch, size_t cur, int j, int
         absa_model_xl_add_grad(m, t->gsum.limit);
     } else {
         absa_model_get(m, m->grad, t->ghost, m->n_params); /* a host copy for the exact sum */
-        if (one) /* the step's only addend: its exact sum, in place (the bits of add + get) */
+        if (way == XS_ROUND)
             absa_xsum_round_f32(&t->gsum, t->ghost, m->n_params);
-        else
+        else if (way == XS_SET)
+            absa_xsum_set_f32(&t->gsum, 0, t->ghost, m->n_params);
+        else if (way == XS_ADD)
             absa_xsum_add_f32(&t->gsum, 0, t->ghost, m->n_params);
+        else
+            absa_xsum_add_get_f32(&t->gsum, 0, t->ghost, t->ghost, m->n_params);
     }
     absa_xsum_add_f64(&t->gsum, t->gsum.n - 1, &wl, 1);
     if (merge_bn) absa_model_bn_accumulate(m, k, j, t->red + RED_BN);
@@ -138,17 +151,22 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         const int merge_bn = R > 1 && nbuf > 0, growing = absa_dist_grow_pending(t->dist);
         double t0 = absa_now(), step_loss = 0;
         long correct = 0;
-        /* one micro-batch on one rank: the gradient words are never summed, so only the loss
-         * word is cleared and the gradient is rounded onto the grid in place (absa_xsum_round_f32:
-         * the same bits as zero + add + get, without 16 bytes of memory traffic per parameter) */
-        const int one = R == 1 && k == 1 && !m->gxl;
-        absa_xsum_zero_from(&t->gsum, k, one ? t->gsum.n - 1 : 0);
+        /* The host exact sum of the gradient (xs_way): a rank with micro-batches sets the words
+         * with its first one, so only the loss word is cleared here; on one rank the last one
+         * adds and rounds in the same pass, straight into the host gradient (with a single
+         * micro-batch: rounded onto the grid in place). Each is bitwise zero + add + get, with
+         * 16 to 32 bytes less memory traffic per parameter and addend. */
+        const int direct = R == 1 && !m->gxl; /* the sum ends in t->ghost without a get */
+        absa_xsum_zero_from(&t->gsum, k, !m->gxl && rank < k ? t->gsum.n - 1 : 0);
         ABSA_ASSERT(k <= ABSA_XLIMB_MAX_RANKS, "%d micro-batches per step: exact sums hold %ld addends", k,
                     (long)ABSA_XLIMB_MAX_RANKS);
         if (m->gxl) absa_model_xl_zero(m);
         absa_model_bn_snapshot(m);
         if (merge_bn) memset(t->red + RED_BN, 0, nbuf * sizeof(double));
-        for (int j = rank; j < k; j += R) ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, one, aug_seed, &correct));
+        for (int j = rank; j < k; j += R) {
+            const xs_way way = direct && k == 1 ? XS_ROUND : j == rank ? XS_SET : direct && j + R >= k ? XS_ADD_GET : XS_ADD;
+            ABSA_TRY(micro_batch(t, epoch, cur, j, B, k, merge_bn, way, aug_seed, &correct));
+        }
         t->red[RED_CORRECT] = (double)correct;
         t->red[RED_XBAD] = t->gsum.bad || (m->gxl && absa_model_xl_bad(m));
         int sig = absa_stop_watch_poll(t->stop);
@@ -176,7 +194,7 @@ absa_status absa_tr_train_epoch(absa_tstate *t, int epoch, double *loss_out, dou
         if (m->gxl) {
             absa_model_xl_to_grad(m);
         } else {
-            if (!one) absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
+            if (!direct) absa_xsum_get_f32(&t->gsum, 0, t->ghost, m->n_params);
             absa_model_set(m, m->grad, t->ghost, m->n_params);
         }
         step_loss = absa_xsum_get_f64(&t->gsum, t->gsum.n - 1);

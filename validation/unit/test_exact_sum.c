@@ -7,7 +7,12 @@
  *    two, checked against a long double reference) and double addends (the loss) round-trip;
  *  - an addend that is not finite, or at or beyond the limit 2^38 / max_addends, sets bad; one just
  *    below it does not, and the sums of max_addends such addends of one sign stay exact (no wrap);
- *  - absa_xsum_round_f32 (one addend, in place) has the bits and bad flag of zero + add + get.
+ *  - absa_xsum_round_f32 (one addend, in place) has the bits and bad flag of zero + add + get,
+ *    element by element and over vectors whose 256-element blocks are all on its fast path, or
+ *    hold one element of its slow path (tiny, zero, subnormal, out of range) at every position;
+ *  - absa_xsum_set_f32 (a first addend) leaves the words and bad flag of zero + add, and
+ *    absa_xsum_add_get_f32 (a last addend) gives the floats and bad flag of add + get without
+ *    changing the words.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -82,9 +87,96 @@ static void test_round(void)
     free(x), free(want), free(got);
 }
 
+/* round over a vector against zero + add + get of the same vector; returns the bad flag */
+static int round_vs_add_get(const float *x, int n)
+{
+    float *want = malloc(sizeof(float) * (size_t)n), *got = malloc(sizeof(float) * (size_t)n);
+    absa_xsum a, b;
+    absa_xsum_init(&a, (size_t)n);
+    absa_xsum_init(&b, 1);
+    absa_xsum_zero(&a, 3);
+    absa_xsum_zero(&b, 3);
+    absa_xsum_add_f32(&a, 0, x, (size_t)n);
+    absa_xsum_get_f32(&a, 0, want, (size_t)n);
+    memcpy(got, x, sizeof(float) * (size_t)n);
+    absa_xsum_round_f32(&b, got, (size_t)n);
+    int diff = -1;
+    for (int i = 0; i < n && diff < 0; i++)
+        if (memcmp(&got[i], &want[i], sizeof(float))) diff = i;
+    CHECK(diff < 0 && a.bad == b.bad, "vector round (n %d): first difference at %d (%a, want %a), bad %d / %d", n,
+          diff, diff < 0 ? 0.0 : (double)got[diff], diff < 0 ? 0.0 : (double)want[diff], b.bad, a.bad);
+    const int bad = b.bad;
+    absa_xsum_free(&a);
+    absa_xsum_free(&b);
+    free(want), free(got);
+    return bad;
+}
+
+/* The block paths of absa_xsum_round_f32: all-fast blocks (with zeros, -0 and subnormals, which
+ * the fast sweep turns into +0), and a block holding one slow element at each position. */
+static void test_round_blocks(void)
+{
+    enum { M = 1000 }; /* three full blocks and a partial one */
+    float x[M];
+    uint64_t s = 5;
+    for (int i = 0; i < M; i++) /* |x| from 2^-50 to 2^20: the fast path */
+        x[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 70) - 50));
+    for (int i = 0; i < M; i += 7) x[i] = (i / 7) % 3 == 0 ? 0.f : (i / 7) % 3 == 1 ? -0.f : -1e-40f;
+    CHECK(!round_vs_add_get(x, M), "an all-fast vector set bad");
+    const float slow[] = {ldexp(-1.f, -60), ldexp(1.5f, -70), ldexp(-1.25f, -55), INFINITY};
+    for (int k = 0; k < 4; k++)
+        for (int at = 0; at < 300; at += 37) { /* in the first block, and its edges */
+            float y[M];
+            memcpy(y, x, sizeof y);
+            y[at] = slow[k];
+            y[255] = k == 3 ? y[255] : ldexp(-1.f, -56); /* the block's last element, slow too */
+            CHECK(round_vs_add_get(y, M) == (k == 3), "slow element %a at %d: wrong bad flag", (double)slow[k], at);
+        }
+}
+
+/* absa_xsum_set_f32 against zero + add (words and bad), absa_xsum_add_get_f32 against add + get
+ * (floats and bad; the words unchanged), over values of the fast and slow kinds, one bad. */
+static void test_set_add_get(void)
+{
+    enum { M = 600 };
+    float x0[M], x1[M];
+    uint64_t s = 9;
+    for (int i = 0; i < M; i++) {
+        x0[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 170) - 140));
+        x1[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 170) - 140)); /* below the limit */
+    }
+    x0[3] = -0.f, x1[3] = 0.f, x1[4] = -x0[4], x0[5] = 1e-40f;
+    for (int with_bad = 0; with_bad < 2; with_bad++) {
+        if (with_bad) x1[M - 1] = NAN;
+        absa_xsum a, b;
+        absa_xsum_init(&a, M);
+        absa_xsum_init(&b, M);
+        absa_xsum_zero(&a, 3);
+        absa_xsum_add_f32(&a, 0, x0, M);
+        for (size_t i = 0; i < M; i++) b.v[i] = ~(absa_xword)0; /* set must not read the words */
+        absa_xsum_zero_from(&b, 3, M);
+        absa_xsum_set_f32(&b, 0, x0, M);
+        CHECK(memcmp(a.v, b.v, sizeof(absa_xword) * M) == 0 && a.bad == b.bad, "set differs from zero + add");
+        absa_xword before[M];
+        memcpy(before, b.v, sizeof before);
+        float want[M], got[M];
+        absa_xsum_add_f32(&a, 0, x1, M);
+        absa_xsum_get_f32(&a, 0, want, M);
+        memcpy(got, x1, sizeof got);
+        absa_xsum_add_get_f32(&b, 0, got, got, M); /* in place, as the trainer calls it */
+        CHECK(memcmp(got, want, sizeof got) == 0, "add_get differs from add + get");
+        CHECK(a.bad == with_bad && b.bad == with_bad, "add_get bad %d, add %d (want %d)", b.bad, a.bad, with_bad);
+        CHECK(memcmp(before, b.v, sizeof before) == 0, "add_get changed the words");
+        absa_xsum_free(&a);
+        absa_xsum_free(&b);
+    }
+}
+
 int main(void)
 {
     test_round();
+    test_round_blocks();
+    test_set_add_get();
     uint64_t s = 7;
     float *a = malloc(sizeof(float) * N * K);
     for (int j = 0; j < K; j++)

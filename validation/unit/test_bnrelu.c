@@ -1,4 +1,4 @@
-/* test_bnrelu.c — batch norm followed by ReLU as one op (BN_RELU: bn_relu_impl.h, the builder's
+/* test_bnrelu.c — batch norm followed by ReLU as one op (BN_RELU: absa_bn_relu_*, the builder's
  * mb_fuse_bn_relu in model_build.c; issue 17) must give the same BITS as the two ops.
  *  1. kernels, f32 and f64: absa_bn_relu_{forward,backward,rforward,rbackward} against absa_bn_*
  *     then absa_relu_* (the BN output materialised, the ReLU's mask applied by pointwise_impl.h),

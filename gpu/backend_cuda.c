@@ -180,7 +180,7 @@ static void cu_bn_rbackward(const absa_pass *P)
                               n->save_invstd, n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
 
-/* BN then ReLU as one node (BN_RELU, src/engine/cpu/bn_relu_impl.h on the CPU). This mirror runs
+/* BN then ReLU as one node (BN_RELU, src/engine/cpu/bn_impl.h on the CPU). This mirror runs
  * the GPU BN kernels and then the ReLU kernels on the node's own buffers, so its results are those
  * of the two separate ops bit for bit (the ReLU's mask is read from z = n->y: z <= 0 exactly when
  * the BN output is <= 0): the forward writes the BN output into n->y and applies the ReLU in

@@ -49,7 +49,7 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
                                 const ABSA_T *save_invstd, const ABSA_T *dy, const ABSA_T *Rdy,
                                 ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta);
 
-/* ---------------- batch norm 2d then ReLU, one kernel per pass (bn_relu_impl.h) ----------------
+/* ---------------- batch norm 2d then ReLU, one kernel per pass (bn_impl.h again) ----------------
  * z = relu(BN(x)) without storing BN(x); bitwise what absa_bn_* then absa_relu_* give. The
  * backward passes read the ReLU's mask from z (their `z` is the forward's output) and take the
  * gradients of z (dz, Rdz) where absa_bn_backward/rbackward take dy, Rdy. */

@@ -220,7 +220,7 @@ static void mb_commute_relu_pool(absa_model *m)
     }
 }
 
-/* A batch norm whose output feeds nothing but a ReLU runs as one BN_RELU node (bn_relu_impl.h):
+/* A batch norm whose output feeds nothing but a ReLU runs as one BN_RELU node (absa_bn_relu_*):
  * the BN's output is never stored and the ReLU's sweeps over it disappear. Bitwise the same in
  * every pass (the fused kernels are the two ops' arithmetic with the mask folded in); test_bnrelu
  * checks that against keep_order. The fused node takes the BN's place (its parameters, statistics

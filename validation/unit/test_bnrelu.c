@@ -1,4 +1,4 @@
-/* test_bnrelu.c — batch norm followed by ReLU as one op (BN_RELU: bn_relu_impl.h, the builder's
+/* test_bnrelu.c — batch norm followed by ReLU as one op (BN_RELU: absa_bn_relu_*, the builder's
  * mb_fuse_bn_relu in model_build.c; issue 17) must give the same BITS as the two ops.
  *  1. kernels, f32 and f64: absa_bn_relu_{forward,backward,rforward,rbackward} against absa_bn_*
  *     then absa_relu_* (the BN output materialised, the ReLU's mask applied by pointwise_impl.h),
@@ -14,8 +14,8 @@
  *     add, a BN read by its ReLU and by an add) built fused and with keep_order = 1 (executed as
  *     declared: the oracle), compared bitwise in train and eval mode: logits, loss, running
  *     statistics and counters, parameter gradient, input gradient (FGSM), H v (and H v again on
- *     a new v), with gamma = 0 / beta = -0 channels and a NaN input sample; and the node lists
- *     (which pairs were fused and which not). */
+ *     a new v; these checks are model_compare.h's), with gamma = 0 / beta = -0 channels and a
+ *     NaN input sample; and the node lists (which pairs were fused and which not). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 #include "absa_test.h"
 #include "layers.h"
 #include "model_build.h"
+#include "model_compare.h"
 
 static int same(const void *a, const void *b, size_t bytes) { return !memcmp(a, b, bytes); }
 
@@ -142,13 +143,6 @@ static int count(const absa_model *m, absa_op op)
     return k;
 }
 
-static float *get(absa_model *m, const float *buf, size_t n)
-{
-    float *h = malloc((n ? n : 1) * sizeof(float));
-    absa_model_get(m, buf, h, n);
-    return h;
-}
-
 static void set_bn(float *params, const absa_model *m, const char *name, int ch, float gamma, float beta)
 {
     char w[80], bi[80];
@@ -168,7 +162,7 @@ static void compare(const char *what, int edge, int nan_input)
     absa_model_init(a, 5);
     const size_t P = a->n_params, per = (size_t)C * H * W;
     uint64_t s = 31;
-    float *params = get(a, a->params, P);
+    float *params = absa_mc_get(a, a->params, P);
     for (int i = 0; i < a->n_tensors; i++) { /* random BN affine parameters */
         const absa_tensor_info *t = &a->tensors[i];
         if (t->kind != ABSA_TENSOR_PARAM || t->ndim != 1 || !strstr(t->name, "bn")) continue;
@@ -183,7 +177,7 @@ static void compare(const char *what, int edge, int nan_input)
     }
     absa_model_set(a, a->params, params, P);
     absa_model_set(b, b->params, params, P);
-    float *bufs = get(a, a->bufs, a->n_bufs);
+    float *bufs = absa_mc_get(a, a->bufs, a->n_bufs);
     absa_model_set(b, b->bufs, bufs, a->n_bufs);
     free(bufs);
     float *x = malloc(N * per * sizeof(float)), *v = malloc(P * sizeof(float)), *v2 = malloc(P * sizeof(float));
@@ -193,42 +187,16 @@ static void compare(const char *what, int edge, int nan_input)
     for (int i = 0; i < N; i++) y[i] = (int32_t)(absa_test_next(&s) % K);
     if (nan_input) x[2 * per + 9] = NAN;
     for (int train = 1; train >= 0; train--) { /* train first: eval then uses updated statistics */
-        const float *za = absa_model_forward(a, x, N, train, 1), *zb = absa_model_forward(b, x, N, train, 1);
-        CHECK(za && zb && same(za, zb, N * K * sizeof(float)), "%s train=%d: logits differ", what, train);
-        float *ra = get(a, a->bufs, a->n_bufs), *rb = get(b, b->bufs, b->n_bufs);
+        absa_mc_forward(a, b, what, x, N, train, 1);
+        float *ra = absa_mc_get(a, a->bufs, a->n_bufs), *rb = absa_mc_get(b, b->bufs, b->n_bufs);
         CHECK(same(ra, rb, a->n_bufs * sizeof(float)) &&
                   same(a->num_batches_tracked, b->num_batches_tracked, (size_t)a->n_counts * sizeof(int64_t)),
               "%s train=%d: running statistics or counters differ", what, train);
         free(ra), free(rb);
         if (nan_input) continue; /* the loss is NaN: the logits' bits are the check */
-        const double la = absa_model_loss(a, y), lb = absa_model_loss(b, y);
-        CHECK(la == lb, "%s train=%d: loss %.17g vs %.17g", what, train, la, lb);
-        absa_be_zero(a->be, a->grad, P);
-        absa_be_zero(b->be, b->grad, P);
-        absa_model_backward(a, x, y, 1.0, 1);
-        absa_model_backward(b, x, y, 1.0, 1);
-        float *ga = get(a, a->grad, P), *gb = get(b, b->grad, P);
-        CHECK(same(ga, gb, P * sizeof(float)), "%s train=%d: gradients differ", what, train);
-        CHECK(same(a->dinput, b->dinput, N * per * sizeof(float)), "%s train=%d: input gradients differ", what,
-              train);
-        int nonzero = 0;
-        for (size_t i = 0; i < P; i++) nonzero |= ga[i] != 0;
-        CHECK(nonzero, "%s: zero gradient (the case tests nothing)", what);
-        for (int again = 0; again <= 1; again++) {
-            absa_model_set(a, a->v, again ? v2 : v, P);
-            absa_model_set(b, b->v, again ? v2 : v, P);
-            absa_be_zero(a->be, a->hv, P);
-            absa_be_zero(b->be, b->hv, P);
-            double ha, hb;
-            CHECK(absa_model_hvp_again(a, x, y, N, train, 0.5, &ha) == ABSA_OK &&
-                      absa_model_hvp_again(b, x, y, N, train, 0.5, &hb) == ABSA_OK,
-                  "hvp: %s", absa_last_error());
-            float *hva = get(a, a->hv, P), *hvb = get(b, b->hv, P);
-            CHECK(same(hva, hvb, P * sizeof(float)) && ha == hb, "%s train=%d again=%d: H v differs", what, train,
-                  again);
-            free(hva), free(hvb);
-        }
-        free(ga), free(gb);
+        absa_mc_backward(a, b, what, x, y, N, train);
+        absa_mc_hv(a, b, what, x, y, N, train, v, "v", 1);
+        absa_mc_hv(a, b, what, x, y, N, train, v2, "v2", 1);
     }
     free(params), free(x), free(v), free(v2);
     absa_model_free(a);

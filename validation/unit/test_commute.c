@@ -2,7 +2,8 @@
  * issue 17): a model declared as conv-ReLU-pool runs as conv-pool-ReLU, and must give the same
  * BITS as the declared order in every pass: logits, loss, parameter gradient, input gradient
  * (FGSM), Hessian-vector product (train and eval mode). Oracle: the same model built with
- * keep_order = 1, i.e. executed exactly as declared (the order the PyTorch twin runs).
+ * keep_order = 1, i.e. executed exactly as declared (the order the PyTorch twin runs); the
+ * bitwise checks of the passes are model_compare.h's.
  * Cases that could tell the orders apart: random weights; conv weights zeroed with a positive
  * bias (every window a tie among equal positive values) and a negative bias (every window <= 0:
  * no gradient may pass); a NaN input sample (logits compared bitwise, NaN payload included).
@@ -15,6 +16,7 @@
 
 #include "absa_test.h"
 #include "model_build.h"
+#include "model_compare.h"
 
 enum { K = 10, N = 6, C = 1, H = 12, W = 12 };
 
@@ -55,15 +57,6 @@ static int nodes_in_order(const absa_model *m, const absa_op *ops, int n)
     return 1;
 }
 
-static float *get(absa_model *m, const float *buf, size_t n)
-{
-    float *h = malloc((n ? n : 1) * sizeof(float));
-    absa_model_get(m, buf, h, n);
-    return h;
-}
-
-static int same(const void *a, const void *b, size_t bytes) { return !memcmp(a, b, bytes); }
-
 /* conv_mode 0: as drawn; 1: conv1's weights 0, bias +0.25 (positive ties); 2: bias -0.25 (all <= 0) */
 static void compare(const char *what, int conv_mode, int nan_input)
 {
@@ -71,7 +64,7 @@ static void compare(const char *what, int conv_mode, int nan_input)
     if (!a || !b) return;
     absa_model_init(a, 11);
     const size_t P = a->n_params, per = (size_t)C * H * W;
-    float *params = get(a, a->params, P);
+    float *params = absa_mc_get(a, a->params, P);
     if (conv_mode) {
         const absa_tensor_info *w = absa_model_find(a, "conv1.weight"), *bi = absa_model_find(a, "conv1.bias");
         CHECK(w && bi, "conv1 tensors");
@@ -88,33 +81,10 @@ static void compare(const char *what, int conv_mode, int nan_input)
     for (int i = 0; i < N; i++) y[i] = (int32_t)(absa_test_next(&s) % K);
     if (nan_input) x[3 * per + 17] = NAN;
     for (int train = 0; train <= 1; train++) {
-        const float *za = absa_model_forward(a, x, N, train, 0), *zb = absa_model_forward(b, x, N, train, 0);
-        CHECK(za && zb && same(za, zb, N * K * sizeof(float)), "%s train=%d: logits differ", what, train);
+        absa_mc_forward(a, b, what, x, N, train, 0);
         if (nan_input) continue; /* the loss is NaN: the logits' bits are the check */
-        const double la = absa_model_loss(a, y), lb = absa_model_loss(b, y);
-        CHECK(la == lb, "%s train=%d: loss %.17g vs %.17g", what, train, la, lb);
-        absa_be_zero(a->be, a->grad, P);
-        absa_be_zero(b->be, b->grad, P);
-        absa_model_backward(a, x, y, 1.0, 1);
-        absa_model_backward(b, x, y, 1.0, 1);
-        float *ga = get(a, a->grad, P), *gb = get(b, b->grad, P);
-        CHECK(same(ga, gb, P * sizeof(float)), "%s train=%d: gradients differ", what, train);
-        CHECK(same(a->dinput, b->dinput, N * per * sizeof(float)), "%s train=%d: input gradients differ", what,
-              train);
-        int nonzero = 0;
-        for (size_t i = 0; i < P; i++) nonzero |= ga[i] != 0;
-        CHECK(nonzero, "%s: zero gradient (the case tests nothing)", what);
-        absa_model_set(a, a->v, v, P);
-        absa_model_set(b, b->v, v, P);
-        absa_be_zero(a->be, a->hv, P);
-        absa_be_zero(b->be, b->hv, P);
-        double ha, hb;
-        CHECK(absa_model_hvp(a, x, y, N, train, 0.5, &ha) == ABSA_OK &&
-                  absa_model_hvp(b, x, y, N, train, 0.5, &hb) == ABSA_OK,
-              "hvp: %s", absa_last_error());
-        float *hva = get(a, a->hv, P), *hvb = get(b, b->hv, P);
-        CHECK(same(hva, hvb, P * sizeof(float)) && ha == hb, "%s train=%d: H v differs", what, train);
-        free(ga), free(gb), free(hva), free(hvb);
+        absa_mc_backward(a, b, what, x, y, N, train);
+        absa_mc_hv(a, b, what, x, y, N, train, v, "v", 0);
     }
     free(params), free(x), free(v);
     absa_model_free(a);

@@ -166,7 +166,7 @@ static void cpu_bn_rbackward(const absa_pass *P)
                           n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
 
-/* ---- batch norm then ReLU (BN_RELU, made by the builder: bn_relu_impl.h); n->y is the ReLU's
+/* ---- batch norm then ReLU (BN_RELU, made by the builder: absa_bn_relu_*); n->y is the ReLU's
  * output, which the backward passes read for the mask; the BN's own output is never stored ---- */
 static void cpu_bn_relu_forward(const absa_pass *P)
 {

@@ -1,8 +1,9 @@
 /* bn.c — 2-D batch normalisation (PyTorch BatchNorm2d semantics) in float32 and float64:
  * forward with batch or running statistics, backward, R-forward and R-backward, each in train
  * mode (differentiating through the batch statistics) and eval mode (per-channel affine map).
- * Kernels are in bn_impl.h, compiled twice (see absa_generic.h); bn_relu_impl.h has batch norm
- * followed by ReLU as one kernel per pass (the fused BN_RELU op). */
+ * Kernels are in bn_impl.h, compiled once per precision (see absa_generic.h) for batch norm
+ * (ABSA_BN_RELU 0, absa_bn_*) and once for batch norm followed by ReLU as one kernel per pass
+ * (ABSA_BN_RELU 1, absa_bn_relu_*: the fused BN_RELU op, bitwise the two ops). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -13,8 +14,12 @@
 #define ABSA_T float
 #define ABSA_SFX f32
 #define ABSA_BNR_UINT uint32_t
+#define ABSA_BN_RELU 0
 #include "bn_impl.h"
-#include "bn_relu_impl.h"
+#undef ABSA_BN_RELU
+#define ABSA_BN_RELU 1
+#include "bn_impl.h"
+#undef ABSA_BN_RELU
 #undef ABSA_T
 #undef ABSA_SFX
 #undef ABSA_BNR_UINT
@@ -22,8 +27,12 @@
 #define ABSA_T double
 #define ABSA_SFX f64
 #define ABSA_BNR_UINT uint64_t
+#define ABSA_BN_RELU 0
 #include "bn_impl.h"
-#include "bn_relu_impl.h"
+#undef ABSA_BN_RELU
+#define ABSA_BN_RELU 1
+#include "bn_impl.h"
+#undef ABSA_BN_RELU
 #undef ABSA_T
 #undef ABSA_SFX
 #undef ABSA_BNR_UINT

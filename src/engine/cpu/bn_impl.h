@@ -1,5 +1,10 @@
-/* bn_impl.h — batch-norm kernels, included by bn.c once per precision with ABSA_T / ABSA_SFX
- * defined (no include guard on purpose).
+/* bn_impl.h — batch-norm kernels, included by bn.c four times: once per precision (ABSA_T /
+ * ABSA_SFX, and ABSA_BNR_UINT, the unsigned integer of ABSA_T's width) and, within it, once per
+ * ABSA_BN_RELU (no include guard on purpose):
+ *  - ABSA_BN_RELU 0: batch norm, absa_bn_{forward,backward,rforward,rbackward};
+ *  - ABSA_BN_RELU 1: batch norm followed by ReLU as one kernel per pass (the BN_RELU op, issue 17),
+ *    absa_bn_relu_*: the same functions with the ReLU's output z as an extra argument of the
+ *    three derivative passes (see layers.h; the gradients they take are those of z).
  *
  * Notation, per channel c over its n = N*HW values: mu = mean, s = invstd = 1/sqrt(var + eps),
  * xhat = (x - mu) * s, y = gamma * xhat + beta. In train mode mu and var (biased) are the batch
@@ -20,7 +25,27 @@
  * Every per-channel reduction accumulates in double; the elementwise sweeps apply per-channel
  * coefficients (rounded to ABSA_T) to the centred values. gamma/beta NULL mean 1/0; Vgamma,
  * Vbeta, Rx and Rdy NULL mean zero; outputs dx/dgamma/dbeta/Rdx/Rdgamma/Rdbeta NULL are
- * skipped. Channels are independent and are shared out over OpenMP threads. */
+ * skipped. Channels are independent and are shared out over OpenMP threads.
+ *
+ * BN_RELU: z = relu(y). Every pass gives BITWISE what absa_bn_* then absa_relu_* (pointwise_impl.h)
+ * give, because it is the BN's code (same double accumulation, same loop nests and simd
+ * reductions, so the same summation order) with only the ReLU folded in where the separate ops
+ * write or read the BN output y — the two macros below, which are the identity in the plain BN
+ * (ABSA_BNR_MASK does not even evaluate its z argument, so the plain BN has no z):
+ *  - ABSA_BNR_RELU(y): the forward writes z = y <= 0 ? 0 : y instead of y (y is never stored);
+ *  - ABSA_BNR_MASK(z, v): the ReLU's backward mask(y) * v, i.e. (y <= 0 ? +0 : v). The backward
+ *    reads its dy argument (which holds dz) through it, so the BN's dy is formed in the loops
+ *    instead of materialised; the R-forward writes Rz = mask(y) * Ry to its Ry argument; the
+ *    R-backward reads dy and Rdy (holding dz and Rdz) through it.
+ * The mask is read from z: y <= 0 <=> z <= 0 exactly (y <= 0 gives z = +0; y > 0 gives z = y > 0;
+ * a NaN y gives a NaN z, which passes both masks, as in torch). Recomputing y from x and the saved
+ * statistics would not be bit-safe: the forward's coefficient gamma*s is rounded from the double s,
+ * save_invstd holds s rounded to ABSA_T. The summation order of a simd reduction is the lanes the
+ * compiler picks, so "the same order" holds as long as it vectorises both alike (see the mask
+ * below); test_bnrelu checks every pass against the two ops. The one difference it knows: in a
+ * channel whose statistics are NaN (a NaN input) the R-backward's Rdx is NaN in both, but the NaN's
+ * sign may differ (its coefficients are NaNs of both signs and which operand's NaN an SSE add
+ * keeps depends on the operand order chosen for each loop; C does not fix it). */
 
 #ifndef ABSA_BN_OMP_MIN
 #define ABSA_BN_OMP_MIN 32768
@@ -29,9 +54,35 @@
 /* element (sample j, channel ch, position i) of an N x C x HW tensor */
 #define ABSA_BN_AT(ptr, j, ch, i) ((ptr)[((size_t)(j) * C + (ch)) * HW + (i)])
 
-void ABSA_FN(absa_bn_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
-                              const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
-                              ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *y)
+#if ABSA_BN_RELU
+#define ABSA_BN_NAME(pass) ABSA_FN(absa_bn_relu_##pass)
+/* The ReLU's backward on one element: z <= 0 ? +0 : v, bit for bit (+0 is the all-zero pattern),
+ * as an AND with an integer mask (ABSA_BNR_UINT: the unsigned integer of ABSA_T's width, set by
+ * bn.c). Written so, not as a ?: on floats, because GCC vectorises it inside the simd reductions
+ * with the same lanes as the plain BN's loops (4 floats per vector), so the double sums add in
+ * the same order; the ?: form stayed scalar (about 5x slower) and kept 2 lanes, which gave other
+ * double sums than absa_bn_backward's (hidden in f32 by the rounding of the results, not
+ * guaranteed). */
+static inline ABSA_T ABSA_FN(absa_bnr_mask)(ABSA_T z, ABSA_T v)
+{
+    ABSA_BNR_UINT u;
+    memcpy(&u, &v, sizeof u);
+    u &= z <= 0 ? (ABSA_BNR_UINT)0 : ~(ABSA_BNR_UINT)0;
+    ABSA_T r;
+    memcpy(&r, &u, sizeof r);
+    return r;
+}
+#define ABSA_BNR_MASK(zv, v) ABSA_FN(absa_bnr_mask)((zv), (v))
+#define ABSA_BNR_RELU(y) ((y) <= 0 ? (ABSA_T)0 : (y))
+#else
+#define ABSA_BN_NAME(pass) ABSA_FN(absa_bn_##pass)
+#define ABSA_BNR_MASK(zv, v) (v) /* zv is not evaluated: the plain BN has no z */
+#define ABSA_BNR_RELU(y) (y)
+#endif
+
+void ABSA_BN_NAME(forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                           const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
+                           ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *y)
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW, eps = c->eps, mom = c->momentum;
@@ -69,14 +120,19 @@ void ABSA_FN(absa_bn_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, 
         const ABSA_T m = (ABSA_T)mu, alpha = (ABSA_T)((gamma ? gamma[ch] : 1) * s);
         const ABSA_T b = beta ? beta[ch] : 0;
         for (int j = 0; j < N; j++)
-            for (int i = 0; i < HW; i++)
-                ABSA_BN_AT(y, j, ch, i) = (ABSA_BN_AT(x, j, ch, i) - m) * alpha + b;
+            for (int i = 0; i < HW; i++) {
+                const ABSA_T v = (ABSA_BN_AT(x, j, ch, i) - m) * alpha + b;
+                ABSA_BN_AT(y, j, ch, i) = ABSA_BNR_RELU(v); /* BN_RELU: y is z */
+            }
     }
 }
 
-void ABSA_FN(absa_bn_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
-                               const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *dy,
-                               ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta)
+void ABSA_BN_NAME(backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                            const ABSA_T *save_mean, const ABSA_T *save_invstd,
+#if ABSA_BN_RELU
+                            const ABSA_T *z, /* dy holds dz */
+#endif
+                            const ABSA_T *dy, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta)
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW;
@@ -90,7 +146,7 @@ void ABSA_FN(absa_bn_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
             for (int j = 0; j < N; j++)
 #pragma omp simd reduction(+ : sdy, sdyx)
                 for (int i = 0; i < HW; i++) {
-                    const double d = ABSA_BN_AT(dy, j, ch, i);
+                    const double d = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dy, j, ch, i));
                     sdy += d;
                     sdyx += d * ((ABSA_BN_AT(x, j, ch, i) - mu) * s);
                 }
@@ -104,18 +160,25 @@ void ABSA_FN(absa_bn_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
         const ABSA_T m = (ABSA_T)mu;
         for (int j = 0; j < N; j++) { /* overwrite or accumulate (see layers.h) */
             ABSA_T *d = &ABSA_BN_AT(dx, j, ch, 0);
+#if ABSA_BN_RELU
+            const ABSA_T *zr = &ABSA_BN_AT(z, j, ch, 0);
+#endif
             const ABSA_T *dyr = &ABSA_BN_AT(dy, j, ch, 0), *xr = &ABSA_BN_AT(x, j, ch, 0);
             if (c->dx_set)
-                for (int i = 0; i < HW; i++) d[i] = A * dyr[i] + B * (xr[i] - m) + K;
+                for (int i = 0; i < HW; i++) d[i] = A * ABSA_BNR_MASK(zr[i], dyr[i]) + B * (xr[i] - m) + K;
             else
-                for (int i = 0; i < HW; i++) d[i] += A * dyr[i] + B * (xr[i] - m) + K;
+                for (int i = 0; i < HW; i++) d[i] += A * ABSA_BNR_MASK(zr[i], dyr[i]) + B * (xr[i] - m) + K;
         }
     }
 }
 
-void ABSA_FN(absa_bn_rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
-                               const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *Vbeta,
-                               const ABSA_T *save_mean, const ABSA_T *save_invstd, ABSA_T *Ry)
+void ABSA_BN_NAME(rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                            const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *Vbeta,
+                            const ABSA_T *save_mean, const ABSA_T *save_invstd,
+#if ABSA_BN_RELU
+                            const ABSA_T *z, /* Ry is Rz */
+#endif
+                            ABSA_T *Ry)
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW;
@@ -139,22 +202,26 @@ void ABSA_FN(absa_bn_rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
                            ((ABSA_BN_AT(Rx, j, ch, i) - mRx) * s);
             mxz = sxz / n;
         }
-        /* Ry = P*(x - mu) + Q*(Rx - mean Rx) + vb */
+        /* Ry = P*(x - mu) + Q*(Rx - mean Rx) + vb (BN_RELU: Rz = mask * Ry) */
         const ABSA_T P = (ABSA_T)(s * (vg - g * mxz)), Q = (ABSA_T)(g * s);
         const ABSA_T m = (ABSA_T)mu, mr = (ABSA_T)mRx, B = (ABSA_T)vb;
         for (int j = 0; j < N; j++)
             for (int i = 0; i < HW; i++) {
                 ABSA_T r = P * (ABSA_BN_AT(x, j, ch, i) - m) + B;
                 if (Rx) r += Q * (ABSA_BN_AT(Rx, j, ch, i) - mr);
-                ABSA_BN_AT(Ry, j, ch, i) = r;
+                ABSA_BN_AT(Ry, j, ch, i) = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), r);
             }
     }
 }
 
-void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
-                                const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *save_mean,
-                                const ABSA_T *save_invstd, const ABSA_T *dy, const ABSA_T *Rdy,
-                                ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta)
+void ABSA_BN_NAME(rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                             const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *save_mean,
+                             const ABSA_T *save_invstd,
+#if ABSA_BN_RELU
+                             const ABSA_T *z, /* dy, Rdy hold dz, Rdz */
+#endif
+                             const ABSA_T *dy, const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *Rdgamma,
+                             ABSA_T *Rdbeta)
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW;
@@ -163,24 +230,27 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
     for (int ch = 0; ch < C; ch++) {
         const double mu = save_mean[ch], s = save_invstd[ch], g = gamma ? gamma[ch] : 1;
         const double vg = Vgamma ? Vgamma[ch] : 0;
-        /* pass 1: sums of dy, dy*xhat, Rx, Rdy, Rdy*xhat */
+        /* pass 1: sums of dy, dy*xhat, Rx, Rdy, Rdy*xhat (BN_RELU: dy, Rdy masked) */
         double sdy = 0, sdyx = 0, sRx = 0, sRdy = 0, sRdyx = 0;
         for (int j = 0; j < N; j++)
 #pragma omp simd reduction(+ : sdy, sdyx, sRx, sRdy, sRdyx)
             for (int i = 0; i < HW; i++) {
                 const double xh = (ABSA_BN_AT(x, j, ch, i) - mu) * s;
-                const double d = ABSA_BN_AT(dy, j, ch, i);
+#if ABSA_BN_RELU
+                const ABSA_T zv = ABSA_BN_AT(z, j, ch, i);
+#endif
+                const double d = ABSA_BNR_MASK(zv, ABSA_BN_AT(dy, j, ch, i));
                 sdy += d;
                 sdyx += d * xh;
                 if (Rx) sRx += ABSA_BN_AT(Rx, j, ch, i);
                 if (Rdy) {
-                    const double rd = ABSA_BN_AT(Rdy, j, ch, i);
+                    const double rd = ABSA_BNR_MASK(zv, ABSA_BN_AT(Rdy, j, ch, i));
                     sRdy += rd;
                     sRdyx += rd * xh;
                 }
             }
         const double mRx = sRx / n;
-        /* pass 2 (train mode): z = s*(Rx - mean Rx); mean(xhat*z), mean(dy*z)
+        /* pass 2 (train mode): z = s*(Rx - mean Rx) (zz); mean(xhat*z), mean(dy*z)
          * eval mode: Rxhat = s*Rx, only mean(dy*Rxhat) is needed */
         double mxz = 0, mdz = 0;
         if (Rx) {
@@ -189,9 +259,17 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
             for (int j = 0; j < N; j++)
 #pragma omp simd reduction(+ : sxz, sdz)
                 for (int i = 0; i < HW; i++) {
-                    const double z = (ABSA_BN_AT(Rx, j, ch, i) - shift) * s;
-                    sxz += (ABSA_BN_AT(x, j, ch, i) - mu) * s * z;
-                    sdz += ABSA_BN_AT(dy, j, ch, i) * z;
+                    const double zz = (ABSA_BN_AT(Rx, j, ch, i) - shift) * s;
+#if ABSA_BN_RELU /* two statement orders, each the one its loop had when the kernels were two
+                  * files, so GCC emits the same code instruction for instruction (one common
+                  * order keeps the lanes, hence the bits, but changes one loop's registers) */
+                    const ABSA_T dyv = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), ABSA_BN_AT(dy, j, ch, i));
+                    sxz += (ABSA_BN_AT(x, j, ch, i) - mu) * s * zz;
+                    sdz += dyv * zz;
+#else
+                    sxz += (ABSA_BN_AT(x, j, ch, i) - mu) * s * zz;
+                    sdz += ABSA_BN_AT(dy, j, ch, i) * zz;
+#endif
                 }
             mxz = train ? sxz / n : 0; /* eval: Rxhat = z exactly (no statistics term) */
             mdz = sdz / n;
@@ -220,12 +298,15 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
         const ABSA_T tK = (ABSA_T)K, m = (ABSA_T)mu, mr = (ABSA_T)(train ? mRx : 0);
         for (int j = 0; j < N; j++) {
             ABSA_T *d = &ABSA_BN_AT(Rdx, j, ch, 0);
+#if ABSA_BN_RELU
+            const ABSA_T *zr = &ABSA_BN_AT(z, j, ch, 0);
+#endif
             const ABSA_T *dyr = &ABSA_BN_AT(dy, j, ch, 0), *xr = &ABSA_BN_AT(x, j, ch, 0);
             const ABSA_T *Rdyr = Rdy ? &ABSA_BN_AT(Rdy, j, ch, 0) : NULL;
             const ABSA_T *Rxr = Rx ? &ABSA_BN_AT(Rx, j, ch, 0) : NULL;
             for (int i = 0; i < HW; i++) {
-                ABSA_T r = tAd * dyr[i] + tK + tBx * (xr[i] - m);
-                if (Rdyr) r += tAr * Rdyr[i];
+                ABSA_T r = tAd * ABSA_BNR_MASK(zr[i], dyr[i]) + tK + tBx * (xr[i] - m);
+                if (Rdyr) r += tAr * ABSA_BNR_MASK(zr[i], Rdyr[i]);
                 if (Rxr) r += tBr * (Rxr[i] - mr);
                 if (c->dx_set) /* overwrite or accumulate (see layers.h); unswitched */
                     d[i] = r;
@@ -236,4 +317,7 @@ void ABSA_FN(absa_bn_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x
     }
 }
 
+#undef ABSA_BNR_RELU
+#undef ABSA_BNR_MASK
+#undef ABSA_BN_NAME
 #undef ABSA_BN_AT

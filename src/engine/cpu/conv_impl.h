@@ -369,11 +369,17 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
                 ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
             }
-            if (l.K <= ABSA_CONV_DIRECT_MAX_K) { /* y[n] = Wr col^T in CHW order, then the bias */
+            if (l.K <= ABSA_CONV_DIRECT_MAX_K) { /* y[n] = the bias + Wr col^T, in CHW order */
                 ABSA_T *yn = y + n * ysz;
-                ABSA_FN(absa_gemm)(0, 1, O, P, Ks, 1, ws, Ks, col, Ks, 0, yn, P);
-                for (int o = 0; b && o < O; o++)
-                    for (int p = 0; p < P; p++) yn[(size_t)o * P + p] += b[o];
+                /* the bias first and beta = 1: one pass over y fewer than bias after a beta = 0
+                 * product (which OpenBLAS starts by zeroing y); the same sum b + (W col)[o][p],
+                 * the dot product complete in registers before the one add (K <= 64 is one
+                 * block of every kernel) */
+                for (int o = 0; o < O; o++) {
+                    const ABSA_T bo = b ? b[o] : 0;
+                    for (int p = 0; p < P; p++) yn[(size_t)o * P + p] = bo;
+                }
+                ABSA_FN(absa_gemm)(0, 1, O, P, Ks, 1, ws, Ks, col, Ks, 1, yn, P);
                 continue;
             }
             ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);

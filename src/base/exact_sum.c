@@ -57,15 +57,16 @@ static inline absa_xword fix_f32(float x, double limit, int *bad)
     uint32_t b;
     memcpy(&b, &x, sizeof b);
     const int e = (int)(b >> 23 & 0xff);
-    if (e == 0) return 0;
-    if (e == 0xff || !(fabs((double)x) < limit)) {
-        *bad = 1;
-        return 0;
-    }
+    const int out = !(fabs((double)x) < limit); /* infinite, NaN or too large (a subnormal is not) */
+    *bad |= out;
+    /* without branches (random signs and zeros mispredicted them: 2.5x slower, measured) */
     const absa_xword m = (absa_xword)((b & 0x7fffffu) | 0x800000u);
     const int sh = e - 62;
-    const absa_xword q = sh >= 0 ? m << sh : sh > -24 ? m >> -sh : 0;
-    return b >> 31 ? -q : q;
+    const int ls = sh < 0 ? 0 : sh > 127 ? 127 : sh, rs = sh < 0 ? -sh : 0; /* rs <= 62: m >> rs = 0 from 24 on */
+    absa_xword q = (m << ls) >> rs;
+    q &= (absa_xword)0 - (absa_xword)(e != 0 && !out); /* zero, subnormal or out of range: 0 */
+    const absa_xword sg = (absa_xword)0 - (absa_xword)(b >> 31); /* all ones when negative */
+    return (q ^ sg) - sg;
 }
 
 void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
@@ -90,7 +91,11 @@ static inline double unfix(absa_xword w)
 {
     const int64_t hi = (int64_t)(uint64_t)(w >> 64); /* GCC/Clang: modulo 2^64, two's complement */
     const uint64_t lo = (uint64_t)w;
-    return ((double)hi * 0x1p64 + (double)lo) * 0x1p-88;
+    /* (double)lo, correctly rounded, without the branch on its top bit that an unsigned 64-bit
+     * conversion compiles to before AVX-512 (random there: mispredicted, 2x slower, measured):
+     * both 32-bit halves convert exactly, and the one rounding of their sum is lo's */
+    const double dlo = (double)(uint32_t)(lo >> 32) * 0x1p32 + (double)(uint32_t)lo;
+    return ((double)hi * 0x1p64 + dlo) * 0x1p-88;
 }
 
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)

@@ -10,6 +10,7 @@
  *  - absa_xsum_round_f32 (one addend, in place) has the bits and bad flag of zero + add + get,
  *    element by element and over vectors whose 256-element blocks are all on its fast path, or
  *    hold one element of its slow path (tiny, zero, subnormal, out of range) at every position;
+ *  - get (f64, f32, add_get) gives ((double)hi * 2^64 + (double)lo) * 2^-88 of any word, bitwise;
  *  - absa_xsum_set_f32 (a first addend) leaves the words and bad flag of zero + add, and
  *    absa_xsum_add_get_f32 (a last addend) gives the floats and bad flag of add + get without
  *    changing the words.
@@ -172,8 +173,47 @@ static void test_set_add_get(void)
     }
 }
 
+/* get (f64 and f32, and add_get with a zero addend) against the plain formula of the word's
+ * value, ((double)hi * 2^64 + (double)lo) * 2^-88 with the compiler's unsigned conversion of lo,
+ * on words of every sign and size, lower halves with their top bit set or not, and lower halves
+ * of more than 53 bits (where converting lo rounds). */
+static void test_get(void)
+{
+    enum { M = 3000 };
+    absa_xsum a;
+    absa_xsum_init(&a, M);
+    absa_xsum_zero(&a, 1);
+    uint64_t s = 13;
+    for (int i = 0; i < M; i++) {
+        uint64_t hi = absa_test_next(&s), lo = absa_test_next(&s);
+        const int kind = i % 6; /* small positive / negative words, huge ones, raw random */
+        if (kind == 0) hi = 0, lo >>= i % 64;
+        if (kind == 1) hi = ~(uint64_t)0, lo |= (uint64_t)1 << 63;
+        if (kind == 2) hi >>= 3 + i % 60;
+        if (kind == 3) hi = ~(hi >> (3 + i % 60));
+        if (kind == 4) lo = (lo >> (i % 64)) | ((uint64_t)1 << 63);
+        a.v[i] = (absa_xword)hi << 64 | lo;
+    }
+    float f[M], g[M];
+    const float zero[M] = {0};
+    absa_xsum_get_f32(&a, 0, f, M);
+    absa_xsum_add_get_f32(&a, 0, zero, g, M);
+    for (int i = 0; i < M; i++) {
+        const uint64_t hi = (uint64_t)(a.v[i] >> 64), lo = (uint64_t)a.v[i];
+        const double want = ((double)(int64_t)hi * 0x1p64 + (double)lo) * 0x1p-88;
+        const double got = absa_xsum_get_f64(&a, (size_t)i);
+        CHECK(memcmp(&got, &want, sizeof got) == 0, "get_f64 of word %d (hi %#llx lo %#llx): %a, want %a", i,
+              (unsigned long long)hi, (unsigned long long)lo, got, want);
+        const float wf = (float)want;
+        CHECK(memcmp(&f[i], &wf, sizeof wf) == 0 && memcmp(&g[i], &wf, sizeof wf) == 0,
+              "get_f32 / add_get of word %d: %a / %a, want %a", i, (double)f[i], (double)g[i], (double)wf);
+    }
+    absa_xsum_free(&a);
+}
+
 int main(void)
 {
+    test_get();
     test_round();
     test_round_blocks();
     test_set_add_get();

@@ -28,8 +28,10 @@ static inline void ABSA_FN(absa_pool_take)(ABSA_T v, int idx, ABSA_T *m, int *be
  * loads per input row, split into even and odd columns by one shuffle each, then the window's
  * four candidates in row-major order through the same compare-and-select as absa_pool_take,
  * lane by lane — the same maxima and the same argmax, bit for bit (unit.test_pool checks it
- * against a scalar reference with ties, -0, infinities and NaN). double and the row tails take
- * the scalar loop. */
+ * against a scalar reference with ties, -0, infinities and NaN). A row whose width is not a
+ * multiple of four ends with its last four outputs computed again by one overlapping vector
+ * (lenet's rows are 14 and 7 outputs wide: the scalar tail was a third of the forward's time).
+ * double, rows of fewer than four outputs and the backward's add mode take the scalar loop. */
 #ifndef ABSA_POOL22_ONCE
 #define ABSA_POOL22_ONCE
 typedef float absa_p4f __attribute__((vector_size(16)));
@@ -47,6 +49,29 @@ static inline absa_p4f absa_p4_load(const float *p)
 }
 #endif
 
+#ifndef ABSA_POOL22_FWD4_ONCE /* float only: defined once for both precisions */
+#define ABSA_POOL22_FWD4_ONCE
+/* Four outputs of a float row from ow on (absa_pool22_forward). */
+static inline void absa_pool22_fwd4(const float *x0, const float *x1, int W, int r0, int ow, float *yr, int32_t *ar)
+{
+    const absa_p4f a0 = absa_p4_load(x0 + 2 * ow), b0 = absa_p4_load(x0 + 2 * ow + 4);
+    const absa_p4f a1 = absa_p4_load(x1 + 2 * ow), b1 = absa_p4_load(x1 + 2 * ow + 4);
+    const absa_p4f c[4] = {__builtin_shufflevector(a0, b0, 0, 2, 4, 6), __builtin_shufflevector(a0, b0, 1, 3, 5, 7),
+                           __builtin_shufflevector(a1, b1, 0, 2, 4, 6), __builtin_shufflevector(a1, b1, 1, 3, 5, 7)};
+    const absa_p4i i00 = (absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow);
+    const absa_p4i off[4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {W, W, W, W}, {W + 1, W + 1, W + 1, W + 1}};
+    absa_p4f m = c[0];
+    absa_p4i best = i00;
+    for (int q = 1; q < 4; q++) {
+        const absa_p4i take = (c[q] > m) | (c[q] != c[q]);
+        m = absa_p4_sel(take, c[q], m);
+        best = ((i00 + off[q]) & take) | (best & ~take);
+    }
+    memcpy(yr + ow, &m, sizeof m);
+    if (ar) memcpy(ar + ow, &best, sizeof best);
+}
+#endif
+
 static void ABSA_FN(absa_pool22_forward)(const ABSA_T *xp, int W, int Ho, int Wo, ABSA_T *yp, int32_t *ap)
 {
     for (int oh = 0; oh < Ho; oh++) {
@@ -54,27 +79,13 @@ static void ABSA_FN(absa_pool22_forward)(const ABSA_T *xp, int W, int Ho, int Wo
         int32_t *ar = ap ? ap + (size_t)oh * Wo : NULL;
         const int r0 = 2 * oh * W;
         int ow = 0;
-        if (sizeof(ABSA_T) == sizeof(float)) {
+        if (sizeof(ABSA_T) == sizeof(float) && Wo >= 4) {
             const float *x0 = (const float *)xp + r0, *x1 = x0 + W;
-            for (; ow + 4 <= Wo; ow += 4) {
-                const absa_p4f a0 = absa_p4_load(x0 + 2 * ow), b0 = absa_p4_load(x0 + 2 * ow + 4);
-                const absa_p4f a1 = absa_p4_load(x1 + 2 * ow), b1 = absa_p4_load(x1 + 2 * ow + 4);
-                const absa_p4f c[4] = {__builtin_shufflevector(a0, b0, 0, 2, 4, 6),
-                                       __builtin_shufflevector(a0, b0, 1, 3, 5, 7),
-                                       __builtin_shufflevector(a1, b1, 0, 2, 4, 6),
-                                       __builtin_shufflevector(a1, b1, 1, 3, 5, 7)};
-                const absa_p4i i00 = (absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow);
-                const absa_p4i off[4] = {{0, 0, 0, 0}, {1, 1, 1, 1}, {W, W, W, W}, {W + 1, W + 1, W + 1, W + 1}};
-                absa_p4f m = c[0];
-                absa_p4i best = i00;
-                for (int q = 1; q < 4; q++) {
-                    const absa_p4i take = (c[q] > m) | (c[q] != c[q]);
-                    m = absa_p4_sel(take, c[q], m);
-                    best = ((i00 + off[q]) & take) | (best & ~take);
-                }
-                memcpy((float *)yr + ow, &m, sizeof m);
-                if (ar) memcpy(ar + ow, &best, sizeof best);
-            }
+            for (; ow + 4 <= Wo; ow += 4) absa_pool22_fwd4(x0, x1, W, r0, ow, (float *)yr, ar);
+            /* the row's last 1-3 outputs: the last four again (the overlap recomputes the same
+             * values, each lane being its own window), no scalar tail */
+            if (ow < Wo) absa_pool22_fwd4(x0, x1, W, r0, Wo - 4, (float *)yr, ar);
+            continue;
         }
         for (; ow < Wo; ow++) { /* candidates in row-major window order */
             const int c0 = r0 + 2 * ow;
@@ -137,6 +148,37 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
  * of the scatter: 0 + g at the argmax and +0 around it (set), dx + g at the argmax and the other
  * elements untouched (add), so the bits equal zero-fill then accumulate. Rows and columns that
  * no window covers (odd H or W) are cleared first in set mode. */
+#ifndef ABSA_POOL22_BWD4_ONCE
+#define ABSA_POOL22_BWD4_ONCE
+/* Four windows of a float row from ow on (absa_pool22_backward). */
+static inline void absa_pool22_bwd4(const int32_t *ar, const float *gr, int W, int r0, int ow, float *const d[2], int set)
+{
+    const absa_p4f zero = {0, 0, 0, 0};
+    const absa_p4f g = absa_p4_load(gr + ow);
+    absa_p4i a;
+    memcpy(&a, ar + ow, sizeof a);
+    const absa_p4i rel = a - ((absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow));
+    for (int r = 0; r < 2; r++) { /* window row r: even and odd columns */
+        const absa_p4i me = rel == r * W, mo = rel == r * W + 1;
+        absa_p4f e, o;
+        if (set) {
+            e = absa_p4_sel(me, zero + g, zero);
+            o = absa_p4_sel(mo, zero + g, zero);
+        } else {
+            const absa_p4f lo = absa_p4_load(d[r] + 2 * ow), hi = absa_p4_load(d[r] + 2 * ow + 4);
+            e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+            o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+            e = absa_p4_sel(me, e + g, e);
+            o = absa_p4_sel(mo, o + g, o);
+        }
+        const absa_p4f lo = __builtin_shufflevector(e, o, 0, 4, 1, 5);
+        const absa_p4f hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
+        memcpy(d[r] + 2 * ow, &lo, sizeof lo);
+        memcpy(d[r] + 2 * ow + 4, &hi, sizeof hi);
+    }
+}
+#endif
+
 static void ABSA_FN(absa_pool22_backward)(const int32_t *ap, const ABSA_T *gp, int H, int W, int Ho,
                                           int Wo, ABSA_T *dp, int set)
 {
@@ -147,31 +189,13 @@ static void ABSA_FN(absa_pool22_backward)(const int32_t *ap, const ABSA_T *gp, i
         const ABSA_T *gr = gp + (size_t)oh * Wo;
         int ow = 0;
         if (sizeof(ABSA_T) == sizeof(float)) {
-            float *d[2] = {(float *)dp + r0, (float *)dp + r0 + W};
-            const absa_p4f zero = {0, 0, 0, 0};
-            for (; ow + 4 <= Wo; ow += 4) {
-                const absa_p4f g = absa_p4_load((const float *)gr + ow);
-                absa_p4i a;
-                memcpy(&a, ar + ow, sizeof a);
-                const absa_p4i rel = a - ((absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow));
-                for (int r = 0; r < 2; r++) { /* window row r: even and odd columns */
-                    const absa_p4i me = rel == r * W, mo = rel == r * W + 1;
-                    absa_p4f e, o;
-                    if (set) {
-                        e = absa_p4_sel(me, zero + g, zero);
-                        o = absa_p4_sel(mo, zero + g, zero);
-                    } else {
-                        const absa_p4f lo = absa_p4_load(d[r] + 2 * ow), hi = absa_p4_load(d[r] + 2 * ow + 4);
-                        e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-                        o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
-                        e = absa_p4_sel(me, e + g, e);
-                        o = absa_p4_sel(mo, o + g, o);
-                    }
-                    const absa_p4f lo = __builtin_shufflevector(e, o, 0, 4, 1, 5);
-                    const absa_p4f hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
-                    memcpy(d[r] + 2 * ow, &lo, sizeof lo);
-                    memcpy(d[r] + 2 * ow + 4, &hi, sizeof hi);
-                }
+            float *const d[2] = {(float *)dp + r0, (float *)dp + r0 + W};
+            for (; ow + 4 <= Wo; ow += 4) absa_pool22_bwd4(ar, (const float *)gr, W, r0, ow, d, set);
+            /* set mode: the row's last 1-3 windows as the last four again (rewriting the same
+             * values: set is idempotent); add mode would add twice, so it keeps the scalar tail */
+            if (set && ow < Wo && Wo >= 4) {
+                absa_pool22_bwd4(ar, (const float *)gr, W, r0, Wo - 4, d, set);
+                continue;
             }
         }
         for (; ow < Wo; ow++) {

@@ -11,6 +11,12 @@
 
 #define FRAC_BITS 88
 
+/* The element-wise loops run on the OpenMP threads once a call has this many elements (each
+ * element is computed alone, so the bits do not depend on the split; the bad flags are OR-ed). */
+#define XSUM_OMP_MIN 65536
+#define XSUM_OMP_BAD _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n >= XSUM_OMP_MIN)")
+#define XSUM_OMP _Pragma("omp parallel for schedule(static) if (n >= XSUM_OMP_MIN)")
+
 int absa_xsum_init(absa_xsum *s, size_t n)
 {
     memset(s, 0, sizeof *s);
@@ -74,6 +80,7 @@ void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
+    XSUM_OMP_BAD
     for (size_t i = 0; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
 }
@@ -100,6 +107,7 @@ static inline double unfix(absa_xword w)
 
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 {
+    XSUM_OMP
     for (size_t i = 0; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
 }
 
@@ -118,6 +126,7 @@ void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n)
 {
     const double limit = s->limit;
     int bad = 0;
+    XSUM_OMP_BAD
     for (size_t b0 = 0; b0 < n; b0 += ROUND_BLOCK) {
         const size_t bn = n - b0 < ROUND_BLOCK ? n - b0 : ROUND_BLOCK;
         float *xb = x + b0;
@@ -142,6 +151,7 @@ void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
+    XSUM_OMP_BAD
     for (size_t i = 0; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
 }
@@ -151,6 +161,7 @@ void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out,
     const absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
+    XSUM_OMP_BAD
     for (size_t i = 0; i < n; i++) out[i] = (float)unfix(v[i] + fix_f32(x[i], limit, &bad));
     if (bad) s->bad = 1;
 }

@@ -10,6 +10,7 @@
  *  - absa_xsum_round_f32 (one addend, in place) has the bits and bad flag of zero + add + get,
  *    element by element and over vectors whose 256-element blocks are all on its fast path, or
  *    hold one element of its slow path (tiny, zero, subnormal, out of range) at every position;
+ *  - calls of 200000 elements (the OpenMP loops) give the bits and bad flag of serial calls;
  *  - get (f64, f32, add_get) gives ((double)hi * 2^64 + (double)lo) * 2^-88 of any word, bitwise;
  *  - absa_xsum_set_f32 (a first addend) leaves the words and bad flag of zero + add, and
  *    absa_xsum_add_get_f32 (a last addend) gives the floats and bad flag of add + get without
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "absa_test.h"
+#include "base_sys.h"
 #include "exact_sum.h"
 
 #define N 64   /* elements */
@@ -211,8 +213,63 @@ static void test_get(void)
     absa_xsum_free(&a);
 }
 
+/* Calls long enough for the OpenMP loops (n >= 65536 elements, run with 2 threads by the test)
+ * against the same work in serial calls of 1000 elements: the same bits, and a bad element in
+ * the last thread's part sets the flag. */
+static void test_threads(void)
+{
+    enum { M = 200000, P = 1000 };
+    absa_set_threads(2); /* two OpenMP threads whatever the machine */
+    float *x0 = malloc(sizeof(float) * M), *x1 = malloc(sizeof(float) * M), *r1 = malloc(sizeof(float) * M),
+          *r2 = malloc(sizeof(float) * M);
+    uint64_t s = 17;
+    for (int i = 0; i < M; i++) {
+        x0[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 100) - 80));
+        x1[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 100) - 80));
+    }
+    x0[12345] = 0.f, x0[54321] = ldexp(-1.f, -60); /* a zero and a slow element for round */
+    for (int with_bad = 0; with_bad < 2; with_bad++) {
+        if (with_bad) x1[M - 7] = INFINITY;
+        absa_xsum a, b;
+        absa_xsum_init(&a, M);
+        absa_xsum_init(&b, M);
+        absa_xsum_zero(&a, 3);
+        absa_xsum_zero(&b, 3);
+        absa_xsum_set_f32(&a, 0, x0, M);
+        absa_xsum_add_f32(&a, 0, x1, M);
+        absa_xsum_get_f32(&a, 0, r1, M);
+        absa_xsum_add_get_f32(&a, 0, x0, r2, M);
+        for (int i = 0; i < M; i += P) { /* the same in serial calls */
+            absa_xsum_set_f32(&b, (size_t)i, x0 + i, P);
+            absa_xsum_add_f32(&b, (size_t)i, x1 + i, P);
+        }
+        CHECK(memcmp(a.v, b.v, sizeof(absa_xword) * M) == 0 && a.bad == with_bad && b.bad == with_bad,
+              "threaded set + add differ from serial calls (bad %d / %d)", a.bad, b.bad);
+        float *w = malloc(sizeof(float) * M);
+        for (int i = 0; i < M; i += P) absa_xsum_get_f32(&b, (size_t)i, w + i, P);
+        CHECK(memcmp(r1, w, sizeof(float) * M) == 0, "threaded get differs");
+        for (int i = 0; i < M; i += P) absa_xsum_add_get_f32(&b, (size_t)i, x0 + i, w + i, P);
+        CHECK(memcmp(r2, w, sizeof(float) * M) == 0, "threaded add_get differs");
+        memcpy(r1, x1, sizeof(float) * M);
+        memcpy(w, x1, sizeof(float) * M);
+        absa_xsum c, d;
+        absa_xsum_init(&c, 1);
+        absa_xsum_init(&d, 1);
+        absa_xsum_zero(&c, 3);
+        absa_xsum_zero(&d, 3);
+        absa_xsum_round_f32(&c, r1, M);
+        for (int i = 0; i < M; i += P) absa_xsum_round_f32(&d, w + i, P);
+        CHECK(memcmp(r1, w, sizeof(float) * M) == 0 && c.bad == with_bad && d.bad == with_bad,
+              "threaded round differs (bad %d / %d)", c.bad, d.bad);
+        free(w);
+        absa_xsum_free(&a), absa_xsum_free(&b), absa_xsum_free(&c), absa_xsum_free(&d);
+    }
+    free(x0), free(x1), free(r1), free(r2);
+}
+
 int main(void)
 {
+    test_threads();
     test_get();
     test_round();
     test_round_blocks();

@@ -470,14 +470,25 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
             if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
-            if (dW) {
+            if (dW) { /* pw += dy col (short patch runs: dy colT^T, as in the forward) */
+                const int tr = K <= ABSA_CONV_DIRECT_MAX_K && c->kw * c->C < 8;
                 ABSA_FN(absa_conv_pad)(x + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
-                ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyW + n * ysz, P, col, K, 1, pw, K);
+                if (tr) {
+                    ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, 0);
+                    ABSA_FN(absa_gemm)(0, 1, O, K, P, 1, dyW + n * ysz, P, col, P, 1, pw, K);
+                } else {
+                    ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
+                    ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyW + n * ysz, P, col, K, 1, pw, K);
+                }
                 if (dyR) {
                     ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                    ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
-                    ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyR + n * ysz, P, col, K, 1, pw, K);
+                    if (tr) {
+                        ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, 0);
+                        ABSA_FN(absa_gemm)(0, 1, O, K, P, 1, dyR + n * ysz, P, col, P, 1, pw, K);
+                    } else {
+                        ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
+                        ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyR + n * ysz, P, col, K, 1, pw, K);
+                    }
                 }
             }
             if (dx) {

@@ -3,10 +3,12 @@
  * (Debian's gnuplot-nox, pngcairo terminal). Several DIRs are overlaid, one line each. Markers
  * say why the batch grew after an epoch (the eigenvalue rule or the --duration timer) and which
  * eigenvalues' power iteration did not converge. */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,7 @@ static void plot_help(void)
            "  -o, --output F   PNG to write (required; written atomically)\n"
            "  --x AXIS         epoch (default) or iters: the SGD iterations at the end of each epoch\n"
            "  --title T        figure title (default: the directories)\n"
-           "  --script F       also keep the gnuplot script in F (its data files are removed)\n"
+           "  --script F       also keep the gnuplot script in F (the data inline, as datablocks)\n"
            "  -h, --help       this help\n");
 }
 
@@ -152,35 +154,33 @@ int absa_cmd_plot(int argc, char **argv)
     int eigs = 0; /* over every run: 1 some finite eigenvalue, 2 some positive one (log scale) */
     /* per run: which markers have points (gnuplot warns about an empty series) */
     unsigned char *marks = calloc((size_t)ndirs, 1);
-    if (!marks) return absa_cli_error(cmd, "out of memory");
-    char tmpdir[] = "/tmp/absa-plot-XXXXXX", script[256], tmppng[4200], gperr[256] = "";
-    if (!mkdtemp(tmpdir)) {
+    char *sbuf = NULL, tmppng[4200], outdir[4200], gpout[64];
+    size_t slen = 0;
+    int fd_png = -1, fd_err = -1;
+    FILE *g = marks ? open_memstream(&sbuf, &slen) : NULL;
+    if (!g) {
         free(marks);
-        return absa_cli_error(cmd, "cannot create a temporary directory");
+        return absa_cli_error(cmd, "out of memory");
     }
+    /* The script carries every run's data as a datablock ($runI) and goes to gnuplot through a
+     * pipe, so nothing is written to /tmp: a kill -9 at any moment leaves no temporary files
+     * (before, a directory /tmp/absa-plot-* of data files and the script stayed behind). */
     for (int i = 0; i < ndirs; i++) {
-        char p[300];
-        snprintf(p, sizeof p, "%s/run%d.dat", tmpdir, i);
-        FILE *f = fopen(p, "w");
         int rows = 0;
-        if (!f) {
-            absa_cli_error(cmd, "cannot write %s", p);
-            goto done;
-        }
         char line[8192], path[4200];
         snprintf(path, sizeof path, "%s/metrics.jsonl", argv[optind + i]);
         FILE *in = fopen(path, "r");
         if (!in) {
-            fclose(f);
             absa_cli_error(cmd, "cannot open %s: %s", path, strerror(errno));
             goto done;
         }
+        fprintf(g, "$run%d << EOD\n", i);
         while (fgets(line, sizeof line, in)) {
             if (!strstr(line, "\"type\": \"epoch\"")) continue;
             double e = field(line, "eig");
-            put_num(f, field(line, "epoch"), "%g");
-            fputc(' ', f);
-            put_num(f, e, "%.9g");
+            put_num(g, field(line, "epoch"), "%g");
+            fputc(' ', g);
+            put_num(g, e, "%.9g");
             if (isfinite(e)) eigs |= e > 0 ? 2 : 1;
             /* 7: grow reason code, 8: eigenvalue converged (1/0; NaN: no eigenvalue or not recorded) */
             const char *cv = strstr(line, "\"eig_converged\": ");
@@ -188,35 +188,39 @@ int absa_cmd_plot(int argc, char **argv)
             const double cols[4] = {field(line, "batch"), field(line, "lr"), 100 * field(line, "train_acc"),
                                     100 * field(line, "test_acc")};
             const int gc = grow_code(line); /* 0, 1 or 2: also its bit in marks */
-            for (int k = 0; k < 4; k++) put_num(f, cols[k], " %g");
-            fprintf(f, " %d ", gc);
+            for (int k = 0; k < 4; k++) put_num(g, cols[k], " %g");
+            fprintf(g, " %d ", gc);
             marks[i] |= (unsigned char)(gc | (conv == 0 ? 4 : 0));
-            if (conv < 0) fprintf(f, "NaN");
-            else fprintf(f, "%d", conv);
-            put_num(f, field(line, "sgd_iters"), " %g"); /* 9: SGD iterations so far */
-            fputc('\n', f);
+            if (conv < 0) fprintf(g, "NaN");
+            else fprintf(g, "%d", conv);
+            put_num(g, field(line, "sgd_iters"), " %g"); /* 9: SGD iterations so far */
+            fputc('\n', g);
             rows++;
         }
         fclose(in);
-        if (ferror(f) | (fclose(f) != 0)) {
-            absa_cli_error(cmd, "cannot write %s (disk full?)", p);
-            goto done;
-        }
+        fprintf(g, "EOD\n");
         if (!rows) {
             absa_cli_error(cmd, "%s has no epoch lines yet", path);
             goto done;
         }
     }
-    snprintf(script, sizeof script, "%s/plot.gp", tmpdir);
+    /* Where gnuplot writes: an unnamed file (O_TMPFILE) in the output's directory, which gets a
+     * name (OUT.tmp.png, renamed over OUT at once) only when it is a whole PNG; a kill -9 while
+     * gnuplot runs leaves nothing. Where the file system has no O_TMPFILE, OUT.tmp.png from the
+     * start (a kill -9 then leaves it; the next plot to OUT replaces it). */
     snprintf(tmppng, sizeof tmppng, "%s.tmp.png", outp);
-    FILE *g = fopen(script, "w");
-    if (!g) {
-        absa_cli_error(cmd, "cannot write %s", script);
-        goto done;
+    snprintf(outdir, sizeof outdir, "%s", outp);
+    {
+        char *slash = strrchr(outdir, '/');
+        if (!slash) snprintf(outdir, sizeof outdir, ".");
+        else if (slash == outdir) outdir[1] = 0;
+        else *slash = 0;
     }
+    fd_png = open(outdir, O_TMPFILE | O_WRONLY, 0666);
+    if (fd_png >= 0) snprintf(gpout, sizeof gpout, "/dev/fd/%d", fd_png);
     /* noenhanced: a name like run_1 is text, not "run" with a subscript */
     fprintf(g, "set terminal pngcairo noenhanced size 1400,1000 font 'sans,11'\nset output ");
-    gp_quoted(g, tmppng);
+    gp_quoted(g, fd_png >= 0 ? gpout : tmppng);
     fprintf(g, "\nset datafile missing 'NaN'\nset key top right font 'sans,9'\nset grid\n");
     fprintf(g, "set multiplot layout 2,2 title ");
     gp_quoted(g, title ? title : (ndirs == 1 ? argv[optind] : "absa runs"));
@@ -241,12 +245,12 @@ int absa_cmd_plot(int argc, char **argv)
             const char *name = b && b[1] ? b + 1 : d;
             /* one colour per run in every panel (gnuplot would count the marker series too) */
             char key[600];
-            fprintf(g, "%s'%s/run%d.dat' using %d:%s with linespoints lt %d lw 2 pt 7 ps 0.6 title ",
-                    i ? ", " : "", tmpdir, i, xcol, panels[p][0], i % 8 + 1);
+            fprintf(g, "%s$run%d using %d:%s with linespoints lt %d lw 2 pt 7 ps 0.6 title ", i ? ", " : "", i,
+                    xcol, panels[p][0], i % 8 + 1);
             gp_quoted(g, name);
             if (p == 0 && (marks[i] & 4)) { /* eigenvalues whose power iteration did not converge */
-                fprintf(g, ", '%s/run%d.dat' using %d:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
-                           "title ", tmpdir, i, xcol);
+                fprintf(g, ", $run%d using %d:($8==0?$2:1/0) with points pt 6 ps 2.2 lw 2 lc rgb '#d73027' "
+                           "title ", i, xcol);
                 snprintf(key, sizeof key, "%s: eigenvalue not converged", name);
                 gp_quoted(g, key);
             }
@@ -258,8 +262,8 @@ int absa_cmd_plot(int argc, char **argv)
                 {2, "pt 5 ps 1.8 lc rgb '#d73027'", "grew (--duration timer)"}};
             for (int q = 0; p <= 1 && q < 2; q++) {
                 if (!(marks[i] & grew[q].code)) continue;
-                fprintf(g, ", '%s/run%d.dat' using %d:($7==%d?$%d:1/0) with points %s ", tmpdir, i, xcol,
-                        grew[q].code, p == 1 ? 3 : 2, grew[q].style);
+                fprintf(g, ", $run%d using %d:($7==%d?$%d:1/0) with points %s ", i, xcol, grew[q].code,
+                        p == 1 ? 3 : 2, grew[q].style);
                 snprintf(key, sizeof key, "%s: %s", name, grew[q].what);
                 if (p == 1) fprintf(g, "title "), gp_quoted(g, key);
                 else fprintf(g, "notitle");
@@ -269,53 +273,88 @@ int absa_cmd_plot(int argc, char **argv)
     }
     fprintf(g, "unset multiplot\n");
     if (ferror(g) | (fclose(g) != 0)) {
-        absa_cli_error(cmd, "cannot write %s (disk full?)", script);
+        g = NULL;
+        absa_cli_error(cmd, "out of memory (gnuplot script)");
         goto done;
     }
+    g = NULL;
     /* gnuplot's own output (warnings such as "Skipping data file with no valid points" for a
-     * schedule without eigenvalues) goes to a file and is shown only when gnuplot fails */
-    snprintf(gperr, sizeof gperr, "%s/gnuplot.err", tmpdir);
+     * schedule without eigenvalues) goes to an unnamed file and is shown only when gnuplot fails */
+    fd_err = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+    if (fd_err < 0) {
+        char errpath[] = "/tmp/absa-plot-XXXXXX";
+        fd_err = mkstemp(errpath);
+        if (fd_err >= 0) unlink(errpath);
+    }
+    int pipefd[2];
+    if (fd_err < 0 || pipe(pipefd) != 0) {
+        absa_cli_error(cmd, "cannot create gnuplot's error file or pipe: %s", strerror(errno));
+        goto done;
+    }
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
-        int fd = open(gperr, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-            close(fd);
-        }
-        execlp("gnuplot", "gnuplot", script, (char *)NULL);
+        dup2(pipefd[0], STDIN_FILENO);
+        dup2(fd_err, STDOUT_FILENO);
+        dup2(fd_err, STDERR_FILENO);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(fd_err);
+        /* "/dev/stdin": gnuplot names it in its errors as it named the script file before */
+        execlp("gnuplot", "gnuplot", "/dev/stdin", (char *)NULL);
         fprintf(stderr, "cannot run gnuplot: %s\n", strerror(errno));
         _exit(127);
     }
+    close(pipefd[0]);
+    if (pid > 0) { /* the script; gnuplot gone early (EPIPE) is reported by its exit status */
+        void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
+        for (size_t off = 0; off < slen;) {
+            ssize_t w = write(pipefd[1], sbuf + off, slen - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) break;
+            off += (size_t)w;
+        }
+        signal(SIGPIPE, old_pipe);
+    }
+    close(pipefd[1]);
     int wst = 0;
+    char fdpath[64];
     if (pid < 0 || waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
         char why[512];
-        gnuplot_message(gperr, why, sizeof why);
-        remove(tmppng);
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd_err);
+        gnuplot_message(fdpath, why, sizeof why);
+        if (fd_png < 0) remove(tmppng);
         absa_cli_error(cmd, "gnuplot failed (exit %d%s%s)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1,
                        why[0] ? ": " : "; is gnuplot-nox installed?", why);
         goto done;
     }
-    if (!png_complete(tmppng)) { /* gnuplot said nothing, but the file is short (a full disk) */
-        remove(tmppng);
+    if (fd_png >= 0) snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd_png);
+    if (!png_complete(fd_png >= 0 ? fdpath : tmppng)) { /* gnuplot said nothing, but the file is short (a full disk) */
+        if (fd_png < 0) remove(tmppng);
         absa_cli_error(cmd, "cannot write %s: gnuplot left an incomplete PNG (disk full?)", outp);
         goto done;
     }
     if (keep) { /* through KEEP.tmp and a rename: never a half-written script */
         char tmpkeep[4200];
         snprintf(tmpkeep, sizeof tmpkeep, "%s.tmp", keep);
-        FILE *in = fopen(script, "r"), *out = fopen(tmpkeep, "w");
-        char buf[4096];
-        size_t n;
-        int okw = in && out;
-        while (okw && (n = fread(buf, 1, sizeof buf, in)) > 0) okw = fwrite(buf, 1, n, out) == n;
-        if (in) fclose(in);
+        FILE *out = fopen(tmpkeep, "w");
+        int okw = out && fwrite(sbuf, 1, slen, out) == slen;
         if (out && fclose(out) != 0) okw = 0;
         if (!okw || rename(tmpkeep, keep) != 0) {
             remove(tmpkeep);
-            remove(tmppng);
+            if (fd_png < 0) remove(tmppng);
             absa_cli_error(cmd, "cannot write %s", keep);
+            goto done;
+        }
+    }
+    if (fd_png >= 0) { /* name the whole PNG (a stale OUT.tmp.png of a killed older plot replaced) */
+        int rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
+        if (rc != 0 && errno == EEXIST) {
+            remove(tmppng);
+            rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
+        }
+        if (rc != 0) {
+            absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
             goto done;
         }
     }
@@ -327,14 +366,10 @@ int absa_cmd_plot(int argc, char **argv)
     fprintf(stderr, "absa plot: wrote %s\n", outp);
     ret = 0;
 done:
-    for (int i = 0; i < ndirs; i++) {
-        char p[300];
-        snprintf(p, sizeof p, "%s/run%d.dat", tmpdir, i);
-        remove(p);
-    }
-    remove(script);
-    if (gperr[0]) remove(gperr);
-    rmdir(tmpdir);
+    if (g) fclose(g);
+    free(sbuf);
+    if (fd_png >= 0) close(fd_png);
+    if (fd_err >= 0) close(fd_err);
     free(marks);
     return ret;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_plot_hostile.sh — `absa plot` on hostile input: a fuzzed metrics.jsonl, run-directory names
-# and titles that are gnuplot syntax, and a full disk. Each must end in a PNG or in exit 1 with
+# and titles that are gnuplot syntax, a full disk, and kill -9 at any moment. Each must end in a PNG or in exit 1 with
 # one stderr line; never a crash, never a half-written or left-over output file, never a command
 # of the name's run by gnuplot.
 # Usage: test_plot_hostile.sh ABSA [ROUNDS=150]   (skips with 77 without gnuplot)
@@ -106,6 +106,34 @@ run_plot "quote in the output name" "$W/o'ut.png" "$ABSA" plot "$W/good" -o "$W/
   && { [ -s "$W/o'ut.png" ] && ok "an output path with a quote: PNG there" || bad "an output path with a quote: no PNG ($(cat "$W/err"))"; }
 [ ! -e "$W/PWNED" ] && ok "no gnuplot command ran from a name or title" || bad "a name or title ran a gnuplot command (system)"
 expect_fail "output path with a newline" "control character" "$ABSA" plot "$W/good" -o "$W/$(printf 'a\nb').png"
+
+# --- kill -9 at any moment: nothing left behind (no OUT.tmp*, nothing in /tmp), no partial output;
+# the next plot to the same output works. 60 epoch lines make gnuplot run long enough to be hit.
+mkrun "$W/long"
+/usr/bin/python3 - "$W/long/metrics.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "a") as f:
+    for e in range(4, 64):
+        f.write(json.dumps({"type": "epoch", "epoch": e, "train_acc": 0.9, "test_acc": 0.89, "eig": 10.0 + e % 7,
+                            "eig_converged": e % 2 == 0, "batch": 512, "lr": 0.08, "grew": e % 5 == 0,
+                            "grow_reason": "eig" if e % 10 == 0 else "duration" if e % 5 == 0 else "none",
+                            "sgd_iters": 822 + 100 * e}) + "\n")
+PY
+tmp_before=$(ls -d /tmp/absa-plot-* 2>/dev/null | wc -l)
+k_left=0; k_partial=0
+for delay in 0 0.005 0.01 0.02 0.04 0.06 0.08 0.1 0.15 0.2 0.3 0.5; do
+  rm -f "$W/k.png"
+  "$ABSA" plot "$W/long" -o "$W/k.png" 2>/dev/null & kp=$!
+  sleep "$delay"; kill -9 "$kp" 2>/dev/null; wait "$kp" 2>/dev/null
+  sleep 0.3 # gnuplot, if it was running, finishes into its unnamed file and exits
+  ls "$W"/k.png.tmp* >/dev/null 2>&1 && k_left=$((k_left + 1))
+  if [ -e "$W/k.png" ] && ! head -c 8 "$W/k.png" | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'; then k_partial=$((k_partial + 1)); fi
+done
+tmp_after=$(ls -d /tmp/absa-plot-* 2>/dev/null | wc -l)
+[ "$k_left" = 0 ] && ok "kill -9 during plot x 12: no OUT.tmp* left" || bad "kill -9 during plot: $k_left runs left OUT.tmp*"
+[ "$k_partial" = 0 ] && ok "kill -9 during plot: never a partial PNG" || bad "kill -9 during plot: $k_partial partial PNGs"
+[ "$tmp_after" = "$tmp_before" ] && ok "kill -9 during plot: nothing left in /tmp" || bad "kill -9 during plot: $((tmp_after - tmp_before)) /tmp/absa-plot-* left"
+run_plot "plot after the kills" "$W/k.png" "$ABSA" plot "$W/long" -o "$W/k.png" && ok "plot after the kills: PNG"
 
 # --- a full disk: a 64 KiB tmpfs for the output (root; skipped where mounting is not allowed) --
 mkdir -p "$W/full"

@@ -99,6 +99,7 @@ static inline int absa_conv_team(void)
  * forward GEMM result), pw[O][K], pb[O] (thread partials of dW, db). */
 typedef struct absa_conv_lay {
     int K, P, Hp, Wp;
+    int tr; /* thin layer with patch runs (kw*C) shorter than 8: patches transposed (absa_conv_patches_t) */
     size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, slot, shared, total;
 } absa_conv_lay;
 
@@ -111,6 +112,7 @@ static void absa_conv_layout(const absa_conv_cfg *c, absa_conv_lay *l)
     l->Hp = c->H + 2 * c->ph;
     l->Wp = c->W + 2 * c->pw;
     l->plane = (size_t)l->Hp * l->Wp * c->C;
+    l->tr = l->K <= ABSA_CONV_DIRECT_MAX_K && c->kw * c->C < 8;
     size_t K = (size_t)l->K, P = (size_t)l->P, O = (size_t)c->O, at = 0;
     l->shared = absa_conv_rup(2 * O * K);
     l->o_xp = at, at += absa_conv_rup(l->plane);
@@ -331,6 +333,30 @@ ABSA_CONV_SIMD static void ABSA_FN(absa_conv_patches_t)(const absa_conv_cfg *c, 
             }
 }
 
+/* The patches of one sample of src (x or Rx) at offset off of the slot's patch matrix col: padded
+ * into xp, then copied patch-major (row stride ld) or, for l->tr, transposed (rows of P). */
+static void ABSA_FN(absa_conv_sample_patches)(const absa_conv_cfg *c, const absa_conv_lay *l, const ABSA_T *src,
+                                              ABSA_T *xp, ABSA_T *col, size_t ld, size_t off)
+{
+    ABSA_FN(absa_conv_pad)(src, c->C, c->H, c->W, xp, (size_t)l->Wp, c->ph, c->pw);
+    if (l->tr)
+        ABSA_FN(absa_conv_patches_t)(c, l, xp, col, off);
+    else
+        ABSA_FN(absa_conv_patches)(c, l, xp, col, ld, off);
+}
+
+/* pw[O][K] += dys[O][P] times the patches of one sample of src: dy col, or dy colT^T for l->tr. */
+static void ABSA_FN(absa_conv_dw_sample)(const absa_conv_cfg *c, const absa_conv_lay *l, const ABSA_T *src,
+                                         const ABSA_T *dys, ABSA_T *xp, ABSA_T *col, ABSA_T *pw)
+{
+    const int O = c->O, K = l->K, P = l->P;
+    ABSA_FN(absa_conv_sample_patches)(c, l, src, xp, col, (size_t)K, 0);
+    if (l->tr)
+        ABSA_FN(absa_gemm)(0, 1, O, K, P, 1, dys, P, col, P, 1, pw, K);
+    else
+        ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dys, P, col, K, 1, pw, K);
+}
+
 /* xp += fold(col): the adjoint of absa_conv_patches (row stride ld = K). */
 ABSA_CONV_SIMD static void ABSA_FN(absa_conv_fold)(const absa_conv_cfg *c, const absa_conv_lay *l,
                                     const ABSA_T *restrict col, ABSA_T *restrict xp)
@@ -399,21 +425,9 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         memset(xp, 0, l.plane * sizeof(ABSA_T));
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
-            ABSA_FN(absa_conv_pad)(x + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
+            ABSA_FN(absa_conv_sample_patches)(c, &l, x + n * xsz, xp, col, (size_t)Ks, 0);
+            if (Rx) ABSA_FN(absa_conv_sample_patches)(c, &l, Rx + n * xsz, xp, col, (size_t)Ks, (size_t)l.K);
             if (l.K <= ABSA_CONV_DIRECT_MAX_K) { /* y[n] = the bias + Wr col^T, in CHW order */
-                /* patch runs (kw*C) shorter than 8: col^T built row by row (absa_conv_patches_t) */
-                const int tr = c->kw * c->C < 8;
-                if (tr)
-                    ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, 0);
-                else
-                    ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, 0);
-                if (Rx) {
-                    ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                    if (tr)
-                        ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, (size_t)l.K);
-                    else
-                        ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
-                }
                 ABSA_T *yn = y + n * ysz;
                 /* the bias first and beta = 1: one pass over y fewer than bias after a beta = 0
                  * product (which OpenBLAS starts by zeroing y); the same sum b + (W col)[o][p],
@@ -423,16 +437,11 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                     const ABSA_T bo = b ? b[o] : 0;
                     for (int p = 0; p < P; p++) yn[(size_t)o * P + p] = bo;
                 }
-                if (tr)
+                if (l.tr) /* col holds col^T: rows of P */
                     ABSA_FN(absa_gemm)(0, 0, O, P, Ks, 1, ws, Ks, col, P, 1, yn, P);
                 else
                     ABSA_FN(absa_gemm)(0, 1, O, P, Ks, 1, ws, Ks, col, Ks, 1, yn, P);
                 continue;
-            }
-            ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, 0);
-            if (Rx) {
-                ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)Ks, (size_t)l.K);
             }
             ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
             /* [P][O] -> [O][P], plus the bias */
@@ -470,27 +479,8 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
             if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
-            if (dW) { /* pw += dy col (short patch runs: dy colT^T, as in the forward) */
-                const int tr = K <= ABSA_CONV_DIRECT_MAX_K && c->kw * c->C < 8;
-                ABSA_FN(absa_conv_pad)(x + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                if (tr) {
-                    ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, 0);
-                    ABSA_FN(absa_gemm)(0, 1, O, K, P, 1, dyW + n * ysz, P, col, P, 1, pw, K);
-                } else {
-                    ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
-                    ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyW + n * ysz, P, col, K, 1, pw, K);
-                }
-                if (dyR) {
-                    ABSA_FN(absa_conv_pad)(Rx + n * xsz, c->C, c->H, c->W, xp, (size_t)l.Wp, c->ph, c->pw);
-                    if (tr) {
-                        ABSA_FN(absa_conv_patches_t)(c, &l, xp, col, 0);
-                        ABSA_FN(absa_gemm)(0, 1, O, K, P, 1, dyR + n * ysz, P, col, P, 1, pw, K);
-                    } else {
-                        ABSA_FN(absa_conv_patches)(c, &l, xp, col, (size_t)K, 0);
-                        ABSA_FN(absa_gemm)(0, 0, O, K, P, 1, dyR + n * ysz, P, col, K, 1, pw, K);
-                    }
-                }
-            }
+            if (dW) ABSA_FN(absa_conv_dw_sample)(c, &l, x + n * xsz, dyW + n * ysz, xp, col, pw);
+            if (dW && dyR) ABSA_FN(absa_conv_dw_sample)(c, &l, Rx + n * xsz, dyR + n * ysz, xp, col, pw);
             if (dx) {
                 ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyA + n * ysz, P, ws, ldw, 0, col, K);
                 if (dyB)

@@ -1,7 +1,8 @@
 /* model_compare.h — the bitwise checks of the unit tests that build one model twice: a graph
  * rewrite of the builder (model_build.c: the ReLU/max-pool commute, the BN_RELU fusion) against
  * the same model built with keep_order = 1, i.e. executed exactly as declared (the oracle). Used
- * by test_commute and test_bnrelu (header-only, like absa_test.h; include it after absa_test.h).
+ * by test_commute and test_bnrelu (header-only, like absa_test.h; include it after absa_test.h),
+ * which also build their models through absa_mc_begin / absa_mc_finish.
  * Each absa_mc_* pass runs on both models with the same inputs and CHECKs that the results have
  * the same BITS (memcmp, so NaN payloads and the sign of zero count); `what` names the case in
  * the failure message. Parameters, buffers, x, labels and v are the caller's: set the same on
@@ -14,6 +15,27 @@
 
 #include "absa_test.h"
 #include "model_build.h"
+
+/* A model under construction on the cpu backend (C x H x W inputs, K classes), with keep_order
+ * (1: executed as declared, the oracle); NULL, after a failed CHECK, without a backend. */
+static inline absa_model *absa_mc_begin(const char *name, int C, int H, int W, int K, int keep_order)
+{
+    absa_backend *be = NULL;
+    CHECK(absa_backend_open_at(NULL, -1, &be) == ABSA_OK, "backend: %s", absa_last_error());
+    if (!be) return NULL;
+    absa_model *m = absa_mb_begin(name, C, H, W, K);
+    m->be = be;
+    m->keep_order = keep_order;
+    return m;
+}
+
+/* absa_mb_finish with a CHECK: the built model, or NULL */
+static inline absa_model *absa_mc_finish(absa_model *m)
+{
+    absa_model *out = NULL;
+    CHECK(absa_mb_finish(m, &out) == ABSA_OK, "finish: %s", absa_last_error());
+    return out;
+}
 
 /* a host copy of n floats of one of m's buffers (free() it) */
 static inline float *absa_mc_get(absa_model *m, const float *buf, size_t n)

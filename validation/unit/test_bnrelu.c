@@ -111,12 +111,8 @@ enum { K = 5, N = 4, C = 3, H = 8, W = 8 };
 
 static absa_model *build(int keep_order)
 {
-    absa_backend *be = NULL;
-    CHECK(absa_backend_open_at(NULL, -1, &be) == ABSA_OK, "backend: %s", absa_last_error());
-    if (!be) return NULL;
-    absa_model *m = absa_mb_begin("bnrelu", C, H, W, K);
-    m->be = be;
-    m->keep_order = keep_order;
+    absa_model *m = absa_mc_begin("bnrelu", C, H, W, K, keep_order);
+    if (!m) return NULL;
     int c = absa_mb_conv(m, 0, "conv1", 4, 3, 1, 1, 0);
     int b = absa_mb_bn(m, c, "bn1");
     int side = absa_mb_conv(m, c, "side", 4, 1, 1, 0, 0); /* between the BN and its ReLU */
@@ -131,9 +127,7 @@ static absa_model *build(int keep_order)
     y = absa_mb_add(m, absa_mb_relu(m, t), t);
     y = absa_mb_flatten(m, absa_mb_avgpool(m, y));
     absa_mb_linear(m, y, "fc", K, 1);
-    absa_model *out = NULL;
-    CHECK(absa_mb_finish(m, &out) == ABSA_OK, "finish: %s", absa_last_error());
-    return out;
+    return absa_mc_finish(m);
 }
 
 static int count(const absa_model *m, absa_op op)

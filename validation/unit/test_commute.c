@@ -24,12 +24,8 @@ enum { K = 10, N = 6, C = 1, H = 12, W = 12 };
  * the pool and by an add (the commute must not apply). */
 static absa_model *build(int keep_order, int fork)
 {
-    absa_backend *be = NULL;
-    CHECK(absa_backend_open_at(NULL, -1, &be) == ABSA_OK, "backend: %s", absa_last_error());
-    if (!be) return NULL;
-    absa_model *m = absa_mb_begin("commute", C, H, W, K);
-    m->be = be;
-    m->keep_order = keep_order;
+    absa_model *m = absa_mc_begin("commute", C, H, W, K, keep_order);
+    if (!m) return NULL;
     int x = absa_mb_conv(m, 0, "conv1", 8, 3, 1, 1, 1);
     int r = absa_mb_relu(m, x);
     x = absa_mb_maxpool(m, r, 2, 2, 0);
@@ -44,9 +40,7 @@ static absa_model *build(int keep_order, int fork)
     x = absa_mb_linear(m, x, "fc1", 16, 1);
     x = absa_mb_relu(m, x);
     absa_mb_linear(m, x, "fc2", K, 1);
-    absa_model *out = NULL;
-    CHECK(absa_mb_finish(m, &out) == ABSA_OK, "finish: %s", absa_last_error());
-    return out;
+    return absa_mc_finish(m);
 }
 
 static int nodes_in_order(const absa_model *m, const absa_op *ops, int n)

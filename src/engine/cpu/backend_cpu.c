@@ -127,84 +127,67 @@ static void cpu_linear_rbackward(const absa_pass *P)
                               P->n->has_bias ? P->g + P->n->b_off : NULL);
 }
 
-/* ---- batch norm (running statistics in bufs; the counters are the executor's) ---- */
-static void cpu_bn_forward(const absa_pass *P)
+/* ---- batch norm (running statistics in bufs; the counters are the executor's), and batch norm
+ * then ReLU (BN_RELU, made by the builder: absa_bn_relu_*, relu = 1 below): there n->y is the
+ * ReLU's output, which the backward passes read for the mask; the BN's own output is never
+ * stored. One function per pass serves both, so their arguments cannot drift apart. ---- */
+static void cpu_bn_fwd(const absa_pass *P, int relu)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     const absa_model *m = P->m;
     const absa_node *n = P->n;
     const int upd = P->train && P->update_running, run = upd || !P->train;
-    absa_bn_forward_f32(&c, P->train, P->p->y, W_(P), m->params + n->b_off, run ? m->bufs + n->rm_off : NULL,
-                        run ? m->bufs + n->rv_off : NULL, n->save_mean, n->save_invstd, n->y);
+    float *rm = run ? m->bufs + n->rm_off : NULL, *rv = run ? m->bufs + n->rv_off : NULL;
+    (relu ? absa_bn_relu_forward_f32 : absa_bn_forward_f32)(&c, P->train, P->p->y, W_(P), m->params + n->b_off, rm,
+                                                           rv, n->save_mean, n->save_invstd, n->y);
 }
-static void cpu_bn_backward(const absa_pass *P)
+static void cpu_bn_bwd(const absa_pass *P, int relu)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     c.dx_set = P->setx;
     const absa_node *n = P->n;
-    float *g = P->g;
-    absa_bn_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->dy, P->dx,
-                         g ? g + n->w_off : NULL, g ? g + n->b_off : NULL);
+    float *g = P->g, *gw = g ? g + n->w_off : NULL, *gb = g ? g + n->b_off : NULL;
+    if (relu)
+        absa_bn_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
+                                  gw, gb);
+    else
+        absa_bn_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->dy, P->dx, gw, gb);
 }
-static void cpu_bn_rforward(const absa_pass *P)
+static void cpu_bn_rfwd(const absa_pass *P, int relu)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     const absa_node *n = P->n;
-    absa_bn_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off, n->save_mean,
-                         n->save_invstd, n->Ry);
+    const float *vb = P->m->v + n->b_off;
+    if (relu)
+        absa_bn_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), vb, n->save_mean, n->save_invstd,
+                                  n->y, n->Ry);
+    else
+        absa_bn_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), vb, n->save_mean, n->save_invstd, n->Ry);
 }
-static void cpu_bn_rbackward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    c.dx_set = P->setx;
-    const absa_node *n = P->n;
-    absa_bn_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->dy,
-                          n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
-}
-
-/* ---- batch norm then ReLU (BN_RELU, made by the builder: absa_bn_relu_*); n->y is the ReLU's
- * output, which the backward passes read for the mask; the BN's own output is never stored ---- */
-static void cpu_bn_relu_forward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    const absa_model *m = P->m;
-    const absa_node *n = P->n;
-    const int upd = P->train && P->update_running, run = upd || !P->train;
-    absa_bn_relu_forward_f32(&c, P->train, P->p->y, W_(P), m->params + n->b_off, run ? m->bufs + n->rm_off : NULL,
-                             run ? m->bufs + n->rv_off : NULL, n->save_mean, n->save_invstd, n->y);
-}
-static void cpu_bn_relu_backward(const absa_pass *P)
+static void cpu_bn_rbwd(const absa_pass *P, int relu)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     c.dx_set = P->setx;
     const absa_node *n = P->n;
-    float *g = P->g;
-    absa_bn_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
-                              g ? g + n->w_off : NULL, g ? g + n->b_off : NULL);
+    if (relu)
+        absa_bn_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
+                                   n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
+    else
+        absa_bn_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->dy,
+                              n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
-static void cpu_bn_relu_rforward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    const absa_node *n = P->n;
-    absa_bn_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off, n->save_mean,
-                              n->save_invstd, n->y, n->Ry);
-}
-static void cpu_bn_relu_rbackward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    c.dx_set = P->setx;
-    const absa_node *n = P->n;
-    absa_bn_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
-                               n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
-}
+static void cpu_bn_forward(const absa_pass *P) { cpu_bn_fwd(P, 0); }
+static void cpu_bn_backward(const absa_pass *P) { cpu_bn_bwd(P, 0); }
+static void cpu_bn_rforward(const absa_pass *P) { cpu_bn_rfwd(P, 0); }
+static void cpu_bn_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, 0); }
+static void cpu_bn_relu_forward(const absa_pass *P) { cpu_bn_fwd(P, 1); }
+static void cpu_bn_relu_backward(const absa_pass *P) { cpu_bn_bwd(P, 1); }
+static void cpu_bn_relu_rforward(const absa_pass *P) { cpu_bn_rfwd(P, 1); }
+static void cpu_bn_relu_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, 1); }
 
 /* ---- ReLU ---- */
 static void cpu_relu_forward(const absa_pass *P) { absa_relu_forward_f32(CNT(P), P->p->y, P->n->y); }

@@ -24,6 +24,13 @@
 #include "base_sys.h"
 #include "exact_sum.h"
 
+/* a normal variate times 2^k, k uniform in [lo, hi): magnitudes over many binades, both signs */
+static float rand_scaled(uint64_t *s, int lo, int hi)
+{
+    const double v = absa_test_normal(s);
+    return (float)(v * ldexp(1.0, lo + (int)(absa_test_uniform(s) * (hi - lo))));
+}
+
 #define N 64   /* elements */
 #define K 200  /* addends per element */
 
@@ -57,7 +64,7 @@ static void test_round(void)
     float *x = malloc(sizeof(float) * M), *want = malloc(sizeof(float) * M), *got = malloc(sizeof(float) * M);
     uint64_t s = 11;
     for (int i = 0; i < M; i++)
-        x[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 180) - 140));
+        x[i] = rand_scaled(&s, -140, 40);
     const float lim = (float)ldexp(1.0, 38) / 3; /* the limit for max_addends = 3 */
     const float edge[] = {0.f, -0.f, 1e-45f, -1e-45f, 1e-38f, -3e-39f, ldexp(-1.f, -60), ldexp(-1.f, -55),
                           ldexp(-1.5f, -64), lim, -lim, nextafterf(lim, 0), -nextafterf(lim, 0),
@@ -123,7 +130,7 @@ static void test_round_blocks(void)
     float x[M];
     uint64_t s = 5;
     for (int i = 0; i < M; i++) /* |x| from 2^-50 to 2^20: the fast path */
-        x[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 70) - 50));
+        x[i] = rand_scaled(&s, -50, 20);
     for (int i = 0; i < M; i += 7) x[i] = (i / 7) % 3 == 0 ? 0.f : (i / 7) % 3 == 1 ? -0.f : -1e-40f;
     CHECK(!round_vs_add_get(x, M), "an all-fast vector set bad");
     const float slow[] = {ldexp(-1.f, -60), ldexp(1.5f, -70), ldexp(-1.25f, -55), INFINITY};
@@ -145,8 +152,8 @@ static void test_set_add_get(void)
     float x0[M], x1[M];
     uint64_t s = 9;
     for (int i = 0; i < M; i++) {
-        x0[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 170) - 140));
-        x1[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 170) - 140)); /* below the limit */
+        x0[i] = rand_scaled(&s, -140, 30);
+        x1[i] = rand_scaled(&s, -140, 30); /* below the limit */
     }
     x0[3] = -0.f, x1[3] = 0.f, x1[4] = -x0[4], x0[5] = 1e-40f;
     for (int with_bad = 0; with_bad < 2; with_bad++) {
@@ -224,8 +231,8 @@ static void test_threads(void)
           *r2 = malloc(sizeof(float) * M);
     uint64_t s = 17;
     for (int i = 0; i < M; i++) {
-        x0[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 100) - 80));
-        x1[i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 100) - 80));
+        x0[i] = rand_scaled(&s, -80, 20);
+        x1[i] = rand_scaled(&s, -80, 20);
     }
     x0[12345] = 0.f, x0[54321] = ldexp(-1.f, -60); /* a zero and a slow element for round */
     for (int with_bad = 0; with_bad < 2; with_bad++) {
@@ -278,7 +285,7 @@ int main(void)
     float *a = malloc(sizeof(float) * N * K);
     for (int j = 0; j < K; j++)
         for (int i = 0; i < N; i++) /* magnitudes 2^-40 .. 2^10, both signs */
-            a[(size_t)j * N + i] = (float)(absa_test_normal(&s) * ldexp(1.0, (int)(absa_test_uniform(&s) * 50) - 40));
+            a[(size_t)j * N + i] = rand_scaled(&s, -40, 10);
     int fwd[K], rev[K], shuf[K];
     for (int j = 0; j < K; j++) fwd[j] = j, rev[j] = K - 1 - j, shuf[j] = j;
     for (int j = K - 1; j > 0; j--) {

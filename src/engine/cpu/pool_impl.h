@@ -47,10 +47,7 @@ static inline absa_p4f absa_p4_load(const float *p)
     memcpy(&v, p, sizeof v);
     return v;
 }
-#endif
 
-#ifndef ABSA_POOL22_FWD4_ONCE /* float only: defined once for both precisions */
-#define ABSA_POOL22_FWD4_ONCE
 /* Four outputs of a float row from ow on (absa_pool22_forward). */
 static inline void absa_pool22_fwd4(const float *x0, const float *x1, int W, int r0, int ow, float *yr, int32_t *ar)
 {
@@ -69,6 +66,34 @@ static inline void absa_pool22_fwd4(const float *x0, const float *x1, int W, int
     }
     memcpy(yr + ow, &m, sizeof m);
     if (ar) memcpy(ar + ow, &best, sizeof best);
+}
+
+/* Four windows of a float row from ow on (absa_pool22_backward). */
+static inline void absa_pool22_bwd4(const int32_t *ar, const float *gr, int W, int r0, int ow, float *const d[2], int set)
+{
+    const absa_p4f zero = {0, 0, 0, 0};
+    const absa_p4f g = absa_p4_load(gr + ow);
+    absa_p4i a;
+    memcpy(&a, ar + ow, sizeof a);
+    const absa_p4i rel = a - ((absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow));
+    for (int r = 0; r < 2; r++) { /* window row r: even and odd columns */
+        const absa_p4i me = rel == r * W, mo = rel == r * W + 1;
+        absa_p4f e, o;
+        if (set) {
+            e = absa_p4_sel(me, zero + g, zero);
+            o = absa_p4_sel(mo, zero + g, zero);
+        } else {
+            const absa_p4f lo = absa_p4_load(d[r] + 2 * ow), hi = absa_p4_load(d[r] + 2 * ow + 4);
+            e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
+            o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
+            e = absa_p4_sel(me, e + g, e);
+            o = absa_p4_sel(mo, o + g, o);
+        }
+        const absa_p4f lo = __builtin_shufflevector(e, o, 0, 4, 1, 5);
+        const absa_p4f hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
+        memcpy(d[r] + 2 * ow, &lo, sizeof lo);
+        memcpy(d[r] + 2 * ow + 4, &hi, sizeof hi);
+    }
 }
 #endif
 
@@ -139,46 +164,11 @@ void ABSA_FN(absa_maxpool_forward)(const absa_pool_cfg *c, const ABSA_T *x, ABSA
     }
 }
 
-/* dx += (or, with set, dx =) the scatter of dy to the argmax positions. The overwrite mode clears
- * each plane just before its scatter (while it is in cache) instead of the executor zeroing the
- * whole buffer in a pass of its own; the adds are the same, so the bits are those of zero-fill
- * then accumulate. */
 /* The backward of absa_pool22_forward for one plane: every window's four gradients written (set)
  * or its argmax element updated (add), four windows at a time for float. The values are those
  * of the scatter: 0 + g at the argmax and +0 around it (set), dx + g at the argmax and the other
  * elements untouched (add), so the bits equal zero-fill then accumulate. Rows and columns that
  * no window covers (odd H or W) are cleared first in set mode. */
-#ifndef ABSA_POOL22_BWD4_ONCE
-#define ABSA_POOL22_BWD4_ONCE
-/* Four windows of a float row from ow on (absa_pool22_backward). */
-static inline void absa_pool22_bwd4(const int32_t *ar, const float *gr, int W, int r0, int ow, float *const d[2], int set)
-{
-    const absa_p4f zero = {0, 0, 0, 0};
-    const absa_p4f g = absa_p4_load(gr + ow);
-    absa_p4i a;
-    memcpy(&a, ar + ow, sizeof a);
-    const absa_p4i rel = a - ((absa_p4i){0, 2, 4, 6} + (r0 + 2 * ow));
-    for (int r = 0; r < 2; r++) { /* window row r: even and odd columns */
-        const absa_p4i me = rel == r * W, mo = rel == r * W + 1;
-        absa_p4f e, o;
-        if (set) {
-            e = absa_p4_sel(me, zero + g, zero);
-            o = absa_p4_sel(mo, zero + g, zero);
-        } else {
-            const absa_p4f lo = absa_p4_load(d[r] + 2 * ow), hi = absa_p4_load(d[r] + 2 * ow + 4);
-            e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6);
-            o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7);
-            e = absa_p4_sel(me, e + g, e);
-            o = absa_p4_sel(mo, o + g, o);
-        }
-        const absa_p4f lo = __builtin_shufflevector(e, o, 0, 4, 1, 5);
-        const absa_p4f hi = __builtin_shufflevector(e, o, 2, 6, 3, 7);
-        memcpy(d[r] + 2 * ow, &lo, sizeof lo);
-        memcpy(d[r] + 2 * ow + 4, &hi, sizeof hi);
-    }
-}
-#endif
-
 static void ABSA_FN(absa_pool22_backward)(const int32_t *ap, const ABSA_T *gp, int H, int W, int Ho,
                                           int Wo, ABSA_T *dp, int set)
 {
@@ -206,6 +196,10 @@ static void ABSA_FN(absa_pool22_backward)(const int32_t *ap, const ABSA_T *gp, i
     }
 }
 
+/* dx += (or, with set, dx =) the scatter of dy to the argmax positions. The overwrite mode clears
+ * each plane just before its scatter (while it is in cache) instead of the executor zeroing the
+ * whole buffer in a pass of its own; the adds are the same, so the bits are those of zero-fill
+ * then accumulate. */
 void ABSA_FN(absa_maxpool_backward_ex)(const absa_pool_cfg *c, const int32_t *argmax, const ABSA_T *dy,
                                        ABSA_T *dx, int set)
 {

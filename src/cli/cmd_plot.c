@@ -156,7 +156,7 @@ int absa_cmd_plot(int argc, char **argv)
     unsigned char *marks = calloc((size_t)ndirs, 1);
     char *sbuf = NULL, tmppng[4200], outdir[4200], gpout[64];
     size_t slen = 0;
-    int fd_png = -1, fd_err = -1;
+    int fd_png = -1, fd_err = -1, own_tmp = 0; /* own_tmp: OUT.tmp.png is this plot's, removed on failure */
     FILE *g = marks ? open_memstream(&sbuf, &slen) : NULL;
     if (!g) {
         free(marks);
@@ -217,7 +217,11 @@ int absa_cmd_plot(int argc, char **argv)
         else *slash = 0;
     }
     fd_png = open(outdir, O_TMPFILE | O_WRONLY, 0666);
-    if (fd_png >= 0) snprintf(gpout, sizeof gpout, "/dev/fd/%d", fd_png);
+    char pngpath[64]; /* where this process reads the unnamed PNG */
+    if (fd_png >= 0) {
+        snprintf(gpout, sizeof gpout, "/dev/fd/%d", fd_png);
+        snprintf(pngpath, sizeof pngpath, "/proc/self/fd/%d", fd_png);
+    }
     /* noenhanced: a name like run_1 is text, not "run" with a subscript */
     fprintf(g, "set terminal pngcairo noenhanced size 1400,1000 font 'sans,11'\nset output ");
     gp_quoted(g, fd_png >= 0 ? gpout : tmppng);
@@ -292,6 +296,7 @@ int absa_cmd_plot(int argc, char **argv)
         goto done;
     }
     fflush(stderr);
+    own_tmp = fd_png < 0; /* gnuplot writes OUT.tmp.png itself */
     pid_t pid = fork();
     if (pid == 0) {
         dup2(pipefd[0], STDIN_FILENO);
@@ -318,19 +323,15 @@ int absa_cmd_plot(int argc, char **argv)
     }
     close(pipefd[1]);
     int wst = 0;
-    char fdpath[64];
     if (pid < 0 || waitpid(pid, &wst, 0) < 0 || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0) {
-        char why[512];
-        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd_err);
-        gnuplot_message(fdpath, why, sizeof why);
-        if (fd_png < 0) remove(tmppng);
+        char why[512], errpath[64];
+        snprintf(errpath, sizeof errpath, "/proc/self/fd/%d", fd_err);
+        gnuplot_message(errpath, why, sizeof why);
         absa_cli_error(cmd, "gnuplot failed (exit %d%s%s)", WIFEXITED(wst) ? WEXITSTATUS(wst) : -1,
                        why[0] ? ": " : "; is gnuplot-nox installed?", why);
         goto done;
     }
-    if (fd_png >= 0) snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd_png);
-    if (!png_complete(fd_png >= 0 ? fdpath : tmppng)) { /* gnuplot said nothing, but the file is short (a full disk) */
-        if (fd_png < 0) remove(tmppng);
+    if (!png_complete(fd_png >= 0 ? pngpath : tmppng)) { /* gnuplot said nothing, but the file is short (a full disk) */
         absa_cli_error(cmd, "cannot write %s: gnuplot left an incomplete PNG (disk full?)", outp);
         goto done;
     }
@@ -342,30 +343,30 @@ int absa_cmd_plot(int argc, char **argv)
         if (out && fclose(out) != 0) okw = 0;
         if (!okw || rename(tmpkeep, keep) != 0) {
             remove(tmpkeep);
-            if (fd_png < 0) remove(tmppng);
             absa_cli_error(cmd, "cannot write %s", keep);
             goto done;
         }
     }
     if (fd_png >= 0) { /* name the whole PNG (a stale OUT.tmp.png of a killed older plot replaced) */
-        int rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
+        int rc = linkat(AT_FDCWD, pngpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
         if (rc != 0 && errno == EEXIST) {
             remove(tmppng);
-            rc = linkat(AT_FDCWD, fdpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
+            rc = linkat(AT_FDCWD, pngpath, AT_FDCWD, tmppng, AT_SYMLINK_FOLLOW);
         }
         if (rc != 0) {
             absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
             goto done;
         }
+        own_tmp = 1;
     }
     if (rename(tmppng, outp) != 0) {
-        remove(tmppng);
         absa_cli_error(cmd, "cannot write %s: %s", outp, strerror(errno));
         goto done;
     }
     fprintf(stderr, "absa plot: wrote %s\n", outp);
     ret = 0;
 done:
+    if (ret != 0 && own_tmp) remove(tmppng);
     if (g) fclose(g);
     free(sbuf);
     if (fd_png >= 0) close(fd_png);

@@ -10,16 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base_sys.h"
 #include "exact_sum.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -49,11 +42,11 @@ int main(int argc, char **argv)
     for (int k = 1; k <= 4; k *= 2) {
         double tc = 1e30, tw = 1e30;
         for (int r = 0; r < reps; r++) {
-            double t0 = now();
+            double t0 = absa_now();
             absa_xsum_zero(&a, k);
             for (int j = 0; j < k; j++) absa_xsum_add_f32(&a, 0, g[j], n);
             absa_xsum_get_f32(&a, 0, out, n);
-            double t1 = now();
+            double t1 = absa_now();
             if (k == 1) {
                 memcpy(out, g[0], n * sizeof(float)); /* the trainer's host copy, counted */
                 absa_xsum_round_f32(&a, out, n);
@@ -63,7 +56,7 @@ int main(int argc, char **argv)
                 for (int j = 1; j < k - 1; j++) absa_xsum_add_f32(&a, 0, g[j], n);
                 absa_xsum_add_get_f32(&a, 0, g[k - 1], out, n);
             }
-            double t2 = now();
+            double t2 = absa_now();
             if (t1 - t0 < tc) tc = t1 - t0;
             if (t2 - t1 < tw) tw = t2 - t1;
         }

@@ -250,6 +250,62 @@ static void cu_maxpool_rbackward(const absa_pass *P)
     absa_gpu_maxpool_backward_ex_f32(GP(P), &c, P->n->argmax, P->n->Rdy, P->dx, P->setx);
 }
 
+/* conv then max-pool as one node (CONV_POOL, absa_conv2d_pool_* on the CPU). This mirror runs the
+ * cuDNN conv into the engine's workspace slot (z, the conv's whole output; z2 for Rdy) and the
+ * pool kernels on it, so its results are those of the two separate ops bit for bit; only the CPU
+ * pools each sample in cache. */
+static void cp_cfgs(const absa_pass *P, absa_conv_cfg *c, absa_pool_cfg *pc)
+{
+    conv_cfg(P->p, P->n, P->N, c);
+    absa_pool_cfg_init(pc, P->N, c->O, c->Ho, c->Wo, P->n->pk, P->n->ps, P->n->pp);
+}
+static size_t cp_zlen(const absa_conv_cfg *c) { return (size_t)c->N * c->O * c->Ho * c->Wo; }
+static void cu_conv_pool_forward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    absa_pool_cfg pc;
+    cp_cfgs(P, &c, &pc);
+    float *z = P->m->ws;
+    absa_gpu_conv2d_forward_f32(GP(P), &c, P->p->y, W_(P), B_(P), z);
+    absa_gpu_maxpool_forward_f32(GP(P), &pc, z, P->n->y, P->n->argmax);
+}
+static void cu_conv_pool_backward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    absa_pool_cfg pc;
+    cp_cfgs(P, &c, &pc);
+    c.dx_set = P->setx;
+    float *z = P->m->ws;
+    absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->dy, z, 1);
+    absa_gpu_conv2d_backward_f32(GP(P), &c, P->p->y, W_(P), z, P->dx, GW(P), GB(P));
+}
+static void cu_conv_pool_rforward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    absa_pool_cfg pc;
+    cp_cfgs(P, &c, &pc);
+    float *z = P->m->ws;
+    absa_gpu_conv2d_rforward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), VB_(P), z);
+    absa_gpu_maxpool_rforward_f32(GP(P), &pc, P->n->argmax, z, P->n->Ry);
+}
+static void cu_conv_pool_rbackward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    absa_pool_cfg pc;
+    cp_cfgs(P, &c, &pc);
+    c.dx_set = P->setx;
+    float *z = P->m->ws, *z2 = z + cp_zlen(&c);
+    absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->dy, z, 1);
+    absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->Rdy, z2, 1);
+    absa_gpu_conv2d_rbackward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), z, z2, P->dx, GW(P), GB(P));
+}
+static size_t cu_conv_pool_workspace(const absa_model *m, const absa_node *n, int N)
+{
+    absa_conv_cfg c;
+    conv_cfg(&m->nodes[n->in0], n, N, &c);
+    return 2 * cp_zlen(&c);
+}
+
 static void cu_avgpool_forward(const absa_pass *P)
 {
     absa_gpu_avgpool_forward_f32(GP(P), P->N, P->p->C, P->p->H * P->p->W, P->p->y, P->n->y);

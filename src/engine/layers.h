@@ -44,6 +44,8 @@ int absa_conv_cfg_init(absa_conv_cfg *c, int N, int C, int H, int W, int O, int 
                        int pad, int has_bias);
 /* Scratch elements needed by any conv pass with this config. */
 size_t absa_conv_workspace(const absa_conv_cfg *c);
+/* ... by the passes of that conv with a max-pool fused after it (absa_conv2d_pool_*). */
+size_t absa_conv_pool_workspace(const absa_conv_cfg *c);
 
 typedef struct absa_linear_cfg {
     int N, in, out, has_bias;

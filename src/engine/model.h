@@ -43,13 +43,14 @@ typedef struct absa_node {
     int C, H, W;             /* output shape per sample (flat features: C=features, H=W=1) */
     /* op parameters */
     int out, k, stride, pad, has_bias;
+    int pk, ps, pp;          /* CONV_POOL: the fused max-pool's kernel, stride, padding */
     size_t w_off, b_off;     /* into params (weight/bias or gamma/beta) */
     size_t rm_off, rv_off;   /* BN running stats, into bufs */
     int count_idx;           /* BN: index into num_batches_tracked[] */
     /* per-batch buffers (capacity = model batch capacity) */
     float *y, *dy, *Ry, *Rdy;
     float *save_mean, *save_invstd; /* BN */
-    int32_t *argmax;                /* max-pool */
+    int32_t *argmax;                /* max-pool, CONV_POOL */
     int alias;               /* flatten: y/dy/Ry/Rdy alias the producer's */
     /* backward bookkeeping: dy / Rdy not written yet in this pass (the first writer overwrites
      * instead of accumulating, so no zeroing pass is needed) */

@@ -220,6 +220,30 @@ static void mb_commute_relu_pool(absa_model *m)
     }
 }
 
+/* Remove node r, whose work node i (< r) now does: the readers of r read i, and later producer
+ * indices shift down by one. */
+static void mb_drop_node(absa_model *m, int r, int i)
+{
+    memmove(&m->nodes[r], &m->nodes[r + 1], (size_t)(m->n_nodes - r - 1) * sizeof *m->nodes);
+    m->n_nodes--;
+    for (int j = r; j < m->n_nodes; j++) {
+        absa_node *n = &m->nodes[j];
+        if (n->in0 == r) n->in0 = i;
+        else if (n->in0 > r) n->in0--;
+        if (n->in1 == r) n->in1 = i;
+        else if (n->in1 > r) n->in1--;
+    }
+}
+
+/* The node that reads node i (its only consumer), or -1. */
+static int mb_only_reader(const absa_model *m, int i)
+{
+    if (mb_consumers(m, i) != 1) return -1;
+    int r = i + 1;
+    while (r < m->n_nodes && m->nodes[r].in0 != i && m->nodes[r].in1 != i) r++;
+    return r < m->n_nodes ? r : -1;
+}
+
 /* A batch norm whose output feeds nothing but a ReLU runs as one BN_RELU node (absa_bn_relu_*):
  * the BN's output is never stored and the ReLU's sweeps over it disappear. Bitwise the same in
  * every pass (the fused kernels are the two ops' arithmetic with the mask folded in); test_bnrelu
@@ -229,20 +253,36 @@ static void mb_commute_relu_pool(absa_model *m)
 static void mb_fuse_bn_relu(absa_model *m)
 {
     for (int i = 1; i < m->n_nodes; i++) {
-        if (m->nodes[i].op != ABSA_OP_BN || mb_consumers(m, i) != 1) continue;
-        int r = i + 1;
-        while (r < m->n_nodes && m->nodes[r].in0 != i && m->nodes[r].in1 != i) r++;
-        if (r == m->n_nodes || m->nodes[r].op != ABSA_OP_RELU || m->nodes[r].in0 != i) continue;
+        if (m->nodes[i].op != ABSA_OP_BN) continue;
+        const int r = mb_only_reader(m, i);
+        if (r < 0 || m->nodes[r].op != ABSA_OP_RELU || m->nodes[r].in0 != i) continue;
         m->nodes[i].op = ABSA_OP_BN_RELU; /* the ReLU's shape is the BN's */
-        memmove(&m->nodes[r], &m->nodes[r + 1], (size_t)(m->n_nodes - r - 1) * sizeof *m->nodes);
-        m->n_nodes--;
-        for (int j = r; j < m->n_nodes; j++) {
-            absa_node *n = &m->nodes[j];
-            if (n->in0 == r) n->in0 = i;
-            else if (n->in0 > r) n->in0--;
-            if (n->in1 == r) n->in1 = i;
-            else if (n->in1 > r) n->in1--;
-        }
+        mb_drop_node(m, r, i);
+    }
+}
+
+/* A conv whose output feeds nothing but a max-pool runs as one CONV_POOL node
+ * (absa_conv2d_pool_*): the conv's output is never stored, and on the CPU's patch engine each
+ * sample is pooled, and its gradient scattered, while it is in cache (lenet's conv1: 12.8 MB of
+ * output per micro-batch of 128 written and read again, in each of the four passes). Bitwise the
+ * two ops in every pass; test_convpool checks that against keep_order. The fused node keeps the
+ * conv's parameters and takes the pool's shape, argmax and output; the pool node is removed. Runs
+ * after the ReLU/max-pool commute, which puts lenet's pools right after their convs. */
+static void mb_fuse_conv_pool(absa_model *m)
+{
+    for (int i = 1; i < m->n_nodes; i++) {
+        absa_node *c = &m->nodes[i];
+        if (c->op != ABSA_OP_CONV) continue;
+        const int r = mb_only_reader(m, i);
+        if (r < 0 || m->nodes[r].op != ABSA_OP_MAXPOOL || m->nodes[r].in0 != i) continue;
+        const absa_node *p = &m->nodes[r];
+        c->op = ABSA_OP_CONV_POOL;
+        c->pk = p->k;
+        c->ps = p->stride;
+        c->pp = p->pad;
+        c->H = p->H; /* the pool's output shape (C is the conv's out either way) */
+        c->W = p->W;
+        mb_drop_node(m, r, i);
     }
 }
 
@@ -257,6 +297,7 @@ absa_status absa_mb_finish(absa_model *m, absa_model **out)
     ABSA_ASSERT(m->be, "model %s has no backend", m->name);
     if (!m->keep_order) {
         mb_commute_relu_pool(m);
+        mb_fuse_conv_pool(m);
         mb_fuse_bn_relu(m);
     }
     absa_backend *be = m->be;
@@ -394,7 +435,7 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
             n->save_invstd = be->alloc(be, (size_t)n->C * sizeof(float));
             if (!n->save_mean || !n->save_invstd) goto oom;
         }
-        if (n->op == ABSA_OP_MAXPOOL) {
+        if (n->op == ABSA_OP_MAXPOOL || n->op == ABSA_OP_CONV_POOL) {
             n->argmax = be->alloc(be, (size_t)cap * node_numel(n) * sizeof(int32_t));
             if (!n->argmax) goto oom;
         }

@@ -1,5 +1,6 @@
 /* test_gpu_conv_shapes.c — for every convolution of every model (mlp, lenet, c1, resnet20, built
- * by the engine's own builder on their usual inputs), absa's output size (absa_conv_cfg_init,
+ * by the engine's own builder on their usual inputs; a conv fused with its max-pool, CONV_POOL,
+ * included, whose node has the pool's shape), absa's output size (absa_conv_cfg_init,
  * which sizes the activations) equals cuDNN's (cudnnGetConvolution2dForwardOutputDim on the
  * descriptors the CUDA back end makes for that layer). Descriptors need neither a device nor a
  * driver, so this runs on any machine with cuDNN; it also checks that an impossible geometry is
@@ -21,7 +22,8 @@ static int walk(const char *name, int C, int H, int W)
     int convs = 0;
     for (int i = 1; i < m->n_nodes; i++) {
         const absa_node *n = &m->nodes[i];
-        if (n->op != ABSA_OP_CONV) continue;
+        if (n->op != ABSA_OP_CONV && n->op != ABSA_OP_CONV_POOL) continue;
+        const int fused = n->op == ABSA_OP_CONV_POOL; /* the node has the pool's shape */
         const absa_node *p = &m->nodes[n->in0];
         for (int N = 1; N <= 128; N *= 128) {
             absa_conv_cfg c;
@@ -30,7 +32,11 @@ static int walk(const char *name, int C, int H, int W)
             int dn = -1, dc = -1, dh = -1, dw = -1;
             CHECK(absa_gpu_conv_out_dims(&c, &dn, &dc, &dh, &dw) == ABSA_OK, "%s node %d: %s", name,
                   i, absa_last_error());
-            CHECK(dn == N && dc == n->out && dh == c.Ho && dw == c.Wo && c.Ho == n->H && c.Wo == n->W,
+            absa_pool_cfg pc;
+            const int pooled_ok = !fused || (absa_pool_cfg_init(&pc, N, c.O, c.Ho, c.Wo, n->pk, n->ps, n->pp) == 0 &&
+                                             pc.Ho == n->H && pc.Wo == n->W);
+            CHECK(pooled_ok, "%s node %d: the fused pool's output is not the node's shape", name, i);
+            CHECK(dn == N && dc == n->out && dh == c.Ho && dw == c.Wo && (fused || (c.Ho == n->H && c.Wo == n->W)),
                   "%s node %d (%dx%dx%d k%d s%d p%d): absa %dx%dx%dx%d, cuDNN %dx%dx%dx%d", name, i,
                   p->C, p->H, p->W, n->k, n->stride, n->pad, N, n->out, c.Ho, c.Wo, dn, dc, dh, dw);
         }

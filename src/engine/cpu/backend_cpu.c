@@ -97,6 +97,47 @@ static size_t cpu_conv_workspace(const absa_model *m, const absa_node *n, int N)
     return absa_conv_workspace(&c);
 }
 
+/* ---- conv then max-pool (CONV_POOL, made by the builder): the conv's parameters, the pool's
+ * output shape and argmax; n->dy / n->Rdy are the pool's (absa_conv2d_pool_*) ---- */
+#define CP_ARGS(P) (P)->n->pk, (P)->n->ps, (P)->n->pp
+static void cpu_conv_pool_forward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    absa_conv2d_pool_forward_f32(&c, CP_ARGS(P), P->p->y, W_(P), P->n->has_bias ? P->m->params + P->n->b_off : NULL,
+                                 P->n->y, P->n->argmax, P->m->ws);
+}
+static void cpu_conv_pool_backward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    c.dx_set = P->setx;
+    float *g = P->g;
+    absa_conv2d_pool_backward_f32(&c, CP_ARGS(P), P->p->y, W_(P), P->n->argmax, P->n->dy, P->dx,
+                                  g ? g + P->n->w_off : NULL, g && P->n->has_bias ? g + P->n->b_off : NULL, P->m->ws);
+}
+static void cpu_conv_pool_rforward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    absa_conv2d_pool_rforward_f32(&c, CP_ARGS(P), P->p->y, P->Rx, W_(P), V_(P),
+                                  P->n->has_bias ? P->m->v + P->n->b_off : NULL, P->n->argmax, P->n->Ry, P->m->ws);
+}
+static void cpu_conv_pool_rbackward(const absa_pass *P)
+{
+    absa_conv_cfg c;
+    conv_cfg(P->p, P->n, P->N, &c);
+    c.dx_set = P->setx;
+    absa_conv2d_pool_rbackward_f32(&c, CP_ARGS(P), P->p->y, P->Rx, W_(P), V_(P), P->n->argmax, P->n->dy, P->n->Rdy,
+                                   P->dx, P->g + P->n->w_off, P->n->has_bias ? P->g + P->n->b_off : NULL, P->m->ws);
+}
+static size_t cpu_conv_pool_workspace(const absa_model *m, const absa_node *n, int N)
+{
+    absa_conv_cfg c;
+    conv_cfg(&m->nodes[n->in0], n, N, &c);
+    return absa_conv_pool_workspace(&c);
+}
+
 /* ---- linear ---- */
 static void cpu_linear_forward(const absa_pass *P)
 {

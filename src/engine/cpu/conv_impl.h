@@ -1,6 +1,7 @@
-/* conv_impl.h — generic body of the conv2d engine and its public entry points, included by conv.c
- * once per precision with ABSA_T / ABSA_SFX defined (see absa_generic.h). No include guard on
- * purpose (only the type-independent helpers are guarded).
+/* conv_impl.h — generic body of the conv2d engine (the patch-matrix engine; conv_wino.h the
+ * Winograd one, conv_pass_impl.h the passes' choice between them, the fused max-pool and the
+ * public entry points), included by conv.c once per precision with ABSA_T / ABSA_SFX defined (see
+ * absa_generic.h). No include guard on purpose (only the type-independent helpers are guarded).
  *
  * Engine: OpenMP threads over samples; each thread owns one workspace slot and runs every GEMM of
  * its samples through BLAS on its own core (inside a parallel region the OpenMP build of OpenBLAS
@@ -100,7 +101,7 @@ static inline int absa_conv_team(void)
 typedef struct absa_conv_lay {
     int K, P, Hp, Wp;
     int tr; /* thin layer with patch runs (kw*C) shorter than 8: patches transposed (absa_conv_patches_t) */
-    size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, slot, shared, total;
+    size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, o_z, o_z2, slot, shared, total;
 } absa_conv_lay;
 
 static size_t absa_conv_rup(size_t a) { return (a + 15) / 16 * 16; } /* 64-byte steps (f32) */
@@ -121,9 +122,33 @@ static void absa_conv_layout(const absa_conv_cfg *c, absa_conv_lay *l)
     l->o_out = at, at += absa_conv_rup(P * O);
     l->o_pw = at, at += absa_conv_rup(O * K);
     l->o_pb = at, at += absa_conv_rup(O);
+    l->o_z = l->o_z2 = 0;
     l->slot = at;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
+
+/* The layout of a conv with a fused max-pool (absa_conv2d_pool_*) on the patch engine: each slot
+ * also holds one sample's conv output z[O][P] (forward, R-forward: pooled from there) and, for the
+ * backward passes, the pool's scatter of dy and Rdy into z and z2. */
+static void absa_conv_layout_pool(const absa_conv_cfg *c, absa_conv_lay *l)
+{
+    absa_conv_layout(c, l);
+    const size_t zs = absa_conv_rup((size_t)c->O * l->P);
+    l->o_z = l->slot;
+    l->o_z2 = l->slot + zs;
+    l->slot += 2 * zs;
+    l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
+}
+
+/* A max-pool fused after the conv (absa_conv2d_pool_*): the pool of the whole batch (all), of one
+ * sample (one: N = 1), the argmax of the batch, the pooled elements per sample, and whether the
+ * pass is an R-forward (gather the R-output at argmax) rather than the forward (pool, argmax). */
+typedef struct absa_conv_fuse {
+    absa_pool_cfg all, one;
+    int32_t *argmax;
+    size_t psz;
+    int r;
+} absa_conv_fuse;
 #endif /* ABSA_CONV_IMPL_ONCE */
 
 /* wr[o*ld + off + (i*kw + j)*C + ch] = W[o][ch][i][j]: OIHW to the patch order. */
@@ -405,13 +430,17 @@ static void ABSA_FN(absa_conv_reduce)(const absa_conv_cfg *c, const absa_conv_la
     }
 }
 
-/* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y (forward and R-forward). */
+/* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y (forward and R-forward). With a fused
+ * max-pool (fp), each sample's conv output goes to the slot's z, and is pooled from there into y
+ * (the pooled shape) and argmax, or for an R-forward gathered at argmax: the same kernels on the
+ * same values as the two ops one after the other, while the sample is in cache. */
 static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
-                                   ABSA_T *ws)
+                                   ABSA_T *ws, const absa_conv_fuse *fp)
 {
     absa_conv_lay l;
-    absa_conv_layout(c, &l);
+    if (fp) absa_conv_layout_pool(c, &l);
+    else absa_conv_layout(c, &l);
     const int O = c->O, P = l.P, Ks = (Rx ? 2 : 1) * l.K;
     const size_t xsz = (size_t)c->C * c->H * c->W, ysz = (size_t)O * P;
     ABSA_FN(absa_conv_reorder)(c, A, ws, (size_t)Ks, 0);
@@ -425,10 +454,10 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         memset(xp, 0, l.plane * sizeof(ABSA_T));
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
+            ABSA_T *yn = fp ? slot + l.o_z : y + n * ysz;
             ABSA_FN(absa_conv_sample_patches)(c, &l, x + n * xsz, xp, col, (size_t)Ks, 0);
             if (Rx) ABSA_FN(absa_conv_sample_patches)(c, &l, Rx + n * xsz, xp, col, (size_t)Ks, (size_t)l.K);
             if (l.K <= ABSA_CONV_DIRECT_MAX_K) { /* y[n] = the bias + Wr col^T, in CHW order */
-                ABSA_T *yn = y + n * ysz;
                 /* the bias first and beta = 1: one pass over y fewer than bias after a beta = 0
                  * product (which OpenBLAS starts by zeroing y); the same sum b + (W col)[o][p],
                  * the dot product complete in registers before the one add (K <= 64 is one
@@ -441,26 +470,34 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                     ABSA_FN(absa_gemm)(0, 0, O, P, Ks, 1, ws, Ks, col, P, 1, yn, P);
                 else
                     ABSA_FN(absa_gemm)(0, 1, O, P, Ks, 1, ws, Ks, col, Ks, 1, yn, P);
-                continue;
+            } else {
+                ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
+                /* [P][O] -> [O][P], plus the bias */
+                ABSA_FN(absa_conv_transpose)(out, (size_t)O, yn, (size_t)P, P, O, 0, b);
             }
-            ABSA_FN(absa_gemm)(0, 1, P, O, Ks, 1, col, Ks, ws, Ks, 0, out, O);
-            /* [P][O] -> [O][P], plus the bias */
-            ABSA_FN(absa_conv_transpose)(out, (size_t)O, y + n * ysz, (size_t)P, P, O, 0, b);
+            if (!fp) continue;
+            ABSA_T *yo = y + n * fp->psz;
+            int32_t *an = fp->argmax + n * fp->psz;
+            if (fp->r) ABSA_FN(absa_maxpool_rforward)(&fp->one, an, yn, yo);
+            else ABSA_FN(absa_maxpool_forward)(&fp->one, yn, yo, an);
         }
     }
 }
 
 /* dx += convT(dyA, A) [+ convT(dyB, B)];  dW += corr(dyB ? dyB : dyA, x) [+ corr(dyA, Rx) when
  * dyB and Rx];  db += sum(dyB ? dyB : dyA). Backward: dyB = B = Rx = NULL; R-backward:
- * (dyA, dyB, A, B) = (dy, Rdy, V, W). */
+ * (dyA, dyB, A, B) = (dy, Rdy, V, W). With a fused max-pool (fp), dyA and dyB have the pooled
+ * shape: each sample's are scattered through argmax into the slot's z and z2 (the pool's
+ * backward in set mode, one sample) and the conv's backward reads them from there. */
 static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *dyA, const ABSA_T *dyB, const ABSA_T *A,
-                                   const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+                                   const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws,
+                                   const absa_conv_fuse *fp)
 {
     absa_conv_lay l;
-    absa_conv_layout(c, &l);
+    if (fp) absa_conv_layout_pool(c, &l);
+    else absa_conv_layout(c, &l);
     const int O = c->O, P = l.P, K = l.K, ldw = (dyB ? 2 : 1) * K;
-    const ABSA_T *dyW = dyB ? dyB : dyA, *dyR = dyB && Rx ? dyA : NULL;
     const size_t xsz = (size_t)c->C * c->H * c->W, ysz = (size_t)O * P;
     if (dx) {
         ABSA_FN(absa_conv_reorder)(c, A, ws, (size_t)ldw, 0);
@@ -478,13 +515,23 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         if (db) memset(pb, 0, (size_t)O * sizeof(ABSA_T));
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
-            if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
-            if (dW) ABSA_FN(absa_conv_dw_sample)(c, &l, x + n * xsz, dyW + n * ysz, xp, col, pw);
-            if (dW && dyR) ABSA_FN(absa_conv_dw_sample)(c, &l, Rx + n * xsz, dyR + n * ysz, xp, col, pw);
+            const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
+            if (fp) { /* the pool's backward of this sample, into the slot */
+                const int32_t *an = fp->argmax + n * fp->psz;
+                ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyA + n * fp->psz, slot + l.o_z, 1);
+                dA = slot + l.o_z;
+                if (dyB) {
+                    ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyB + n * fp->psz, slot + l.o_z2, 1);
+                    dB = slot + l.o_z2;
+                }
+            }
+            const ABSA_T *dW_dy = dB ? dB : dA, *dR = dB && Rx ? dA : NULL;
+            if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dW_dy, pb);
+            if (dW) ABSA_FN(absa_conv_dw_sample)(c, &l, x + n * xsz, dW_dy, xp, col, pw);
+            if (dW && dR) ABSA_FN(absa_conv_dw_sample)(c, &l, Rx + n * xsz, dR, xp, col, pw);
             if (dx) {
-                ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyA + n * ysz, P, ws, ldw, 0, col, K);
-                if (dyB)
-                    ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dyB + n * ysz, P, ws + K, ldw, 1, col, K);
+                ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dA, P, ws, ldw, 0, col, K);
+                if (dB) ABSA_FN(absa_gemm)(1, 0, P, K, O, 1, dB, P, ws + K, ldw, 1, col, K);
                 memset(dp, 0, l.plane * sizeof(ABSA_T));
                 ABSA_FN(absa_conv_fold)(c, &l, col, dp);
                 ABSA_FN(absa_conv_unpad)(dp, (size_t)l.Wp, c->ph, c->pw, c->C, c->H, c->W, dx + n * xsz,
@@ -496,70 +543,4 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 }
 
 #include "conv_wino.h"
-
-/* ---- public entry points: Winograd for 3x3 stride-1 layers with enough channels, else the
- * patch-matrix engine above ---- */
-
-/* Forward / R-forward on the layer's path. */
-static void ABSA_FN(absa_conv_fwd_any)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
-                                       const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
-                                       ABSA_T *ws)
-{
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_fwd)(c, x, Rx, A, B, b, y, ws);
-    else
-        ABSA_FN(absa_conv_fwd)(c, x, Rx, A, B, b, y, ws);
-}
-
-/* Backward / R-backward on the layer's path (arguments as absa_conv_bwd); with neither dx nor dW
- * only the bias gradient is summed, without workspace. */
-static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
-                                       const ABSA_T *dyA, const ABSA_T *dyB, const ABSA_T *A,
-                                       const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db,
-                                       ABSA_T *ws)
-{
-    if (!dx && !dW) {
-        const ABSA_T *dyW = dyB ? dyB : dyA;
-        const size_t ysz = (size_t)c->O * c->Ho * c->Wo;
-        for (int n = 0; db && n < c->N; n++)
-            ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo, dyW + n * ysz, db);
-        return;
-    }
-    if (absa_wino_ok(c))
-        ABSA_FN(absa_wino_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws);
-    else
-        ABSA_FN(absa_conv_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws);
-}
-
-void ABSA_CONV_PUB(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
-                                  const ABSA_T *b, ABSA_T *y, ABSA_T *ws)
-{
-    ABSA_ASSERT(c && x && W && y && ws, "conv2d_forward: NULL argument");
-    ABSA_FN(absa_conv_fwd_any)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws);
-}
-
-void ABSA_CONV_PUB(absa_conv2d_backward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
-                                   const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
-{
-    ABSA_ASSERT(c && x && W && dy, "conv2d_backward: NULL argument");
-    ABSA_ASSERT(ws || (!dx && !dW), "conv2d_backward: NULL workspace");
-    ABSA_FN(absa_conv_bwd_any)(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws);
-}
-
-void ABSA_CONV_PUB(absa_conv2d_rforward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
-                                   const ABSA_T *W, const ABSA_T *V, const ABSA_T *Vb, ABSA_T *Ry,
-                                   ABSA_T *ws)
-{
-    ABSA_ASSERT(c && x && W && V && Ry && ws, "conv2d_rforward: NULL argument");
-    ABSA_FN(absa_conv_fwd_any)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws);
-}
-
-void ABSA_CONV_PUB(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
-                                    const ABSA_T *W, const ABSA_T *V, const ABSA_T *dy,
-                                    const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb,
-                                    ABSA_T *ws)
-{
-    ABSA_ASSERT(c && x && W && V && dy && Rdy, "conv2d_rbackward: NULL argument");
-    ABSA_ASSERT(ws || (!Rdx && !RdW), "conv2d_rbackward: NULL workspace");
-    ABSA_FN(absa_conv_bwd_any)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, c->has_bias ? Rdb : NULL, ws);
-}
+#include "conv_pass_impl.h"

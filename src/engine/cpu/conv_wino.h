@@ -40,7 +40,7 @@ static int absa_wino_ok(const absa_conv_cfg *c)
 typedef struct absa_wino_lay {
     int th, tw, tiles, S, T, Hx, Wx;
     size_t u, plane, o_ufA, o_ufB, o_ubA, o_ubB, shared;
-    size_t o_xp, o_dxp, o_vx, o_v2, o_da, o_db, o_mm, o_yt, o_fw, o_pb, slot, total;
+    size_t o_xp, o_dxp, o_vx, o_v2, o_da, o_db, o_mm, o_yt, o_fw, o_pb, o_z, o_z2, slot, total;
 } absa_wino_lay;
 
 static void absa_wino_layout(const absa_conv_cfg *c, absa_wino_lay *l)
@@ -80,7 +80,20 @@ static void absa_wino_layout(const absa_conv_cfg *c, absa_wino_lay *l)
     l->o_yt = at, at += absa_conv_rup(ytn);
     l->o_fw = at, at += absa_conv_rup(l->u);
     l->o_pb = at, at += absa_conv_rup(O);
+    l->o_z = l->o_z2 = 0;
     l->slot = at;
+    l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
+}
+
+/* With a fused max-pool (absa_conv2d_pool_*): each slot also holds one sample's conv output z
+ * [O][Ho*Wo] (pooled from there) and, backward, the pool's scatter of its dy and Rdy (z, z2). */
+static void absa_wino_layout_pool(const absa_conv_cfg *c, absa_wino_lay *l)
+{
+    absa_wino_layout(c, l);
+    const size_t zs = absa_conv_rup((size_t)c->O * c->Ho * c->Wo);
+    l->o_z = l->slot;
+    l->o_z2 = l->slot + zs;
+    l->slot += 2 * zs;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
@@ -258,13 +271,15 @@ static void ABSA_FN(absa_wino_mm)(const absa_wino_lay *l, int Tg, int nin, int n
     }
 }
 
-/* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y. */
+/* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y. With a fused max-pool (fp) each
+ * sample's output goes to the slot's z and is pooled from there, as in absa_conv_fwd. */
 static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
-                                   ABSA_T *ws)
+                                   ABSA_T *ws, const absa_conv_fuse *fp)
 {
     absa_wino_lay l;
-    absa_wino_layout(c, &l);
+    if (fp) absa_wino_layout_pool(c, &l);
+    else absa_wino_layout(c, &l);
     const int O = c->O, C = c->C, P = c->Ho * c->Wo, ngroups = (c->N + l.S - 1) / l.S;
     const size_t xsz = (size_t)C * c->H * c->W, ysz = (size_t)O * P;
     ABSA_FN(absa_wino_weights)(c, A, ws + l.o_ufA, 0);
@@ -295,23 +310,33 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 ABSA_FN(absa_wino_out)(&l, O, mm, absa_wino_cs(&l, O), (size_t)s * l.tiles, yt);
                 /* yt (HWC, rows of 2tw) -> CHW, plus the bias; one transpose of the plane when the
                  * rows have no padding (lenet's Wo = 14) */
-                ABSA_FN(absa_conv_unpad)(yt, (size_t)2 * l.tw, 0, 0, O, c->Ho, c->Wo, y + (n0 + s) * ysz, 1, b);
+                const int n = n0 + s;
+                ABSA_T *yn = fp ? slot + l.o_z : y + n * ysz;
+                ABSA_FN(absa_conv_unpad)(yt, (size_t)2 * l.tw, 0, 0, O, c->Ho, c->Wo, yn, 1, b);
+                if (!fp) continue;
+                ABSA_T *yo = y + n * fp->psz;
+                int32_t *an = fp->argmax + n * fp->psz;
+                if (fp->r) ABSA_FN(absa_maxpool_rforward)(&fp->one, an, yn, yo);
+                else ABSA_FN(absa_maxpool_forward)(&fp->one, yn, yo, an);
             }
         }
     }
 }
 
 /* dx += convT(dyA, A) [+ convT(dyB, B)];  dW += corr(dyB ? dyB : dyA, x) [+ corr(dyA, Rx) when
- * dyB and Rx];  db += sum(dyB ? dyB : dyA) — as absa_conv_bwd. */
+ * dyB and Rx];  db += sum(dyB ? dyB : dyA) — as absa_conv_bwd, also with a fused max-pool (fp:
+ * dyA, dyB pooled, each sample's scattered into the slot's z, z2 first). */
 static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
                                    const ABSA_T *dyA, const ABSA_T *dyB, const ABSA_T *A,
-                                   const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+                                   const ABSA_T *B, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws,
+                                   const absa_conv_fuse *fp)
 {
     absa_wino_lay l;
-    absa_wino_layout(c, &l);
+    if (fp) absa_wino_layout_pool(c, &l);
+    else absa_wino_layout(c, &l);
     const int O = c->O, C = c->C, P = c->Ho * c->Wo, ngroups = (c->N + l.S - 1) / l.S;
     const size_t xsz = (size_t)C * c->H * c->W, ysz = (size_t)O * P;
-    const ABSA_T *dyW = dyB ? dyB : dyA, *dyR = dyB && Rx ? dyA : NULL;
+    const int dyR = dyB && Rx;
     if (dx) {
         ABSA_FN(absa_wino_weights)(c, A, ws + l.o_ubA, 1);
         if (dyB) ABSA_FN(absa_wino_weights)(c, B, ws + l.o_ubB, 1);
@@ -334,12 +359,22 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             for (int s = 0; s < S; s++) {
                 const int n = n0 + s;
                 const size_t row0 = (size_t)s * l.tiles;
-                if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dyW + n * ysz, pb);
+                const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
+                if (fp) { /* the pool's backward of this sample, into the slot */
+                    const int32_t *an = fp->argmax + n * fp->psz;
+                    ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyA + n * fp->psz, slot + l.o_z, 1);
+                    dA = slot + l.o_z;
+                    if (dyB) {
+                        ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyB + n * fp->psz, slot + l.o_z2, 1);
+                        dB = slot + l.o_z2;
+                    }
+                }
+                if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dB ? dB : dA, pb);
                 /* dy of one sample: an O-channel "image" of Ho x Wo in yt (width 2tw, no padding) */
-                ABSA_FN(absa_conv_pad)(dyA + n * ysz, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
+                ABSA_FN(absa_conv_pad)(dA, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
                 ABSA_FN(absa_wino_dy)(&l, O, yt, da, absa_wino_cs(&l, O), row0);
-                if (dyB) {
-                    ABSA_FN(absa_conv_pad)(dyB + n * ysz, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
+                if (dB) {
+                    ABSA_FN(absa_conv_pad)(dB, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);
                     ABSA_FN(absa_wino_dy)(&l, O, yt, dbb, absa_wino_cs(&l, O), row0);
                 }
                 if (dW) {

@@ -305,7 +305,8 @@ int main(void)
     test_case(1, 2, 7, 9, 3, 2, 1, 4, 1);
     test_case(3, 2, 5, 5, 5, 1, 2, 5, 1);
     test_case(8, 16, 32, 32, 3, 2, 1, 6, 0); /* large enough for the OpenMP path */
-    const int geo[][2] = {{28, 28}, {14, 14}, {7, 9}, {9, 7}, {16, 17}, {10, 10}, {2, 2}, {3, 5}, {2, 8}};
+    const int geo[][2] = {{28, 28}, {14, 14}, {7, 9}, {9, 7}, {16, 17}, {10, 10}, {2, 2}, {3, 5}, {2, 8},
+                         {5, 66}, {34, 35}, {4, 32}}; /* rows of 33, 17 and 16 outputs: AVX-512 chunks and masks */
     for (size_t g = 0; g < sizeof geo / sizeof geo[0]; g++) test_pool22_exact(2, 3, geo[g][0], geo[g][1], 40 + g);
     test_pool22_exact(64, 16, 28, 28, 99); /* the OpenMP path */
     return absa_test_finish("test_pool");

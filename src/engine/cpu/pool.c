@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "absa_error.h"
+#include "conv_path.h"
 #include "layers.h"
 
 int absa_pool_cfg_init(absa_pool_cfg *c, int N, int C, int H, int W, int k, int s, int p)

@@ -3,8 +3,10 @@
  * smaller addends lose low bits, deterministically, far below what a float gradient resolves. Sums of up to max_addends addends of magnitude < 2^38 / max_addends stay inside
  * +-2^126 (2^38 in value), so the wrapping unsigned arithmetic gives the exact signed sum. */
 #include "exact_sum.h"
+#include "exact_sum_simd.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,42 @@
 #define XSUM_OMP_MIN 65536
 #define XSUM_OMP_BAD _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n >= XSUM_OMP_MIN)")
 #define XSUM_OMP _Pragma("omp parallel for schedule(static) if (n >= XSUM_OMP_MIN)")
+/* the same for the scalar loop from element `start` on (after the vector loops: at most 7 left) */
+#define XSUM_OMP_BAD_FROM _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n - start >= XSUM_OMP_MIN)")
+#define XSUM_OMP_FROM _Pragma("omp parallel for schedule(static) if (n - start >= XSUM_OMP_MIN)")
+
+/* ---- the AVX-512F loops (exact_sum_simd.h) ---- */
+
+static int xsum_wide_on;                              /* written once, under xsum_wide_once */
+static pthread_once_t xsum_wide_once = PTHREAD_ONCE_INIT;
+
+static void xsum_wide_choose(void)
+{
+#if ABSA_XSUM_HAVE_512
+    const char *e = getenv("ABSA_CPU_PATH");
+    const int narrow = e && (!strcmp(e, "baseline") || !strcmp(e, "avx2"));
+    __builtin_cpu_init();
+    xsum_wide_on = !narrow && __builtin_cpu_supports("avx512f");
+#endif
+}
+
+int absa_xsum_wide(void)
+{
+    pthread_once(&xsum_wide_once, xsum_wide_choose);
+    return xsum_wide_on;
+}
+
+/* Elements per task of the vector loops (a multiple of 8). */
+#define XSUM_CHUNK 4096
+
+/* The first n & ~7 elements of a float loop on AVX-512F, in chunks over the OpenMP threads (from
+ * XSUM_OMP_MIN elements); returns the element the scalar loop goes on from (0 without AVX-512F).
+ * OP(lo, len) runs the vector function on [lo, lo + len) and returns its bad flag. */
+#if ABSA_XSUM_HAVE_512
+#define XSUM_WIDE(n, bad, OP)                                                                          do {                                                                                                   if (!absa_xsum_wide()) break;                                                                      const size_t n8_ = (n) & ~(size_t)7, nc_ = (n8_ + XSUM_CHUNK - 1) / XSUM_CHUNK;                   _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n >= XSUM_OMP_MIN)")             for (size_t c_ = 0; c_ < nc_; c_++) {                                                                  const size_t lo = c_ * XSUM_CHUNK, len = n8_ - lo < XSUM_CHUNK ? n8_ - lo : XSUM_CHUNK;             bad |= OP;                                                                                     }                                                                                                  start = n8_;                                                                                   } while (0)
+#else
+#define XSUM_WIDE(n, bad, OP) (void)0
+#endif
 
 int absa_xsum_init(absa_xsum *s, size_t n)
 {
@@ -80,8 +118,10 @@ void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
-    XSUM_OMP_BAD
-    for (size_t i = 0; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
+    size_t start = 0;
+    XSUM_WIDE(n, bad, absa_xsum512_add(v + lo, x + lo, len, limit));
+    XSUM_OMP_BAD_FROM
+    for (size_t i = start; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
 }
 
@@ -107,8 +147,12 @@ static inline double unfix(absa_xword w)
 
 void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 {
-    XSUM_OMP
-    for (size_t i = 0; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
+    size_t start = 0;
+    int bad = 0; /* unused: get has no bad addends */
+    XSUM_WIDE(n, bad, (absa_xsum512_get(s->v + off + lo, out + lo, len), 0));
+    (void)bad;
+    XSUM_OMP_FROM
+    for (size_t i = start; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
 }
 
 /* Block of absa_xsum_round_f32 (elements per check of the fast path). */
@@ -151,8 +195,10 @@ void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
-    XSUM_OMP_BAD
-    for (size_t i = 0; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
+    size_t start = 0;
+    XSUM_WIDE(n, bad, absa_xsum512_set(v + lo, x + lo, len, limit));
+    XSUM_OMP_BAD_FROM
+    for (size_t i = start; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
 }
 
@@ -161,8 +207,10 @@ void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out,
     const absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
-    XSUM_OMP_BAD
-    for (size_t i = 0; i < n; i++) out[i] = (float)unfix(v[i] + fix_f32(x[i], limit, &bad));
+    size_t start = 0;
+    XSUM_WIDE(n, bad, absa_xsum512_add_get(v + lo, x + lo, out + lo, len, limit));
+    XSUM_OMP_BAD_FROM
+    for (size_t i = start; i < n; i++) out[i] = (float)unfix(v[i] + fix_f32(x[i], limit, &bad));
     if (bad) s->bad = 1;
 }
 

@@ -12,6 +12,9 @@
  *    hold one element of its slow path (tiny, zero, subnormal, out of range) at every position;
  *  - calls of 200000 elements (the OpenMP loops) give the bits and bad flag of serial calls;
  *  - get (f64, f32, add_get) gives ((double)hi * 2^64 + (double)lo) * 2^-88 of any word, bitwise;
+ *  - the words of set and add equal an independent __int128 reference (trunc(x * 2^88) via
+ *    ldexp), with every kind of float at every vector position and in the scalar tail (the
+ *    AVX-512F loops of exact_sum_avx512.c; CTest runs this test on every ABSA_CPU_PATH);
  *  - absa_xsum_set_f32 (a first addend) leaves the words and bad flag of zero + add, and
  *    absa_xsum_add_get_f32 (a last addend) gives the floats and bad flag of add + get without
  *    changing the words.
@@ -182,6 +185,74 @@ static void test_set_add_get(void)
     }
 }
 
+/* The words themselves against an independent reference: trunc(x * 2^88) of a float is
+ * (__int128)ldexp((double)x, 88) (exact in double; 0 below 2^-88), 0 for an out-of-range addend,
+ * and sums wrap modulo 2^128. Every kind of float at every position of the 8-element vector
+ * groups and the scalar tail (ABSA_CPU_PATH runs it on each path): zeros of both signs,
+ * subnormals, tiny normals, normals over all binades, values just below and at the limit,
+ * infinities, NaN. */
+static absa_xword ref_word(float x, double limit)
+{
+    if (!(fabs((double)x) < limit)) return 0;
+    __extension__ __int128 q = (__int128)ldexp((double)x, 88);
+    return (absa_xword)q;
+}
+
+static void test_words(void)
+{
+    enum { M = 1003 };
+    const double limit = ldexp(1.0, 38) / 3; /* max_addends 3 */
+    const float special[] = {0.f, -0.f, 1e-45f, -1e-40f, 0x1p-126f, -0x1p-100f, 0x1p-60f, -0x1p-54f, 0x1p-55f,
+                             (float)limit * 0.99f, -(float)limit * 0.99f, (float)limit, INFINITY, -INFINITY, NAN,
+                             1.f, -1.f, 0x1.fffffep37f};
+    const int nsp = (int)(sizeof special / sizeof special[0]);
+    float x0[M], x1[M];
+    uint64_t s = 21;
+    for (int i = 0; i < M; i++) {
+        const uint64_t r = absa_test_next(&s);
+        x0[i] = r % 5 == 0 ? special[(r >> 8) % (uint64_t)nsp] : rand_scaled(&s, -150, 38);
+        x1[i] = r % 7 == 0 ? special[(r >> 16) % (uint64_t)nsp] : rand_scaled(&s, -150, 36);
+    }
+    absa_xsum a;
+    absa_xsum_init(&a, M);
+    absa_xsum_zero(&a, 3);
+    absa_xsum_set_f32(&a, 0, x0, M);
+    int wrong = 0, first = -1, want_bad = 0;
+    for (int i = 0; i < M; i++) {
+        want_bad |= !(fabs((double)x0[i]) < limit);
+        if (a.v[i] != ref_word(x0[i], limit)) wrong++, first = first < 0 ? i : first;
+    }
+    CHECK(!wrong, "set: %d words differ from the reference (first: element %d, x = %a)", wrong, first,
+          first >= 0 ? x0[first] : 0.f);
+    CHECK(a.bad == want_bad, "set: bad %d, want %d", a.bad, want_bad);
+    absa_xsum_add_f32(&a, 0, x1, M);
+    wrong = 0, first = -1;
+    for (int i = 0; i < M; i++) {
+        want_bad |= !(fabs((double)x1[i]) < limit);
+        if (a.v[i] != ref_word(x0[i], limit) + ref_word(x1[i], limit)) wrong++, first = first < 0 ? i : first;
+    }
+    CHECK(!wrong, "add: %d words differ from the reference (first: element %d)", wrong, first);
+    CHECK(a.bad == want_bad, "add: bad %d, want %d", a.bad, want_bad);
+    /* get and add_get against the scalar formula on these words */
+    float got[M], got2[M];
+    absa_xsum_get_f32(&a, 0, got, M);
+    wrong = 0;
+    for (int i = 0; i < M; i++) {
+        const absa_xword w = a.v[i];
+        const double d = ((double)(int64_t)(uint64_t)(w >> 64) * 0x1p64 + (double)(uint64_t)w) * 0x1p-88;
+        float f = (float)d;
+        wrong += memcmp(&f, &got[i], sizeof f) != 0;
+    }
+    CHECK(!wrong, "get: %d floats differ from the formula", wrong);
+    absa_xsum_zero(&a, 3);
+    absa_xsum_set_f32(&a, 0, x0, M);
+    absa_xsum_add_get_f32(&a, 0, x1, got2, M);
+    absa_xsum_add_f32(&a, 0, x1, M);
+    absa_xsum_get_f32(&a, 0, got, M);
+    CHECK(!memcmp(got, got2, sizeof got), "add_get differs from add + get");
+    absa_xsum_free(&a);
+}
+
 /* get (f64 and f32, and add_get with a zero addend) against the plain formula of the word's
  * value, ((double)hi * 2^64 + (double)lo) * 2^-88 with the compiler's unsigned conversion of lo,
  * on words of every sign and size, lower halves with their top bit set or not, and lower halves
@@ -277,6 +348,7 @@ static void test_threads(void)
 int main(void)
 {
     test_threads();
+    test_words();
     test_get();
     test_round();
     test_round_blocks();

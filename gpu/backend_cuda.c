@@ -250,16 +250,22 @@ static void cu_maxpool_rbackward(const absa_pass *P)
     absa_gpu_maxpool_backward_ex_f32(GP(P), &c, P->n->argmax, P->n->Rdy, P->dx, P->setx);
 }
 
-/* conv then max-pool as one node (CONV_POOL, absa_conv2d_pool_* on the CPU). This mirror runs the
- * cuDNN conv into the engine's workspace slot (z, the conv's whole output; z2 for Rdy) and the
- * pool kernels on it, so its results are those of the two separate ops bit for bit; only the CPU
- * pools each sample in cache. */
+/* conv then max-pool [then ReLU] as one node (CONV_POOL, absa_conv2d_pool_* on the CPU). This
+ * mirror runs the cuDNN conv into the engine's workspace slot (z, the conv's whole output; z2 for
+ * Rdy) and the pool kernels on it, and the ReLU kernels on the node's buffers (prelu: forward in
+ * place; the backward passes mask dy and Rdy in place first, idempotent as in BN_RELU, with the
+ * mask read from the ReLU's output n->y), so its results are those of the separate ops bit for bit;
+ * only the CPU pools each sample in cache. */
 static void cp_cfgs(const absa_pass *P, absa_conv_cfg *c, absa_pool_cfg *pc)
 {
     conv_cfg(P->p, P->n, P->N, c);
     absa_pool_cfg_init(pc, P->N, c->O, c->Ho, c->Wo, P->n->pk, P->n->ps, P->n->pp);
 }
 static size_t cp_zlen(const absa_conv_cfg *c) { return (size_t)c->N * c->O * c->Ho * c->Wo; }
+static void cp_mask(const absa_pass *P, float *d) /* a fused ReLU's mask on the node's dy or Rdy */
+{
+    if (P->n->prelu) absa_gpu_relu_backward_ex_f32(GP(P), CNT(P), P->n->y, d, d, 1);
+}
 static void cu_conv_pool_forward(const absa_pass *P)
 {
     absa_conv_cfg c;
@@ -268,6 +274,7 @@ static void cu_conv_pool_forward(const absa_pass *P)
     float *z = P->m->ws;
     absa_gpu_conv2d_forward_f32(GP(P), &c, P->p->y, W_(P), B_(P), z);
     absa_gpu_maxpool_forward_f32(GP(P), &pc, z, P->n->y, P->n->argmax);
+    if (P->n->prelu) absa_gpu_relu_forward_f32(GP(P), CNT(P), P->n->y, P->n->y);
 }
 static void cu_conv_pool_backward(const absa_pass *P)
 {
@@ -276,6 +283,7 @@ static void cu_conv_pool_backward(const absa_pass *P)
     cp_cfgs(P, &c, &pc);
     c.dx_set = P->setx;
     float *z = P->m->ws;
+    cp_mask(P, P->n->dy);
     absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->dy, z, 1);
     absa_gpu_conv2d_backward_f32(GP(P), &c, P->p->y, W_(P), z, P->dx, GW(P), GB(P));
 }
@@ -287,6 +295,7 @@ static void cu_conv_pool_rforward(const absa_pass *P)
     float *z = P->m->ws;
     absa_gpu_conv2d_rforward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), VB_(P), z);
     absa_gpu_maxpool_rforward_f32(GP(P), &pc, P->n->argmax, z, P->n->Ry);
+    if (P->n->prelu) absa_gpu_relu_rforward_f32(GP(P), CNT(P), P->n->y, P->n->Ry, P->n->Ry);
 }
 static void cu_conv_pool_rbackward(const absa_pass *P)
 {
@@ -295,6 +304,8 @@ static void cu_conv_pool_rbackward(const absa_pass *P)
     cp_cfgs(P, &c, &pc);
     c.dx_set = P->setx;
     float *z = P->m->ws, *z2 = z + cp_zlen(&c);
+    cp_mask(P, P->n->dy);
+    cp_mask(P, P->n->Rdy);
     absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->dy, z, 1);
     absa_gpu_maxpool_backward_ex_f32(GP(P), &pc, P->n->argmax, P->n->Rdy, z2, 1);
     absa_gpu_conv2d_rbackward_f32(GP(P), &c, P->p->y, P->Rx, W_(P), V_(P), z, z2, P->dx, GW(P), GB(P));

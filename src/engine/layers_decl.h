@@ -17,22 +17,24 @@ void ABSA_FN(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *x, con
                                     const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb,
                                     ABSA_T *ws);
 
-/* ---------------- conv2d then max-pool (k, s, p) as one call: the CONV_POOL op ----------------
+/* ---------------- conv2d then max-pool (k, s, p) [then ReLU] as one call: the CONV_POOL op -----
  * Bitwise the conv pass followed by the max-pool pass on the conv's output (absa_maxpool_*), the
- * pool's backward overwriting (set mode) the conv's dy: y, dy, Ry, Rdy have the POOLED shape,
- * argmax that of y; the conv's own output is never stored (on the patch engine each sample is
- * pooled from the thread's workspace slot while in cache). ws: absa_conv_pool_workspace(c). */
-void ABSA_FN(absa_conv2d_pool_forward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
+ * pool's backward overwriting (set mode) the conv's dy, [followed by the ReLU pass]: y, dy, Ry,
+ * Rdy have the POOLED shape, argmax that of y; the conv's own output is never stored (each sample
+ * is pooled from the thread's workspace slot while in cache). A fused ReLU: relu = 1 in the
+ * forward (y is then its output), and z = that y in the other passes (its sign is the mask; NULL
+ * without a ReLU). ws: absa_conv_pool_workspace(c). */
+void ABSA_FN(absa_conv2d_pool_forward)(const absa_conv_cfg *c, int k, int s, int p, int relu, const ABSA_T *x,
                                        const ABSA_T *W, const ABSA_T *b, ABSA_T *y, int32_t *argmax,
                                        ABSA_T *ws);
-void ABSA_FN(absa_conv2d_pool_backward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                        const ABSA_T *W, const int32_t *argmax, const ABSA_T *dy,
-                                        ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws);
-void ABSA_FN(absa_conv2d_pool_rforward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                        const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
+void ABSA_FN(absa_conv2d_pool_backward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                        const ABSA_T *x, const ABSA_T *W, const int32_t *argmax,
+                                        const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws);
+void ABSA_FN(absa_conv2d_pool_rforward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                        const ABSA_T *x, const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
                                         const ABSA_T *Vb, const int32_t *argmax, ABSA_T *Ry, ABSA_T *ws);
-void ABSA_FN(absa_conv2d_pool_rbackward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                         const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
+void ABSA_FN(absa_conv2d_pool_rbackward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                         const ABSA_T *x, const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
                                          const int32_t *argmax, const ABSA_T *dy, const ABSA_T *Rdy,
                                          ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb, ABSA_T *ws);
 

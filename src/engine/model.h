@@ -44,6 +44,7 @@ typedef struct absa_node {
     /* op parameters */
     int out, k, stride, pad, has_bias;
     int pk, ps, pp;          /* CONV_POOL: the fused max-pool's kernel, stride, padding */
+    int prelu;               /* CONV_POOL: a ReLU after the pool, fused too (y is its output) */
     size_t w_off, b_off;     /* into params (weight/bias or gamma/beta) */
     size_t rm_off, rv_off;   /* BN running stats, into bufs */
     int count_idx;           /* BN: index into num_batches_tracked[] */

@@ -262,12 +262,14 @@ static void mb_fuse_bn_relu(absa_model *m)
 }
 
 /* A conv whose output feeds nothing but a max-pool runs as one CONV_POOL node
- * (absa_conv2d_pool_*): the conv's output is never stored, and on the CPU's patch engine each
- * sample is pooled, and its gradient scattered, while it is in cache (lenet's conv1: 12.8 MB of
- * output per micro-batch of 128 written and read again, in each of the four passes). Bitwise the
- * two ops in every pass; test_convpool checks that against keep_order. The fused node keeps the
- * conv's parameters and takes the pool's shape, argmax and output; the pool node is removed. Runs
- * after the ReLU/max-pool commute, which puts lenet's pools right after their convs. */
+ * (absa_conv2d_pool_*), with the ReLU that follows the pool when it is the pool's only reader:
+ * the conv's output is never stored, and each sample is pooled (and ReLU'd), and its gradient
+ * masked and scattered, inside the conv's loop over samples while it is in cache (lenet's conv1:
+ * 12.8 MB of output per micro-batch of 128 written and read again, in each of the four passes).
+ * Bitwise the separate ops in every pass; test_convpool checks that against keep_order. The fused
+ * node keeps the conv's parameters and takes the pool's (or ReLU's) shape, argmax and output; the
+ * pool and ReLU nodes are removed. Runs after the ReLU/max-pool commute, which puts lenet's pools
+ * right after their convs and the ReLUs after the pools. */
 static void mb_fuse_conv_pool(absa_model *m)
 {
     for (int i = 1; i < m->n_nodes; i++) {
@@ -283,6 +285,12 @@ static void mb_fuse_conv_pool(absa_model *m)
         c->H = p->H; /* the pool's output shape (C is the conv's out either way) */
         c->W = p->W;
         mb_drop_node(m, r, i);
+        /* a ReLU that reads nothing but the pool (lenet: after the commute) joins too: masks taken
+         * from its output, as BN_RELU does (relu(v) <= 0 exactly when v <= 0, NaN passing both) */
+        const int q = mb_only_reader(m, i);
+        if (q < 0 || m->nodes[q].op != ABSA_OP_RELU || m->nodes[q].in0 != i) continue;
+        c->prelu = 1;
+        mb_drop_node(m, q, i);
     }
 }
 

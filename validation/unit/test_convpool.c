@@ -1,4 +1,5 @@
-/* test_convpool.c — a conv and the max-pool after it as one op (CONV_POOL: absa_conv2d_pool_*,
+/* test_convpool.c — a conv, the max-pool after it and a ReLU after that as one op (CONV_POOL:
+ * absa_conv2d_pool_*,
  * the builder's mb_fuse_conv_pool; issue 17). The fused passes must give the same BITS as the
  * conv's pass followed by the pool's, in all four passes:
  *  - kernels: absa_conv2d_pool_{forward,backward,rforward,rbackward}_f32 against
@@ -8,9 +9,11 @@
  *    (K > 32), a strided conv, and the Winograd path (whole-batch composition); with overlapping,
  *    padded and partial pool windows, ties (zero weights), a NaN, accumulate and overwrite modes
  *    of dx, the bias-only backward, Rx = NULL (the first layer), 1 and 2 threads, an odd batch.
+ *  - the same with a ReLU fused after the pool (the mask read from the ReLU's output instead of
+ *    its input: windows <= 0 and NaN included);
  *  - models: a lenet-shaped graph built with keep_order (executed as declared) against the
- *    builder's (commuted and fused): logits, loss, gradient, input gradient, H v, H v again
- *    (model_compare.h); the fusion happens, and not where the conv has a second reader.
+ *    builder's (commuted, conv + pool + ReLU fused): logits, loss, gradient, input gradient, H v,
+ *    H v again (model_compare.h); the fusion happens, and not where the conv has a second reader.
  * Run on every CPU path (validation/CMakeLists.txt: ABSA_CPU_PATH). */
 #include <math.h>
 #include <omp.h>
@@ -42,8 +45,10 @@ static float *copyv(const float *a, size_t n)
 }
 #define SAME(a, b, n, ...) CHECK(!memcmp((a), (b), (n) * sizeof *(a)), __VA_ARGS__)
 
-/* one shape, batch N, on the current thread count; zero_w: conv weights 0 (every window a tie) */
-static void kernels(const shape *S, int N, int zero_w, int nan_x)
+/* one shape, batch N, on the current thread count; zero_w: conv weights 0 (every window a tie);
+ * relu: a ReLU fused after the pool (oracle: absa_relu_* on the pool's output, the mask read
+ * from the ReLU's input; fused: from its output) */
+static void kernels(const shape *S, int N, int zero_w, int nan_x, int relu)
 {
     absa_conv_cfg c;
     absa_pool_cfg pc;
@@ -59,25 +64,37 @@ static void kernels(const shape *S, int N, int zero_w, int nan_x)
     size_t wsl = absa_conv_workspace(&c), wsf = absa_conv_pool_workspace(&c);
     float *ws = malloc(wsl * sizeof(float)), *wsp = malloc(wsf * sizeof(float));
     float *z = malloc(nz * sizeof(float)), *z2 = malloc(nz * sizeof(float));
-    float *y1 = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float));
+    float *y1 = malloc(ny * sizeof(float)), *y2 = malloc(ny * sizeof(float)), *pool = malloc(ny * sizeof(float));
+    float *m1 = malloc(ny * sizeof(float)), *m2 = malloc(ny * sizeof(float));
     int32_t *a1 = malloc(ny * sizeof(int32_t)), *a2 = malloc(ny * sizeof(int32_t));
-    const char *nm = S->name;
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s%s", S->name, relu ? " +relu" : "");
 
-    /* forward */
+    /* forward: pool holds the pool's output (the ReLU's input), y2 the fused node's output */
     absa_conv2d_forward_f32(&c, x, W, b, z, ws);
-    absa_maxpool_forward_f32(&pc, z, y1, a1);
+    absa_maxpool_forward_f32(&pc, z, pool, a1);
+    memcpy(y1, pool, ny * sizeof(float));
+    if (relu) absa_relu_forward_f32(ny, pool, y1);
     memset(y2, 0x7f, ny * sizeof(float));
-    absa_conv2d_pool_forward_f32(&c, S->pk, S->ps, S->pp, x, W, b, y2, a2, wsp);
+    absa_conv2d_pool_forward_f32(&c, S->pk, S->ps, S->pp, relu, x, W, b, y2, a2, wsp);
     SAME(y1, y2, ny, "%s N=%d: forward output differs", nm, N);
     SAME(a1, a2, ny, "%s N=%d: argmax differs", nm, N);
+    float *yf = copyv(y2, ny);          /* the fused node's forward output */
+    const float *zf = relu ? yf : NULL; /* the fused passes' mask: that output */
 
     /* R-forward, with Rx and without (the first layer) */
     for (int withR = 0; withR <= 1; withR++) {
         absa_conv2d_rforward_f32(&c, x, withR ? Rx : NULL, W, V, Vb, z, ws);
         absa_maxpool_rforward_f32(&pc, a1, z, y1);
-        absa_conv2d_pool_rforward_f32(&c, S->pk, S->ps, S->pp, x, withR ? Rx : NULL, W, V, Vb, a1, y2, wsp);
+        if (relu) absa_relu_rforward_f32(ny, pool, y1, y1);
+        absa_conv2d_pool_rforward_f32(&c, S->pk, S->ps, S->pp, zf, x, withR ? Rx : NULL, W, V, Vb, a1, y2, wsp);
         SAME(y1, y2, ny, "%s N=%d Rx=%d: R-forward differs", nm, N, withR);
     }
+
+    /* the oracle's pooled gradients: dy, Rdy masked by the ReLU's input */
+    memcpy(m1, dy, ny * sizeof(float));
+    memcpy(m2, Rdy, ny * sizeof(float));
+    if (relu) absa_relu_backward_ex_f32(ny, pool, dy, m1, 1), absa_relu_backward_ex_f32(ny, pool, Rdy, m2, 1);
 
     /* backward: dx accumulated and overwritten, dW/db accumulated onto random values; then dx
      * only, and the bias alone */
@@ -90,9 +107,9 @@ static void kernels(const shape *S, int N, int zero_w, int nan_x)
         float *pdxa = mode <= 2 ? dxa : NULL, *pdxb = mode <= 2 ? dxb : NULL;
         float *pWa = mode <= 1 ? dWa : NULL, *pWb = mode <= 1 ? dWb : NULL;
         float *pba = mode != 2 ? dba : NULL, *pbb = mode != 2 ? dbb : NULL;
-        absa_maxpool_backward_ex_f32(&pc, a1, dy, z, 1);
+        absa_maxpool_backward_ex_f32(&pc, a1, m1, z, 1);
         absa_conv2d_backward_f32(&c, x, W, z, pdxa, pWa, pba, ws);
-        absa_conv2d_pool_backward_f32(&c, S->pk, S->ps, S->pp, x, W, a1, dy, pdxb, pWb, pbb, wsp);
+        absa_conv2d_pool_backward_f32(&c, S->pk, S->ps, S->pp, zf, x, W, a1, dy, pdxb, pWb, pbb, wsp);
         SAME(dxa, dxb, nx, "%s N=%d mode %d: dx differs", nm, N, mode);
         SAME(dWa, dWb, nw, "%s N=%d mode %d: dW differs", nm, N, mode);
         SAME(dba, dbb, nb, "%s N=%d mode %d: db differs", nm, N, mode);
@@ -102,10 +119,10 @@ static void kernels(const shape *S, int N, int zero_w, int nan_x)
             memcpy(dWa, dW0, nw * sizeof(float)), memcpy(dWb, dW0, nw * sizeof(float));
             memcpy(dba, db0, nb * sizeof(float)), memcpy(dbb, db0, nb * sizeof(float));
             const float *rx = withR ? Rx : NULL;
-            absa_maxpool_backward_ex_f32(&pc, a1, dy, z, 1);
-            absa_maxpool_backward_ex_f32(&pc, a1, Rdy, z2, 1);
+            absa_maxpool_backward_ex_f32(&pc, a1, m1, z, 1);
+            absa_maxpool_backward_ex_f32(&pc, a1, m2, z2, 1);
             absa_conv2d_rbackward_f32(&c, x, rx, W, V, z, z2, dxa, dWa, dba, ws);
-            absa_conv2d_pool_rbackward_f32(&c, S->pk, S->ps, S->pp, x, rx, W, V, a1, dy, Rdy, dxb, dWb, dbb, wsp);
+            absa_conv2d_pool_rbackward_f32(&c, S->pk, S->ps, S->pp, zf, x, rx, W, V, a1, dy, Rdy, dxb, dWb, dbb, wsp);
             SAME(dxa, dxb, nx, "%s N=%d mode %d Rx=%d: Rdx differs", nm, N, mode, withR);
             SAME(dWa, dWb, nw, "%s N=%d mode %d Rx=%d: RdW differs", nm, N, mode, withR);
             SAME(dba, dbb, nb, "%s N=%d mode %d Rx=%d: Rdb differs", nm, N, mode, withR);
@@ -115,7 +132,7 @@ static void kernels(const shape *S, int N, int zero_w, int nan_x)
     c.dx_set = 0;
     free(dx0), free(dW0), free(db0);
     free(x), free(Rx), free(W), free(V), free(b), free(Vb), free(dy), free(Rdy);
-    free(ws), free(wsp), free(z), free(z2), free(y1), free(y2), free(a1), free(a2);
+    free(ws), free(wsp), free(z), free(z2), free(y1), free(y2), free(pool), free(m1), free(m2), free(a1), free(a2), free(yf);
 }
 
 /* ---- models ---- */
@@ -190,29 +207,36 @@ int main(void)
     const int nshape = (int)(sizeof shapes / sizeof *shapes);
     for (int t = 1; t <= 2; t++) {
         omp_set_num_threads(t);
-        for (int i = 0; i < nshape; i++) {
-            kernels(&shapes[i], 5, 0, 0);
-            kernels(&shapes[i], 1, 0, 0);
+        for (int relu = 0; relu <= 1; relu++) {
+            for (int i = 0; i < nshape; i++) {
+                kernels(&shapes[i], 5, 0, 0, relu);
+                kernels(&shapes[i], 1, 0, 0, relu);
+            }
+            kernels(&shapes[0], 3, 1, 0, relu); /* ties (and, with the ReLU, windows <= 0: the bias) */
+            kernels(&shapes[4], 3, 1, 0, relu);
+            kernels(&shapes[1], 4, 0, 1, relu); /* NaN */
+            kernels(&shapes[4], 4, 0, 1, relu);
         }
-        kernels(&shapes[0], 3, 1, 0); /* ties */
-        kernels(&shapes[4], 3, 1, 0);
-        kernels(&shapes[1], 4, 0, 1); /* NaN */
-        kernels(&shapes[4], 4, 0, 1);
     }
     omp_set_num_threads(2);
 
-    /* the fusion happens (after the commute), not with keep_order, not for a conv read twice */
+    /* the fusion happens (after the commute, each pool's ReLU too), not with keep_order, not for a
+     * conv read twice */
     absa_model *a = build(1, 0), *b = build(0, 0), *f = build(0, 1);
     CHECK(a && count(a, ABSA_OP_CONV_POOL) == 0 && count(a, ABSA_OP_MAXPOOL) == 2, "keep_order: fused");
     CHECK(b && count(b, ABSA_OP_CONV_POOL) == 2 && count(b, ABSA_OP_MAXPOOL) == 0 && count(b, ABSA_OP_CONV) == 0 &&
-              b->n_nodes == a->n_nodes - 2,
-          "builder: %d CONV_POOL, %d MAXPOOL (want 2, 0)", count(b, ABSA_OP_CONV_POOL), count(b, ABSA_OP_MAXPOOL));
+              count(b, ABSA_OP_RELU) == 1 && b->n_nodes == a->n_nodes - 4,
+          "builder: %d CONV_POOL, %d MAXPOOL, %d RELU (want 2, 0, 1)", count(b, ABSA_OP_CONV_POOL),
+          count(b, ABSA_OP_MAXPOOL), count(b, ABSA_OP_RELU));
     CHECK(b && b->nodes[1].op == ABSA_OP_CONV_POOL && b->nodes[1].C == 8 && b->nodes[1].H == 6 && b->nodes[1].W == 6 &&
-              b->nodes[1].pk == 2 && b->nodes[1].ps == 2 && b->nodes[1].pp == 0,
-          "conv1+pool1: the pool's shape and geometry");
-    CHECK(b && b->nodes[3].op == ABSA_OP_CONV_POOL && b->nodes[3].H == 3 && b->nodes[3].pk == 3 && b->nodes[3].pp == 1,
-          "conv2+pool2: the pool's shape and geometry");
-    CHECK(f && count(f, ABSA_OP_CONV_POOL) == 1 && count(f, ABSA_OP_CONV) == 1, "a conv read twice was fused");
+              b->nodes[1].pk == 2 && b->nodes[1].ps == 2 && b->nodes[1].pp == 0 && b->nodes[1].prelu == 1,
+          "conv1+pool1+relu: the pool's shape and geometry, the ReLU");
+    CHECK(b && b->nodes[2].op == ABSA_OP_CONV_POOL && b->nodes[2].in0 == 1 && b->nodes[2].H == 3 && b->nodes[2].pk == 3 &&
+              b->nodes[2].pp == 1 && b->nodes[2].prelu == 1,
+          "conv2+pool2+relu: the pool's shape and geometry, the ReLU");
+    /* fork: conv2 is read twice (not fused); conv1's pool and ReLU are */
+    CHECK(f && count(f, ABSA_OP_CONV_POOL) == 1 && count(f, ABSA_OP_CONV) == 1 && f->nodes[1].prelu == 1,
+          "a conv read twice was fused");
     absa_model_free(a);
     absa_model_free(b);
     absa_model_free(f);

@@ -97,15 +97,17 @@ static size_t cpu_conv_workspace(const absa_model *m, const absa_node *n, int N)
     return absa_conv_workspace(&c);
 }
 
-/* ---- conv then max-pool (CONV_POOL, made by the builder): the conv's parameters, the pool's
- * output shape and argmax; n->dy / n->Rdy are the pool's (absa_conv2d_pool_*) ---- */
+/* ---- conv then max-pool [then ReLU] (CONV_POOL, made by the builder): the conv's parameters,
+ * the pool's output shape and argmax; n->y is the ReLU's output when prelu (its sign is the mask
+ * of the other passes); n->dy / n->Rdy are the node's output's (absa_conv2d_pool_*) ---- */
 #define CP_ARGS(P) (P)->n->pk, (P)->n->ps, (P)->n->pp
+#define CP_Z(P) ((P)->n->prelu ? (P)->n->y : NULL)
 static void cpu_conv_pool_forward(const absa_pass *P)
 {
     absa_conv_cfg c;
     conv_cfg(P->p, P->n, P->N, &c);
-    absa_conv2d_pool_forward_f32(&c, CP_ARGS(P), P->p->y, W_(P), P->n->has_bias ? P->m->params + P->n->b_off : NULL,
-                                 P->n->y, P->n->argmax, P->m->ws);
+    absa_conv2d_pool_forward_f32(&c, CP_ARGS(P), P->n->prelu, P->p->y, W_(P),
+                                 P->n->has_bias ? P->m->params + P->n->b_off : NULL, P->n->y, P->n->argmax, P->m->ws);
 }
 static void cpu_conv_pool_backward(const absa_pass *P)
 {
@@ -113,14 +115,14 @@ static void cpu_conv_pool_backward(const absa_pass *P)
     conv_cfg(P->p, P->n, P->N, &c);
     c.dx_set = P->setx;
     float *g = P->g;
-    absa_conv2d_pool_backward_f32(&c, CP_ARGS(P), P->p->y, W_(P), P->n->argmax, P->n->dy, P->dx,
+    absa_conv2d_pool_backward_f32(&c, CP_ARGS(P), CP_Z(P), P->p->y, W_(P), P->n->argmax, P->n->dy, P->dx,
                                   g ? g + P->n->w_off : NULL, g && P->n->has_bias ? g + P->n->b_off : NULL, P->m->ws);
 }
 static void cpu_conv_pool_rforward(const absa_pass *P)
 {
     absa_conv_cfg c;
     conv_cfg(P->p, P->n, P->N, &c);
-    absa_conv2d_pool_rforward_f32(&c, CP_ARGS(P), P->p->y, P->Rx, W_(P), V_(P),
+    absa_conv2d_pool_rforward_f32(&c, CP_ARGS(P), CP_Z(P), P->p->y, P->Rx, W_(P), V_(P),
                                   P->n->has_bias ? P->m->v + P->n->b_off : NULL, P->n->argmax, P->n->Ry, P->m->ws);
 }
 static void cpu_conv_pool_rbackward(const absa_pass *P)
@@ -128,8 +130,9 @@ static void cpu_conv_pool_rbackward(const absa_pass *P)
     absa_conv_cfg c;
     conv_cfg(P->p, P->n, P->N, &c);
     c.dx_set = P->setx;
-    absa_conv2d_pool_rbackward_f32(&c, CP_ARGS(P), P->p->y, P->Rx, W_(P), V_(P), P->n->argmax, P->n->dy, P->n->Rdy,
-                                   P->dx, P->g + P->n->w_off, P->n->has_bias ? P->g + P->n->b_off : NULL, P->m->ws);
+    absa_conv2d_pool_rbackward_f32(&c, CP_ARGS(P), CP_Z(P), P->p->y, P->Rx, W_(P), V_(P), P->n->argmax, P->n->dy,
+                                   P->n->Rdy, P->dx, P->g + P->n->w_off, P->n->has_bias ? P->g + P->n->b_off : NULL,
+                                   P->m->ws);
 }
 static size_t cpu_conv_pool_workspace(const absa_model *m, const absa_node *n, int N)
 {

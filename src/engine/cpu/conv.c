@@ -151,29 +151,31 @@ int absa_conv_path_active(void)
     {                                                                                              \
         ABSA_CONV_DISPATCH(absa_conv2d_rbackward_##S, (c, x, Rx, W, V, dy, Rdy, Rdx, RdW, Rdb, ws)); \
     }                                                                                              \
-    void absa_conv2d_pool_forward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *x,     \
-                                      const T *W, const T *b, T *y, int32_t *argmax, T *ws)        \
+    void absa_conv2d_pool_forward_##S(const absa_conv_cfg *c, int k, int s, int p, int relu,       \
+                                      const T *x, const T *W, const T *b, T *y, int32_t *argmax,   \
+                                      T *ws)                                                       \
     {                                                                                              \
-        ABSA_CONV_DISPATCH(absa_conv2d_pool_forward_##S, (c, k, s, p, x, W, b, y, argmax, ws));    \
+        ABSA_CONV_DISPATCH(absa_conv2d_pool_forward_##S, (c, k, s, p, relu, x, W, b, y, argmax, ws)); \
     }                                                                                              \
-    void absa_conv2d_pool_backward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *x,    \
-                                       const T *W, const int32_t *argmax, const T *dy, T *dx,      \
-                                       T *dW, T *db, T *ws)                                        \
+    void absa_conv2d_pool_backward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *z,    \
+                                       const T *x, const T *W, const int32_t *argmax, const T *dy, \
+                                       T *dx, T *dW, T *db, T *ws)                                 \
     {                                                                                              \
-        ABSA_CONV_DISPATCH(absa_conv2d_pool_backward_##S, (c, k, s, p, x, W, argmax, dy, dx, dW, db, ws)); \
+        ABSA_CONV_DISPATCH(absa_conv2d_pool_backward_##S, (c, k, s, p, z, x, W, argmax, dy, dx, dW, db, ws)); \
     }                                                                                              \
-    void absa_conv2d_pool_rforward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *x,    \
-                                       const T *Rx, const T *W, const T *V, const T *Vb,           \
-                                       const int32_t *argmax, T *Ry, T *ws)                        \
+    void absa_conv2d_pool_rforward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *z,    \
+                                       const T *x, const T *Rx, const T *W, const T *V,            \
+                                       const T *Vb, const int32_t *argmax, T *Ry, T *ws)           \
     {                                                                                              \
-        ABSA_CONV_DISPATCH(absa_conv2d_pool_rforward_##S, (c, k, s, p, x, Rx, W, V, Vb, argmax, Ry, ws)); \
+        ABSA_CONV_DISPATCH(absa_conv2d_pool_rforward_##S, (c, k, s, p, z, x, Rx, W, V, Vb, argmax, Ry, ws)); \
     }                                                                                              \
-    void absa_conv2d_pool_rbackward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *x,   \
-                                        const T *Rx, const T *W, const T *V, const int32_t *argmax, \
-                                        const T *dy, const T *Rdy, T *Rdx, T *RdW, T *Rdb, T *ws)  \
+    void absa_conv2d_pool_rbackward_##S(const absa_conv_cfg *c, int k, int s, int p, const T *z,   \
+                                        const T *x, const T *Rx, const T *W, const T *V,           \
+                                        const int32_t *argmax, const T *dy, const T *Rdy, T *Rdx,  \
+                                        T *RdW, T *Rdb, T *ws)                                     \
     {                                                                                              \
         ABSA_CONV_DISPATCH(absa_conv2d_pool_rbackward_##S,                                          \
-                           (c, k, s, p, x, Rx, W, V, argmax, dy, Rdy, Rdx, RdW, Rdb, ws));         \
+                           (c, k, s, p, z, x, Rx, W, V, argmax, dy, Rdy, Rdx, RdW, Rdb, ws));      \
     }
 ABSA_CONV_PUBLIC(float, f32)
 ABSA_CONV_PUBLIC(double, f64)

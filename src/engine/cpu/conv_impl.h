@@ -101,7 +101,7 @@ static inline int absa_conv_team(void)
 typedef struct absa_conv_lay {
     int K, P, Hp, Wp;
     int tr; /* thin layer with patch runs (kw*C) shorter than 8: patches transposed (absa_conv_patches_t) */
-    size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, o_z, o_z2, slot, shared, total;
+    size_t plane, o_xp, o_dp, o_col, o_out, o_pw, o_pb, o_z, o_z2, o_t, slot, shared, total;
 } absa_conv_lay;
 
 static size_t absa_conv_rup(size_t a) { return (a + 15) / 16 * 16; } /* 64-byte steps (f32) */
@@ -122,32 +122,36 @@ static void absa_conv_layout(const absa_conv_cfg *c, absa_conv_lay *l)
     l->o_out = at, at += absa_conv_rup(P * O);
     l->o_pw = at, at += absa_conv_rup(O * K);
     l->o_pb = at, at += absa_conv_rup(O);
-    l->o_z = l->o_z2 = 0;
+    l->o_z = l->o_z2 = l->o_t = 0;
     l->slot = at;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
 /* The layout of a conv with a fused max-pool (absa_conv2d_pool_*) on the patch engine: each slot
  * also holds one sample's conv output z[O][P] (forward, R-forward: pooled from there) and, for the
- * backward passes, the pool's scatter of dy and Rdy into z and z2. */
+ * backward passes, the pool's scatter of dy and Rdy into z and z2, and t for a fused ReLU's mask. */
 static void absa_conv_layout_pool(const absa_conv_cfg *c, absa_conv_lay *l)
 {
     absa_conv_layout(c, l);
     const size_t zs = absa_conv_rup((size_t)c->O * l->P);
     l->o_z = l->slot;
     l->o_z2 = l->slot + zs;
-    l->slot += 2 * zs;
+    l->o_t = l->slot + 2 * zs; /* a fused ReLU's masked dy (pooled: at most O*P) */
+    l->slot += 3 * zs;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
 /* A max-pool fused after the conv (absa_conv2d_pool_*): the pool of the whole batch (all), of one
- * sample (one: N = 1), the argmax of the batch, the pooled elements per sample, and whether the
- * pass is an R-forward (gather the R-output at argmax) rather than the forward (pool, argmax). */
+ * sample (one: N = 1), the argmax of the batch, the pooled elements per sample, whether the pass
+ * is an R-forward (gather the R-output at argmax) rather than the forward (pool, argmax), and a
+ * ReLU fused after the pool: relu (forward), or z, the forward's output whose sign masks the
+ * other passes (an ABSA_T array; NULL: no ReLU). */
 typedef struct absa_conv_fuse {
     absa_pool_cfg all, one;
     int32_t *argmax;
     size_t psz;
-    int r;
+    int r, relu;
+    const void *z;
 } absa_conv_fuse;
 #endif /* ABSA_CONV_IMPL_ONCE */
 
@@ -430,6 +434,34 @@ static void ABSA_FN(absa_conv_reduce)(const absa_conv_cfg *c, const absa_conv_la
     }
 }
 
+/* A fused pool's output for sample n from its conv output zn (in the workspace): the forward
+ * pools into y and argmax (then the ReLU in place), the R-forward gathers at argmax (then masks by
+ * the forward's output z). The same kernels, on one sample, as the separate ops. */
+static void ABSA_FN(absa_conv_fuse_out)(const absa_conv_fuse *fp, int n, const ABSA_T *zn, ABSA_T *y)
+{
+    ABSA_T *yo = y + n * fp->psz;
+    int32_t *an = fp->argmax + n * fp->psz;
+    if (fp->r) {
+        ABSA_FN(absa_maxpool_rforward)(&fp->one, an, zn, yo);
+        if (fp->z) ABSA_FN(absa_relu_rforward)(fp->psz, (const ABSA_T *)fp->z + n * fp->psz, yo, yo);
+    } else {
+        ABSA_FN(absa_maxpool_forward)(&fp->one, zn, yo, an);
+        if (fp->relu) ABSA_FN(absa_relu_forward)(fp->psz, yo, yo);
+    }
+}
+
+/* dz = the pool's backward (overwriting) of sample n of the pooled gradient dy, masked first by a
+ * fused ReLU (into t). */
+static void ABSA_FN(absa_conv_fuse_dy)(const absa_conv_fuse *fp, int n, const ABSA_T *dy, ABSA_T *t, ABSA_T *dz)
+{
+    const ABSA_T *d = dy + n * fp->psz;
+    if (fp->z) {
+        ABSA_FN(absa_relu_backward_ex)(fp->psz, (const ABSA_T *)fp->z + n * fp->psz, d, t, 1);
+        d = t;
+    }
+    ABSA_FN(absa_maxpool_backward_ex)(&fp->one, fp->argmax + n * fp->psz, d, dz, 1);
+}
+
 /* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y (forward and R-forward). With a fused
  * max-pool (fp), each sample's conv output goes to the slot's z, and is pooled from there into y
  * (the pooled shape) and argmax, or for an R-forward gathered at argmax: the same kernels on the
@@ -475,11 +507,7 @@ static void ABSA_FN(absa_conv_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 /* [P][O] -> [O][P], plus the bias */
                 ABSA_FN(absa_conv_transpose)(out, (size_t)O, yn, (size_t)P, P, O, 0, b);
             }
-            if (!fp) continue;
-            ABSA_T *yo = y + n * fp->psz;
-            int32_t *an = fp->argmax + n * fp->psz;
-            if (fp->r) ABSA_FN(absa_maxpool_rforward)(&fp->one, an, yn, yo);
-            else ABSA_FN(absa_maxpool_forward)(&fp->one, yn, yo, an);
+            if (fp) ABSA_FN(absa_conv_fuse_out)(fp, n, yn, y);
         }
     }
 }
@@ -516,12 +544,11 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
             const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
-            if (fp) { /* the pool's backward of this sample, into the slot */
-                const int32_t *an = fp->argmax + n * fp->psz;
-                ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyA + n * fp->psz, slot + l.o_z, 1);
+            if (fp) { /* the pool's (and ReLU's) backward of this sample, into the slot */
+                ABSA_FN(absa_conv_fuse_dy)(fp, n, dyA, slot + l.o_t, slot + l.o_z);
                 dA = slot + l.o_z;
                 if (dyB) {
-                    ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyB + n * fp->psz, slot + l.o_z2, 1);
+                    ABSA_FN(absa_conv_fuse_dy)(fp, n, dyB, slot + l.o_t, slot + l.o_z2);
                     dB = slot + l.o_z2;
                 }
             }

@@ -35,8 +35,8 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         const ABSA_T *dyW = dyB ? dyB : dyA;
         for (int n = 0; db && n < c->N; n++) {
             const ABSA_T *d = dyW + n * ysz;
-            if (fp) {
-                ABSA_FN(absa_maxpool_backward_ex)(&fp->one, fp->argmax + n * fp->psz, dyW + n * fp->psz, ws, 1);
+            if (fp) { /* scratch: dz at ws, a fused ReLU's masked dy after it */
+                ABSA_FN(absa_conv_fuse_dy)(fp, n, dyW, ws + absa_conv_rup(ysz), ws);
                 d = ws;
             }
             ABSA_FN(absa_conv_bias_sum)(c->O, c->Ho * c->Wo, d, db);
@@ -49,9 +49,10 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         ABSA_FN(absa_conv_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws, fp);
 }
 
-/* The fused pool of a conv whose output (N x O x Ho x Wo) feeds the max-pool k, s, p. */
+/* The fused pool of a conv whose output (N x O x Ho x Wo) feeds the max-pool k, s, p; relu: the
+ * forward applies a fused ReLU; z: the other passes' mask of one (the forward's output), or NULL. */
 static void ABSA_FN(absa_conv_fuse_init)(absa_conv_fuse *f, const absa_conv_cfg *c, int k, int s, int p,
-                                         int32_t *argmax, int r)
+                                         int32_t *argmax, int r, int relu, const ABSA_T *z)
 {
     const int ok = absa_pool_cfg_init(&f->all, c->N, c->O, c->Ho, c->Wo, k, s, p) == 0 &&
                    absa_pool_cfg_init(&f->one, 1, c->O, c->Ho, c->Wo, k, s, p) == 0;
@@ -59,6 +60,8 @@ static void ABSA_FN(absa_conv_fuse_init)(absa_conv_fuse *f, const absa_conv_cfg 
     f->argmax = argmax;
     f->psz = (size_t)c->O * f->one.Ho * f->one.Wo;
     f->r = r;
+    f->relu = relu;
+    f->z = z;
 }
 
 void ABSA_CONV_PUB(absa_conv2d_forward)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *W,
@@ -97,43 +100,44 @@ void ABSA_CONV_PUB(absa_conv2d_rbackward)(const absa_conv_cfg *c, const ABSA_T *
 /* ---- conv then max-pool as one call (absa_conv2d_pool_*, the CONV_POOL op): bitwise the conv
  * passes followed by the pool's (layers_decl.h); the workspace is absa_conv_pool_workspace's ---- */
 
-void ABSA_CONV_PUB(absa_conv2d_pool_forward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                       const ABSA_T *W, const ABSA_T *b, ABSA_T *y, int32_t *argmax,
-                                       ABSA_T *ws)
+void ABSA_CONV_PUB(absa_conv2d_pool_forward)(const absa_conv_cfg *c, int k, int s, int p, int relu,
+                                       const ABSA_T *x, const ABSA_T *W, const ABSA_T *b, ABSA_T *y,
+                                       int32_t *argmax, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && y && argmax && ws, "conv2d_pool_forward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, argmax, 0);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, argmax, 0, relu, NULL);
     ABSA_FN(absa_conv_fwd_any)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws, &f);
 }
 
-void ABSA_CONV_PUB(absa_conv2d_pool_backward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                        const ABSA_T *W, const int32_t *argmax, const ABSA_T *dy,
-                                        ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
+void ABSA_CONV_PUB(absa_conv2d_pool_backward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                        const ABSA_T *x, const ABSA_T *W, const int32_t *argmax,
+                                        const ABSA_T *dy, ABSA_T *dx, ABSA_T *dW, ABSA_T *db, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && argmax && dy && ws, "conv2d_pool_backward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, 0, z);
     ABSA_FN(absa_conv_bwd_any)(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws, &f);
 }
 
-void ABSA_CONV_PUB(absa_conv2d_pool_rforward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                        const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
-                                        const ABSA_T *Vb, const int32_t *argmax, ABSA_T *Ry, ABSA_T *ws)
+void ABSA_CONV_PUB(absa_conv2d_pool_rforward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                        const ABSA_T *x, const ABSA_T *Rx, const ABSA_T *W,
+                                        const ABSA_T *V, const ABSA_T *Vb, const int32_t *argmax, ABSA_T *Ry,
+                                        ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && V && argmax && Ry && ws, "conv2d_pool_rforward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 1);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 1, 0, z);
     ABSA_FN(absa_conv_fwd_any)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws, &f);
 }
 
-void ABSA_CONV_PUB(absa_conv2d_pool_rbackward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *x,
-                                         const ABSA_T *Rx, const ABSA_T *W, const ABSA_T *V,
-                                         const int32_t *argmax, const ABSA_T *dy, const ABSA_T *Rdy,
-                                         ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb, ABSA_T *ws)
+void ABSA_CONV_PUB(absa_conv2d_pool_rbackward)(const absa_conv_cfg *c, int k, int s, int p, const ABSA_T *z,
+                                         const ABSA_T *x, const ABSA_T *Rx, const ABSA_T *W,
+                                         const ABSA_T *V, const int32_t *argmax, const ABSA_T *dy,
+                                         const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *RdW, ABSA_T *Rdb, ABSA_T *ws)
 {
     ABSA_ASSERT(c && x && W && V && argmax && dy && Rdy && ws, "conv2d_pool_rbackward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, 0, z);
     ABSA_FN(absa_conv_bwd_any)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, c->has_bias ? Rdb : NULL, ws, &f);
 }

@@ -27,18 +27,21 @@ int absa_conv_path_active(void);           /* the path absa_conv2d_* use (chosen
     void absa_conv2d_rbackward_##S##_##P(const absa_conv_cfg *c, const T *x, const T *Rx,         \
                                          const T *W, const T *V, const T *dy, const T *Rdy,       \
                                          T *Rdx, T *RdW, T *Rdb, T *ws);                          \
-    void absa_conv2d_pool_forward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p, const T *x, \
-                                            const T *W, const T *b, T *y, int32_t *argmax, T *ws); \
-    void absa_conv2d_pool_backward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p, const T *x, \
-                                             const T *W, const int32_t *argmax, const T *dy, T *dx, \
-                                             T *dW, T *db, T *ws);                                 \
-    void absa_conv2d_pool_rforward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p, const T *x, \
-                                             const T *Rx, const T *W, const T *V, const T *Vb,     \
-                                             const int32_t *argmax, T *Ry, T *ws);                 \
-    void absa_conv2d_pool_rbackward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p, const T *x, \
-                                              const T *Rx, const T *W, const T *V,                \
-                                              const int32_t *argmax, const T *dy, const T *Rdy,   \
-                                              T *Rdx, T *RdW, T *Rdb, T *ws);
+    void absa_conv2d_pool_forward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p, int relu, \
+                                            const T *x, const T *W, const T *b, T *y,              \
+                                            int32_t *argmax, T *ws);                               \
+    void absa_conv2d_pool_backward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p,         \
+                                             const T *z, const T *x, const T *W,                   \
+                                             const int32_t *argmax, const T *dy, T *dx, T *dW,     \
+                                             T *db, T *ws);                                        \
+    void absa_conv2d_pool_rforward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p,         \
+                                             const T *z, const T *x, const T *Rx, const T *W,      \
+                                             const T *V, const T *Vb, const int32_t *argmax,       \
+                                             T *Ry, T *ws);                                        \
+    void absa_conv2d_pool_rbackward_##S##_##P(const absa_conv_cfg *c, int k, int s, int p,        \
+                                              const T *z, const T *x, const T *Rx, const T *W,     \
+                                              const T *V, const int32_t *argmax, const T *dy,      \
+                                              const T *Rdy, T *Rdx, T *RdW, T *Rdb, T *ws);
 #define ABSA_CONV_PATH_DECL(P) ABSA_CONV_PATH_DECL_T(float, f32, P) ABSA_CONV_PATH_DECL_T(double, f64, P)
 ABSA_CONV_PATH_DECL(baseline)
 ABSA_CONV_PATH_DECL(avx2)

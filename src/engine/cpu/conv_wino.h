@@ -40,7 +40,7 @@ static int absa_wino_ok(const absa_conv_cfg *c)
 typedef struct absa_wino_lay {
     int th, tw, tiles, S, T, Hx, Wx;
     size_t u, plane, o_ufA, o_ufB, o_ubA, o_ubB, shared;
-    size_t o_xp, o_dxp, o_vx, o_v2, o_da, o_db, o_mm, o_yt, o_fw, o_pb, o_z, o_z2, slot, total;
+    size_t o_xp, o_dxp, o_vx, o_v2, o_da, o_db, o_mm, o_yt, o_fw, o_pb, o_z, o_z2, o_t, slot, total;
 } absa_wino_lay;
 
 static void absa_wino_layout(const absa_conv_cfg *c, absa_wino_lay *l)
@@ -80,20 +80,22 @@ static void absa_wino_layout(const absa_conv_cfg *c, absa_wino_lay *l)
     l->o_yt = at, at += absa_conv_rup(ytn);
     l->o_fw = at, at += absa_conv_rup(l->u);
     l->o_pb = at, at += absa_conv_rup(O);
-    l->o_z = l->o_z2 = 0;
+    l->o_z = l->o_z2 = l->o_t = 0;
     l->slot = at;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
 /* With a fused max-pool (absa_conv2d_pool_*): each slot also holds one sample's conv output z
- * [O][Ho*Wo] (pooled from there) and, backward, the pool's scatter of its dy and Rdy (z, z2). */
+ * [O][Ho*Wo] (pooled from there) and, backward, the pool's scatter of its dy and Rdy (z, z2) and
+ * a fused ReLU's masked dy (t). */
 static void absa_wino_layout_pool(const absa_conv_cfg *c, absa_wino_lay *l)
 {
     absa_wino_layout(c, l);
     const size_t zs = absa_conv_rup((size_t)c->O * c->Ho * c->Wo);
     l->o_z = l->slot;
     l->o_z2 = l->slot + zs;
-    l->slot += 2 * zs;
+    l->o_t = l->slot + 2 * zs; /* a fused ReLU's masked dy */
+    l->slot += 3 * zs;
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
@@ -313,11 +315,7 @@ static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 const int n = n0 + s;
                 ABSA_T *yn = fp ? slot + l.o_z : y + n * ysz;
                 ABSA_FN(absa_conv_unpad)(yt, (size_t)2 * l.tw, 0, 0, O, c->Ho, c->Wo, yn, 1, b);
-                if (!fp) continue;
-                ABSA_T *yo = y + n * fp->psz;
-                int32_t *an = fp->argmax + n * fp->psz;
-                if (fp->r) ABSA_FN(absa_maxpool_rforward)(&fp->one, an, yn, yo);
-                else ABSA_FN(absa_maxpool_forward)(&fp->one, yn, yo, an);
+                if (fp) ABSA_FN(absa_conv_fuse_out)(fp, n, yn, y);
             }
         }
     }
@@ -360,12 +358,11 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
                 const int n = n0 + s;
                 const size_t row0 = (size_t)s * l.tiles;
                 const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
-                if (fp) { /* the pool's backward of this sample, into the slot */
-                    const int32_t *an = fp->argmax + n * fp->psz;
-                    ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyA + n * fp->psz, slot + l.o_z, 1);
+                if (fp) { /* the pool's (and ReLU's) backward of this sample, into the slot */
+                    ABSA_FN(absa_conv_fuse_dy)(fp, n, dyA, slot + l.o_t, slot + l.o_z);
                     dA = slot + l.o_z;
                     if (dyB) {
-                        ABSA_FN(absa_maxpool_backward_ex)(&fp->one, an, dyB + n * fp->psz, slot + l.o_z2, 1);
+                        ABSA_FN(absa_conv_fuse_dy)(fp, n, dyB, slot + l.o_t, slot + l.o_z2);
                         dB = slot + l.o_z2;
                     }
                 }

@@ -119,7 +119,7 @@ void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_add(v + lo, x + lo, len, limit));
+    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 1));
     XSUM_OMP_BAD_FROM
     for (size_t i = start; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
@@ -196,7 +196,7 @@ void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_set(v + lo, x + lo, len, limit));
+    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 0));
     XSUM_OMP_BAD_FROM
     for (size_t i = start; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;

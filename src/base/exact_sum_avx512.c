@@ -88,26 +88,18 @@ XS512 static inline void get8(__m512i lo, __m512i hi, float *out)
     _mm256_storeu_ps(out, _mm512_cvtpd_ps(_mm512_mul_pd(d, _mm512_set1_pd(0x1p-88))));
 }
 
-XS512 int absa_xsum512_set(absa_xword *v, const float *x, size_t n, double limit)
-{
-    __mmask8 bad = 0;
-    for (size_t i = 0; i < n; i += 8) {
-        __m512i lo, hi;
-        fix8(x + i, limit, &lo, &hi, &bad);
-        st8(v + i, lo, hi);
-    }
-    return bad != 0;
-}
-
-XS512 int absa_xsum512_add(absa_xword *v, const float *x, size_t n, double limit)
+XS512 int absa_xsum512_fix(absa_xword *v, const float *x, size_t n, double limit, int add)
 {
     __mmask8 bad = 0;
     for (size_t i = 0; i < n; i += 8) {
         __m512i lo, hi, ql, qh;
         fix8(x + i, limit, &ql, &qh, &bad);
-        ld8(v + i, &lo, &hi);
-        add8(&lo, &hi, ql, qh);
-        st8(v + i, lo, hi);
+        if (add) {
+            ld8(v + i, &lo, &hi);
+            add8(&lo, &hi, ql, qh);
+            ql = lo, qh = hi;
+        }
+        st8(v + i, ql, qh);
     }
     return bad != 0;
 }

@@ -50,25 +50,19 @@ int absa_conv_cfg_init(absa_conv_cfg *c, int N, int C, int H, int W, int O, int 
 #undef ABSA_T
 #undef ABSA_SFX
 
-size_t absa_conv_workspace(const absa_conv_cfg *c)
+/* The workspace of the layer's engine (with the slots of a fused pool when pool). */
+static size_t absa_conv_ws(const absa_conv_cfg *c, int pool)
 {
     absa_conv_lay l;
-    absa_conv_layout(c, &l);
+    (pool ? absa_conv_layout_pool : absa_conv_layout)(c, &l);
     if (!absa_wino_ok(c)) return l.total;
     absa_wino_lay w;
-    absa_wino_layout(c, &w);
+    (pool ? absa_wino_layout_pool : absa_wino_layout)(c, &w);
     return w.total > l.total ? w.total : l.total;
 }
 
-size_t absa_conv_pool_workspace(const absa_conv_cfg *c)
-{
-    absa_conv_lay l;
-    absa_conv_layout_pool(c, &l);
-    if (!absa_wino_ok(c)) return l.total;
-    absa_wino_lay w;
-    absa_wino_layout_pool(c, &w);
-    return w.total > l.total ? w.total : l.total;
-}
+size_t absa_conv_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 0); }
+size_t absa_conv_pool_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 1); }
 
 /* ---- CPU paths (conv_path.h) ---- */
 

@@ -462,6 +462,27 @@ static void ABSA_FN(absa_conv_fuse_dy)(const absa_conv_fuse *fp, int n, const AB
     ABSA_FN(absa_maxpool_backward_ex)(&fp->one, fp->argmax + n * fp->psz, d, dz, 1);
 }
 
+/* The backward passes' dy of sample n (ysz elements): of dyA and dyB (NULL: none) as they are,
+ * or with a fused pool (fp) their pool's (and ReLU's) backward in the slot's z and z2 (t: the
+ * ReLU's scratch), as *dA and *dB. */
+static void ABSA_FN(absa_conv_fuse_dys)(const absa_conv_fuse *fp, int n, size_t ysz, const ABSA_T *dyA,
+                                        const ABSA_T *dyB, ABSA_T *t, ABSA_T *z, ABSA_T *z2, const ABSA_T **dA,
+                                        const ABSA_T **dB)
+{
+    if (!fp) {
+        *dA = dyA + n * ysz;
+        *dB = dyB ? dyB + n * ysz : NULL;
+        return;
+    }
+    ABSA_FN(absa_conv_fuse_dy)(fp, n, dyA, t, z);
+    *dA = z;
+    *dB = NULL;
+    if (dyB) {
+        ABSA_FN(absa_conv_fuse_dy)(fp, n, dyB, t, z2);
+        *dB = z2;
+    }
+}
+
 /* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y (forward and R-forward). With a fused
  * max-pool (fp), each sample's conv output goes to the slot's z, and is pooled from there into y
  * (the pooled shape) and argmax, or for an R-forward gathered at argmax: the same kernels on the
@@ -543,15 +564,8 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         if (db) memset(pb, 0, (size_t)O * sizeof(ABSA_T));
 #pragma omp for schedule(static)
         for (int n = 0; n < c->N; n++) {
-            const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
-            if (fp) { /* the pool's (and ReLU's) backward of this sample, into the slot */
-                ABSA_FN(absa_conv_fuse_dy)(fp, n, dyA, slot + l.o_t, slot + l.o_z);
-                dA = slot + l.o_z;
-                if (dyB) {
-                    ABSA_FN(absa_conv_fuse_dy)(fp, n, dyB, slot + l.o_t, slot + l.o_z2);
-                    dB = slot + l.o_z2;
-                }
-            }
+            const ABSA_T *dA, *dB;
+            ABSA_FN(absa_conv_fuse_dys)(fp, n, ysz, dyA, dyB, slot + l.o_t, slot + l.o_z, slot + l.o_z2, &dA, &dB);
             const ABSA_T *dW_dy = dB ? dB : dA, *dR = dB && Rx ? dA : NULL;
             if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dW_dy, pb);
             if (dW) ABSA_FN(absa_conv_dw_sample)(c, &l, x + n * xsz, dW_dy, xp, col, pw);

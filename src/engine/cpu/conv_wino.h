@@ -357,15 +357,9 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
             for (int s = 0; s < S; s++) {
                 const int n = n0 + s;
                 const size_t row0 = (size_t)s * l.tiles;
-                const ABSA_T *dA = dyA + n * ysz, *dB = dyB ? dyB + n * ysz : NULL;
-                if (fp) { /* the pool's (and ReLU's) backward of this sample, into the slot */
-                    ABSA_FN(absa_conv_fuse_dy)(fp, n, dyA, slot + l.o_t, slot + l.o_z);
-                    dA = slot + l.o_z;
-                    if (dyB) {
-                        ABSA_FN(absa_conv_fuse_dy)(fp, n, dyB, slot + l.o_t, slot + l.o_z2);
-                        dB = slot + l.o_z2;
-                    }
-                }
+                const ABSA_T *dA, *dB;
+                ABSA_FN(absa_conv_fuse_dys)(fp, n, ysz, dyA, dyB, slot + l.o_t, slot + l.o_z, slot + l.o_z2, &dA,
+                                            &dB);
                 if (db) ABSA_FN(absa_conv_bias_sum)(O, P, dB ? dB : dA, pb);
                 /* dy of one sample: an O-channel "image" of Ho x Wo in yt (width 2tw, no padding) */
                 ABSA_FN(absa_conv_pad)(dA, O, c->Ho, c->Wo, yt, (size_t)2 * l.tw, 0, 0);

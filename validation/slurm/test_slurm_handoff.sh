@@ -61,9 +61,10 @@ show() { echo "--- $1"; sed 's/^/    /' "$1" | tail -"${2:-25}"; }
 
 # ---------------- run A: 2 slots, spawn 1 -> 2, hand-off to 4 slots ----------------
 A=$W/runA; t0=$(date +%s)
-# 10 epochs, not 5: the 4-slot job must start, set up and take over before the run ends; a quiet
-# machine trains the 5-epoch run in about 4.5 s since the engine got faster, sometimes first
-EPOCHS_A=10
+# 30 epochs, not 5: the 4-slot job must start, set up and take over (about 3 s) before the run
+# ends; a quiet machine trained the 5-epoch run in about 4.5 s, and since the fused conv + pool
+# (2026-12-07) even 10 epochs finished first ("the run finished before job N took over")
+EPOCHS_A=30
 JA=$(RUN_EPOCHS=$EPOCHS_A ABSA_HANDOFF_MAX_RANKS=4 submit "$A") || { echo "FAIL sbatch"; exit 1; }
 echo "run A: job $JA"
 wait_for 240 bash -c "grep -q '\"event\": \"submit\"' '$A/metrics.jsonl' 2>/dev/null || ! squeue -h -j $JA | grep -q ." ||
@@ -133,9 +134,10 @@ PY
 # ---------------- run B: next job dies before taking over; pending, cancelled on finish ----------------
 B=$W/runB
 export ABSA_HANDOFF_SBATCH_ARGS=--hold ABSA_HANDOFF_BACKOFF=2 ABSA_HANDOFF_RETRIES=2
-# 10 epochs, not 5: the retry comes 2 s after the cancelled job is seen, and a 5-epoch run (4.5 s
-# on a quiet machine since the engine got faster) could finish first, leaving no retry to check
-EPOCHS_B=10
+# 30 epochs, not 5: the retry comes 2 s after the cancelled job is seen, and a short run (5 epochs
+# took 4.5 s on a quiet machine, 10 finished first since the fused conv + pool) could finish
+# first, leaving no retry to check
+EPOCHS_B=30
 JB=$(RUN_EPOCHS=$EPOCHS_B submit "$B") || { echo "FAIL sbatch"; exit 1; }
 echo "run B: job $JB (next jobs submitted held)"
 wait_for 240 bash -c "grep -q '\"event\": \"submit\"' '$B/metrics.jsonl' 2>/dev/null || ! squeue -h -j $JB | grep -q ." || bad "run B: no next job within 240 s"
@@ -169,9 +171,10 @@ PY
 # ---------------- run D: two hand-offs, 1 -> 2 -> 4 (a first job of one slot) ----------------
 D=$W/runD
 unset ABSA_HANDOFF_SBATCH_ARGS
-# 10 epochs, not 5: the second hand-off is asked for in epoch 4, and its job must get to take over
-# before the run ends (with 5 epochs, a quick run could finish first: "the run finished before job N took over")
-EPOCHS_D=10
+# 30 epochs, not 5: the second hand-off is asked for in epoch 4, and its job must get to take over
+# (about 3 s) before the run ends (with 5 epochs, and with 10 once the engine got faster, a quick
+# run finished first: "the run finished before job N took over")
+EPOCHS_D=30
 JD=$(RUN_EPOCHS=$EPOCHS_D SLOTS=1 ABSA_HANDOFF_MAX_RANKS=4 submit "$D") || { echo "FAIL sbatch"; exit 1; }
 echo "run D: job $JD (1 slot)"
 # a job submits its successor before it hands over, so the chain is over when every job it lists is gone

@@ -22,18 +22,23 @@
 #define XSUM_OMP_BAD_FROM _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n - start >= XSUM_OMP_MIN)")
 #define XSUM_OMP_FROM _Pragma("omp parallel for schedule(static) if (n - start >= XSUM_OMP_MIN)")
 
-/* ---- the AVX-512F loops (exact_sum_simd.h) ---- */
+/* ---- the AVX-512F and AVX2 loops (exact_sum_simd.h) ---- */
 
 static int xsum_wide_on;                              /* written once, under xsum_wide_once */
 static pthread_once_t xsum_wide_once = PTHREAD_ONCE_INIT;
 
 static void xsum_wide_choose(void)
 {
-#if ABSA_XSUM_HAVE_512
+#if ABSA_XSUM_HAVE_SIMD
     const char *e = getenv("ABSA_CPU_PATH");
-    const int narrow = e && (!strcmp(e, "baseline") || !strcmp(e, "avx2"));
+    const int cap = e && !strcmp(e, "baseline") ? ABSA_XSUM_SCALAR
+                    : e && !strcmp(e, "avx2")   ? ABSA_XSUM_AVX2
+                                                : ABSA_XSUM_AVX512;
     __builtin_cpu_init();
-    xsum_wide_on = !narrow && __builtin_cpu_supports("avx512f");
+    const int have = __builtin_cpu_supports("avx512f") ? ABSA_XSUM_AVX512
+                     : __builtin_cpu_supports("avx2")  ? ABSA_XSUM_AVX2
+                                                       : ABSA_XSUM_SCALAR;
+    xsum_wide_on = have < cap ? have : cap;
 #endif
 }
 
@@ -46,13 +51,25 @@ int absa_xsum_wide(void)
 /* Elements per task of the vector loops (a multiple of 8). */
 #define XSUM_CHUNK 4096
 
-/* The first n & ~7 elements of a float loop on AVX-512F, in chunks over the OpenMP threads (from
- * XSUM_OMP_MIN elements); returns the element the scalar loop goes on from (0 without AVX-512F).
- * OP(lo, len) runs the vector function on [lo, lo + len) and returns its bad flag. */
-#if ABSA_XSUM_HAVE_512
-#define XSUM_WIDE(n, bad, OP)                                                                          do {                                                                                                   if (!absa_xsum_wide()) break;                                                                      const size_t n8_ = (n) & ~(size_t)7, nc_ = (n8_ + XSUM_CHUNK - 1) / XSUM_CHUNK;                   _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n >= XSUM_OMP_MIN)")             for (size_t c_ = 0; c_ < nc_; c_++) {                                                                  const size_t lo = c_ * XSUM_CHUNK, len = n8_ - lo < XSUM_CHUNK ? n8_ - lo : XSUM_CHUNK;             bad |= OP;                                                                                     }                                                                                                  start = n8_;                                                                                   } while (0)
+/* The first n & ~7 elements of a float loop on AVX-512F or AVX2, in chunks over the OpenMP threads
+ * (from XSUM_OMP_MIN elements); sets start, the element the scalar loop goes on from (left at 0
+ * on the scalar path). OP512 / OP2 (the expressions of each width, on [lo, lo + len)) return the
+ * bad flag. */
+#if ABSA_XSUM_HAVE_SIMD
+#define XSUM_WIDE(n, bad, OP512, OP2)                                                                \
+    do {                                                                                             \
+        const int w_ = absa_xsum_wide();                                                             \
+        if (w_ == ABSA_XSUM_SCALAR) break;                                                           \
+        const size_t n8_ = (n) & ~(size_t)7, nc_ = (n8_ + XSUM_CHUNK - 1) / XSUM_CHUNK;              \
+        _Pragma("omp parallel for schedule(static) reduction(| : bad) if (n >= XSUM_OMP_MIN)")       \
+        for (size_t c_ = 0; c_ < nc_; c_++) {                                                        \
+            const size_t lo = c_ * XSUM_CHUNK, len = n8_ - lo < XSUM_CHUNK ? n8_ - lo : XSUM_CHUNK;  \
+            bad |= w_ == ABSA_XSUM_AVX512 ? (OP512) : (OP2);                                         \
+        }                                                                                            \
+        start = n8_;                                                                                 \
+    } while (0)
 #else
-#define XSUM_WIDE(n, bad, OP) (void)0
+#define XSUM_WIDE(n, bad, OP512, OP2) (void)0
 #endif
 
 int absa_xsum_init(absa_xsum *s, size_t n)
@@ -119,7 +136,7 @@ void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 1));
+    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 1), absa_xsum2_fix(v + lo, x + lo, len, limit, 1));
     XSUM_OMP_BAD_FROM
     for (size_t i = start; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
@@ -149,7 +166,7 @@ void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 {
     size_t start = 0;
     int bad = 0; /* unused: get has no bad addends */
-    XSUM_WIDE(n, bad, (absa_xsum512_get(s->v + off + lo, out + lo, len), 0));
+    XSUM_WIDE(n, bad, (absa_xsum512_get(s->v + off + lo, out + lo, len), 0), (absa_xsum2_get(s->v + off + lo, out + lo, len), 0));
     (void)bad;
     XSUM_OMP_FROM
     for (size_t i = start; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
@@ -196,7 +213,7 @@ void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 0));
+    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 0), absa_xsum2_fix(v + lo, x + lo, len, limit, 0));
     XSUM_OMP_BAD_FROM
     for (size_t i = start; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
     if (bad) s->bad = 1;
@@ -208,7 +225,8 @@ void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out,
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_add_get(v + lo, x + lo, out + lo, len, limit));
+    XSUM_WIDE(n, bad, absa_xsum512_add_get(v + lo, x + lo, out + lo, len, limit),
+              absa_xsum2_add_get(v + lo, x + lo, out + lo, len, limit));
     XSUM_OMP_BAD_FROM
     for (size_t i = start; i < n; i++) out[i] = (float)unfix(v[i] + fix_f32(x[i], limit, &bad));
     if (bad) s->bad = 1;

@@ -15,7 +15,7 @@
  *    products by powers of two are exact, so a fused multiply-add rounds as the scalar code. */
 #include "exact_sum_simd.h"
 
-#if ABSA_XSUM_HAVE_512
+#if ABSA_XSUM_HAVE_SIMD
 #include <immintrin.h>
 
 #define XS512 __attribute__((target("avx512f")))

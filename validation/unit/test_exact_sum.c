@@ -14,7 +14,8 @@
  *  - get (f64, f32, add_get) gives ((double)hi * 2^64 + (double)lo) * 2^-88 of any word, bitwise;
  *  - the words of set and add equal an independent __int128 reference (trunc(x * 2^88) via
  *    ldexp), with every kind of float at every vector position and in the scalar tail (the
- *    AVX-512F loops of exact_sum_avx512.c; CTest runs this test on every ABSA_CPU_PATH);
+ *    AVX-512F and AVX2 loops of exact_sum_avx512.c / exact_sum_avx2.c; CTest runs this test on
+ *    every ABSA_CPU_PATH);
  *  - absa_xsum_set_f32 (a first addend) leaves the words and bad flag of zero + add, and
  *    absa_xsum_add_get_f32 (a last addend) gives the floats and bad flag of add + get without
  *    changing the words.

@@ -19,7 +19,12 @@
 #ifndef ABSA_CONV_WINO_ONCE
 #define ABSA_CONV_WINO_ONCE
 #define ABSA_WINO_MIN_CH 8            /* fewer channels: the GEMMs are too thin, use im2col */
-#define ABSA_WINO_GROUP_ELEMS (1 << 18) /* target 16*T*max(C,O) elements per transform buffer */
+/* Target 16*T*max(C,O) elements per transform buffer: one sample per group for lenet's conv2 and
+ * resnet20's first two stages, two in its third (128 KiB buffers, L2-resident). 2^18 (4-16
+ * samples) was 5-12 % slower on the Xeon of docs/benchmarks.md (absa bench, 2026-12-07: resnet20
+ * batch 128 575 -> 640 img/s, 512 539 -> 604; lenet 10000 -> 10450); 2^12-2^16 measured alike.
+ * The group size sets the order in which the weight gradient sums tiles (legitimate bits). */
+#define ABSA_WINO_GROUP_ELEMS (1 << 15)
 #define ABSA_WINO_SKEW 48               /* elements between consecutive transform matrices */
 
 /* Whether a layer takes the Winograd path: 3x3, stride 1, enough channels, and not switched off

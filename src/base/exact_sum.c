@@ -130,17 +130,25 @@ static inline absa_xword fix_f32(float x, double limit, int *bad)
     return (q ^ sg) - sg;
 }
 
-void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n)
+/* v[i] = fix(x[i]) (add: v[i] += fix(x[i])) for n float addends from word off on: absa_xsum_set_f32
+ * and absa_xsum_add_f32. */
+static void xsum_fix_f32(absa_xsum *s, size_t off, const float *x, size_t n, int add)
 {
     absa_xword *v = s->v + off;
     const double limit = s->limit;
     int bad = 0;
     size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 1), absa_xsum2_fix(v + lo, x + lo, len, limit, 1));
+    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, add),
+              absa_xsum2_fix(v + lo, x + lo, len, limit, add));
     XSUM_OMP_BAD_FROM
-    for (size_t i = start; i < n; i++) v[i] += fix_f32(x[i], limit, &bad);
+    for (size_t i = start; i < n; i++) {
+        const absa_xword q = fix_f32(x[i], limit, &bad);
+        v[i] = add ? v[i] + q : q;
+    }
     if (bad) s->bad = 1;
 }
+
+void absa_xsum_add_f32(absa_xsum *s, size_t off, const float *x, size_t n) { xsum_fix_f32(s, off, x, n, 1); }
 
 void absa_xsum_add_f64(absa_xsum *s, size_t off, const double *x, size_t n)
 {
@@ -166,7 +174,8 @@ void absa_xsum_get_f32(const absa_xsum *s, size_t off, float *out, size_t n)
 {
     size_t start = 0;
     int bad = 0; /* unused: get has no bad addends */
-    XSUM_WIDE(n, bad, (absa_xsum512_get(s->v + off + lo, out + lo, len), 0), (absa_xsum2_get(s->v + off + lo, out + lo, len), 0));
+    XSUM_WIDE(n, bad, (absa_xsum512_get(s->v + off + lo, out + lo, len), 0),
+              (absa_xsum2_get(s->v + off + lo, out + lo, len), 0));
     (void)bad;
     XSUM_OMP_FROM
     for (size_t i = start; i < n; i++) out[i] = (float)unfix(s->v[off + i]);
@@ -207,17 +216,7 @@ void absa_xsum_round_f32(absa_xsum *s, float *x, size_t n)
     if (bad) s->bad = 1;
 }
 
-void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n)
-{
-    absa_xword *v = s->v + off;
-    const double limit = s->limit;
-    int bad = 0;
-    size_t start = 0;
-    XSUM_WIDE(n, bad, absa_xsum512_fix(v + lo, x + lo, len, limit, 0), absa_xsum2_fix(v + lo, x + lo, len, limit, 0));
-    XSUM_OMP_BAD_FROM
-    for (size_t i = start; i < n; i++) v[i] = fix_f32(x[i], limit, &bad);
-    if (bad) s->bad = 1;
-}
+void absa_xsum_set_f32(absa_xsum *s, size_t off, const float *x, size_t n) { xsum_fix_f32(s, off, x, n, 0); }
 
 void absa_xsum_add_get_f32(absa_xsum *s, size_t off, const float *x, float *out, size_t n)
 {

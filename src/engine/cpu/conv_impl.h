@@ -141,16 +141,16 @@ static void absa_conv_layout_pool(const absa_conv_cfg *c, absa_conv_lay *l)
     l->total = l->shared + (size_t)absa_conv_slots() * l->slot;
 }
 
-/* A max-pool fused after the conv (absa_conv2d_pool_*): the pool of the whole batch (all), of one
- * sample (one: N = 1), the argmax of the batch, the pooled elements per sample, whether the pass
- * is an R-forward (gather the R-output at argmax) rather than the forward (pool, argmax), and a
- * ReLU fused after the pool: relu (forward), or z, the forward's output whose sign masks the
- * other passes (an ABSA_T array; NULL: no ReLU). */
+/* A max-pool fused after the conv (absa_conv2d_pool_*): the pool of one sample (N = 1), the
+ * argmax of the batch, the pooled elements per sample, whether the pass is an R-forward (gather
+ * the R-output at argmax) rather than the forward (pool, argmax), and z, with a ReLU fused after
+ * the pool, the node's output (an ABSA_T array; NULL: no ReLU): the forward applies the ReLU to it,
+ * the other passes take their mask from its sign. */
 typedef struct absa_conv_fuse {
-    absa_pool_cfg all, one;
+    absa_pool_cfg one;
     int32_t *argmax;
     size_t psz;
-    int r, relu;
+    int r;
     const void *z;
 } absa_conv_fuse;
 #endif /* ABSA_CONV_IMPL_ONCE */
@@ -446,7 +446,7 @@ static void ABSA_FN(absa_conv_fuse_out)(const absa_conv_fuse *fp, int n, const A
         if (fp->z) ABSA_FN(absa_relu_rforward)(fp->psz, (const ABSA_T *)fp->z + n * fp->psz, yo, yo);
     } else {
         ABSA_FN(absa_maxpool_forward)(&fp->one, zn, yo, an);
-        if (fp->relu) ABSA_FN(absa_relu_forward)(fp->psz, yo, yo);
+        if (fp->z) ABSA_FN(absa_relu_forward)(fp->psz, yo, yo); /* z is y here */
     }
 }
 

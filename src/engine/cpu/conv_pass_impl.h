@@ -49,18 +49,16 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         ABSA_FN(absa_conv_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws, fp);
 }
 
-/* The fused pool of a conv whose output (N x O x Ho x Wo) feeds the max-pool k, s, p; relu: the
- * forward applies a fused ReLU; z: the other passes' mask of one (the forward's output), or NULL. */
+/* The fused pool of a conv whose output (N x O x Ho x Wo) feeds the max-pool k, s, p; z: the
+ * node's output when a ReLU is fused too (absa_conv_fuse), else NULL. */
 static void ABSA_FN(absa_conv_fuse_init)(absa_conv_fuse *f, const absa_conv_cfg *c, int k, int s, int p,
-                                         int32_t *argmax, int r, int relu, const ABSA_T *z)
+                                         int32_t *argmax, int r, const ABSA_T *z)
 {
-    const int ok = absa_pool_cfg_init(&f->all, c->N, c->O, c->Ho, c->Wo, k, s, p) == 0 &&
-                   absa_pool_cfg_init(&f->one, 1, c->O, c->Ho, c->Wo, k, s, p) == 0;
+    const int ok = absa_pool_cfg_init(&f->one, 1, c->O, c->Ho, c->Wo, k, s, p) == 0;
     ABSA_ASSERT(ok, "conv2d_pool: bad pool geometry");
     f->argmax = argmax;
     f->psz = (size_t)c->O * f->one.Ho * f->one.Wo;
     f->r = r;
-    f->relu = relu;
     f->z = z;
 }
 
@@ -106,7 +104,7 @@ void ABSA_CONV_PUB(absa_conv2d_pool_forward)(const absa_conv_cfg *c, int k, int 
 {
     ABSA_ASSERT(c && x && W && y && argmax && ws, "conv2d_pool_forward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, argmax, 0, relu, NULL);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, argmax, 0, relu ? y : NULL);
     ABSA_FN(absa_conv_fwd_any)(c, x, NULL, W, NULL, c->has_bias ? b : NULL, y, ws, &f);
 }
 
@@ -116,7 +114,7 @@ void ABSA_CONV_PUB(absa_conv2d_pool_backward)(const absa_conv_cfg *c, int k, int
 {
     ABSA_ASSERT(c && x && W && argmax && dy && ws, "conv2d_pool_backward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, 0, z);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, z);
     ABSA_FN(absa_conv_bwd_any)(c, x, NULL, dy, NULL, W, NULL, dx, dW, c->has_bias ? db : NULL, ws, &f);
 }
 
@@ -127,7 +125,7 @@ void ABSA_CONV_PUB(absa_conv2d_pool_rforward)(const absa_conv_cfg *c, int k, int
 {
     ABSA_ASSERT(c && x && W && V && argmax && Ry && ws, "conv2d_pool_rforward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 1, 0, z);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 1, z);
     ABSA_FN(absa_conv_fwd_any)(c, x, Rx, V, W, c->has_bias ? Vb : NULL, Ry, ws, &f);
 }
 
@@ -138,6 +136,6 @@ void ABSA_CONV_PUB(absa_conv2d_pool_rbackward)(const absa_conv_cfg *c, int k, in
 {
     ABSA_ASSERT(c && x && W && V && argmax && dy && Rdy && ws, "conv2d_pool_rbackward: NULL argument");
     absa_conv_fuse f;
-    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, 0, z);
+    ABSA_FN(absa_conv_fuse_init)(&f, c, k, s, p, (int32_t *)argmax, 0, z);
     ABSA_FN(absa_conv_bwd_any)(c, x, Rx, dy, Rdy, V, W, Rdx, RdW, c->has_bias ? Rdb : NULL, ws, &f);
 }

@@ -38,6 +38,20 @@ typedef struct absa_h5reader absa_h5reader;
 
 absa_status absa_h5reader_open(const char *path, const char *split, size_t memory_budget_bytes,
                                absa_h5reader **out);
+/* Where a split held whole in RAM lives, when the caller wants to place it (absa serve shares it
+ * with same-node clients: src/stream/ucx_local.h). alloc(ctx, bytes) returns the memory, or NULL
+ * to fall back to malloc; once the images are read, loaded(ctx) (if set) returns where they are
+ * now (the reader never writes them again); release(ctx) at close. */
+typedef struct absa_h5reader_ram {
+    void *ctx;
+    void *(*alloc)(void *ctx, size_t bytes);
+    void *(*loaded)(void *ctx);
+    void (*release)(void *ctx);
+} absa_h5reader_ram;
+absa_status absa_h5reader_open_ram(const char *path, const char *split, size_t memory_budget_bytes,
+                                   const absa_h5reader_ram *ram, absa_h5reader **out);
+/* labels of samples idx[0..n) (indices < count) */
+absa_status absa_h5reader_gather_labels(const absa_h5reader *r, const uint64_t *idx, size_t n, int32_t *labels);
 void absa_h5reader_close(absa_h5reader *r);
 /* shape and metadata */
 size_t absa_h5reader_count(const absa_h5reader *r);

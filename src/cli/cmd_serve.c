@@ -32,15 +32,20 @@ static void serve_help(void)
            "  --max-pending-per-peer N   ... of them from one IP address        (default %d)\n"
            "  --lease-timeout SEC   a client silent this long (stopped, hung) loses its leases to\n"
            "                        other clients; its late commits are refused (default %.0f, 0 = never)\n"
+           "  --no-shared-split     never let same-node clients read the split from this\n"
+           "                        process's memory (they then get images over UCX too)\n"
            "  --audit FILE          log every committed sample as 'EPOCH ID', and rewinds (testing)\n"
            "  --quiet               log only drops and errors\n"
            "  -h, --help            this help\n\n"
            "Clients authenticate at a TCP front door on --listen (HMAC-SHA256 challenge with the\n"
            "shared secret) before they get the UCX worker's address. UCX's network transports use\n"
            "the interface of --listen unless UCX_NET_DEVICES is set. Clients connect with\n"
-           "--data ucx://HOST:PORT. A client on the same node gets shared memory where UCX_TLS\n"
-           "allows it; a dead client is seen through its front-door connection. ABSA_UCX_ERR_MODE=peer\n"
-           "(server and clients) selects UCX's peer error handling instead: tcp only, slower.\n",
+           "--data ucx://HOST:PORT. A client on the same node (same user) reads the images itself\n"
+           "from the split in RAM, mapped read-only (sealed), and gets only ids and labels over\n"
+           "UCX; elsewhere, and with --no-shared-split or ABSA_UCX_LOCAL=0 on either side, images\n"
+           "come over UCX (shared memory where UCX_TLS allows it). A dead client is seen through\n"
+           "its front-door connection. ABSA_UCX_ERR_MODE=peer (server and clients) selects UCX's\n"
+           "peer error handling instead: tcp only, slower.\n",
            ABSA_UCX_DEFAULT_LISTEN, ABSA_SERVE_DEFAULT_BUDGET_MIB, ABSA_UCX_DEFAULT_BATCH_MAX,
            ABSA_DOOR_DEFAULT_MAX_PENDING, ABSA_DOOR_DEFAULT_MAX_PER_PEER, ABSA_UCX_DEFAULT_LEASE_TIMEOUT);
 }
@@ -62,7 +67,7 @@ int absa_cmd_serve(int argc, char **argv)
         {"memory-budget", required_argument, 0, 'm'}, {"batch-max", required_argument, 0, 'b'},
         {"secret-file", required_argument, 0, 'k'},  {"hello-timeout", required_argument, 0, 't'},
         {"audit", required_argument, 0, 'A'},        {"quiet", no_argument, 0, 'q'},
-        {"lease-timeout", required_argument, 0, 'L'},
+        {"lease-timeout", required_argument, 0, 'L'}, {"no-shared-split", no_argument, 0, 'N'},
         {"max-pending", required_argument, 0, 'P'},  {"max-pending-per-peer", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},               {0, 0, 0, 0}};
     optind = 1;
@@ -85,6 +90,7 @@ int absa_cmd_serve(int argc, char **argv)
         case 'P': if ((rc = absa_arg_int(cmd, "--max-pending", optarg, 1, 100000, &maxp))) return rc; break;
         case 'p': if ((rc = absa_arg_int(cmd, "--max-pending-per-peer", optarg, 1, 100000, &maxpp))) return rc; break;
         case 'q': o.quiet = 1; break;
+        case 'N': o.no_shared_split = 1; break;
         case 'h': serve_help(); return 0;
         default: return absa_cli_bad_option(cmd, c, argv);
         }

@@ -18,6 +18,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_local.h"
 #include "ucx_ep.h"
 #include "ucx_door.h"
 #include "ucx_util.h"
@@ -271,9 +272,15 @@ absa_status absa_ucx_client_next(absa_ucx_client *c, size_t n, absa_ucx_batch *o
             out->epoch = c->meta.epochs;
             break;
         }
+        if (c->head->state == ABSA_SLOT_FILL) { /* images still to copy: do it here, not wait */
+            absa_ucx_client_fill_locked(c, c->head);
+            continue;
+        }
         if (c->head->state != ABSA_SLOT_READY) {
             double t0 = absa_now();
+            c->caller_waits = 1; /* the progress thread leaves the head's images to this thread */
             pthread_cond_wait(&c->cv, &c->mu);
+            c->caller_waits = 0;
             c->wait_s += absa_now() - t0;
             continue;
         }
@@ -418,6 +425,20 @@ double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { return c->wait_s
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { return c->bytes; }
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { return c->rndv_batches; }
 uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c) { return c->withdrawn; }
+uint64_t absa_ucx_client_local_batches(absa_ucx_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->local_batches;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+const char *absa_ucx_client_local_why(absa_ucx_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    const char *w = c->shm ? "" : c->local_why; /* written once, before or without the mapping */
+    pthread_mutex_unlock(&c->mu);
+    return w;
+}
 
 void absa_ucx_client_close(absa_ucx_client *c)
 {
@@ -460,6 +481,7 @@ void absa_ucx_client_close(absa_ucx_client *c)
     for (size_t i = 0; i < c->ncmd; i++) free(c->cmds[i].payload);
     free(c->held);
     free(c->pool);
+    absa_ucx_shared_detach(c->shm, c->shm_map_bytes);
     free(c->cmds);
     free(c->ctl_payload);
     pthread_cond_destroy(&c->cv);
@@ -510,5 +532,7 @@ double absa_ucx_client_wait_seconds(const absa_ucx_client *c) { (void)c; return 
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c) { (void)c; return 0; }
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c) { (void)c; return 0; }
 uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c) { (void)c; return 0; }
+uint64_t absa_ucx_client_local_batches(absa_ucx_client *c) { (void)c; return 0; }
+const char *absa_ucx_client_local_why(absa_ucx_client *c) { (void)c; return ""; }
 void absa_ucx_client_close(absa_ucx_client *c) { (void)c; }
 #endif

@@ -35,7 +35,7 @@
 #include "absa_error.h"
 #include "ucx_proto.h"
 
-#define ABSA_UCX_DEFAULT_PREFETCH 3
+#define ABSA_UCX_DEFAULT_PREFETCH 6 /* docs/ucx.md, "Same-node clients": two copiers need batches to work on */
 
 typedef struct absa_ucx_client absa_ucx_client;
 
@@ -114,6 +114,11 @@ double absa_ucx_client_wait_seconds(const absa_ucx_client *c);
 uint64_t absa_ucx_client_bytes(const absa_ucx_client *c);
 uint64_t absa_ucx_client_rndv_batches(const absa_ucx_client *c); /* received by rendezvous */
 uint64_t absa_ucx_client_withdrawn(const absa_ucx_client *c);     /* positional requests withdrawn by a plan change */
+/* Same node: batches whose images this client copied from the server's shared split itself
+ * (docs/ucx.md, "Same-node clients"), and why an offered split was not mapped ("" if it was,
+ * or none was offered: the server is elsewhere, or shares nothing). */
+uint64_t absa_ucx_client_local_batches(absa_ucx_client *c);
+const char *absa_ucx_client_local_why(absa_ucx_client *c);
 /* Leave: uncommitted leases (held and prefetched) go back to the server's queue. NULL is fine. */
 void absa_ucx_client_close(absa_ucx_client *c);
 

@@ -40,7 +40,7 @@ void absa_ucx_client_zombie_done_locked(absa_ucx_client *c, absa_ucx_client_slot
 static void absa_ucx_client_withdraw_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
 {
     c->withdrawn++;
-    if (s->state == ABSA_SLOT_READY) { /* its reply is here, never delivered */
+    if (s->state == ABSA_SLOT_READY || s->state == ABSA_SLOT_FILL) { /* its reply is here, never delivered */
         if (s->m.type == ABSA_UCX_BATCH) {
             absa_ucx_msg r = {.type = ABSA_UCX_RELEASE, .lease = s->m.lease};
             absa_ucx_client_push_locked(c, &r, NULL);
@@ -131,9 +131,15 @@ absa_status absa_ucx_client_next_at(absa_ucx_client *c, const absa_ucx_want *w, 
         }
         absa_ucx_client_slot *s = c->head;
         ABSA_ASSERT(s && absa_ucx_client_slot_is(s, &w[0]), "the plan's first request is not at the head");
+        if (s->state == ABSA_SLOT_FILL) { /* images still to copy: do it here, not wait */
+            absa_ucx_client_fill_locked(c, s);
+            continue;
+        }
         if (s->state != ABSA_SLOT_READY) {
             double t0 = absa_now();
+            c->caller_waits = 1; /* the progress thread leaves the head's images to this thread */
             pthread_cond_wait(&c->cv, &c->mu);
+            c->caller_waits = 0;
             c->wait_s += absa_now() - t0;
             continue;
         }

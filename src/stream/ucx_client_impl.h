@@ -11,7 +11,9 @@
 
 #include "ucx_client.h"
 
-enum { ABSA_SLOT_REQUESTED, ABSA_SLOT_RECEIVING, ABSA_SLOT_READY };
+/* FILL: a batch without images arrived (same node), checked; they are still to be copied from
+ * the shared split, by the progress thread or by the caller waiting for it (FILLING meanwhile) */
+enum { ABSA_SLOT_REQUESTED, ABSA_SLOT_RECEIVING, ABSA_SLOT_FILL, ABSA_SLOT_FILLING, ABSA_SLOT_READY };
 
 /* one outstanding REQUEST and, once it arrived, its reply (BATCH or END) */
 typedef struct absa_ucx_client_slot {
@@ -55,6 +57,11 @@ struct absa_ucx_client {
     pthread_cond_t cv;
     int prefetch;
     size_t sample_bytes;
+    /* the server's split, mapped read-only when it is on this node (ucx_local.h); set once by
+     * the progress thread, before LOCAL_OK is sent, and unmapped at close */
+    const uint8_t *shm;
+    size_t shm_map_bytes;
+    char local_why[200];    /* why the offered split was not mapped ("" = mapped or not offered) */
     /* shared */
     absa_status failed;
     char err[256];
@@ -74,10 +81,11 @@ struct absa_ucx_client {
     size_t ncmd, cmdcap;
     uint64_t unacked;
     int ctl_wait, ctl_ready;
+    int caller_waits;       /* the caller is blocked in next()/next_at() for the head slot */
     absa_ucx_msg ctl;
     void *ctl_payload;
     int stop, done_seen, bye_sent;
-    uint64_t next_seq, bytes, rndv_batches, withdrawn;
+    uint64_t next_seq, bytes, rndv_batches, withdrawn, local_batches;
     double wait_s;
     /* progress thread only */
     int sends;
@@ -91,6 +99,11 @@ absa_status absa_ucx_client_failed_locked(absa_ucx_client *c);     /* c->err as 
 absa_ucx_client_slot *absa_ucx_client_request_locked(absa_ucx_client *c, absa_ucx_msg *m);
 absa_ucx_client_slot *absa_ucx_client_pop_locked(absa_ucx_client *c);       /* unlink the head slot */
 void absa_ucx_client_deliver_locked(absa_ucx_client *c, absa_ucx_client_slot *s, absa_ucx_batch *out); /* BATCH -> out, held */
+
+/* ucx_client_io.c: copy the images of a FILL slot from the shared split (mu released meanwhile;
+ * the slot is READY after, or done with if it was withdrawn meanwhile). The caller of next()
+ * and next_at() uses it on the head slot instead of waiting for the progress thread. */
+void absa_ucx_client_fill_locked(absa_ucx_client *c, absa_ucx_client_slot *s);
 
 /* ucx_client_at.c: a cancelled slot got its reply (BATCH: released, its buffer pooled) */
 void absa_ucx_client_zombie_done_locked(absa_ucx_client *c, absa_ucx_client_slot *s);

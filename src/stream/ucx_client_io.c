@@ -17,6 +17,7 @@
 
 #include "base_sys.h"
 #include "ucx_client_impl.h"
+#include "ucx_local.h"
 #include "ucx_util.h"
 
 void absa_ucx_client_fail_locked(absa_ucx_client *c, absa_status st, const char *fmt, ...)
@@ -131,6 +132,43 @@ static absa_ucx_client_slot *absa_ucx_client_find_slot(absa_ucx_client *c, uint6
     return NULL;
 }
 
+void absa_ucx_client_fill_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
+{
+    absa_ucx_batch_view v;
+    absa_ucx_batch_layout(s->buf, s->m.count, s->m.nranges, &v);
+    const size_t sb = c->sample_bytes, n = (size_t)s->m.count;
+    const uint8_t *split = c->shm;
+    uint8_t *img = (uint8_t *)(uintptr_t)v.images;
+    s->state = ABSA_SLOT_FILLING; /* a withdrawal now only marks it cancelled (zombies) */
+    pthread_mutex_unlock(&c->mu);
+    for (size_t i = 0; i < n; i++) memcpy(img + i * sb, split + v.ids[i] * sb, sb); /* ids checked on arrival */
+    pthread_mutex_lock(&c->mu);
+    c->local_batches++;
+    if (s->cancelled) {
+        absa_ucx_client_zombie_done_locked(c, s);
+        return;
+    }
+    s->state = ABSA_SLOT_READY;
+    c->bytes += s->m.payload_len + s->m.count * sb; /* the batch's bytes as the caller sees them */
+    if (s == c->head) pthread_cond_broadcast(&c->cv);
+}
+
+/* progress thread: fill one slot whose images are still to be copied (1 if it did), the newest
+ * first, and the head only while the caller is not waiting for it: a waiting caller is woken
+ * and copies the head itself, so that two cores copy when the caller has nothing else to do (a
+ * trainer busy with its step finds its batches filled by this thread). One at a time: the
+ * thread's loop sends the caller's requests and commits between two copies. */
+static int absa_ucx_client_fill_one(absa_ucx_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    absa_ucx_client_slot *pick = NULL;
+    for (absa_ucx_client_slot *s = c->head; s; s = s->next)
+        if (s->state == ABSA_SLOT_FILL && !(s == c->head && c->caller_waits)) pick = s;
+    if (pick) absa_ucx_client_fill_locked(c, pick);
+    pthread_mutex_unlock(&c->mu);
+    return pick != NULL;
+}
+
 static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_client_slot *s)
 {
     const absa_ucx_meta *mt = &c->meta;
@@ -146,6 +184,11 @@ static void absa_ucx_client_batch_arrived_locked(absa_ucx_client *c, absa_ucx_cl
         absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "the server answered positions [%llu, +%u) of epoch %llu with %llu samples at %llu of epoch %llu",
                              (unsigned long long)s->first, s->n, (unsigned long long)s->epoch, (unsigned long long)s->m.count,
                              (unsigned long long)s->m.first, (unsigned long long)s->m.epoch);
+        return;
+    }
+    if (s->m.flags & ABSA_UCX_BATCH_LOCAL) { /* filled after this callback, or by the caller */
+        s->state = ABSA_SLOT_FILL;
+        if (s == c->head) c->kick = 1;
         return;
     }
     s->state = ABSA_SLOT_READY;
@@ -297,16 +340,44 @@ static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa
                                  (unsigned long long)m->count, m->C, m->H, m->W, s->n, c->meta.C, c->meta.H, c->meta.W);
             return UCS_OK;
         }
+        if ((m->flags & ABSA_UCX_BATCH_LOCAL) && !c->shm) {
+            absa_ucx_client_fail_locked(c, ABSA_EFORMAT, "the server sent a batch without images, but this client does not map its split");
+            return UCS_OK;
+        }
         {
-            absa_ucx_client_buf b = absa_ucx_client_pool_get_locked(c, length);
+            /* a batch without images is received into the start of a whole batch's buffer:
+             * the images follow where the layout puts them */
+            size_t whole = length + ((m->flags & ABSA_UCX_BATCH_LOCAL) ? (size_t)m->count * c->sample_bytes : 0);
+            absa_ucx_client_buf b = absa_ucx_client_pool_get_locked(c, whole);
             if (!b.p) {
-                absa_ucx_client_fail_locked(c, ABSA_ENOMEM, "cannot allocate %zu bytes for a batch", length);
+                absa_ucx_client_fail_locked(c, ABSA_ENOMEM, "cannot allocate %zu bytes for a batch", whole);
                 return UCS_OK;
             }
             s->buf = b.p;
             s->cap = b.cap;
         }
         return absa_ucx_client_receive_locked(c, s, s->buf, data, length, rndv);
+    case ABSA_UCX_LOCAL: {
+        /* the server's split, if it is on this node: map it, then ask for batches without images */
+        if (!c->have_meta || c->shm || c->local_why[0] || rndv) break;
+        const uint8_t *p = NULL;
+        size_t map = 0;
+        if (!absa_ucx_local_enabled()) {
+            snprintf(c->local_why, sizeof c->local_why, "ABSA_UCX_LOCAL=0");
+        } else if (m->count != c->meta.count * c->sample_bytes) {
+            snprintf(c->local_why, sizeof c->local_why, "the offered split has %llu bytes, the metadata say %llu",
+                     (unsigned long long)m->count, (unsigned long long)(c->meta.count * c->sample_bytes));
+        } else if (absa_ucx_shared_attach(m->pid, m->fd, m->count, m->nonce, &p, &map) != ABSA_OK) {
+            snprintf(c->local_why, sizeof c->local_why, "%s", absa_last_error());
+        } else {
+            c->shm = p;
+            c->shm_map_bytes = map;
+            absa_ucx_msg r = {.type = ABSA_UCX_LOCAL_OK};
+            absa_ucx_client_push_locked(c, &r, NULL);
+            absa_ucx_client_wake(c); /* this thread's loop sends it */
+        }
+        return UCS_OK;
+    }
     case ABSA_UCX_COMMIT_OK:
         if (c->unacked == 0) break;
         c->unacked--;
@@ -437,6 +508,7 @@ void *absa_ucx_client_thread(void *arg)
         int stop = c->stop, failed = c->failed != ABSA_OK;
         pthread_mutex_unlock(&c->mu);
         for (size_t i = 0; i < n; i++) absa_ucx_client_send_cmd(c, &cmds[i]);
+        if (c->shm && absa_ucx_client_fill_one(c)) continue; /* c->shm: set by this thread */
         if (n) continue;
         if (stop) break;
         if (c->ping_s > 0 && !failed && absa_now() - c->last_send >= c->ping_s) { /* alive (lease timeout) */

@@ -12,14 +12,16 @@ static const uint32_t absa_ucx_hsize[ABSA_UCX_TYPE_END] = {
     [ABSA_UCX_COMMIT_OK] = 32,  [ABSA_UCX_RELEASE] = 24,    [ABSA_UCX_STATE] = 16,
     [ABSA_UCX_STATE_REPLY] = 48, [ABSA_UCX_SEEK] = 32,      [ABSA_UCX_SEEK_OK] = 32,
     [ABSA_UCX_ERROR] = 24,      [ABSA_UCX_BYE] = 16,        [ABSA_UCX_REQUEST_AT] = 48,
-    [ABSA_UCX_CANCEL] = 24,     [ABSA_UCX_PING] = 16,
+    [ABSA_UCX_CANCEL] = 24,     [ABSA_UCX_PING] = 16,       [ABSA_UCX_LOCAL] = 32 + ABSA_UCX_NONCE,
+    [ABSA_UCX_LOCAL_OK] = 16,
 };
 
 const char *absa_ucx_type_name(unsigned type)
 {
     static const char *const names[ABSA_UCX_TYPE_END] = {
         "?", "HELLO", "META", "REQUEST", "BATCH", "END", "COMMIT", "COMMIT_OK", "RELEASE",
-        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE", "REQUEST_AT", "CANCEL", "PING"};
+        "STATE", "STATE_REPLY", "SEEK", "SEEK_OK", "ERROR", "BYE", "REQUEST_AT", "CANCEL", "PING",
+        "LOCAL", "LOCAL_OK"};
     return type > 0 && type < ABSA_UCX_TYPE_END ? names[type] : "unknown";
 }
 
@@ -72,6 +74,7 @@ static uint64_t absa_ucx_implied_payload(const absa_ucx_msg *m)
     case ABSA_UCX_BATCH: {
         uint64_t sb = absa_ucx_sample_bytes(m->C, m->H, m->W);
         uint64_t len = sb ? absa_ucx_batch_payload_len(m->count, m->nranges, sb) : 0;
+        if (len && (m->flags & ABSA_UCX_BATCH_LOCAL)) len -= m->count * sb;
         return len ? len : UINT64_MAX;
     }
     case ABSA_UCX_STATE_REPLY:
@@ -86,6 +89,7 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
 {
     if (m->type < 1 || m->type >= ABSA_UCX_TYPE_END) return 0;
     if (m->type == ABSA_UCX_HELLO && (m->secret_len < 1 || m->secret_len > ABSA_UCX_MAX_SECRET)) return 0;
+    if (m->type == ABSA_UCX_BATCH && (m->flags & ~ABSA_UCX_BATCH_LOCAL)) return 0;
     uint32_t hlen = absa_ucx_hsize[m->type] + (m->type == ABSA_UCX_HELLO ? m->secret_len : 0);
     uint64_t pl = absa_ucx_implied_payload(m);
     if (hlen > cap || pl == UINT64_MAX) return 0;
@@ -132,7 +136,14 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
         absa_put32(&w, m->C);
         absa_put32(&w, m->H);
         absa_put32(&w, m->W);
-        absa_put32(&w, 0);
+        absa_put32(&w, m->flags);
+        break;
+    case ABSA_UCX_LOCAL:
+        absa_put32(&w, m->pid);
+        absa_put32(&w, m->fd);
+        absa_put64(&w, m->count);
+        memcpy(w.p, m->nonce, ABSA_UCX_NONCE);
+        w.p += ABSA_UCX_NONCE;
         break;
     case ABSA_UCX_END:
         absa_put64(&w, m->req);
@@ -174,7 +185,7 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap)
         absa_put32(&w, m->code);
         absa_put32(&w, m->flags);
         break;
-    default: break; /* STATE, BYE, PING: common part only */
+    default: break; /* STATE, BYE, PING, LOCAL_OK: common part only */
     }
     return (size_t)(w.p - buf) == hlen ? hlen : 0;
 }
@@ -247,7 +258,17 @@ absa_status absa_ucx_decode(const void *hdr, size_t hlen, uint64_t plen, absa_uc
         m->C = absa_get32(&r);
         m->H = absa_get32(&r);
         m->W = absa_get32(&r);
-        pad = absa_get32(&r);
+        m->flags = absa_get32(&r);
+        if (m->flags & ~ABSA_UCX_BATCH_LOCAL) ABSA_FAIL(ABSA_EFORMAT, "BATCH with unknown flags 0x%x", m->flags);
+        break;
+    case ABSA_UCX_LOCAL:
+        m->pid = absa_get32(&r);
+        m->fd = absa_get32(&r);
+        m->count = absa_get64(&r);
+        memcpy(m->nonce, r.p, ABSA_UCX_NONCE);
+        if (m->pid < 1 || m->pid > (1u << 22) || m->fd > (1u << 20) || m->count < 1 || m->count > ((uint64_t)1 << 46))
+            ABSA_FAIL(ABSA_EFORMAT, "LOCAL field out of range (pid %u, fd %u, %llu bytes)", m->pid, m->fd,
+                      (unsigned long long)m->count);
         break;
     case ABSA_UCX_END:
         m->req = absa_get64(&r);

@@ -51,6 +51,8 @@ typedef enum absa_ucx_type {
     ABSA_UCX_REQUEST_AT,  /* c->s  ask for positions [first, first+n) of `epoch` (waits until free) */
     ABSA_UCX_CANCEL,      /* c->s  withdraw request `req` if it is still waiting (answer: END CANCELLED) */
     ABSA_UCX_PING,        /* c->s  the client is alive (lease timeout); no reply */
+    ABSA_UCX_LOCAL,       /* s->c  the split is shared: process pid's descriptor fd, bytes, nonce (ucx_local.h) */
+    ABSA_UCX_LOCAL_OK,    /* c->s  mapped and verified: send this client batches without images */
     ABSA_UCX_TYPE_END
 } absa_ucx_type;
 
@@ -58,6 +60,8 @@ typedef enum absa_ucx_type {
 #define ABSA_UCX_END_GONE 2u      /* END flag (REQUEST_AT): the positions are committed or their epoch is over */
 #define ABSA_UCX_END_CANCELLED 4u /* END flag: the request was withdrawn by CANCEL before it was served */
 #define ABSA_UCX_END_FLAGS (ABSA_UCX_END_DONE | ABSA_UCX_END_GONE | ABSA_UCX_END_CANCELLED)
+#define ABSA_UCX_BATCH_LOCAL 1u   /* BATCH flag: no images in the payload; the client reads them from the shared split */
+#define ABSA_UCX_NONCE 32         /* LOCAL: bytes of the nonce that names the shared split */
 typedef enum absa_ucx_errcode {
     ABSA_UCX_ERR_SEEK_BUSY = 1,   /* seek refused: leases are outstanding */
     ABSA_UCX_ERR_SEEK_RANGE,      /* seek refused: epoch past the limit or ranges invalid */
@@ -76,6 +80,8 @@ typedef struct absa_ucx_msg {
     uint64_t epoch, lease, req, first, count, committed, epochs;
     uint32_t n, nranges, C, H, W, num_classes, batch_max, flags, code, secret_len;
     uint32_t lease_timeout_ms; /* META: the server's --lease-timeout (0 = none) */
+    uint32_t pid, fd;          /* LOCAL: where the shared split is (/proc/pid/fd/fd); count = its bytes */
+    uint8_t nonce[ABSA_UCX_NONCE]; /* LOCAL: must equal the nonce stored with the split */
     uint8_t secret[ABSA_UCX_MAX_SECRET];
     uint64_t payload_len; /* the payload length the header implies */
 } absa_ucx_msg;
@@ -90,7 +96,9 @@ size_t absa_ucx_encode(absa_ucx_msg *m, uint8_t *buf, size_t cap);
  * failure returns ABSA_EFORMAT with a one-line reason (absa_last_error) and m is unspecified. */
 absa_status absa_ucx_decode(const void *hdr, size_t hlen, uint64_t plen, absa_ucx_msg *m);
 
-/* Payload length of a BATCH with these fields, 0 on overflow or a field out of range. */
+/* Payload length of a BATCH with these fields, 0 on overflow or a field out of range. A BATCH
+ * with flag ABSA_UCX_BATCH_LOCAL carries the same payload less its images (count * sample_bytes
+ * fewer bytes at the end): the layout of its start is the same. */
 uint64_t absa_ucx_batch_payload_len(uint64_t count, uint32_t nranges, uint64_t sample_bytes);
 
 /* Pointers into a BATCH payload laid out as ranges | ids | labels | images. */

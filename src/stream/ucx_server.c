@@ -337,7 +337,15 @@ absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
     sigaddset(&set, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &set, &old);
     if (o->secret_len < 1 || o->secret_len > ABSA_UCX_MAX_SECRET) ABSA_FAIL(ABSA_EINVAL, "no shared secret given");
-    ABSA_TRY(absa_h5reader_open(o->data, o->split ? o->split : "train", o->memory_budget, &s->rd));
+    s->shm.fd = -1;
+    {
+        const absa_h5reader_ram ram = {.ctx = &s->shm, .alloc = absa_ucx_shared_alloc, .loaded = absa_ucx_shared_seal,
+                                       .release = absa_ucx_shared_release};
+        int share = !o->no_shared_split && absa_ucx_local_enabled();
+        ABSA_TRY(absa_h5reader_open_ram(o->data, o->split ? o->split : "train", o->memory_budget, share ? &ram : NULL, &s->rd));
+        if (share && absa_h5reader_in_ram(s->rd) && !s->shm.sealed)
+            absa_srv_log(s, "the split is not shared with same-node clients (%s): they get images over UCX", s->shm.why);
+    }
     absa_h5reader_shape(s->rd, &s->C, &s->H, &s->W);
     s->K = absa_h5reader_num_classes(s->rd);
     if (s->C > ABSA_UCX_MAX_C) ABSA_FAIL(ABSA_EFORMAT, "%d channels (the protocol carries at most %d)", s->C, ABSA_UCX_MAX_C);
@@ -358,9 +366,10 @@ absa_status absa_ucx_server_run(const absa_ucx_server_opts *o)
     ABSA_TRY(absa_srv_setup_ucx(s));
     ABSA_TRY(absa_srv_gather_start(s));
     ABSA_TRY(absa_srv_loop(s));
-    fprintf(stderr, "absa serve: stopped after %llu batches (%.1f MiB), %llu clients, %llu dropped, epoch %llu\n",
-            (unsigned long long)s->batches, (double)s->bytes / 1048576.0, (unsigned long long)s->next_client,
-            (unsigned long long)s->drops, (unsigned long long)absa_lease_mgr_epoch(s->lm));
+    fprintf(stderr, "absa serve: stopped after %llu batches (%.1f MiB; %llu batches read by same-node clients from the "
+                    "shared split), %llu clients, %llu dropped, epoch %llu\n",
+            (unsigned long long)s->batches, (double)s->bytes / 1048576.0, (unsigned long long)s->local_batches,
+            (unsigned long long)s->next_client, (unsigned long long)s->drops, (unsigned long long)absa_lease_mgr_epoch(s->lm));
 cleanup:
     absa_srv_teardown(s);
     if (absa_ucx_audit_close(s->audit) != ABSA_OK && status == ABSA_OK) status = ABSA_EIO;

@@ -46,6 +46,7 @@ typedef struct absa_ucx_server_opts {
     const char *address_file; /* if set: "ucx://IP:PORT\n" is written there once listening */
     const char *audit_file;   /* if set: every committed sample as "EPOCH ID" lines (tests) */
     int quiet;                /* only errors and drops on stderr */
+    int no_shared_split;      /* never offer same-node clients the split in RAM (ucx_local.h) */
 } absa_ucx_server_opts;
 
 /* Run until stopped by a signal, or until the epoch limit is reached and every client has left.

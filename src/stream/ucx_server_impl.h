@@ -14,6 +14,7 @@
 #include "ucx_audit.h"
 #include "ucx_door.h"
 #include "ucx_lease.h"
+#include "ucx_local.h"
 #include "ucx_server.h"
 
 typedef struct absa_srv_client {
@@ -23,6 +24,8 @@ typedef struct absa_srv_client {
     int session_fd;        /* the door connection, kept open while the client is; closed on drop */
     double session_eof;    /* when the session socket reported EOF or bytes (0 = not yet): dropped a grace later */
     int authed;
+    int local_offered;     /* sent LOCAL (the shared split) after META */
+    int local;             /* answered LOCAL_OK: its batches carry no images */
     int dropping;          /* scheduled for removal (reason in drop_reason) */
     int end_sent;          /* END already answered for epoch end_epoch */
     uint64_t end_epoch;
@@ -69,6 +72,7 @@ typedef struct absa_srv_job {
 typedef struct absa_srv {
     const absa_ucx_server_opts *o;
     absa_h5reader *rd;
+    absa_ucx_shared shm;   /* the split in RAM as a sealed memfd (offered when shm.sealed) */
     absa_lease_mgr *lm;
     int C, H, W, K;
     size_t sample_bytes, buf_bytes; /* buf_bytes: payload of a batch_max lease */
@@ -102,7 +106,7 @@ typedef struct absa_srv {
     absa_status fatal; /* set on an unrecoverable server-side error (e.g. HDF5 read) */
     int stop;
     double t_sweep; /* last lease-timeout sweep */
-    uint64_t batches, bytes, drops;
+    uint64_t batches, bytes, drops, local_batches;
 } absa_srv;
 
 /* ucx_server.c */

@@ -9,6 +9,7 @@
 #ifdef ABSA_HAVE_UCX
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base_sys.h"
 #include "ucx_server_impl.h"
@@ -158,9 +159,44 @@ static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *
 }
 
 /* ---- lease serving ---- */
+/* A same-node client that maps the shared split (LOCAL_OK) gets ranges, ids and labels only,
+ * sent at once: nothing to gather here, the client copies the images itself (one copy instead
+ * of the gather here plus UCX's copy to the client). */
+static int absa_srv_send_batch_local(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p, const absa_ucx_lease *l)
+{
+    absa_ucx_msg m = {.type = ABSA_UCX_BATCH, .req = p->req, .epoch = l->epoch, .lease = l->id,
+                      .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
+                      .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W, .flags = ABSA_UCX_BATCH_LOCAL};
+    size_t bytes = (size_t)absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes) - l->count * s->sample_bytes;
+    void *buf = malloc(bytes);
+    absa_ucx_range *r;
+    uint64_t *ids;
+    int32_t *labels;
+    uint8_t *images;
+    if (!buf) {
+        s->fatal = ABSA_ENOMEM;
+        absa_srv_log(s, "error: out of memory for a batch of %zu bytes", bytes);
+        return -1;
+    }
+    absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, &labels, &images);
+    memcpy(r, l->ranges, l->nranges * sizeof *r);
+    const uint64_t *perm = absa_lease_mgr_perm(s->lm);
+    size_t k = 0;
+    for (uint32_t i = 0; i < l->nranges; i++)
+        for (uint64_t q = l->ranges[i].start; q < l->ranges[i].start + l->ranges[i].count; q++) ids[k++] = perm[q];
+    absa_status st = absa_h5reader_gather_labels(s->rd, ids, k, labels);
+    ABSA_ASSERT(st == ABSA_OK, "label of a permuted sample: %s", absa_last_error());
+    s->batches++;
+    s->local_batches++;
+    s->bytes += bytes;
+    absa_srv_send(s, c, &m, buf, 0);
+    return 0;
+}
+
 /* Fill ranges and ids and hand the batch to the reader thread; sent by absa_srv_collect_batches. */
 static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p, const absa_ucx_lease *l)
 {
+    if (c->local) return absa_srv_send_batch_local(s, c, p, l);
     void *buf = absa_srv_pool_get(s);
     absa_ucx_range *r;
     uint64_t *ids;
@@ -354,6 +390,23 @@ static void absa_srv_hello(absa_srv *s, absa_srv_client *c, const absa_ucx_msg *
     memcpy(ms + s->C, s->std, (size_t)s->C * sizeof *ms);
     absa_srv_send(s, c, &r, ms, 0);
     absa_srv_log(s, "client %llu (%s) authenticated", (unsigned long long)c->id, c->addr);
+    if (s->shm.sealed) { /* where the split is, for a client on this node (ucx_local.h) */
+        absa_ucx_msg l = {.type = ABSA_UCX_LOCAL, .pid = (uint32_t)getpid(), .fd = (uint32_t)s->shm.fd,
+                          .count = s->shm.bytes};
+        memcpy(l.nonce, s->shm.nonce, sizeof l.nonce);
+        absa_srv_send(s, c, &l, NULL, 0);
+        c->local_offered = 1;
+    }
+}
+
+static void absa_srv_local_ok(absa_srv *s, absa_srv_client *c)
+{
+    if (!c->local_offered || c->local) {
+        absa_srv_drop(s, c, 0, c->local ? "second LOCAL_OK" : "LOCAL_OK without an offer of the shared split");
+        return;
+    }
+    c->local = 1;
+    absa_srv_log(s, "client %llu (%s) reads images from the shared split (same node)", (unsigned long long)c->id, c->addr);
 }
 
 static void absa_srv_commit(absa_srv *s, absa_srv_client *c, uint64_t lease)
@@ -502,6 +555,7 @@ ucs_status_t absa_srv_am_cb(void *arg, const void *header, size_t header_length,
     case ABSA_UCX_SEEK: absa_srv_seek(s, c, &m, data); break;
     case ABSA_UCX_BYE: absa_srv_drop(s, c, 1, "left"); break;
     case ABSA_UCX_PING: break; /* alive: heard from above */
+    case ABSA_UCX_LOCAL_OK: absa_srv_local_ok(s, c); break;
     default: absa_srv_drop(s, c, 0, "unexpected message type %s from a client", absa_ucx_type_name(m.type)); break;
     }
     /* answer at once, in arrival order relative to other messages: a request that arrives while

@@ -10,6 +10,7 @@
 
 #include "base_json.h"
 #include "model.h"
+#include "ucx_client.h" /* ABSA_UCX_DEFAULT_PREFETCH */
 
 typedef enum { T_STR, T_INT, T_DBL, T_U64, T_SIZE, T_FLAG, T_METHOD, T_RULE, T_INTLIST } opt_type;
 
@@ -105,7 +106,7 @@ void absa_train_cfg_defaults(absa_train_cfg *c)
     c->eig_chunk = 128;
     c->test_batch = 1000;
     c->step_log = 1;
-    c->prefetch = 3;
+    c->prefetch = ABSA_UCX_DEFAULT_PREFETCH;
     c->memory_budget = (size_t)4 << 30;
     strcpy(c->growth, "auto");
     c->spawn_timeout = 60;

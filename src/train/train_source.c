@@ -283,6 +283,15 @@ double absa_tsrc_ucx_wait_seconds(const absa_tstate *t) { return t->ucx ? absa_u
 
 void absa_tsrc_ucx_close(absa_tstate *t)
 {
+    if (t->ucx && t->io && !t->cfg->quiet) { /* which path the images took (docs/ucx.md, "Same-node clients") */
+        uint64_t nl = absa_ucx_client_local_batches(t->ucx);
+        const char *why = absa_ucx_client_local_why(t->ucx);
+        if (nl)
+            fprintf(stderr, "absa train: rank 0 copied the images of %llu batches from the server's shared split (same node)\n",
+                    (unsigned long long)nl);
+        else if (why[0])
+            fprintf(stderr, "absa train: rank 0 received images over UCX: the server's split was offered but not mapped (%s)\n", why);
+    }
     absa_ucx_client_close(t->ucx);
     t->ucx = NULL;
     absa_ucx_state_free(&t->ucx_state);

@@ -6,7 +6,8 @@
  *       the pure server-to-client rate) or after sleeping STEP_US microseconds per batch (a
  *       stand-in for a training step that leaves the CPU to the client's progress thread, as a
  *       GPU step does; wait_fraction is then the data-stall fraction), and print one line:
- *       RESULT batch_bytes=B batches=K seconds=S MiBps=R wait_fraction=F
+ *       RESULT batch_bytes=B batches=K seconds=S MiBps=R wait_fraction=F local_batches=L
+ *   (L: batches whose images the client copied from the server's shared split, same node)
  * Throughput counts the payload bytes (ranges, ids, labels, images) of the batches received. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,9 +86,9 @@ static int bench_stream(const char *url, size_t n, double seconds, int prefetch,
     }
     double dt = absa_now() - t0;
     bytes = absa_ucx_client_bytes(c) - by0;
-    printf("RESULT batch_bytes=%llu batches=%llu seconds=%.3f MiBps=%.1f wait_fraction=%.3f\n",
+    printf("RESULT batch_bytes=%llu batches=%llu seconds=%.3f MiBps=%.1f wait_fraction=%.3f local_batches=%llu\n",
            (unsigned long long)batch_bytes, (unsigned long long)batches, dt, (double)bytes / dt / 1048576.0,
-           (absa_ucx_client_wait_seconds(c) - w0) / dt);
+           (absa_ucx_client_wait_seconds(c) - w0) / dt, (unsigned long long)absa_ucx_client_local_batches(c));
     absa_ucx_client_close(c);
     return 0;
 err:

@@ -33,11 +33,18 @@
 # bench_ucx; e.g. a build of an older commit) streams in the same rounds ("old", "new/old" =
 # absa / old, and its CPU in parentheses).
 #
+# Same node (issue 18): a client on the server's node maps the server's split read-only and
+# copies the images itself; BATCH then carries ids and labels only (docs/ucx.md, "Same-node
+# clients: the shared split"). Rows whose UCX_TLS has sm stand for a trainer on the server's node:
+# "absa" is that client, and "copy" the same client with ABSA_UCX_LOCAL=0 (images over UCX, as
+# before the shared split), in the same rounds. Rows without sm stand for a trainer on another
+# node: the client runs with ABSA_UCX_LOCAL=0 (on one host it could map the split otherwise).
+#
 # The measurements of a row take turns (absa, [old,] pt sleep, pt -e sleep, pt plain, then
 # again), REPEAT rounds, and each column reports its MEDIAN round (every round on stderr): load
 # from other jobs on a small shared machine then falls on all of them alike.
 #
-# Environment: SECS (default 3, whole seconds), PREFETCH (default 3), SIZES_MIB (default "1 4 16"),
+# Environment: SECS (default 3, whole seconds), PREFETCH (default 0: the client's default, 6), SIZES_MIB (default "1 4 16"),
 # TLS_LIST (default "tcp sm,tcp"; "sm,tcp": UCX uses shared-memory lanes between processes of one
 # host, tcp elsewhere), ABSA_SERVE (a binary taking "serve ARGS", default
 # BUILD_DIR/validation/ucx/ucx_serve_driver; `absa` works the same), ABSA_OLD (above), REPEAT
@@ -47,7 +54,7 @@ build=${1:-build}
 serve=${ABSA_SERVE:-$build/validation/ucx/ucx_serve_driver}
 bench=$build/validation/ucx/bench_ucx
 secs=${SECS:-3}
-prefetch=${PREFETCH:-3}
+prefetch=${PREFETCH:-0}
 sizes=${SIZES_MIB:-"1 4 16"}
 tls_list=${TLS_LIST:-"tcp sm,tcp"}
 repeat=${REPEAT:-5}
@@ -105,16 +112,17 @@ stop_servers() { for p in $srv_pids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/
 stream_once() {
     local t0 t1 line mib
     t0=$(cpu_ticks $3)
-    line=$(/usr/bin/time -f "CPU %U %S" -o "$work/time" "$1" stream "$2" $4 $secs $prefetch)
+    line=$(env ${CLIENT_ENV:-} /usr/bin/time -f "CPU %U %S" -o "$work/time" "$1" stream "$2" $4 $secs $prefetch)
     t1=$(cpu_ticks $3)
     mib=$(echo "$line" | sed -n 's/.*MiBps=\([0-9.]*\).*/\1/p')
     awk -v m="${mib:-0}" -v s="$secs" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" \
         '/^CPU/ { gib = m * s / 1024; if (gib <= 0) gib = 1e-9; printf "%s %.2f %.2f\n", m, (t1 - t0) / hz / gib, ($2 + $3) / gib }' "$work/time"
 }
-printf "%-7s %9s %5s %7s %s%9s %6s %-8s %11s %6s %8s %6s  %s\n" "UCX_TLS" "bytes" "n" "absa" "${old:+$(printf '%7s %5s ' old new/old)}" \
+printf "%-7s %9s %5s %7s %7s %s%9s %6s %-8s %11s %6s %8s %6s  %s\n" "UCX_TLS" "bytes" "n" "absa" "copy" "${old:+$(printf '%7s %5s ' old new/old)}" \
     "pt sleep" "ratio" ">=0.9?" "pt -e sleep" "ratio" "pt plain" "ratio" "CPU s/GiB srv+cli, pt sleep both${old:+ (old)}"
 for tls in $tls_list; do
     export UCX_TLS=$tls
+    case $tls in *sm*) local_row=1 ;; *) local_row=0 ;; esac
     start_server "$serve" "$work/data.h5"
     url_a=$url pid_a=$spid
     if [ -n "$old" ]; then
@@ -125,12 +133,17 @@ for tls in $tls_list; do
     for s in $sizes; do
         n=$(((s * 1048576 - 16) / (sample + 12)))
         bbytes=$(((s * 1048576 - 16) / (sample + 12) * (sample + 12) + 16))
-        A= O= PS= PE= PP= AS= AC= OS= OC= PSC=
+        A= K= O= PS= PE= PP= AS= AC= OS= OC= PSC=
         # the measurements take turns, REPEAT rounds, so that load from other jobs on this
         # small machine hits each of them alike; each column reports its median round
         for _ in $(seq $repeat); do
+            [ $local_row = 1 ] && CLIENT_ENV= || CLIENT_ENV=ABSA_UCX_LOCAL=0
             read -r m sv cl <<<"$(stream_once "$bench" "$url_a" $pid_a $n)"
             A="$A $m" AS="$AS $sv" AC="$AC $cl"
+            if [ $local_row = 1 ]; then
+                read -r m sv cl <<<"$(CLIENT_ENV=ABSA_UCX_LOCAL=0 stream_once "$bench" "$url_a" $pid_a $n)"
+                K="$K $m"
+            fi
             if [ -n "$old" ]; then
                 read -r m sv cl <<<"$(stream_once "$old/validation/ucx/bench_ucx" "$url_o" $pid_o $n)"
                 O="$O $m" OS="$OS $sv" OC="$OC $cl"
@@ -142,7 +155,7 @@ for tls in $tls_list; do
             read -r m cpu <<<"$(perftest "$tls" "$bbytes" "")"
             PP="$PP $m"
         done
-        a=$(median $A) ps=$(median $PS) pe=$(median $PE) pp=$(median $PP)
+        a=$(median $A) k=$([ $local_row = 1 ] && median $K || echo -) ps=$(median $PS) pe=$(median $PE) pp=$(median $PP)
         r1=$(ratio "$a" "$ps") r2=$(ratio "$a" "$pe") r3=$(ratio "$a" "$pp")
         met=$(awk "BEGIN{ if ($ps <= 0) print \"n/a\"; else print ($a >= 0.9 * $ps ? \"met\" : \"NOT met\") }")
         cpu="$(median $AS)+$(median $AC) pt sleep $(median $PSC)"
@@ -152,9 +165,9 @@ for tls in $tls_list; do
             oldcols=$(printf '%7.0f %5s ' "$o" "$(ratio "$a" "$o")")
             cpu="$cpu ($(median $OS)+$(median $OC))"
         fi
-        printf "%-7s %9s %5s %7.0f %s%9.0f %6s %-8s %11.0f %6s %8.0f %6s  %s\n" "$tls" "$bbytes" "$n" "$a" "$oldcols" \
+        printf "%-7s %9s %5s %7.0f %7s %s%9.0f %6s %-8s %11.0f %6s %8.0f %6s  %s\n" "$tls" "$bbytes" "$n" "$a" "${k%.*}" "$oldcols" \
             "$ps" "$r1" "$met" "$pe" "$r2" "$pp" "$r3" "$cpu"
-        echo "  rounds: absa$A${old:+ | old$O} | pt sleep$PS | pt -e sleep$PE | pt plain$PP" >&2
+        echo "  rounds: absa$A${K:+ | copy$K}${old:+ | old$O} | pt sleep$PS | pt -e sleep$PE | pt plain$PP" >&2
     done
     stop_servers
 done
@@ -167,7 +180,9 @@ line=$("$bench" stream "$url" 128 $secs $prefetch ${STEP_US:-5000})
 echo "Fashion-MNIST-shaped stream (1x28x28, n=128, ${STEP_US:-5000} us steps, tcp): data-stall fraction" \
     "$(echo "$line" | sed 's/.*wait_fraction=\([0-9.]*\).*/\1/') (target < 0.02)"
 stop_servers
-echo "(MiB/s, median of $repeat rounds; bytes = payload per batch, n = samples of 3x64x64 uint8;"
+echo "(MiB/s, median of $repeat rounds; bytes = payload per batch, n = samples of 3x64x64 uint8; absa: over sm a"
+echo " same-node client reading the shared split, over tcp a client as on another node (ABSA_UCX_LOCAL=0); copy:"
+echo " the same-node client with ABSA_UCX_LOCAL=0, images over UCX;"
 echo " pt sleep = ucx_perftest -t ucp_am_bw -I -E sleep: absa's configuration (no peer error handling, blocking"
 echo " progress); ratio = absa / pt sleep, target >= 0.9; pt -e sleep: the same with peer error handling (absa's"
 echo " earlier configuration); pt plain: no error handling, both processes polling (issue 18: absa >= 0.7 x it over sm);"

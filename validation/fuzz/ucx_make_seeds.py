@@ -55,6 +55,12 @@ def main():
     seeds.append(framed(1, common(10, struct.pack("<QQQII", 1, 100, 35, len(rs), 0)), ranges(rs)))  # STATE_REPLY
     seeds.append(framed(1, common(12, struct.pack("<QQ", 1, 35))))                         # SEEK_OK
     seeds.append(framed(1, common(13, struct.pack("<II", 1, 11))))                         # ERROR
+    # same node (docs/ucx.md, "Same-node clients"): the offer, its answer, a batch without images
+    seeds.append(framed(1, common(18, struct.pack("<IIQ", 4242, 7, 1000 * C * H * W) + bytes(range(32)))))  # LOCAL
+    seeds.append(framed(0, common(19, b"")))                                               # LOCAL_OK
+    payload = ranges([(10, 3), (40, 1)]) + struct.pack("<4Q", 1, 2, 3, 4) + struct.pack("<4i", 0, 1, 2, 3)
+    hdr = common(4, struct.pack("<QQQQIIIIII", 1, 0, 3, first, count, 2, C, H, W, 1))
+    seeds.append(framed(1, hdr, payload))                                                   # BATCH, flag LOCAL
     # lease scripts: mode 2, npos, seed/epochs, then (op, arg) pairs
     seeds.append(bytes([2, 37, 3]) + bytes([0, 1, 0, 2, 0, 3, 1, 0, 1, 0, 1, 0] * 8))
     seeds.append(bytes([2, 20, 1]) + bytes([0, 5, 0, 6, 3, 1, 0, 7, 2, 0, 1, 0, 4, 0] * 6))

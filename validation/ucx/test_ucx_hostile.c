@@ -5,7 +5,8 @@
  * before HELLO, a second HELLO, an oversized length (SEEK header claiming 1000 ranges with a
  * 16-byte payload), a request above the batch maximum, a commit of a lease it does not hold,
  * a server-to-client message type, a 1 MiB rendezvous payload, a positional request (REQUEST_AT)
- * for positions beyond the split, and nothing at all (HELLO
+ * for positions beyond the split, a LOCAL_OK without an offer of the shared split (or a second one
+ * where the server offers it: ucx.hostile_local), and nothing at all (HELLO
  * timeout). Each connection must be closed by the server (its door session closed, or an
  * endpoint error, seen by the raw client) with one "dropped" log line, the server must not crash, and the good client's
  * stream must be complete and exact. Usage: test_ucx_hostile SERVE_BIN DIR */
@@ -25,13 +26,13 @@
 #include "ucx_door.h"
 #include "ucx_util.h"
 
-enum { N = 500, EPOCHS = 2, NCASES = 14 };
+enum { N = 500, EPOCHS = 2, NCASES = 15 };
 
 typedef struct hx {
     ucp_context_h ctx;
     ucp_worker_h w;
     ucp_ep_h ep;
-    int failed, got_meta, auth_failed;
+    int failed, got_meta, got_local, auth_failed;
     int session; /* the door connection: the server closes it when it drops us */
     uint8_t token[ABSA_DOOR_TOKEN];
 } hx;
@@ -47,6 +48,7 @@ static ucs_status_t hx_am(void *arg, const void *h, size_t hl, void *d, size_t l
     absa_ucx_msg m;
     (void)d, (void)p;
     if (absa_ucx_decode(h, hl, l, &m) == ABSA_OK && m.type == ABSA_UCX_META) ((hx *)arg)->got_meta = 1;
+    if (absa_ucx_decode(h, hl, l, &m) == ABSA_OK && m.type == ABSA_UCX_LOCAL) ((hx *)arg)->got_local = 1;
     return UCS_OK;
 }
 
@@ -144,9 +146,11 @@ static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
         return 0;
     }
     size_t hl = hx_hello(g, x->token, ABSA_DOOR_TOKEN);
-    if (k >= 5 && k <= 11) { /* authenticate first */
+    if ((k >= 5 && k <= 11) || k == 13) { /* authenticate first */
+        x->got_local = 0;
         hx_send(x, g, hl, NULL, 0, 0);
         hx_progress(x, 5, 1);
+        hx_progress(x, 0.1, 0); /* LOCAL follows META when the server shares its split */
         if (!x->got_meta) return *name = "valid HELLO not answered", 0;
     }
     absa_ucx_msg m;
@@ -212,6 +216,13 @@ static int hx_case(hx *x, const ucxt_env *e, int k, const char **name)
         *name = "positional request outside the split";
         m = (absa_ucx_msg){.type = ABSA_UCX_REQUEST_AT, .req = 0, .epoch = 0, .first = N - 4, .n = 8};
         hx_send(x, b, absa_ucx_encode(&m, b, sizeof b), NULL, 0, 0);
+        break;
+    case 13: /* LOCAL_OK is the answer to an offer of the shared split, once */
+        m = (absa_ucx_msg){.type = ABSA_UCX_LOCAL_OK};
+        n = absa_ucx_encode(&m, b, sizeof b);
+        *name = x->got_local ? "LOCAL_OK twice" : "LOCAL_OK without an offer";
+        hx_send(x, b, n, NULL, 0, 0);
+        if (x->got_local) hx_send(x, b, n, NULL, 0, 0);
         break;
     default:
         *name = "silence (HELLO timeout)";
@@ -284,7 +295,7 @@ int main(int argc, char **argv)
     const char *reasons[] = {"refused: authentication failed", "truncated header", "unsupported protocol version", "bad magic",
                              "not HELLO", "second HELLO", "header implies", "exceeds the batch maximum",
                              "which it does not hold", "unexpected message type", "rendezvous", "outside the split",
-                             "wrong token in HELLO", "no HELLO within"};
+                             "wrong token in HELLO", "LOCAL_OK", "no HELLO within"};
     for (int i = 0; i < NCASES; i++) CHECK(ucxt_log_count(e.log, reasons[i]) == 1, "log names '%s' once", reasons[i]);
     ucxt_finish_files(&e, absa_test_st.failures, "grep -E 'dropped|left' %s >&2");
     return absa_test_finish("test_ucx_hostile");

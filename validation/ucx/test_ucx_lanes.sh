@@ -10,10 +10,16 @@
 #  4. There, a SIGKILLed client is dropped through its front-door session ("connection lost")
 #     and a second client streams afterwards.
 #  5. ABSA_UCX_ERR_MODE=bogus: one-line error, exit 1.
-#  6. The split held in RAM (24 MiB here) is backed by transparent huge pages (MADV_HUGEPAGE:
-#     the gather of fresh samples into every batch, most of the server's CPU time, is about a
-#     fifth faster; docs/ucx.md, "Where the time goes"): AnonHugePages of the serving process
-#     is above zero. Skipped (reported) where the kernel has THP off.
+#  6. With --no-shared-split the split held in RAM (24 MiB here) is backed by transparent huge
+#     pages (MADV_HUGEPAGE: the gather of fresh samples into every batch, most of the server's CPU
+#     time, is about a fifth faster; docs/ucx.md, "Where the time goes"): AnonHugePages of the
+#     serving process is above zero. Skipped (reported) where the kernel has THP off.
+#  7. Same node (docs/ucx.md, "Same-node clients: the shared split"): by default the split is a
+#     memfd the server maps read-only only; a client that may map it copies every batch's images
+#     from it (local_batches = batches) and the server logs it; a client SIGKILLed while doing so
+#     is dropped and the next one streams; a client with ABSA_UCX_LOCAL=0 gets images over UCX.
+# Sections 1-5 run their clients with ABSA_UCX_LOCAL=0 (as from another node): their batches'
+# images travel over the lanes they check.
 set -u
 serve=$1
 bench=$2
@@ -25,9 +31,11 @@ cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null;
 trap cleanup EXIT
 "$bench" fixture "$W/d.h5" 2000 3 64 64 >/dev/null || { echo "cannot make the fixture"; exit 1; }
 
-start() { # start TAG: a server with the current environment; URL in $url
+start() { # start TAG [ARGS]: a server with the current environment; URL in $url
     rm -f "$W/addr"
-    "$serve" serve --data "$W/d.h5" --address-file "$W/addr" --batch-max 200 >"$W/srv.$1" 2>&1 &
+    local tag=$1
+    shift
+    "$serve" serve --data "$W/d.h5" --address-file "$W/addr" --batch-max 200 "$@" >"$W/srv.$tag" 2>&1 &
     srv=$!
     for _ in $(seq 200); do [ -s "$W/addr" ] && break; sleep 0.05; done
     url=$(cat "$W/addr" 2>/dev/null)
@@ -37,8 +45,8 @@ stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; srv=; }
 lanes() { grep -A12 "$2" "$1" | grep 'lane\['; }
 
 # 1. tcp, default mode: an rma_bw lane on both sides
-export ABSA_UCX_EP_INFO=1 UCX_TLS=tcp
-start tcp
+export ABSA_UCX_EP_INFO=1 UCX_TLS=tcp ABSA_UCX_LOCAL=0
+start tcp --no-shared-split
 "$bench" stream "$url" 85 1 >"$W/out" 2>"$W/cli.tcp" && ok "tcp: a client streams" || bad "tcp: a client streams"
 # 6. (here, while this server runs) huge pages under the split in RAM
 thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
@@ -90,4 +98,32 @@ stop
 unset ABSA_UCX_EP_INFO
 expect_fail "ABSA_UCX_ERR_MODE=bogus: one-line error" "ABSA_UCX_ERR_MODE=bogus" \
     env ABSA_UCX_ERR_MODE=bogus "$serve" serve --data "$W/d.h5" --address-file "$W/addr"
+
+# 7. same node: the shared split
+unset ABSA_UCX_LOCAL
+start local
+maps=$(grep 'memfd:absa-split' "/proc/$srv/maps" 2>/dev/null)
+[ -n "$maps" ] && ! echo "$maps" | awk '{ print $2 }' | grep -q w &&
+    ok "local: the server maps its split (a memfd) read-only only" || bad "local: the split is a read-only memfd ($maps)"
+"$bench" stream "$url" 85 1 >"$W/out" 2>&1
+b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batches=\([0-9]*\).*/\1/p' "$W/out")
+# (local_batches counts the warm-up and prefetched batches too, batches only the timed ones)
+[ "${b:-0}" -gt 0 ] && [ "${l:-0}" -ge "$b" ] && ok "local: every batch copied from the shared split ($l, $b timed)" ||
+    { bad "local: every batch copied from the shared split (${l:-?} of ${b:-?})"; cat "$W/out"; }
+grep -q "client 1 .*reads images from the shared split" "$W/srv.local" && ok "local: the server logged it" ||
+    { bad "local: the server logged it"; cat "$W/srv.local"; }
+"$bench" stream "$url" 85 30 >/dev/null 2>&1 &
+victim=$!
+sleep 1.5
+kill -9 $victim
+wait $victim 2>/dev/null
+for _ in $(seq 60); do grep -q "client 2 .*dropped: connection lost" "$W/srv.local" && break; sleep 0.05; done
+grep -q "client 2 .*dropped: connection lost" "$W/srv.local" && ok "local: a client killed while copying is dropped" ||
+    { bad "local: a client killed while copying is dropped"; cat "$W/srv.local"; }
+ABSA_UCX_LOCAL=0 "$bench" stream "$url" 85 1 >"$W/out" 2>&1
+b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batches=\([0-9]*\).*/\1/p' "$W/out")
+[ "${b:-0}" -gt 0 ] && [ "$l" = 0 ] && ok "local: then a client with ABSA_UCX_LOCAL=0 streams over UCX ($b batches)" ||
+    { bad "local: a client with ABSA_UCX_LOCAL=0 streams over UCX (${l:-?} of ${b:-?} local)"; cat "$W/out"; }
+kill -0 "$srv" 2>/dev/null && ok "local: the server is still running" || bad "local: the server is still running"
+stop
 tally

@@ -39,8 +39,15 @@ static void test_roundtrip(void)
         {.type = ABSA_UCX_END, .req = 10, .epoch = 2, .flags = ABSA_UCX_END_GONE | ABSA_UCX_END_CANCELLED},
         {.type = ABSA_UCX_PING},
         {.type = ABSA_UCX_ERROR, .code = ABSA_UCX_ERR_REVOKED, .flags = ABSA_UCX_COMMIT},
+        {.type = ABSA_UCX_LOCAL, .pid = 4194304, .fd = 17, .count = 60000ull * 784,
+         .nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 255}},
+        {.type = ABSA_UCX_LOCAL_OK},
+        /* a batch without images (same node): ranges, ids and labels only */
+        {.type = ABSA_UCX_BATCH, .req = 5, .epoch = 2, .lease = 99, .first = 640, .count = 100, .nranges = 3, .C = 1, .H = 28, .W = 28,
+         .flags = ABSA_UCX_BATCH_LOCAL},
     };
-    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0, 0, 0, 0, 0, 0};
+    uint64_t want_pl[] = {0, 24, 0, 3 * 16 + 100 * (12 + 784), 0, 0, 0, 0, 0, 32, 112, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                          3 * 16 + 100 * 12};
     for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
         uint8_t buf[ABSA_UCX_MAX_HLEN + 8];
         absa_ucx_msg m = ms[i], d;
@@ -54,7 +61,8 @@ static void test_roundtrip(void)
                   d.count == m.count && d.committed == m.committed && d.epochs == m.epochs && d.n == m.n &&
                   d.nranges == m.nranges && d.C == m.C && d.H == m.H && d.W == m.W && d.num_classes == m.num_classes &&
                   d.batch_max == m.batch_max && d.lease_timeout_ms == m.lease_timeout_ms && d.flags == m.flags && d.code == m.code && d.secret_len == m.secret_len &&
-                  !memcmp(d.secret, m.secret, sizeof d.secret),
+                  !memcmp(d.secret, m.secret, sizeof d.secret) && d.pid == m.pid && d.fd == m.fd &&
+                  !memcmp(d.nonce, m.nonce, sizeof d.nonce),
               "%s fields survive the round trip", absa_ucx_type_name(m.type));
         /* every truncation and one extra byte are rejected */
         int bad = 0;
@@ -145,6 +153,38 @@ static void test_rejects(void)
     CHECK(absa_ucx_decode(buf, h, 0, &d) != ABSA_OK, "REQUEST_AT padding rejected");
     m = (absa_ucx_msg){.type = ABSA_UCX_END, .req = 1, .epoch = 1, .flags = 8};
     CHECK(enc(&m, buf) > 0 && absa_ucx_decode(buf, enc(&m, buf), 0, &d) != ABSA_OK, "END flag 8 rejected");
+    /* BATCH: a flag other than LOCAL; the encoder refuses it too */
+    m = b0;
+    h = enc(&m, buf);
+    buf[68] = 2;
+    CHECK(absa_ucx_decode(buf, h, m.payload_len, &d) != ABSA_OK, "BATCH flag 2 rejected");
+    m.flags = 2;
+    CHECK(enc(&m, buf) == 0, "encoder refuses BATCH flag 2");
+    /* a LOCAL batch claiming its images' length, and a whole batch claiming none, are rejected */
+    m = b0;
+    m.flags = ABSA_UCX_BATCH_LOCAL;
+    h = enc(&m, buf);
+    CHECK(h > 0 && m.payload_len == 16 + 10 * 12, "LOCAL batch payload %llu", (unsigned long long)m.payload_len);
+    CHECK(absa_ucx_decode(buf, h, 16 + 10 * (12 + 48), &d) != ABSA_OK, "LOCAL batch with images rejected");
+    m = b0;
+    h = enc(&m, buf);
+    CHECK(absa_ucx_decode(buf, h, 16 + 10 * 12, &d) != ABSA_OK, "whole batch without images rejected");
+    /* LOCAL: pid 0 or beyond 2^22, descriptor beyond 2^20, 0 bytes or beyond 2^46 */
+    absa_ucx_msg l0 = {.type = ABSA_UCX_LOCAL, .pid = 100, .fd = 5, .count = 4096};
+    struct { size_t off, len; uint64_t v; const char *what; } lb[] = {
+        {16, 4, 0, "pid 0"}, {16, 4, (1u << 22) + 1, "pid 2^22+1"}, {20, 4, (1u << 20) + 1, "descriptor 2^20+1"},
+        {24, 8, 0, "0 bytes"}, {24, 8, ((uint64_t)1 << 46) + 1, "2^46+1 bytes"}};
+    for (size_t i = 0; i < sizeof lb / sizeof *lb; i++) {
+        m = l0;
+        h = enc(&m, buf);
+        memcpy(buf + lb[i].off, &lb[i].v, lb[i].len);
+        CHECK(h == 64 && absa_ucx_decode(buf, h, 0, &d) != ABSA_OK, "LOCAL with %s rejected", lb[i].what);
+    }
+    m = l0;
+    h = enc(&m, buf);
+    CHECK(absa_ucx_decode(buf, h, 1, &d) != ABSA_OK, "LOCAL with a payload rejected");
+    CHECK(!strcmp(absa_ucx_type_name(ABSA_UCX_LOCAL), "LOCAL") && !strcmp(absa_ucx_type_name(ABSA_UCX_LOCAL_OK), "LOCAL_OK"),
+          "type names");
 }
 
 static void test_validators(void)

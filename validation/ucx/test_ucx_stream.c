@@ -163,6 +163,23 @@ int main(int argc, char **argv)
         CHECK(ucxt_log_count(e.log, "dropped: connection lost") >= 1, "server logged the lost client");
         CHECK(ucxt_log_count(e.log, "leases go back to the queue") >= 1, "server returned the killed client's leases");
     }
+    /* UCXT_EXPECT_LOCAL=1: the clients mapped the server's split and copied the images of their
+     * batches themselves (the checks above compared every byte with the reader's); =0: none did
+     * (ABSA_UCX_LOCAL=0, images over UCX) */
+    const char *el = getenv("UCXT_EXPECT_LOCAL");
+    if (el) {
+        uint64_t local = 0, batches = 0;
+        int killed_all = !strcmp(sc, "srvkill"); /* its client ends on the lost path: only the log tells */
+        for (int i = 0; i < nc; i++) local += sh[i].local, batches += sh[i].batches;
+        if (!strcmp(el, "1")) {
+            CHECK(killed_all || local > 0, "clients copied batches from the shared split (%llu of %llu)", (unsigned long long)local,
+                  (unsigned long long)batches);
+            CHECK(ucxt_log_count(e.log, "reads images from the shared split") >= 1, "server logged a same-node client");
+        } else {
+            CHECK(local == 0, "no batch from the shared split (%llu)", (unsigned long long)local);
+            CHECK(ucxt_log_count(e.log, "reads images from the shared split") == 0, "server logged no same-node client");
+        }
+    }
     if (getenv("UCXT_EXPECT_RNDV")) {
         uint64_t rndv = 0;
         for (int i = 0; i < nc; i++) rndv += sh[i].rndv;

@@ -99,6 +99,7 @@ int ucxt_start_server(ucxt_env *e, const char *audit_suffix, const char *const *
         argv[k++] = "--memory-budget";
         argv[k++] = budget;
     }
+    if (getenv("UCXT_NO_SHARED_SPLIT")) argv[k++] = "--no-shared-split"; /* the server shares nothing */
     argv[k] = NULL;
     unlink(e->addr_file);
     fflush(NULL);
@@ -354,10 +355,12 @@ static int ucxt_client_main(const ucxt_env *e, const ucxt_client_cfg *cfg, ucxt_
     if (absa_ucx_client_sync(c) != ABSA_OK) UCXT_REVOKED_OR_FAIL("sync");
     if (cfg->expect_revoked) UCXT_FAIL("the server did not revoke the stopped client's leases");
     sh->rndv = absa_ucx_client_rndv_batches(c);
+    sh->local = absa_ucx_client_local_batches(c);
     if (cfg->expect_loss) UCXT_FAIL("the server did not go away");
     sh->finished = 1;
-    fprintf(stderr, "client %d: %llu batches (%llu by rendezvous), %llu samples, waited %.3f s\n", cfg->id,
-            (unsigned long long)sh->batches, (unsigned long long)sh->rndv, (unsigned long long)sh->samples,
+    fprintf(stderr, "client %d: %llu batches (%llu by rendezvous, %llu copied from the shared split), %llu samples, waited %.3f s\n",
+            cfg->id, (unsigned long long)sh->batches, (unsigned long long)sh->rndv, (unsigned long long)sh->local,
+            (unsigned long long)sh->samples,
             absa_ucx_client_wait_seconds(c));
     goto done;
 lost: /* expect_loss: the server was killed; a new connection must be refused quickly */

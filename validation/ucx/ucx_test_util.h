@@ -27,7 +27,7 @@ typedef struct ucxt_env {
 /* per-client results in shared memory (written by the client process) */
 typedef struct ucxt_shared {
     volatile int connected, holding, finished, failures, revoked;
-    volatile uint64_t batches, samples, epoch_mask, short_batches, max_wait_us, rndv;
+    volatile uint64_t batches, samples, epoch_mask, short_batches, max_wait_us, rndv, local;
     volatile uint64_t state_epoch, state_committed, state_nranges;
     absa_ucx_range state_ranges[64];
     volatile int go_fast; /* set by the parent */

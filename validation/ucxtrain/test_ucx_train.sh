@@ -6,7 +6,9 @@
 #            growth, 3 epochs over ucx:// and the same run from the file: every step loss equal
 #            (the metrics' %.9g text) and the final weights and momentum bitwise equal (h5py);
 #            the server's audit holds each sample exactly once in each epoch 1..3; every epoch
-#            line reports wall.data_stall and wall.data_stall_frac in [0, 1)
+#            line reports wall.data_stall and wall.data_stall_frac in [0, 1); the trainer copied
+#            its images from the server's shared split (same node); a second pair of runs (sgd,
+#            a short last micro-batch) gets its images over UCX (ABSA_UCX_LOCAL=0), equal too
 #   secret : wrong secret -> one "absa train: error:" line, non-zero exit, no training output;
 #            no secret at all -> refused likewise; a server with too few epochs (serve --epochs 2,
 #            train --epochs 2 needs 3) -> refused likewise within seconds, before any step; a
@@ -120,7 +122,9 @@ PY
 case "$SC" in
 equal)
   serve "$W/audit.txt"
-  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" --out "$W/ucx" 2>"$W/ucx.err" &&
+  NQ=() # ARGS without --quiet: the closing line says which way the images came
+  for a in "${ARGS[@]}"; do [ "$a" = --quiet ] || NQ+=("$a"); done
+  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${NQ[@]}" --out "$W/ucx" 2>"$W/ucx.err" &&
     ok "absa train --data ucx:// ran $EPOCHS epochs" || { bad "ucx run"; cat "$W/ucx.err"; }
   stop_server
   file_run
@@ -129,6 +133,8 @@ equal)
   same_weights "$W/ucx" "$W/file" && ok "final weights and momentum bitwise equal" || bad "final weights differ"
   grep -q '"grew": true' "$W/file/metrics.jsonl" && ok "the batch grew (eigenvalue from --test-data)" || bad "no growth: the test does not cover batch changes"
   audit_once "$W/audit.txt" && ok "server audit: each sample once per epoch" || bad "server audit"
+  grep -q "copied the images of [1-9][0-9]* batches from the server's shared split" "$W/ucx.err" &&
+    ok "same node: the trainer copied its images from the server's shared split" || bad "the shared split was not used: $(tail -2 "$W/ucx.err")"
   "$PY" - "$W/ucx/metrics.jsonl" <<'PY' && ok "data stall reported per epoch" || bad "data stall metrics"
 import json, sys
 ep = [json.loads(l) for l in open(sys.argv[1]) if '"type": "epoch"' in l]
@@ -140,7 +146,9 @@ PY
   SGD=(--schedule sgd --batch 96 --micro-batch 48)
   : >"$W/serve.log"
   serve "$W/audit2.txt"
-  "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${ARGS[@]}" "${SGD[@]}" --out "$W/ucx2" 2>"$W/ucx2.err" || { bad "ucx run 2"; cat "$W/ucx2.err"; }
+  # (this run's images over UCX, as on another node: ABSA_UCX_LOCAL=0)
+  ABSA_UCX_LOCAL=0 "$ABSA" train --data "$URL" --secret-file "$W/secret" --test-data "$W/d.h5" "${NQ[@]}" "${SGD[@]}" --out "$W/ucx2" 2>"$W/ucx2.err" || { bad "ucx run 2"; cat "$W/ucx2.err"; }
+  grep -q "received images over UCX.*ABSA_UCX_LOCAL=0" "$W/ucx2.err" && ok "ABSA_UCX_LOCAL=0: images over UCX" || bad "ABSA_UCX_LOCAL=0 run: $(tail -2 "$W/ucx2.err")"
   stop_server
   "$ABSA" train --data "$W/d.h5" "${ARGS[@]}" "${SGD[@]}" --out "$W/file2" 2>"$W/file2.err" || bad "file run 2"
   same_steps "$W/ucx2" "$W/file2" && same_weights "$W/ucx2" "$W/file2" && ok "short last micro-batch: steps and weights equal to the file run" || bad "short last micro-batch: differs from the file run"

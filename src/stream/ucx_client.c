@@ -9,6 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+int absa_ucx_prefetch_for(size_t batch_bytes)
+{
+    size_t k = batch_bytes ? (ABSA_UCX_PREFETCH_BYTES + batch_bytes - 1) / batch_bytes : ABSA_UCX_DEFAULT_PREFETCH;
+    return k < ABSA_UCX_MIN_PREFETCH ? ABSA_UCX_MIN_PREFETCH : k > ABSA_UCX_DEFAULT_PREFETCH ? ABSA_UCX_DEFAULT_PREFETCH : (int)k;
+}
+
 #ifdef ABSA_HAVE_UCX
 #include <errno.h>
 #include <signal.h>
@@ -69,6 +75,7 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
     *out = NULL;
     c->efd = c->evfd = c->session_fd = -1;
     c->prefetch = prefetch > 0 ? prefetch : ABSA_UCX_DEFAULT_PREFETCH;
+    c->prefetch_auto = prefetch <= 0;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -181,11 +188,18 @@ absa_status absa_ucx_client_connect(const char *url, const char *secret, int pre
 
 const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c) { return &c->meta; }
 
-/* mu held: keep `prefetch` requests of n samples outstanding */
+size_t absa_ucx_client_depth(const absa_ucx_client *c, uint32_t n)
+{
+    if (!c->prefetch_auto) return (size_t)c->prefetch;
+    return (size_t)absa_ucx_prefetch_for((size_t)n * c->sample_bytes);
+}
+
+/* mu held: keep the prefetch depth's requests of n samples outstanding */
 static void absa_ucx_client_top_up_locked(absa_ucx_client *c, uint32_t n)
 {
     int pushed = 0;
-    while (c->nslots < (size_t)c->prefetch && !c->done_seen) {
+    const size_t depth = absa_ucx_client_depth(c, n);
+    while (c->nslots < depth && !c->done_seen) {
         absa_ucx_msg m = {.type = ABSA_UCX_REQUEST, .n = n};
         absa_ucx_client_request_locked(c, &m);
         pushed = 1;

@@ -35,7 +35,13 @@
 #include "absa_error.h"
 #include "ucx_proto.h"
 
-#define ABSA_UCX_DEFAULT_PREFETCH 6 /* docs/ucx.md, "Same-node clients": two copiers need batches to work on */
+/* prefetch <= 0 (the default): requests in flight chosen by batch size, about
+ * ABSA_UCX_PREFETCH_BYTES of batches, 3..ABSA_UCX_DEFAULT_PREFETCH of them (absa_ucx_prefetch_for;
+ * docs/ucx.md, "Same-node clients": two copiers need batches to work on, large ones thrash) */
+#define ABSA_UCX_DEFAULT_PREFETCH 6
+#define ABSA_UCX_MIN_PREFETCH 3
+#define ABSA_UCX_PREFETCH_BYTES ((size_t)16 << 20)
+int absa_ucx_prefetch_for(size_t batch_bytes);
 
 typedef struct absa_ucx_client absa_ucx_client;
 
@@ -71,7 +77,8 @@ typedef struct absa_ucx_state {
     absa_ucx_range *ranges; /* malloc'd; absa_ucx_state_free */
 } absa_ucx_state;
 
-/* url: "ucx://HOST:PORT"; secret: NUL-terminated (1..256 bytes); prefetch <= 0: default 3.
+/* url: "ucx://HOST:PORT"; secret: NUL-terminated (1..256 bytes); prefetch <= 0: by batch size
+ * (absa_ucx_prefetch_for, above).
  * Authenticates at the server's front door (HMAC-SHA256 challenge, ucx_door.h), connects to its
  * UCP worker by address and receives the metadata (timeout 30 s per attempt; a connection that
  * fails before the metadata arrives, or finds the door busy, is retried 4 times over 3.7 s; a

@@ -74,7 +74,7 @@ static absa_status absa_ucx_client_plan_locked(absa_ucx_client *c, const absa_uc
             return ABSA_EINVAL;
         }
     c->mode = 2;
-    const size_t lim = nw < (size_t)c->prefetch ? nw : (size_t)c->prefetch;
+    const size_t depth = absa_ucx_client_depth(c, w[0].n), lim = nw < depth ? nw : depth;
     size_t i = 0;
     int wake = 0;
     absa_ucx_client_slot *keep = NULL, *s = c->head;

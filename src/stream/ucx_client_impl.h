@@ -55,7 +55,8 @@ struct absa_ucx_client {
     int thr_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int prefetch;
+    int prefetch;           /* requests kept in flight; with prefetch_auto the most */
+    int prefetch_auto;      /* by batch size: absa_ucx_client_depth */
     size_t sample_bytes;
     /* the server's split, mapped read-only when it is on this node (ucx_local.h); set once by
      * the progress thread, before LOCAL_OK is sent, and unmapped at close */
@@ -94,6 +95,7 @@ struct absa_ucx_client {
 };
 
 /* ucx_client.c */
+size_t absa_ucx_client_depth(const absa_ucx_client *c, uint32_t n); /* requests in flight for batches of n */
 absa_status absa_ucx_client_failed_locked(absa_ucx_client *c);     /* c->err as this thread's error */
 /* a new tail slot for request m (REQUEST or REQUEST_AT; sets m->req), and m queued for sending */
 absa_ucx_client_slot *absa_ucx_client_request_locked(absa_ucx_client *c, absa_ucx_msg *m);

@@ -10,7 +10,6 @@
 
 #include "base_json.h"
 #include "model.h"
-#include "ucx_client.h" /* ABSA_UCX_DEFAULT_PREFETCH */
 
 typedef enum { T_STR, T_INT, T_DBL, T_U64, T_SIZE, T_FLAG, T_METHOD, T_RULE, T_INTLIST } opt_type;
 
@@ -28,7 +27,7 @@ typedef struct opt {
 static const opt absa_train_opts[] = {
     {"data", T_STR, F(data), 0, 0, "packed HDF5 dataset (absa pack), or ucx://HOST:PORT to stream it from absa serve"},
     {"secret-file", T_STR, F(secret_file), 0, 0, "ucx://: file with the shared secret, mode 0600 (else env ABSA_SECRET)"},
-    {"prefetch", T_INT, F(prefetch), 1, 64, "ucx://: batch requests kept in flight"},
+    {"prefetch", T_INT, F(prefetch), 0, 64, "ucx://: batch requests kept in flight; 0 = by batch size (3-6, about 16 MiB)"},
     {"test-data", T_STR, F(test_data), 0, 0, "ucx://: packed .h5 with the test split (test pass) and train split (eigenvalue samples); none: no test pass"},
     {"model", T_STR, F(model), 0, 0, "mlp | lenet | c1 | resnet20"},
     {"device", T_STR, F(device), 0, 0, "engine backend: cpu | cpu-guarded (tests: backend memory fenced off outside backend calls) | cuda[:N] (GPU N; cuda: one GPU per rank of the node, ranks spawned by growth included, wrapping when there are more ranks than GPUs; under MPI the gradient and Hv sums go through NCCL once every rank's communicator is ready, docs/gpu.md)"},
@@ -106,7 +105,7 @@ void absa_train_cfg_defaults(absa_train_cfg *c)
     c->eig_chunk = 128;
     c->test_batch = 1000;
     c->step_log = 1;
-    c->prefetch = ABSA_UCX_DEFAULT_PREFETCH;
+    c->prefetch = 0; /* by batch size: absa_ucx_prefetch_for */
     c->memory_budget = (size_t)4 << 30;
     strcpy(c->growth, "auto");
     c->spawn_timeout = 60;

@@ -153,9 +153,11 @@ static size_t tsrc_plan(const absa_tstate *t, int epoch, size_t cur, int B, int 
     return nw;
 }
 
-/* Micro-batches requested ahead: the prefetch depth, at most 64 (the plans' arrays). */
+/* Micro-batches planned ahead: --prefetch, at most 64 (the plans' arrays); by default (0) the
+ * most the client's choice by batch size can take (it requests as many of them as it wants) */
 static size_t tsrc_ahead(const absa_tstate *t)
 {
+    if (t->cfg->prefetch <= 0) return ABSA_UCX_DEFAULT_PREFETCH;
     return (size_t)t->cfg->prefetch < 64 ? (size_t)t->cfg->prefetch : 64;
 }
 
@@ -316,8 +318,12 @@ static absa_status ucx_seek(absa_tstate *t) { return t->io ? absa_tsrc_ucx_seek(
 static void ucx_describe(const absa_tstate *t)
 {
     const absa_train_cfg *c = t->cfg;
-    fprintf(stderr, "absa train: data streamed from %s (prefetch %d)%s\n", c->data,
-            c->prefetch > 0 ? c->prefetch : ABSA_UCX_DEFAULT_PREFETCH,
+    char pf[48];
+    if (c->prefetch > 0)
+        snprintf(pf, sizeof pf, "%d", c->prefetch);
+    else
+        snprintf(pf, sizeof pf, "%d-%d by batch size", ABSA_UCX_MIN_PREFETCH, ABSA_UCX_DEFAULT_PREFETCH);
+    fprintf(stderr, "absa train: data streamed from %s (prefetch %s)%s\n", c->data, pf,
             t->test ? "" : "; no --test-data: the test pass is skipped (test_loss/test_acc null, test_skipped in metrics)");
 }
 

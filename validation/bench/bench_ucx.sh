@@ -44,7 +44,7 @@
 # again), REPEAT rounds, and each column reports its MEDIAN round (every round on stderr): load
 # from other jobs on a small shared machine then falls on all of them alike.
 #
-# Environment: SECS (default 3, whole seconds), PREFETCH (default 0: the client's default, 6), SIZES_MIB (default "1 4 16"),
+# Environment: SECS (default 3, whole seconds), PREFETCH (default 0: the client's choice by batch size, 3-6), SIZES_MIB (default "1 4 16"),
 # TLS_LIST (default "tcp sm,tcp"; "sm,tcp": UCX uses shared-memory lanes between processes of one
 # host, tcp elsewhere), ABSA_SERVE (a binary taking "serve ARGS", default
 # BUILD_DIR/validation/ucx/ucx_serve_driver; `absa` works the same), ABSA_OLD (above), REPEAT

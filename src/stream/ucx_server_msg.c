@@ -159,32 +159,42 @@ static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *
 }
 
 /* ---- lease serving ---- */
-/* A same-node client that maps the shared split (LOCAL_OK) gets ranges, ids and labels only,
- * sent at once: nothing to gather here, the client copies the images itself (one copy instead
- * of the gather here plus UCX's copy to the client). */
-static int absa_srv_send_batch_local(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p, const absa_ucx_lease *l)
+/* The BATCH header of lease l answering request p; its payload buf laid out, ranges and ids
+ * filled in (labels and images are the caller's); *labels points at the labels. */
+static absa_ucx_msg absa_srv_batch_start(absa_srv *s, const absa_srv_pending *p, const absa_ucx_lease *l, void *buf,
+                                         uint32_t flags, int32_t **labels)
 {
-    absa_ucx_msg m = {.type = ABSA_UCX_BATCH, .req = p->req, .epoch = l->epoch, .lease = l->id,
-                      .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
-                      .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W, .flags = ABSA_UCX_BATCH_LOCAL};
-    size_t bytes = (size_t)absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes) - l->count * s->sample_bytes;
-    void *buf = malloc(bytes);
     absa_ucx_range *r;
     uint64_t *ids;
-    int32_t *labels;
     uint8_t *images;
-    if (!buf) {
-        s->fatal = ABSA_ENOMEM;
-        absa_srv_log(s, "error: out of memory for a batch of %zu bytes", bytes);
-        return -1;
-    }
-    absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, &labels, &images);
+    absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, labels, &images);
     memcpy(r, l->ranges, l->nranges * sizeof *r);
     const uint64_t *perm = absa_lease_mgr_perm(s->lm);
     size_t k = 0;
     for (uint32_t i = 0; i < l->nranges; i++)
         for (uint64_t q = l->ranges[i].start; q < l->ranges[i].start + l->ranges[i].count; q++) ids[k++] = perm[q];
-    absa_status st = absa_h5reader_gather_labels(s->rd, ids, k, labels);
+    return (absa_ucx_msg){.type = ABSA_UCX_BATCH, .req = p->req, .epoch = l->epoch, .lease = l->id,
+                          .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
+                          .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W, .flags = flags};
+}
+
+/* A same-node client that maps the shared split (LOCAL_OK) gets ranges, ids and labels only,
+ * sent at once: nothing to gather here, the client copies the images itself (one copy instead
+ * of the gather here plus UCX's copy to the client). */
+static int absa_srv_send_batch_local(absa_srv *s, absa_srv_client *c, const absa_srv_pending *p, const absa_ucx_lease *l)
+{
+    size_t bytes = (size_t)absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes) - l->count * s->sample_bytes;
+    void *buf = malloc(bytes);
+    int32_t *labels;
+    if (!buf) {
+        s->fatal = ABSA_ENOMEM;
+        absa_srv_log(s, "error: out of memory for a batch of %zu bytes", bytes);
+        return -1;
+    }
+    absa_ucx_msg m = absa_srv_batch_start(s, p, l, buf, ABSA_UCX_BATCH_LOCAL, &labels);
+    absa_ucx_batch_view v;
+    absa_ucx_batch_layout(buf, l->count, l->nranges, &v);
+    absa_status st = absa_h5reader_gather_labels(s->rd, v.ids, l->count, labels);
     ABSA_ASSERT(st == ABSA_OK, "label of a permuted sample: %s", absa_last_error());
     s->batches++;
     s->local_batches++;
@@ -198,28 +208,17 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, const absa_srv_p
 {
     if (c->local) return absa_srv_send_batch_local(s, c, p, l);
     void *buf = absa_srv_pool_get(s);
-    absa_ucx_range *r;
-    uint64_t *ids;
     int32_t *labels;
-    uint8_t *images;
     if (!buf) {
         s->fatal = ABSA_ENOMEM;
         absa_srv_log(s, "error: %s", absa_last_error());
         return -1;
     }
-    absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, &labels, &images);
-    memcpy(r, l->ranges, l->nranges * sizeof *r);
-    const uint64_t *perm = absa_lease_mgr_perm(s->lm);
-    size_t k = 0;
-    for (uint32_t i = 0; i < l->nranges; i++)
-        for (uint64_t p = l->ranges[i].start; p < l->ranges[i].start + l->ranges[i].count; p++) ids[k++] = perm[p];
     absa_srv_job *j = absa_xcalloc(1, sizeof *j);
     j->client = c->id;
     j->p = *p;
     j->buf = buf;
-    j->m = (absa_ucx_msg){.type = ABSA_UCX_BATCH, .req = p->req, .epoch = l->epoch, .lease = l->id,
-                          .first = l->ranges[0].start, .count = l->count, .nranges = l->nranges,
-                          .C = (uint32_t)s->C, .H = (uint32_t)s->H, .W = (uint32_t)s->W};
+    j->m = absa_srv_batch_start(s, p, l, buf, 0, &labels); /* labels and images: the gatherers */
     c->inflight++; /* until sent (or dropped) */
     absa_srv_gather_submit(s, j);
     return 0;

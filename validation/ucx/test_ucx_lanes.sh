@@ -41,6 +41,17 @@ start() { # start TAG [ARGS]: a server with the current environment; URL in $url
     url=$(cat "$W/addr" 2>/dev/null)
 }
 stop() { kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null; srv=; }
+# kill_streaming TAG WHAT: a second client streams for 1.5 s and is SIGKILLed; the server of
+# srv.TAG must drop it ("connection lost") within 3 s
+kill_streaming() {
+    "$bench" stream "$url" 85 30 >/dev/null 2>&1 &
+    local victim=$!
+    sleep 1.5
+    kill -9 $victim
+    wait $victim 2>/dev/null
+    for _ in $(seq 60); do grep -q "client 2 .*dropped: connection lost" "$W/srv.$1" && break; sleep 0.05; done
+    grep -q "client 2 .*dropped: connection lost" "$W/srv.$1" && ok "$1: $2" || { bad "$1: $2"; cat "$W/srv.$1"; }
+}
 # lane lines of the first endpoint block in FILE (ucp_ep_print_info: "#   lane[i]: ... tcp/lo ... rma_bw#0 am ...")
 lanes() { grep -A12 "$2" "$1" | grep 'lane\['; }
 
@@ -81,14 +92,7 @@ if echo "$l" | grep -E '(sysv|posix)/.* am( |$)' >/dev/null && ! echo "$l" | gre
     ok "shm: the active-message lane is shared memory, no tcp lane"; else bad "shm: the active-message lane is shared memory"; echo "$l"; fi
 
 # 4. a client on shared memory SIGKILLed while streaming: dropped, and the server serves the next one
-"$bench" stream "$url" 85 30 >/dev/null 2>&1 &
-victim=$!
-sleep 1.5
-kill -9 $victim
-wait $victim 2>/dev/null
-for _ in $(seq 60); do grep -q "client 2 .*dropped: connection lost" "$W/srv.shm" && break; sleep 0.05; done
-grep -q "client 2 .*dropped: connection lost" "$W/srv.shm" && ok "shm: the killed client is dropped within 3 s" ||
-    { bad "shm: the killed client is dropped within 3 s"; cat "$W/srv.shm"; }
+kill_streaming shm "the killed client is dropped within 3 s"
 "$bench" stream "$url" 85 1 >"$W/out" 2>&1 && grep -q 'batches=[1-9]' "$W/out" && ok "shm: the next client streams" ||
     { bad "shm: the next client streams"; cat "$W/out"; }
 kill -0 "$srv" 2>/dev/null && ok "shm: the server is still running" || bad "shm: the server is still running"
@@ -112,14 +116,7 @@ b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batc
     { bad "local: every batch copied from the shared split (${l:-?} of ${b:-?})"; cat "$W/out"; }
 grep -q "client 1 .*reads images from the shared split" "$W/srv.local" && ok "local: the server logged it" ||
     { bad "local: the server logged it"; cat "$W/srv.local"; }
-"$bench" stream "$url" 85 30 >/dev/null 2>&1 &
-victim=$!
-sleep 1.5
-kill -9 $victim
-wait $victim 2>/dev/null
-for _ in $(seq 60); do grep -q "client 2 .*dropped: connection lost" "$W/srv.local" && break; sleep 0.05; done
-grep -q "client 2 .*dropped: connection lost" "$W/srv.local" && ok "local: a client killed while copying is dropped" ||
-    { bad "local: a client killed while copying is dropped"; cat "$W/srv.local"; }
+kill_streaming local "a client killed while copying is dropped"
 ABSA_UCX_LOCAL=0 "$bench" stream "$url" 85 1 >"$W/out" 2>&1
 b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batches=\([0-9]*\).*/\1/p' "$W/out")
 [ "${b:-0}" -gt 0 ] && [ "$l" = 0 ] && ok "local: then a client with ABSA_UCX_LOCAL=0 streams over UCX ($b batches)" ||

@@ -17,7 +17,8 @@
 #  7. Same node (docs/ucx.md, "Same-node clients: the shared split"): by default the split is a
 #     memfd the server maps read-only only; a client that may map it copies every batch's images
 #     from it (local_batches = batches) and the server logs it; a client SIGKILLed while doing so
-#     is dropped and the next one streams; a client with ABSA_UCX_LOCAL=0 gets images over UCX.
+#     is dropped and the next one streams; a client with ABSA_UCX_LOCAL=0, and (as root) one of
+#     another user, which may not read the server's descriptors, get images over UCX.
 # Sections 1-5 run their clients with ABSA_UCX_LOCAL=0 (as from another node): their batches'
 # images travel over the lanes they check.
 set -u
@@ -121,6 +122,16 @@ ABSA_UCX_LOCAL=0 "$bench" stream "$url" 85 1 >"$W/out" 2>&1
 b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batches=\([0-9]*\).*/\1/p' "$W/out")
 [ "${b:-0}" -gt 0 ] && [ "$l" = 0 ] && ok "local: then a client with ABSA_UCX_LOCAL=0 streams over UCX ($b batches)" ||
     { bad "local: a client with ABSA_UCX_LOCAL=0 streams over UCX (${l:-?} of ${b:-?} local)"; cat "$W/out"; }
+# a client of another user on the same node may not read the server's descriptors: it falls back
+# (over tcp: UCX's own shared-memory segments are not open to another user either)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+    UCX_TLS=tcp setpriv --reuid=65534 --regid=65534 --clear-groups "$bench" stream "$url" 85 1 >"$W/out" 2>&1
+    b=$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' "$W/out") l=$(sed -n 's/.*local_batches=\([0-9]*\).*/\1/p' "$W/out")
+    [ "${b:-0}" -gt 0 ] && [ "$l" = 0 ] && ok "local: a client of another user (nobody) gets images over UCX ($b batches)" ||
+        { bad "local: a client of another user gets images over UCX (${l:-?} of ${b:-?} local)"; cat "$W/out"; }
+else
+    echo "skip: not root (or no setpriv): a client of another user not tried"
+fi
 kill -0 "$srv" 2>/dev/null && ok "local: the server is still running" || bad "local: the server is still running"
 stop
 tally

@@ -359,10 +359,12 @@ static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa
         return absa_ucx_client_receive_locked(c, s, s->buf, data, length, rndv);
     case ABSA_UCX_LOCAL: {
         /* the server's split, if it is on this node: map it, then ask for batches without images */
-        if (!c->have_meta || c->shm || c->local_why[0] || rndv) break;
+        if (c->shm || c->local_why[0] || rndv) break; /* a second offer: out of protocol */
         const uint8_t *p = NULL;
         size_t map = 0;
-        if (!absa_ucx_local_enabled()) {
+        if (!c->have_meta) { /* (UCX delivers META first; were it not, stay on UCX) */
+            snprintf(c->local_why, sizeof c->local_why, "the offer came before the metadata");
+        } else if (!absa_ucx_local_enabled()) {
             snprintf(c->local_why, sizeof c->local_why, "ABSA_UCX_LOCAL=0");
         } else if (m->count != c->meta.count * c->sample_bytes) {
             snprintf(c->local_why, sizeof c->local_why, "the offered split has %llu bytes, the metadata say %llu",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define ABSA_SHARED_MAGIC "ABSASPLT"
+#define ABSA_SHARED_NAME "absa-split" /* the memfd's name: /proc/PID/fd/FD -> "/memfd:absa-split (deleted)" */
 #define ABSA_SHARED_VERSION 1u
 #define ABSA_SHARED_SEALS (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK)
 
@@ -70,7 +71,7 @@ void *absa_ucx_shared_alloc(void *ctx, size_t bytes)
         absa_shared_why(sh, "getrandom: %s", strerror(errno));
         return NULL;
     }
-    fd = memfd_create("absa-split", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    fd = memfd_create(ABSA_SHARED_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0) {
         absa_shared_why(sh, "memfd_create: %s", strerror(errno));
         return NULL;
@@ -136,16 +137,24 @@ absa_status absa_ucx_shared_attach(uint32_t pid, uint32_t fd, uint64_t bytes, co
                                    const uint8_t **data, size_t *map_bytes)
 {
     absa_status status = ABSA_OK;
-    char path[64];
+    char path[64], target[128];
     struct stat st;
     void *p = MAP_FAILED;
+    int f = -1;
     const size_t map = absa_shared_map_bytes(bytes);
     *data = NULL;
     *map_bytes = 0;
     snprintf(path, sizeof path, "/proc/%u/fd/%u", pid, fd);
-    int f = open(path, O_RDONLY | O_CLOEXEC);
     if (!map) ABSA_FAIL(ABSA_EINVAL, "shared split of %llu bytes: too large", (unsigned long long)bytes);
-    if (f < 0) ABSA_FAIL(ABSA_EIO, "cannot open %s: %s (another node or namespace?)", path, strerror(errno));
+    /* the descriptor must be the server's memfd before anything is opened: on another node the
+     * same pid and number may name a FIFO (an open would block) or a device */
+    ssize_t tl = readlink(path, target, sizeof target - 1);
+    if (tl < 0) ABSA_FAIL(ABSA_EIO, "cannot read %s: %s (another node, namespace or user?)", path, strerror(errno));
+    target[tl] = 0;
+    if (strncmp(target, "/memfd:" ABSA_SHARED_NAME " ", 7 + sizeof ABSA_SHARED_NAME) != 0)
+        ABSA_FAIL(ABSA_EFORMAT, "%s is %s, not the server's split", path, target);
+    f = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (f < 0) ABSA_FAIL(ABSA_EIO, "cannot open %s: %s (another node, namespace or user?)", path, strerror(errno));
     if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != map)
         ABSA_FAIL(ABSA_EFORMAT, "%s is not the server's split (%lld bytes, want %zu)", path, (long long)st.st_size, map);
     int seals = fcntl(f, F_GET_SEALS);

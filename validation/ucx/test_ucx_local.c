@@ -5,7 +5,8 @@
  *     reopening it read-write through /proc and writing there; it cannot shrink;
  *  3. another process attaches by pid and descriptor and reads the same bytes;
  *  4. attach refuses what is not the server's split: another nonce, another size, an unsealed
- *     memfd, a descriptor that is no memfd, a process that does not exist;
+ *     memfd, a descriptor that is no memfd (/dev/null, a FIFO: refused by the descriptor's name
+ *     before any open), a process that does not exist;
  *  5. a child that maps it and is SIGKILLed leaves the server's copy intact;
  *  6. ABSA_UCX_LOCAL=0 turns it off (absa_ucx_local_enabled). */
 #define _GNU_SOURCE
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -138,6 +140,19 @@ int main(int argc, char **argv)
     CHECK(absa_ucx_shared_attach(me, (uint32_t)devnull, sh.bytes, sh.nonce, &p, &map) != ABSA_OK && !p, "/dev/null refused");
     close(devnull);
     CHECK(absa_ucx_shared_attach(me, 1000000, sh.bytes, sh.nonce, &p, &map) == ABSA_EIO && !p, "a closed descriptor refused");
+    { /* a FIFO (on another node the same pid and number may be one: opening it could block) */
+        char fifo[600];
+        snprintf(fifo, sizeof fifo, "%s.fifo", path);
+        int ff = mkfifo(fifo, 0600) == 0 ? open(fifo, O_RDWR) : -1;
+        CHECK(ff >= 0, "a FIFO to try: %s", strerror(errno));
+        alarm(10); /* a hang here is a failure */
+        if (ff >= 0)
+            CHECK(absa_ucx_shared_attach(me, (uint32_t)ff, sh.bytes, sh.nonce, &p, &map) == ABSA_EFORMAT && !p,
+                  "a FIFO refused by its name, not opened: %s", absa_last_error());
+        alarm(0);
+        if (ff >= 0) close(ff);
+        unlink(fifo);
+    }
     CHECK(absa_ucx_shared_attach(4194304, (uint32_t)sh.fd, sh.bytes, sh.nonce, &p, &map) == ABSA_EIO && !p,
           "a process that does not exist refused");
     /* 5. a reader killed while reading changes nothing */

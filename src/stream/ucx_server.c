@@ -238,7 +238,10 @@ static absa_status absa_srv_setup_ucx(absa_srv *s)
             "lease timeout %g s, images %s%s%s)\n",
             url, (unsigned long long)absa_lease_mgr_count(s->lm), s->C, s->H, s->W, s->K, s->batch_max,
             (unsigned long long)s->o->seed, s->o->epochs ? "limited" : "unlimited", s->o->lease_timeout_s,
-            absa_h5reader_in_ram(s->rd) ? "in RAM" : "streamed from chunks", dev[0] ? ", UCX devices " : "", dev);
+            !absa_h5reader_in_ram(s->rd) ? "streamed from chunks"
+            : s->shm.sealed              ? "in RAM, shared with same-node clients"
+                                         : "in RAM",
+            dev[0] ? ", UCX devices " : "", dev);
 cleanup:
     if (cfg) ucp_config_release(cfg);
     return status;

@@ -365,7 +365,7 @@ static ucs_status_t absa_ucx_client_on_msg_locked(absa_ucx_client *c, const absa
         if (!c->have_meta) { /* (UCX delivers META first; were it not, stay on UCX) */
             snprintf(c->local_why, sizeof c->local_why, "the offer came before the metadata");
         } else if (!absa_ucx_local_enabled()) {
-            snprintf(c->local_why, sizeof c->local_why, "ABSA_UCX_LOCAL=0");
+            snprintf(c->local_why, sizeof c->local_why, "ABSA_UCX_LOCAL=%s", getenv("ABSA_UCX_LOCAL"));
         } else if (m->count != c->meta.count * c->sample_bytes) {
             snprintf(c->local_why, sizeof c->local_why, "the offered split has %llu bytes, the metadata say %llu",
                      (unsigned long long)m->count, (unsigned long long)(c->meta.count * c->sample_bytes));

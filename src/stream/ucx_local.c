@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -44,8 +45,11 @@ static size_t absa_shared_map_bytes(uint64_t bytes)
 
 int absa_ucx_local_enabled(void)
 {
+    static const char *const off[] = {"0", "no", "off", "false"};
     const char *e = getenv("ABSA_UCX_LOCAL");
-    return !(e && !strcmp(e, "0"));
+    for (size_t i = 0; e && i < sizeof off / sizeof *off; i++)
+        if (!strcasecmp(e, off[i])) return 0;
+    return 1;
 }
 
 static void absa_shared_why(absa_ucx_shared *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -54,7 +54,7 @@ absa_status absa_ucx_shared_attach(uint32_t pid, uint32_t fd, uint64_t bytes, co
                                    const uint8_t **data, size_t *map_bytes);
 void absa_ucx_shared_detach(const uint8_t *data, size_t map_bytes);
 
-/* ABSA_UCX_LOCAL=0 (either side) turns the shared split off: every client gets images over
+/* ABSA_UCX_LOCAL=0 (or no, off, false, any case; either side) turns the shared split off: every client gets images over
  * UCX, as a client on another node does (A/B measurements, tests of that path). */
 int absa_ucx_local_enabled(void);
 

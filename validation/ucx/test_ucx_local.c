@@ -171,8 +171,15 @@ int main(int argc, char **argv)
     /* 6. the switch */
     setenv("ABSA_UCX_LOCAL", "0", 1);
     CHECK(!absa_ucx_local_enabled(), "ABSA_UCX_LOCAL=0 turns the shared split off");
+    const char *offs[] = {"no", "OFF", "False"};
+    for (int i = 0; i < 3; i++) {
+        setenv("ABSA_UCX_LOCAL", offs[i], 1);
+        CHECK(!absa_ucx_local_enabled(), "ABSA_UCX_LOCAL=%s turns it off", offs[i]);
+    }
     setenv("ABSA_UCX_LOCAL", "1", 1);
     CHECK(absa_ucx_local_enabled(), "ABSA_UCX_LOCAL=1 keeps it on");
+    unsetenv("ABSA_UCX_LOCAL");
+    CHECK(absa_ucx_local_enabled(), "on by default");
     absa_h5reader_close(rs);
     CHECK(sh.fd < 0 && sh.p == NULL, "closing the reader released the memfd");
     absa_h5reader_close(rp);

@@ -278,13 +278,13 @@ static int absa_u64_cmp(const void *a, const void *b)
 
 absa_status absa_h5reader_gather_labels(const absa_h5reader *r, const uint64_t *idx, size_t n, int32_t *labels)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (idx[i] >= r->count) {
             absa_errorf("sample index %llu out of range (count %zu)", (unsigned long long)idx[i], r->count);
             return ABSA_EINVAL;
         }
-        labels[i] = r->labels[idx[i]];
-    }
+    if (labels)
+        for (size_t i = 0; i < n; i++) labels[i] = r->labels[idx[i]];
     return ABSA_OK;
 }
 
@@ -298,11 +298,7 @@ absa_status absa_h5reader_gather_u8(absa_h5reader *r, const uint64_t *idx, size_
         ABSA_ASSERT(idx == r->plan + r->serve_cursor && n == r->serve_n, "unexpected hand-over");
         return absa_h5reader_next_u8(r, r->serve_cursor, n, images, labels);
     }
-    for (size_t i = 0; i < n; i++)
-        if (idx[i] >= r->count)
-            ABSA_FAIL(ABSA_EINVAL, "sample index %llu out of range (count %zu)", (unsigned long long)idx[i], r->count);
-    if (labels)
-        for (size_t i = 0; i < n; i++) labels[i] = r->labels[idx[i]];
+    ABSA_TRY(absa_h5reader_gather_labels(r, idx, n, labels));
     if (r->all) {
         for (size_t i = 0; i < n; i++) memcpy(images + i * sb, r->all + idx[i] * sb, sb);
         goto cleanup;

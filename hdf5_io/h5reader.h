@@ -50,7 +50,7 @@ typedef struct absa_h5reader_ram {
 } absa_h5reader_ram;
 absa_status absa_h5reader_open_ram(const char *path, const char *split, size_t memory_budget_bytes,
                                    const absa_h5reader_ram *ram, absa_h5reader **out);
-/* labels of samples idx[0..n) (indices < count) */
+/* labels of samples idx[0..n) (labels NULL: only the check); ABSA_EINVAL, nothing written, if an index is >= count */
 absa_status absa_h5reader_gather_labels(const absa_h5reader *r, const uint64_t *idx, size_t n, int32_t *labels);
 void absa_h5reader_close(absa_h5reader *r);
 /* shape and metadata */

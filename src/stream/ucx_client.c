@@ -74,8 +74,7 @@ static absa_status absa_ucx_client_connect_once(const char *url, const char *sec
     absa_ucx_client *c = absa_xcalloc(1, sizeof *c);
     *out = NULL;
     c->efd = c->evfd = c->session_fd = -1;
-    c->prefetch = prefetch > 0 ? prefetch : ABSA_UCX_DEFAULT_PREFETCH;
-    c->prefetch_auto = prefetch <= 0;
+    c->prefetch = prefetch > 0 ? prefetch : 0;
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -190,7 +189,7 @@ const absa_ucx_meta *absa_ucx_client_meta(const absa_ucx_client *c) { return &c-
 
 size_t absa_ucx_client_depth(const absa_ucx_client *c, uint32_t n)
 {
-    if (!c->prefetch_auto) return (size_t)c->prefetch;
+    if (c->prefetch > 0) return (size_t)c->prefetch;
     return (size_t)absa_ucx_prefetch_for((size_t)n * c->sample_bytes);
 }
 

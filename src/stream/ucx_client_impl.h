@@ -55,8 +55,7 @@ struct absa_ucx_client {
     int thr_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int prefetch;           /* requests kept in flight; with prefetch_auto the most */
-    int prefetch_auto;      /* by batch size: absa_ucx_client_depth */
+    int prefetch;           /* requests kept in flight; 0 = by batch size (absa_ucx_client_depth) */
     size_t sample_bytes;
     /* the server's split, mapped read-only when it is on this node (ucx_local.h); set once by
      * the progress thread, before LOCAL_OK is sent, and unmapped at close */

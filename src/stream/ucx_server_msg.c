@@ -160,14 +160,15 @@ static void absa_srv_send_simple(absa_srv *s, absa_srv_client *c, absa_ucx_msg *
 
 /* ---- lease serving ---- */
 /* The BATCH header of lease l answering request p; its payload buf laid out, ranges and ids
- * filled in (labels and images are the caller's); *labels points at the labels. */
+ * filled in (labels and images are the caller's); *ids and *labels point into it. */
 static absa_ucx_msg absa_srv_batch_start(absa_srv *s, const absa_srv_pending *p, const absa_ucx_lease *l, void *buf,
-                                         uint32_t flags, int32_t **labels)
+                                         uint32_t flags, uint64_t **ids_out, int32_t **labels)
 {
     absa_ucx_range *r;
     uint64_t *ids;
     uint8_t *images;
     absa_ucx_batch_layout_mut(buf, l->count, l->nranges, &r, &ids, labels, &images);
+    *ids_out = ids;
     memcpy(r, l->ranges, l->nranges * sizeof *r);
     const uint64_t *perm = absa_lease_mgr_perm(s->lm);
     size_t k = 0;
@@ -185,16 +186,15 @@ static int absa_srv_send_batch_local(absa_srv *s, absa_srv_client *c, const absa
 {
     size_t bytes = (size_t)absa_ucx_batch_payload_len(l->count, l->nranges, s->sample_bytes) - l->count * s->sample_bytes;
     void *buf = malloc(bytes);
+    uint64_t *ids;
     int32_t *labels;
     if (!buf) {
         s->fatal = ABSA_ENOMEM;
         absa_srv_log(s, "error: out of memory for a batch of %zu bytes", bytes);
         return -1;
     }
-    absa_ucx_msg m = absa_srv_batch_start(s, p, l, buf, ABSA_UCX_BATCH_LOCAL, &labels);
-    absa_ucx_batch_view v;
-    absa_ucx_batch_layout(buf, l->count, l->nranges, &v);
-    absa_status st = absa_h5reader_gather_labels(s->rd, v.ids, l->count, labels);
+    absa_ucx_msg m = absa_srv_batch_start(s, p, l, buf, ABSA_UCX_BATCH_LOCAL, &ids, &labels);
+    absa_status st = absa_h5reader_gather_labels(s->rd, ids, l->count, labels);
     ABSA_ASSERT(st == ABSA_OK, "label of a permuted sample: %s", absa_last_error());
     s->batches++;
     s->local_batches++;
@@ -208,6 +208,7 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, const absa_srv_p
 {
     if (c->local) return absa_srv_send_batch_local(s, c, p, l);
     void *buf = absa_srv_pool_get(s);
+    uint64_t *ids;
     int32_t *labels;
     if (!buf) {
         s->fatal = ABSA_ENOMEM;
@@ -218,7 +219,7 @@ static int absa_srv_send_batch(absa_srv *s, absa_srv_client *c, const absa_srv_p
     j->client = c->id;
     j->p = *p;
     j->buf = buf;
-    j->m = absa_srv_batch_start(s, p, l, buf, 0, &labels); /* labels and images: the gatherers */
+    j->m = absa_srv_batch_start(s, p, l, buf, 0, &ids, &labels); /* labels and images: the gatherers */
     c->inflight++; /* until sent (or dropped) */
     absa_srv_gather_submit(s, j);
     return 0;

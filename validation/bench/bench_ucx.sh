@@ -122,7 +122,7 @@ printf "%-7s %9s %5s %7s %7s %s%9s %6s %-8s %11s %6s %8s %6s  %s\n" "UCX_TLS" "b
     "pt sleep" "ratio" ">=0.9?" "pt -e sleep" "ratio" "pt plain" "ratio" "CPU s/GiB srv+cli, pt sleep both${old:+ (old)}"
 for tls in $tls_list; do
     export UCX_TLS=$tls
-    case $tls in *sm*) local_row=1 ;; *) local_row=0 ;; esac
+    case $tls in *sm*) local_row=1 CLIENT_ENV= ;; *) local_row=0 CLIENT_ENV=ABSA_UCX_LOCAL=0 ;; esac
     start_server "$serve" "$work/data.h5"
     url_a=$url pid_a=$spid
     if [ -n "$old" ]; then
@@ -137,7 +137,6 @@ for tls in $tls_list; do
         # the measurements take turns, REPEAT rounds, so that load from other jobs on this
         # small machine hits each of them alike; each column reports its median round
         for _ in $(seq $repeat); do
-            [ $local_row = 1 ] && CLIENT_ENV= || CLIENT_ENV=ABSA_UCX_LOCAL=0
             read -r m sv cl <<<"$(stream_once "$bench" "$url_a" $pid_a $n)"
             A="$A $m" AS="$AS $sv" AC="$AC $cl"
             if [ $local_row = 1 ]; then

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_core.h"
 #include "cli.h"
 #include "cli_util.h"
 #include "model.h"
@@ -143,8 +144,9 @@ int absa_cmd_bench(int argc, char **argv)
         }
     }
     double ms = median(t_step, steps), mg = median(t_grad, steps), mh = median(t_hvp, steps);
-    fprintf(stderr, "absa bench: %s %dx%dx%d batch %d, %zu parameters, %d steps (median)\n", model, C, H,
-            W, B, m->n_params, steps);
+    char blas[256];
+    fprintf(stderr, "absa bench: %s %dx%dx%d batch %d, %zu parameters, %d steps (median); %s\n", model, C, H,
+            W, B, m->n_params, steps, absa_blas_core_describe(blas, sizeof blas));
     fprintf(stderr, "  train step %8.2f ms  %10.1f images/s\n", ms * 1e3, B / ms);
     fprintf(stderr, "  gradient   %8.2f ms  %10.1f images/s\n", mg * 1e3, B / mg);
     fprintf(stderr, "  HVP        %8.2f ms  %10.1f images/s  (%.2fx gradient)\n", mh * 1e3, B / mh, mh / mg);

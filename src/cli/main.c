@@ -1,10 +1,13 @@
 /* main.c — the `absa` binary: dispatches to the subcommands declared in cli.h, after choosing
- * passive OpenMP waits unless the user chose a policy (absa_wait_policy). */
+ * passive OpenMP waits unless the user chose a policy and OpenBLAS's kernels for the CPU
+ * (absa_early_env). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "blas_core.h"
 #include "cli.h"
 
 typedef struct absa_subcommand {
@@ -42,16 +45,23 @@ static void usage(FILE *f)
  * threads) spinning workers steal the cores that the busy ones need, measured 2-4x slower than
  * one thread (docs/benchmarks.md), while passive costs little on an idle node. libgomp reads the
  * variable when it is loaded, before main, so the binary sets it and executes itself again, once
- * (the variable is then set); if that exec fails, absa goes on with the runtime's default. */
-static void absa_wait_policy(char **argv)
+ * (the variable is then set); if that exec fails, absa goes on with the runtime's default. The
+ * same exec carries OpenBLAS's kernel choice (src/base/blas_core.h), so absa re-runs at most once:
+ * this constructor runs before the generic one of blas_core_ctor.c, which then finds
+ * OPENBLAS_CORETYPE set. */
+__attribute__((constructor(101))) static void absa_early_env(int argc, char **argv, char **envp)
 {
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1)) return;
+    (void)envp;
+    if (argc < 1 || !argv || !argv[0]) return;
+    const int wait = !getenv("OMP_WAIT_POLICY") && !setenv("OMP_WAIT_POLICY", "passive", 1);
+    const char *blas = absa_blas_core_prepare();
+    if (!wait && !blas) return;
     execv("/proc/self/exe", argv);
+    if (blas) absa_blas_core_failed(errno);
 }
 
 int main(int argc, char **argv)
 {
-    absa_wait_policy(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

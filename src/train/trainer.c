@@ -19,6 +19,7 @@
 
 #include "checkpoint.h"
 #include "base_sys.h"
+#include "blas_core.h"
 #include "dist_train.h"
 #include "train_source.h"
 #include "trainer_impl.h"
@@ -374,6 +375,10 @@ static void banner(absa_tstate *t)
             t->m->n_params, c->resume[0] ? "resuming after epoch " : "fresh start");
     if (c->resume[0]) fprintf(stderr, "%d%s", t->pr.epoch, t->pr.ep_epoch ? " (mid-epoch)" : "");
     fputc('\n', stderr);
+    if (absa_blas_core_rerun()) {
+        char blas[256];
+        fprintf(stderr, "absa train: %s\n", absa_blas_core_describe(blas, sizeof blas));
+    }
     if (t->src->describe) t->src->describe(t);
     if (!absa_dist_using_mpi(t->dist) && c->max_ranks > 1)
         fprintf(stderr, "absa train: one process (%s): --max-ranks %d needs an MPI launcher; the batch grows by accumulation\n",

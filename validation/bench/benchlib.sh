@@ -29,7 +29,12 @@ bench_run() {
   if [ "$mode" = unset ]; then env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; else "$@"; fi
 }
 
-# bench_kernel MODE ABSA: the OpenBLAS kernel absa runs in the mode (OPENBLAS_VERBOSE=2)
+# bench_kernel MODE ABSA: the OpenBLAS kernel absa runs in the mode (OPENBLAS_VERBOSE=2 prints a
+# "Core:" line per process image: the last one is the image that runs, after absa's re-run on a
+# CPU OpenBLAS does not know, docs/engine.md; "(OpenBLAS picked X)" then says what it replaced)
 bench_kernel() {
-  bench_run "$1" env OPENBLAS_VERBOSE=2 "$2" --version 2>&1 | sed -n 's/^Core: //p' | head -1
+  local cores; cores=$(bench_run "$1" env OPENBLAS_VERBOSE=2 "$2" --version 2>&1 | sed -n 's/^Core: //p')
+  local first last; first=$(echo "$cores" | head -1); last=$(echo "$cores" | tail -1)
+  if [ "$first" != "$last" ]; then echo "$last (OpenBLAS picked $first; absa re-ran with OPENBLAS_CORETYPE=$last)"
+  else echo "$last"; fi
 }

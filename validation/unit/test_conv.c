@@ -11,8 +11,9 @@
  *    between threads and the dW/db partials of the threads are summed), including +=
  *    accumulation, NULL outputs and Rx = NULL;
  *  - the Winograd F(2x2, 3x3) path (3x3 stride 1, C, O >= 8) on every one of these checks, with odd
- *    output sizes (partial tiles), padding 0..2 and groups of samples; its float32 check is also
- *    run with ABSA_CONV_WINO=0 (the patch-matrix engine on the same geometry);
+ *    output sizes (partial tiles), padding 0..2, planes of 2-9 tiles per row and groups of samples;
+ *    its float32 check is also run with ABSA_CONV_WINO=0 (the patch-matrix engine on the same
+ *    geometry);
  *  - absa_conv_cfg_init output sizes and rejection of impossible geometry.
  * The workspace and every overwritten output are pre-filled with NaN so a kernel that reads stale
  * memory fails loudly.
@@ -441,6 +442,11 @@ int main(void)
         {5, 9, 7, 8, 10, 3, 1, 0, 0},  /* no padding, odd output height, C != O */
         {2, 8, 4, 3, 9, 3, 1, 2, 1},   /* padding 2: output larger than input */
         {9, 16, 9, 9, 12, 3, 1, 1, 0}, /* 9 samples in groups, odd sizes */
+        /* Winograd on wider planes (8-9 tiles per row) */
+        {5, 8, 16, 16, 8, 3, 1, 1, 0},  /* even 16x16: whole-plane transposes, groups of samples */
+        {3, 8, 17, 16, 9, 3, 1, 1, 1},  /* odd output height */
+        {2, 9, 16, 19, 8, 3, 1, 0, 0},  /* no padding, 14x17: a partial tile column, C != O */
+        {2, 8, 14, 15, 10, 3, 1, 2, 1}, /* padding 2: 16x17 output larger than the input */
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 

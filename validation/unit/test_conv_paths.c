@@ -93,6 +93,8 @@ int main(void)
         {2, 24, 14, 14, 40, 3, 1, 1, 1}, /* Winograd as lenet's conv2: 16x16 transposes (AVX-512) with 8x8 and scalar edges */
         {2, 16, 10, 10, 24, 3, 1, 0, 1}, /* Winograd, no padding, even output: whole-plane transposes */
         {2, 1, 28, 28, 32, 3, 1, 1, 1},  /* patch matrix as lenet's conv1: [784][32] output transpose */
+        {3, 16, 32, 32, 16, 3, 1, 1, 0}, /* Winograd as resnet20's first stage */
+        {2, 8, 17, 19, 9, 3, 1, 1, 1},   /* Winograd, odd 17x19: partial tiles */
     };
     const char *env = getenv("ABSA_CPU_PATH");
     const int active = absa_conv_path_active();

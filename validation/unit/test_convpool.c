@@ -203,6 +203,8 @@ int main(void)
         {"strided 2x9x9 k3 s2 pool2/1", 2, 9, 9, 4, 3, 2, 0, 2, 1, 0}, /* stride 2, overlapping pool */
         {"wino 8x8x8 pool2", 8, 8, 8, 8, 3, 1, 1, 2, 2, 0},           /* Winograd: whole-batch */
         {"wino 8x7x7 pool3/2/1", 8, 7, 7, 9, 3, 1, 1, 3, 2, 1},
+        {"wino 8x16x16 pool2", 8, 16, 16, 8, 3, 1, 1, 2, 2, 0},   /* Winograd, 8 tiles per row */
+        {"wino 9x17x16 pool3/2/1", 9, 17, 16, 8, 3, 1, 1, 3, 2, 1}, /* odd height */
     };
     const int nshape = (int)(sizeof shapes / sizeof *shapes);
     for (int t = 1; t <= 2; t++) {

@@ -62,6 +62,8 @@ static const char *absa_blas_chosen(void)
 const char *absa_blas_core_prepare(void)
 {
     if (getenv("OPENBLAS_CORETYPE")) return NULL;
+    const char *cfg = openblas_get_config(); /* only DYNAMIC_ARCH builds read OPENBLAS_CORETYPE */
+    if (!cfg || !strstr(cfg, "DYNAMIC_ARCH")) return NULL;
     int avx512 = 0, avx2 = 0;
     absa_blas_core_cpu(&avx512, &avx2);
     const char *was = absa_blas_chosen(), *want = absa_blas_core_for(was, avx512, avx2);

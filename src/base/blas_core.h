@@ -29,7 +29,8 @@ void absa_blas_core_cpu(int *avx512, int *avx2_fma);
 
 /* Decide, and when OpenBLAS's choice is to be replaced set OPENBLAS_CORETYPE and
  * ABSA_BLAS_CORE_ENV and return the new kernel name (the caller then execs itself); NULL (nothing
- * changed) when OPENBLAS_CORETYPE is already set or absa_blas_core_for says keep. */
+ * changed) when OPENBLAS_CORETYPE is already set, OpenBLAS is not a DYNAMIC_ARCH build (the others
+ * ignore the variable) or absa_blas_core_for says keep. */
 const char *absa_blas_core_prepare(void);
 /* After a failed exec: one warning line, and the environment prepare set is undone. */
 void absa_blas_core_failed(int err);

@@ -2,6 +2,7 @@
  * passive OpenMP waits unless the user chose a policy and OpenBLAS's kernels for the CPU
  * (absa_early_env). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,12 @@ __attribute__((constructor(101))) static void absa_early_env(int argc, char **ar
 
 int main(int argc, char **argv)
 {
+    /* A file size limit (ulimit -f, or one Slurm propagates from the submit host) below an output
+     * would kill absa with SIGXFSZ mid-write, with no message and a temporary file left behind;
+     * ignored, the write fails with EFBIG and every writer's error path reports it in one line
+     * and removes its temporary file, as for a full disk (crash.fsize). `absa serve`'s split in
+     * RAM is a memfd, which the limit also bounds: it falls back to anonymous memory. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

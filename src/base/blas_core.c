@@ -59,9 +59,13 @@ static const char *absa_blas_chosen(void)
     return pretend && *pretend ? pretend : openblas_get_corename();
 }
 
+/* Set when an exec failed: the image's second constructor (absa's own, then the generic one)
+ * does not try, and warn, again. This module's only state, written before main. */
+static int absa_blas_core_gave_up;
+
 const char *absa_blas_core_prepare(void)
 {
-    if (getenv("OPENBLAS_CORETYPE")) return NULL;
+    if (absa_blas_core_gave_up || getenv("OPENBLAS_CORETYPE")) return NULL;
     const char *cfg = openblas_get_config(); /* only DYNAMIC_ARCH builds read OPENBLAS_CORETYPE */
     if (!cfg || !strstr(cfg, "DYNAMIC_ARCH")) return NULL;
     int avx512 = 0, avx2 = 0;
@@ -80,6 +84,7 @@ const char *absa_blas_core_prepare(void)
 
 void absa_blas_core_failed(int err)
 {
+    absa_blas_core_gave_up = 1;
     const char *note = getenv(ABSA_BLAS_CORE_ENV), *want = getenv("OPENBLAS_CORETYPE");
     const char *gt = note ? strchr(note, '>') : NULL;
     if (gt && want)

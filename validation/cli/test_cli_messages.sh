@@ -55,6 +55,24 @@ expect 1 "train ucx:// without a secret (runtime, as absa serve)" \
 $ABSA --help >"$W/out" && grep -q "2 usage error" "$W/out" && grep -q "1 runtime failure" "$W/out" \
   && ok "absa --help states the exit codes" || bad "absa --help states the exit codes"
 
+# absa's re-run (OMP_WAIT_POLICY, and OpenBLAS's kernels on a CPU it does not know: the test hook
+# makes OpenBLAS "pick" Prescott) when the exec fails (strace injects EACCES into every execve
+# after the one that starts absa): one warning line, not one per constructor, and absa runs on
+if [ -x /usr/bin/strace ]; then
+  env -u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY ABSA_TEST_OPENBLAS_CORENAME=Prescott /usr/bin/strace -f -qq -o /dev/null \
+    -e trace=execve -e inject=execve:error=EACCES:when=1+ $ABSA --version >"$W/out" 2>"$W/err"
+  rc=$?
+  n=$(grep -c "absa: warning: OpenBLAS picked its Prescott kernels" "$W/err")
+  if grep -q "^absa " "$W/out" && [ $rc -eq 0 ]; then
+    want=0; grep -qw avx2 /proc/cpuinfo && want=1 # the rule replaces Prescott only on AVX2 CPUs
+    [ "$n" -eq "$want" ] && ! grep -v "absa: warning: OpenBLAS picked" "$W/err" | grep -q . \
+      && ok "failed re-run: $n warning line (want $want), absa runs on" \
+      || bad "failed re-run: $n warning lines: $(head -c 300 "$W/err")"
+  else
+    echo "skipped: strace cannot run absa here ($(head -c 200 "$W/err"))"
+  fi
+fi
+
 # --- floats: shortest round trip ----------------------------------------------------------------
 $ABSA train --help >"$W/out"
 grep -q -- "--momentum .*(default: 0.9)$" "$W/out" && grep -q -- "--lr-decay .*(default: 0.2)$" "$W/out" &&

@@ -154,7 +154,8 @@ int main(int argc, char **argv)
         self[sl] = 0;
         char cmd[1400];
         snprintf(cmd, sizeof cmd,
-                 "unset OPENBLAS_CORETYPE " ABSA_BLAS_CORE_ENV "; " ABSA_BLAS_CORE_PRETEND_ENV "=Prescott exec "
+                 "unset OPENBLAS_CORETYPE " ABSA_BLAS_CORE_ENV "; " ABSA_BLAS_CORE_PRETEND_ENV "=Prescott "
+                 "ASAN_OPTIONS=detect_leaks=0 exec " /* LeakSanitizer cannot ptrace a traced process */
                  "/usr/bin/strace -f -qq -o /dev/null -e trace=execve -e inject=execve:error=EACCES:when=1+ "
                  "'%s' child 2>&1",
                  self);

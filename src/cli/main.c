@@ -2,6 +2,7 @@
  * passive OpenMP waits unless the user chose a policy and OpenBLAS's kernels for the CPU
  * (absa_early_env). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,15 @@ static void usage(FILE *f)
 __attribute__((constructor(101))) static void absa_early_env(int argc, char **argv, char **envp)
 {
     (void)envp;
+    /* Started with stdin, stdout or stderr closed (`2>&-`, some daemon launchers), the first file
+     * absa opens would get that number and every progress or error line would be written into it
+     * (metrics.jsonl, config.txt, a checkpoint): the missing ones become /dev/null first
+     * (cli.messages). Before the exec, so the re-run image inherits them. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            const int nfd = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+            if (nfd >= 0 && nfd != fd) close(nfd); /* a lower one was missing too: taken in order */
+        }
     if (argc < 1 || !argv || !argv[0]) return;
     const int wait = !getenv("OMP_WAIT_POLICY") && !setenv("OMP_WAIT_POLICY", "passive", 1);
     const char *blas = absa_blas_core_prepare();

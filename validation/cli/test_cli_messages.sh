@@ -85,6 +85,19 @@ $ABSA pack --format idx --input "$W/idx" --output "$W/d.h5" --quiet && ok "pack 
 $ABSA train --data "$W/d.h5" --model mlp --schedule sgd --epochs 1 --batch 32 --micro-batch 32 --max-batch 32 \
   --momentum 0.3 --lr 0.30000000000000004 --threads 1 --step-log 0 --quiet --out "$W/run" 2>"$W/err" \
   && ok "tiny train run" || bad "tiny train run"
+# started with stdout and stderr closed (stdin open, so that the first files absa opens for writing get
+# 1 and 2): absa's lines must not land in the files it opens
+# (before main.c made 0-2 /dev/null, metrics.jsonl began with the banner lines)
+$ABSA train --data "$W/d.h5" --model mlp --epochs 2 --batch 32 --micro-batch 32 --max-batch 64 --threads 1 \
+  --out "$W/closedrun" >&- 2>&-
+rc=$?
+if [ $rc -eq 0 ] && ! grep -q "absa train:" "$W/closedrun/config.txt" "$W/closedrun/metrics.jsonl" &&
+  "$PY" -c "import json,sys,h5py; [json.loads(l) for l in open(sys.argv[1])]; json.load(open(sys.argv[2])); h5py.File(sys.argv[3],'r')['model']" \
+    "$W/closedrun/metrics.jsonl" "$W/closedrun/summary.json" "$W/closedrun/checkpoint.h5"; then
+  ok "train with fds 1-2 closed: metrics.jsonl, summary.json and the checkpoint are whole"
+else
+  bad "train with fds 1-2 closed (exit $rc): $(grep -h "absa train:" "$W/closedrun/config.txt" "$W/closedrun/metrics.jsonl" | head -c 300)"
+fi
 grep -qx "momentum = 0.3" "$W/run/config.txt" && grep -qx "lr = 0.30000000000000004" "$W/run/config.txt" &&
   grep -qx "lr-decay = 0.2" "$W/run/config.txt" \
   && ok "config.txt: 0.3, 0.30000000000000004, 0.2" || { bad "config.txt floats"; grep "^lr\|^momentum" "$W/run/config.txt"; }

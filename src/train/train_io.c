@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base_sys.h"
 #include "tmpfiles.h"
 
 /* the files of a run in its directory; each is written through NAME.tmp.<pid> */
@@ -57,7 +59,36 @@ cleanup:
     return status;
 }
 
-absa_status absa_train_prepare_dir(const char *dir, int force, int resume, int *created)
+/* An exclusive flock on DIR itself, held by the open descriptor until the run ends (the kernel
+ * drops it on any exit, kill -9 included): a second trainer on the same --out, even one started in
+ * the same millisecond, is refused (or, waiting for a hand-off, waits up to wait_s seconds for
+ * the first to end). A file system without flock on directories runs unlocked, as before. */
+static absa_status lock_dir(const char *dir, double wait_s, int *lock_fd)
+{
+    absa_status status = ABSA_OK;
+    const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) ABSA_FAIL(ABSA_EIO, "cannot open output %s: %s", dir, strerror(errno));
+    const double until = absa_now() + wait_s;
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR) continue;
+        if (errno != EWOULDBLOCK) { /* no flock here (some network file systems): unlocked */
+            close(fd);
+            return ABSA_OK;
+        }
+        if (absa_now() >= until) {
+            close(fd);
+            ABSA_FAIL(ABSA_EEXIST, "output %s is in use by another absa train (it holds the directory's lock): "
+                      "wait for it to end, or use another --out", dir);
+        }
+        usleep(100000);
+    }
+    *lock_fd = fd;
+cleanup:
+    return status;
+}
+
+absa_status absa_train_prepare_dir(const char *dir, int force, int resume, double wait_s, int *created,
+                                   int *lock_fd)
 {
     absa_status status = ABSA_OK;
     char path[4200];
@@ -66,9 +97,10 @@ absa_status absa_train_prepare_dir(const char *dir, int force, int resume, int *
     if (stat(dir, &st) != 0) {
         ABSA_TRY(absa_train_mkdir(dir));
         *created = 1;
-        return ABSA_OK;
+        return lock_dir(dir, wait_s, lock_fd); /* a second trainer may have made it too */
     }
     if (!S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "output %s exists and is not a directory", dir);
+    ABSA_TRY(lock_dir(dir, wait_s, lock_fd)); /* before the sweep: a live run's temporaries are its own */
     for (size_t i = 0; i < N_RUN_FILES; i++) { /* temporaries of writers killed before a rename */
         snprintf(path, sizeof path, "%s.tmp.", run_files[i]);
         absa_tmp_sweep(dir, path);

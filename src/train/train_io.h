@@ -48,12 +48,16 @@ typedef struct absa_mlog {
 
 /* Create DIR (one level; the parent must exist). */
 absa_status absa_train_mkdir(const char *dir);
-/* Before a run writes DIR (rank 0, after the options and data were found good): removes the
- * stale temporaries of killed writers (*.tmp.<pid> of files the trainer writes, tmpfiles.h);
- * refuses a DIR that already holds a run's files (checkpoint.h5, metrics.jsonl, summary.json,
- * config.txt) unless force or resume; with force those files are removed first; an old
- * summary.json is removed in any case (it would describe another run). *created: DIR was made. */
-absa_status absa_train_prepare_dir(const char *dir, int force, int resume, int *created);
+/* Before a run writes DIR (rank 0, after the options and data were found good): takes DIR's
+ * exclusive lock (*lock_fd, -1 where the file system has no flock; the caller closes it when the
+ * run ends), refusing a DIR another trainer holds, or waiting up to wait_s seconds for it (a
+ * hand-off); removes the stale temporaries of killed writers (*.tmp.<pid> of files the trainer
+ * writes, tmpfiles.h); refuses a DIR that already holds a run's files (checkpoint.h5,
+ * metrics.jsonl, summary.json, config.txt) unless force or resume; with force those files are
+ * removed first; an old summary.json is removed in any case (it would describe another run).
+ * *created: DIR was made. */
+absa_status absa_train_prepare_dir(const char *dir, int force, int resume, double wait_s, int *created,
+                                   int *lock_fd);
 /* After a failed start that wrote nothing but its bookkeeping (empty metrics): remove
  * config.txt and metrics.jsonl, and DIR itself if this start created it. */
 void absa_train_undo_dir(const char *dir, int created);

@@ -146,7 +146,9 @@ static absa_status setup(absa_tstate *t)
     }
     if (!t->io) return ABSA_OK;
     /* only now, with options, data and checkpoint found good, is the run directory written */
-    ABSA_TRY(absa_train_prepare_dir(c->out, c->force, c->resume[0] != 0, &t->dir_created));
+    /* a hand-off's new job may get here while the old one is still exiting: it waits for the lock */
+    ABSA_TRY(absa_train_prepare_dir(c->out, c->force, c->resume[0] != 0, c->handoff_wait ? 300.0 : 0.0,
+                                    &t->dir_created, &t->dir_lock));
     t->dir_prepared = 1;
     ABSA_TRY(absa_train_write_config(c->out, c));
     ABSA_TRY(absa_metrics_open(c->out, c->resume[0] ? t->pr.epoch : -1, t->pr.global_step, &t->metrics));
@@ -394,6 +396,7 @@ absa_status absa_train_run(const absa_train_cfg *c, absa_dist *d, absa_stop_watc
     absa_status status = ABSA_OK;
     absa_tstate t;
     memset(&t, 0, sizeof t);
+    t.dir_lock = -1;
     t.cfg = c;
     t.dist = d;
     t.stop = sw;
@@ -465,6 +468,7 @@ cleanup:
         absa_train_undo_dir(c->out, t.dir_created);
     }
     if (t.metrics.f) absa_mlog_close(&t.metrics);
+    if (t.dir_lock >= 0) close(t.dir_lock); /* after the last write to the directory */
     if (t.idlog) fclose(t.idlog);
     if (t.src) t.src->close(&t);
     absa_dist_nccl_free(d); /* communicators and device buffers before the backend goes */

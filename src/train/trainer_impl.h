@@ -38,6 +38,7 @@ typedef struct absa_tstate {
     absa_mlog metrics;       /* rank 0 only (metrics.f NULL elsewhere) */
     int dir_prepared;        /* rank 0 got to write the output directory */
     int dir_created;         /* this invocation created it */
+    int dir_lock;            /* the output directory's flock (train_io.h), -1 none */
     double t_compute, t_data, t_eig, t_test, t_comm;
     int tty;
     int io;                  /* this process writes files and logs (active rank 0) */

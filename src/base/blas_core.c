@@ -63,7 +63,13 @@ static const char *absa_blas_chosen(void)
  * does not try, and warn, again. This module's only state, written before main. */
 static int absa_blas_core_gave_up;
 
-const char *absa_blas_core_prepare(void)
+static void absa_blas_core_failed(int err);
+
+/* Decide, and when OpenBLAS's choice is to be replaced set OPENBLAS_CORETYPE and
+ * ABSA_BLAS_CORE_ENV and return the new kernel name (the caller then execs itself); NULL (nothing
+ * changed) when OPENBLAS_CORETYPE is already set, OpenBLAS is not a DYNAMIC_ARCH build (the others
+ * ignore the variable) or absa_blas_core_for says keep. */
+static const char *absa_blas_core_prepare(void)
 {
     if (absa_blas_core_gave_up || getenv("OPENBLAS_CORETYPE")) return NULL;
     const char *cfg = openblas_get_config(); /* only DYNAMIC_ARCH builds read OPENBLAS_CORETYPE */
@@ -82,7 +88,8 @@ const char *absa_blas_core_prepare(void)
     return want;
 }
 
-void absa_blas_core_failed(int err)
+/* After a failed exec: one warning line, and the environment prepare set is undone. */
+static void absa_blas_core_failed(int err)
 {
     absa_blas_core_gave_up = 1;
     const char *note = getenv(ABSA_BLAS_CORE_ENV), *want = getenv("OPENBLAS_CORETYPE");
@@ -95,11 +102,13 @@ void absa_blas_core_failed(int err)
     unsetenv(ABSA_BLAS_CORE_ENV);
 }
 
-void absa_blas_core_fix(char **argv)
+void absa_blas_core_fix(char **argv, int also)
 {
-    if (!argv || !argv[0] || !absa_blas_core_prepare()) return;
+    if (!argv || !argv[0]) return;
+    const char *blas = absa_blas_core_prepare();
+    if (!blas && !also) return;
     execv("/proc/self/exe", argv);
-    absa_blas_core_failed(errno);
+    if (blas) absa_blas_core_failed(errno);
 }
 
 int absa_blas_core_rerun(void)

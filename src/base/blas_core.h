@@ -27,16 +27,16 @@ const char *absa_blas_core_for(const char *chosen, int cpu_avx512, int cpu_avx2_
 /* What this CPU supports, as absa_blas_core_for wants it. */
 void absa_blas_core_cpu(int *avx512, int *avx2_fma);
 
-/* Decide, and when OpenBLAS's choice is to be replaced set OPENBLAS_CORETYPE and
- * ABSA_BLAS_CORE_ENV and return the new kernel name (the caller then execs itself); NULL (nothing
- * changed) when OPENBLAS_CORETYPE is already set, OpenBLAS is not a DYNAMIC_ARCH build (the others
- * ignore the variable) or absa_blas_core_for says keep. */
-const char *absa_blas_core_prepare(void);
-/* After a failed exec: one warning line, and the environment prepare set is undone. */
-void absa_blas_core_failed(int err);
-/* The constructor's work (src/base/blas_core_ctor.c): prepare, then exec /proc/self/exe
- * with argv. Only returns when nothing was to be done or the exec failed. */
-void absa_blas_core_fix(char **argv);
+/* Re-runs the process image (exec /proc/self/exe with argv) when OpenBLAS's choice is to be
+ * replaced, with OPENBLAS_CORETYPE and ABSA_BLAS_CORE_ENV set, or when `also` (the caller changed
+ * its own environment for a library that reads it when loaded, e.g. OMP_WAIT_POLICY): one exec
+ * for both. Nothing is done when OPENBLAS_CORETYPE is already set, OpenBLAS is not a DYNAMIC_ARCH
+ * build (the others ignore the variable) or absa_blas_core_for says keep, and `also` is 0. Only
+ * returns when nothing was to be done or the exec failed; a failed exec of a replacement prints
+ * one warning line, undoes the environment, and a later call in the same image does not try
+ * again. Called from the constructor of src/base/blas_core_ctor.c, and by absa's own, earlier
+ * one (src/cli/main.c) with its OMP_WAIT_POLICY. */
+void absa_blas_core_fix(char **argv, int also);
 
 /* One line for banners: "OpenBLAS 0.3.21, SkylakeX kernels (re-run with OPENBLAS_CORETYPE=
  * SkylakeX: OpenBLAS picked Prescott for this CPU)", or without the parenthesis when OpenBLAS's

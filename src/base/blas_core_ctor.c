@@ -8,5 +8,5 @@
 __attribute__((constructor)) static void absa_blas_core_ctor(int argc, char **argv, char **envp)
 {
     (void)envp;
-    if (argc > 0) absa_blas_core_fix(argv);
+    if (argc > 0) absa_blas_core_fix(argv, 0);
 }

@@ -58,17 +58,11 @@ __attribute__((constructor(101))) static void absa_early_env(int argc, char **ar
      * absa opens would get that number and every progress or error line would be written into it
      * (metrics.jsonl, config.txt, a checkpoint): the missing ones become /dev/null first
      * (cli.messages). Before the exec, so the re-run image inherits them. */
-    for (int fd = 0; fd <= 2; fd++)
-        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
-            const int nfd = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
-            if (nfd >= 0 && nfd != fd) close(nfd); /* a lower one was missing too: taken in order */
-        }
-    if (argc < 1 || !argv || !argv[0]) return;
+    for (int fd = 0; fd <= 2; fd++) /* open() takes the lowest free number: fd, the ones below are open */
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) (void)open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+    if (argc < 1) return;
     const int wait = !getenv("OMP_WAIT_POLICY") && !setenv("OMP_WAIT_POLICY", "passive", 1);
-    const char *blas = absa_blas_core_prepare();
-    if (!wait && !blas) return;
-    execv("/proc/self/exe", argv);
-    if (blas) absa_blas_core_failed(errno);
+    absa_blas_core_fix(argv, wait); /* one exec for both */
 }
 
 int main(int argc, char **argv)

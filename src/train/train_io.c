@@ -97,10 +97,12 @@ absa_status absa_train_prepare_dir(const char *dir, int force, int resume, doubl
     if (stat(dir, &st) != 0) {
         ABSA_TRY(absa_train_mkdir(dir));
         *created = 1;
-        return lock_dir(dir, wait_s, lock_fd); /* a second trainer may have made it too */
+    } else if (!S_ISDIR(st.st_mode)) {
+        ABSA_FAIL(ABSA_EINVAL, "output %s exists and is not a directory", dir);
     }
-    if (!S_ISDIR(st.st_mode)) ABSA_FAIL(ABSA_EINVAL, "output %s exists and is not a directory", dir);
-    ABSA_TRY(lock_dir(dir, wait_s, lock_fd)); /* before the sweep: a live run's temporaries are its own */
+    /* then, also in a directory just made (another trainer may have made it, run and ended
+     * meanwhile), the lock before the sweep (a live run's temporaries are its own) and the checks */
+    ABSA_TRY(lock_dir(dir, wait_s, lock_fd));
     for (size_t i = 0; i < N_RUN_FILES; i++) { /* temporaries of writers killed before a rename */
         snprintf(path, sizeof path, "%s.tmp.", run_files[i]);
         absa_tmp_sweep(dir, path);

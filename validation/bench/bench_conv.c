@@ -9,7 +9,8 @@
  * large-sgemm rate (bench_peak.h), then counts the floating-point operations the convolutions
  * really EXECUTE: every cblas_sgemm call of the engine goes through the counting wrapper below
  * (2 M N K per call), so Winograd layers count their 16 transform-domain GEMMs (2.25x fewer than
- * nominal) and im2col layers their patch GEMMs; the transforms, layout copies and bias sums are
+ * nominal) and im2col layers their patch GEMMs; layers on the direct engine (conv_direct.h, its own
+ * FMAs) count the nominal operations, which is what they execute; the transforms, layout copies and bias sums are
  * not counted (they are not multiply-adds on the FMA units' critical path). Printed per network:
  * executed and nominal GFLOP/s of fwd+bwd and of Rfwd+Rbwd and the executed fraction of peak.
  *
@@ -122,8 +123,8 @@ int main(int argc, char **argv)
     const double peak = bench_print_ceilings(threads, &peak_cpu);
     double *c_r = malloc((size_t)reps * sizeof(double)), tot_cpu_r[2] = {0, 0};
     printf("batch %d, median of %d repetitions (ms)\n", N, reps);
-    printf("%-9s %-22s %5s %10s %10s %10s %8s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd",
-           "cpu f+b", "ws MB");
+    printf("%-9s %-22s %5s %10s %10s %10s %8s %s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd",
+           "cpu f+b", "ws MB", "engine");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
         const shape *sh = &shapes[si];
         if (argc > 3 && !strstr(sh->name, argv[3])) continue;
@@ -175,12 +176,15 @@ int main(int argc, char **argv)
         /* nominal: 2 N Ho Wo O C k k per product pass; fwd+bwd = fwd + dW (+ dx); the R passes
          * run each product twice (W and V, x and Rx) except where Rx is absent (input layer) */
         const double pass = 2.0 * N * c.Ho * c.Wo * c.O * c.C * c.kh * c.kw;
-        ex[net][0] += sh->count * (double)f_fb;
-        ex[net][1] += sh->count * (double)f_r;
+        /* the direct engine's products are FMAs of its own, not GEMMs: it executes the nominal ones */
+        const char *eng = absa_conv_engine_f32(&c, 0);
+        const int direct = !strcmp(eng, "direct");
+        ex[net][0] += sh->count * ((double)f_fb + (direct ? pass * (sh->first ? 2 : 3) : 0));
+        ex[net][1] += sh->count * ((double)f_r + (direct ? pass * (sh->first ? 2 : 6) : 0));
         nom[net][0] += sh->count * pass * (sh->first ? 2 : 3);
         nom[net][1] += sh->count * pass * (sh->first ? 2 : 6);
-        printf("%-9s %-22s %5d %10.3f %10.3f %10.3f %8.2f\n", sh->net, sh->name, sh->count, mfb, mr,
-               mc, (double)nws * sizeof(float) / 1048576.0);
+        printf("%-9s %-22s %5d %10.3f %10.3f %10.3f %8.2f %s\n", sh->net, sh->name, sh->count, mfb, mr,
+               mc, (double)nws * sizeof(float) / 1048576.0, eng);
         free(x); free(Rx); free(W); free(V); free(b); free(Vb); free(dy); free(Rdy);
         free(y); free(dx); free(dW); free(db); free(ws);
     }

@@ -14,6 +14,9 @@
  *    output sizes (partial tiles), padding 0..2, planes of 2-9 tiles per row and groups of samples;
  *    its float32 check is also run with ABSA_CONV_WINO=0 (the patch-matrix engine on the same
  *    geometry);
+ *  - the direct path (conv_direct.h: 3x3 stride 1 padding 1, 16 -> 16 channels, float32 on the FMA
+ *    CPU paths) on every one of these checks, with rows shorter than, equal to and past its row
+ *    blocks, and its float32 check also with ABSA_CONV_DIRECT=0 (Winograd on the same geometry);
  *  - absa_conv_cfg_init output sizes and rejection of impossible geometry.
  * The workspace and every overwritten output are pre-filled with NaN so a kernel that reads stale
  * memory fails loudly.
@@ -27,6 +30,7 @@
 #endif
 
 #include "absa_test.h"
+#include "conv_path.h"
 #include "layers.h"
 
 #define EPS 1e-5
@@ -385,6 +389,15 @@ static void run_geo(const geo *g)
     setenv("ABSA_CONV_WINO", "0", 1); /* Winograd off: the patch-matrix engine for every layer */
     check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads, no Winograd");
     unsetenv("ABSA_CONV_WINO");
+    const char *eng = absa_conv_engine_f32(&c, 0);
+    if (!strcmp(eng, "direct")) { /* the same geometry on Winograd, the engine the baseline path runs */
+        setenv("ABSA_CONV_DIRECT", "0", 1);
+        CHECK(!strcmp(absa_conv_engine_f32(&c, 0), "winograd"), "ABSA_CONV_DIRECT=0 gives %s",
+              absa_conv_engine_f32(&c, 0));
+        check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads, no direct");
+        unsetenv("ABSA_CONV_DIRECT");
+    }
+    printf("  float32 engine on this CPU path: %s\n", eng);
     omp_set_num_threads(maxt);
 #else
     check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "no OpenMP");
@@ -447,6 +460,11 @@ int main(void)
         {3, 8, 17, 16, 9, 3, 1, 1, 1},  /* odd output height */
         {2, 9, 16, 19, 8, 3, 1, 0, 0},  /* no padding, 14x17: a partial tile column, C != O */
         {2, 8, 14, 15, 10, 3, 1, 2, 1}, /* padding 2: 16x17 output larger than the input */
+        /* the direct path (conv_direct.h, FMA CPU paths): 3x3 stride 1 padding 1, 16 -> 16 */
+        {3, 16, 8, 8, 16, 3, 1, 1, 1},   /* rows shorter than a row block (16 AVX-512, 6 AVX2) */
+        {5, 16, 9, 35, 16, 3, 1, 1, 0},  /* 35 = 2 blocks + 3 (AVX-512), 5 blocks + 5 (AVX2) */
+        {2, 16, 32, 32, 16, 3, 1, 1, 1}, /* resnet20's first stage */
+        {3, 16, 1, 2, 16, 3, 1, 1, 0},   /* 1x2: every tap but the centre row's in the padding */
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 

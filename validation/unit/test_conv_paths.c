@@ -1,10 +1,13 @@
 /* test_conv_paths.c — the CPU paths of the conv2d engine (conv_path.h) give the same bits: for
  * patch-matrix and Winograd geometries (sizes that fill the 8x8 and, on AVX-512, 16x16 register
- * transposes and leave edges), float32 and float64, the forward, backward (+= into pre-filled gradients), R-forward
- * and R-backward passes of every path this CPU supports equal the baseline path's bitwise. Also:
- * the path chosen for absa_conv2d_* is supported and honours ABSA_CPU_PATH (the CTest runs of
- * the conv and oracle tests on each path set it). Prints the paths it compared; with only the
- * baseline path on this CPU it still checks the dispatcher. */
+ * transposes and leave edges), float32 and float64, the forward, backward (+= into pre-filled
+ * gradients), R-forward and R-backward passes of every path this CPU supports equal the baseline
+ * path's bitwise. Float32 layers on the direct engine (conv_direct.h: FMA chains on the avx2 and
+ * avx512 paths, Winograd on the baseline one) are compared avx512 against avx2, and with
+ * ABSA_CONV_DIRECT=0 every path against the baseline. Also: the path chosen for absa_conv2d_* is
+ * supported and honours ABSA_CPU_PATH (the CTest runs of the conv and oracle tests on each path
+ * set it). Prints the paths it compared; with only the baseline path on this CPU it still checks
+ * the dispatcher. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,17 +68,17 @@ RUN_T(double, f64)
 static const char *const out_names[8] = {"y", "dx", "dW", "db", "Ry", "Rdx", "RdW", "Rdb"};
 
 #define COMPARE_T(T, S)                                                                           \
-    static void compare_##S(const absa_conv_cfg *c, int path, const char *what)                   \
+    static void compare_##S(const absa_conv_cfg *c, int rpath, int path, const char *what)        \
     {                                                                                             \
         const size_t nx = (size_t)c->N * c->C * c->H * c->W, ny = (size_t)c->N * c->O * c->Ho * c->Wo; \
         const size_t nw = (size_t)c->O * c->C * c->kh * c->kw, no = (size_t)c->O;                  \
         const size_t nout[8] = {ny, nx, nw, no, ny, nx, nw, no};                                  \
         T *ref[8], *got[8];                                                                       \
-        run_##S(c, ABSA_CONV_PATH_BASELINE, ref);                                                 \
+        run_##S(c, rpath, ref);                                                                   \
         run_##S(c, path, got);                                                                    \
         for (int i = 0; i < 8; i++) {                                                             \
-            CHECK(!memcmp(ref[i], got[i], nout[i] * sizeof(T)), "%s %s %s: %s differs from baseline", \
-                  what, #S, out_names[i], absa_conv_path_name(path));                             \
+            CHECK(!memcmp(ref[i], got[i], nout[i] * sizeof(T)), "%s %s %s: %s differs from %s",   \
+                  what, #S, out_names[i], absa_conv_path_name(path), absa_conv_path_name(rpath)); \
             free(ref[i]);                                                                         \
             free(got[i]);                                                                         \
         }                                                                                         \
@@ -83,8 +86,16 @@ static const char *const out_names[8] = {"y", "dx", "dW", "db", "Ry", "Rdx", "Rd
 COMPARE_T(float, f32)
 COMPARE_T(double, f64)
 
+/* The direct engine's geometry (conv_direct.h's absa_dconv_eligible, written out again). */
+static int direct_geo(const absa_conv_cfg *c)
+{
+    return c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->ph == 1 && c->pw == 1 &&
+           c->C == 16 && c->O == 16;
+}
+
 int main(void)
 {
+    int n_direct = 0;
     static const geo geos[] = {
         {3, 3, 13, 11, 12, 5, 1, 2, 1}, /* patch matrix, 5x5 */
         {2, 16, 9, 9, 8, 3, 2, 1, 0},   /* patch matrix, stride 2 */
@@ -95,6 +106,7 @@ int main(void)
         {2, 1, 28, 28, 32, 3, 1, 1, 1},  /* patch matrix as lenet's conv1: [784][32] output transpose */
         {3, 16, 32, 32, 16, 3, 1, 1, 0}, /* Winograd as resnet20's first stage */
         {2, 8, 17, 19, 9, 3, 1, 1, 1},   /* Winograd, odd 17x19: partial tiles */
+        {3, 16, 7, 37, 16, 3, 1, 1, 1},  /* direct, rows of 2 blocks + 5 (AVX-512), 6 blocks + 1 (AVX2) */
     };
     const char *env = getenv("ABSA_CPU_PATH");
     const int active = absa_conv_path_active();
@@ -119,12 +131,29 @@ int main(void)
         CHECK(absa_conv_cfg_init(&c, q->N, q->C, q->H, q->W, q->O, q->k, q->s, q->p, q->bias) == 0, "cfg");
         char what[64];
         snprintf(what, sizeof what, "geometry %zu", g);
+        /* float32 layers on the direct engine (conv_direct.h) run FMA chains on the avx2 and
+         * avx512 paths and Winograd on the baseline one: those two paths agree with each other,
+         * and with ABSA_CONV_DIRECT=0 every path agrees with the baseline */
+        const int direct = direct_geo(&c);
         for (int p = 1; p < ABSA_CONV_N_PATHS; p++) {
             if (!absa_conv_path_supported(p)) continue;
-            compare_f32(&c, p, what);
-            compare_f64(&c, p, what);
+            if (!direct) compare_f32(&c, ABSA_CONV_PATH_BASELINE, p, what);
+            else if (p > ABSA_CONV_PATH_AVX2) compare_f32(&c, ABSA_CONV_PATH_AVX2, p, what);
+            compare_f64(&c, ABSA_CONV_PATH_BASELINE, p, what);
+        }
+        if (direct) {
+            char w2[96];
+            snprintf(w2, sizeof w2, "%s, ABSA_CONV_DIRECT=0", what);
+            setenv("ABSA_CONV_DIRECT", "0", 1);
+            for (int p = 1; p < ABSA_CONV_N_PATHS; p++)
+                if (absa_conv_path_supported(p)) compare_f32(&c, ABSA_CONV_PATH_BASELINE, p, w2);
+            unsetenv("ABSA_CONV_DIRECT");
+            n_direct++;
         }
         seed++;
     }
+    printf("geometries on the direct engine: %d (float32 %s there: %s)\n", n_direct,
+           absa_conv_path_name(active), active == ABSA_CONV_PATH_BASELINE ? "winograd" : "direct");
+    CHECK(n_direct == 2, "expected 2 direct geometries, found %d", n_direct);
     return absa_test_finish("test_conv_paths");
 }

@@ -55,13 +55,23 @@ static size_t absa_conv_ws(const absa_conv_cfg *c, int pool)
 {
     absa_conv_lay l;
     (pool ? absa_conv_layout_pool : absa_conv_layout)(c, &l);
-    if (!absa_wino_ok(c)) return l.total;
+    if (!absa_wino_geo(c)) return l.total; /* also the direct path's (conv_direct.h) */
     absa_wino_lay w;
     (pool ? absa_wino_layout_pool : absa_wino_layout)(c, &w);
     return w.total > l.total ? w.total : l.total;
 }
 
 size_t absa_conv_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 0); }
+
+const char *absa_conv_engine_f32(const absa_conv_cfg *c, int pool)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!pool && absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c) &&
+        __builtin_cpu_supports("fma"))
+        return "direct";
+#endif
+    return absa_wino_ok(c) ? "winograd" : "patch";
+}
 size_t absa_conv_pool_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 1); }
 
 /* ---- CPU paths (conv_path.h) ---- */

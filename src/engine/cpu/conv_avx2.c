@@ -11,6 +11,10 @@
 #define ABSA_CONV_PATH avx2
 #define ABSA_CONV_TARGET "avx2"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ABSA_CONV_FMA_TARGET "avx2,fma" /* the direct path's kernels (conv_direct.h) */
+#endif
+
 #define ABSA_T float
 #define ABSA_SFX f32
 #include "conv_impl.h"

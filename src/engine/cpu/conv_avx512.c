@@ -12,6 +12,10 @@
 #define ABSA_CONV_TARGET "avx512f"
 #define ABSA_CONV_W16 /* 16x16 register transposes (conv_impl.h) */
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define ABSA_CONV_FMA_TARGET "avx512f,fma" /* the direct path's kernels (conv_direct.h) */
+#endif
+
 #define ABSA_T float
 #define ABSA_SFX f32
 #include "conv_impl.h"

@@ -584,4 +584,5 @@ static void ABSA_FN(absa_conv_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
 }
 
 #include "conv_wino.h"
+#include "conv_direct.h"
 #include "conv_pass_impl.h"

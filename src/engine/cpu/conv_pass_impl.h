@@ -16,6 +16,13 @@ static void ABSA_FN(absa_conv_fwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
                                        const ABSA_T *A, const ABSA_T *B, const ABSA_T *b, ABSA_T *y,
                                        ABSA_T *ws, const absa_conv_fuse *fp)
 {
+#ifdef ABSA_CONV_DIRECT
+    if (sizeof(ABSA_T) == sizeof(float) && !fp && absa_dconv_ok(c)) {
+        absa_dconv_fwd(c, (const float *)x, (const float *)Rx, (const float *)A, (const float *)B,
+                       (const float *)b, (float *)y, (float *)ws);
+        return;
+    }
+#endif
     if (absa_wino_ok(c))
         ABSA_FN(absa_wino_fwd)(c, x, Rx, A, B, b, y, ws, fp);
     else
@@ -43,6 +50,14 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         }
         return;
     }
+#ifdef ABSA_CONV_DIRECT
+    if (sizeof(ABSA_T) == sizeof(float) && !fp && absa_dconv_ok(c)) {
+        absa_dconv_bwd(c, (const float *)x, (const float *)Rx, (const float *)dyA, (const float *)dyB,
+                       (const float *)A, (const float *)B, (float *)dx, (float *)dW, (float *)db,
+                       (float *)ws);
+        return;
+    }
+#endif
     if (absa_wino_ok(c))
         ABSA_FN(absa_wino_bwd)(c, x, Rx, dyA, dyB, A, B, dx, dW, db, ws, fp);
     else

@@ -29,12 +29,17 @@
 
 /* Whether a layer takes the Winograd path: 3x3, stride 1, enough channels, and not switched off
  * with ABSA_CONV_WINO=0 (then every layer uses the patch-matrix engine). */
+static int absa_wino_geo(const absa_conv_cfg *c) /* the geometry alone (workspace sizing) */
+{
+    return c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->C >= ABSA_WINO_MIN_CH &&
+           c->O >= ABSA_WINO_MIN_CH;
+}
+
 static int absa_wino_ok(const absa_conv_cfg *c)
 {
     const char *e = getenv("ABSA_CONV_WINO");
     if (e && e[0] == '0') return 0;
-    return c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->C >= ABSA_WINO_MIN_CH &&
-           c->O >= ABSA_WINO_MIN_CH;
+    return absa_wino_geo(c);
 }
 
 /* Workspace layout (elements). Shared: ufA, ufB [16][C][O]; ubA, ubB [16][O][C]. Per slot: xp

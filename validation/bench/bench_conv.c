@@ -15,6 +15,9 @@
  * executed and nominal GFLOP/s of fwd+bwd and of Rfwd+Rbwd and the executed fraction of peak.
  *
  * usage: bench_conv [batch=128] [repetitions=10] [shape-name substring]
+ * BENCH_CONV_FLUSH_MB=n writes n MiB before each timed pass (fwd+bwd, R passes): the layer's
+ * tensors then come from memory, as in a training step, instead of from the caches, where the
+ * previous repetition left them (this Xeon's guest sees 260 MiB of L3: use 1024).
  * Compare with PyTorch by timing F.conv2d forward + autograd backward on the same shapes with
  * torch.set_num_threads(2).
  */
@@ -104,6 +107,14 @@ static float *rnd(size_t n, unsigned *seed)
     return v;
 }
 
+/* Writes the flush buffer; the empty asm with a memory clobber makes the stores happen here (the
+ * buffer is never read, so without it GCC drops or sinks the memset into the timed region). */
+static void flush_caches(unsigned char *f, size_t n, int r)
+{
+    memset(f, r & 0xff, n);
+    __asm__ __volatile__("" : : "r"(f) : "memory");
+}
+
 int main(int argc, char **argv)
 {
     int N = argc > 1 ? atoi(argv[1]) : 128, reps = argc > 2 ? atoi(argv[2]) : 10;
@@ -122,7 +133,18 @@ int main(int argc, char **argv)
     double peak_cpu;
     const double peak = bench_print_ceilings(threads, &peak_cpu);
     double *c_r = malloc((size_t)reps * sizeof(double)), tot_cpu_r[2] = {0, 0};
-    printf("batch %d, median of %d repetitions (ms)\n", N, reps);
+    /* BENCH_CONV_FLUSH_MB=n: write n MiB before each timed pass, so that the layer's tensors come
+     * from memory as in a training step (whose activations do not fit the caches) instead of
+     * staying in L2/L3 from the previous repetition */
+    const char *fe = getenv("BENCH_CONV_FLUSH_MB");
+    const size_t flush_bytes = fe ? (size_t)strtoul(fe, NULL, 10) << 20 : 0;
+    unsigned char *flush = flush_bytes ? malloc(flush_bytes) : NULL;
+    if (flush_bytes && !flush) {
+        fprintf(stderr, "bench_conv: cannot allocate the %s MiB flush buffer\n", fe);
+        return 1;
+    }
+    printf("batch %d, median of %d repetitions (ms)%s\n", N, reps,
+           flush ? ", caches flushed before each pass (BENCH_CONV_FLUSH_MB)" : ", tensors cache-warm");
     printf("%-9s %-22s %5s %10s %10s %10s %8s %s\n", "net", "shape", "count", "fwd+bwd", "Rfwd+Rbwd",
            "cpu f+b", "ws MB", "engine");
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
@@ -145,11 +167,14 @@ int main(int argc, char **argv)
         float *gx = sh->first ? NULL : dx;
         long long f_fb = 0, f_r = 0; /* executed operations of one repetition */
         for (int r = -2; r < reps; r++) { /* two warm-up rounds */
+            if (flush) flush_caches(flush, flush_bytes, r); /* the layer's tensors out of every cache */
             long long f0 = atomic_load(&gemm_flops);
             double t0 = now(), c0 = cpu_now();
             absa_conv2d_forward_f32(&c, x, W, b, y, ws);
             absa_conv2d_backward_f32(&c, x, W, dy, gx, dW, db, ws);
-            double t1 = now(), c1 = cpu_now();
+            const double t1 = now(), c1 = cpu_now();
+            if (flush) flush_caches(flush, flush_bytes, r + 1);
+            const double t1r = now(), c1r = cpu_now(); /* the R passes' start */
             long long f1 = atomic_load(&gemm_flops);
             absa_conv2d_rforward_f32(&c, x, sh->first ? NULL : Rx, W, V, Vb, y, ws);
             absa_conv2d_rbackward_f32(&c, x, sh->first ? NULL : Rx, W, V, dy, Rdy, gx, dW, db, ws);
@@ -159,8 +184,8 @@ int main(int argc, char **argv)
             if (r >= 0) {
                 t_fb[r] = t1 - t0;
                 c_fb[r] = c1 - c0;
-                t_r[r] = t2 - t1;
-                c_r[r] = c2 - c1;
+                t_r[r] = t2 - t1r;
+                c_r[r] = c2 - c1r;
             }
         }
         qsort(t_fb, (size_t)reps, sizeof(double), cmp_double);
@@ -210,6 +235,7 @@ int main(int argc, char **argv)
                    ex[net][ph] / nom[net][ph]);
         }
     free(c_r);
+    free(flush);
     free(c_fb);
     free(t_fb);
     free(t_r);

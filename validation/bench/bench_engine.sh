@@ -2,6 +2,8 @@
 # bench_engine.sh — training-step throughput and HVP cost of absa against Debian's PyTorch CPU,
 # measured in the same run on the same machine (alternating, same threads, same batch).
 # Usage: bash validation/bench/bench_engine.sh [build-dir] [steps] [OLD_ABSA [rounds]]
+# ROUNDS=N (default 1): absa and torch alternate N times per model and batch; the table gives the
+# medians and each round's ratio (on a shared host the speed of both drifts by 10-30 % within minutes).
 # Prints a table: images/s of absa and torch, their ratio (target >= 1.0), and the time of one
 # HVP relative to one gradient for each (target for absa <= 3).
 # With OLD_ABSA (another absa binary, e.g. main before an engine change): old and new alternate
@@ -41,16 +43,26 @@ PY
   done
   exit 0
 fi
+ROUNDS=${ROUNDS:-1}
+[ "$ROUNDS" -gt 1 ] && echo "absa and torch alternate $ROUNDS times per row; medians (a shared host's speed drifts from minute to minute)"
 printf '%-9s %5s | %12s %12s %6s | %9s %9s\n' model batch absa_img/s torch_img/s ratio absa_hvp/g torch_hvp/g
 for model in lenet resnet20; do
   for batch in 128 512; do
-    a=$("$ABSA" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null)
-    t=$(/usr/bin/python3 validation/bench/bench_torch.py --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T")
-    /usr/bin/python3 - "$a" "$t" <<'PY'
-import json, sys
-a, t = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-print("%-9s %5d | %12.1f %12.1f %6.2f | %9.2f %9.2f" % (a["model"], a["batch"], a["step_images_per_s"],
-      t["step_images_per_s"], a["step_images_per_s"] / t["step_images_per_s"], a["hvp_over_grad"], t["hvp_over_grad"]))
+    runs=()
+    for r in $(seq "$ROUNDS"); do
+      runs+=("$("$ABSA" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null)")
+      runs+=("$(/usr/bin/python3 validation/bench/bench_torch.py --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T")")
+    done
+    /usr/bin/python3 - "${runs[@]}" <<'PY'
+import json, statistics, sys
+r = [json.loads(x) for x in sys.argv[1:]]
+a, t = r[0::2], r[1::2]
+med = lambda rs, k: statistics.median(x[k] for x in rs)
+ai, ti = med(a, "step_images_per_s"), med(t, "step_images_per_s")
+print("%-9s %5d | %12.1f %12.1f %6.2f | %9.2f %9.2f" % (a[0]["model"], a[0]["batch"], ai, ti, ai / ti,
+      med(a, "hvp_over_grad"), med(t, "hvp_over_grad")))
+if len(a) > 1:
+    print("          rounds: absa/torch %s" % " ".join("%.2f" % (x["step_images_per_s"] / y["step_images_per_s"]) for x, y in zip(a, t)))
 PY
   done
 done

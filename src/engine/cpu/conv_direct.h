@@ -46,10 +46,9 @@ static int absa_dconv_eligible(const absa_conv_cfg *c)
 #include <immintrin.h>
 
 #define ABSA_DCONV_FN __attribute__((target(ABSA_CONV_FMA_TARGET)))
-#ifdef ABSA_CONV_W16 /* one AVX-512 vector per pixel: 16 pixels per row block */
+#ifdef ABSA_CONV_W16 /* AVX-512: 16 lanes */
 typedef __m512 absa_dv;
 #define ABSA_DV_W 16
-#define ABSA_DV_PB 16
 #define absa_dv_zero() _mm512_setzero_ps()
 #define absa_dv_load(p) _mm512_loadu_ps(p)
 #define absa_dv_store(p, v) _mm512_storeu_ps((p), (v))
@@ -57,10 +56,9 @@ typedef __m512 absa_dv;
 #define absa_dv_fma(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define absa_dv_add(a, b) _mm512_add_ps((a), (b))
 #define ABSA_DV_OB 16 /* output channels per pass of absa_dconv_pix (accumulators) */
-#else /* two AVX2 vectors per pixel: 6 pixels (12 accumulators) per row block */
+#else /* AVX2: 8 lanes */
 typedef __m256 absa_dv;
 #define ABSA_DV_W 8
-#define ABSA_DV_PB 6
 #define absa_dv_zero() _mm256_setzero_ps()
 #define absa_dv_load(p) _mm256_loadu_ps(p)
 #define absa_dv_store(p, v) _mm256_storeu_ps((p), (v))
@@ -69,7 +67,7 @@ typedef __m256 absa_dv;
 #define absa_dv_add(a, b) _mm256_add_ps((a), (b))
 #define ABSA_DV_OB 8
 #endif
-#define ABSA_DV_NV (16 / ABSA_DV_W) /* vectors per 16 channels */
+#define ABSA_DV_NV (16 / ABSA_DV_W) /* vectors per 16 channels (the weight gradient's accumulators) */
 #define ABSA_DCONV_CH 16       /* the input and output channels of the path */
 
 /* out[o][h][w] = (add ? out[o][h][w] : 0) + (sum + bias[o] when bias) for o < 16, where sum = the

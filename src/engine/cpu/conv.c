@@ -65,11 +65,7 @@ size_t absa_conv_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 0); 
 
 const char *absa_conv_engine_f32(const absa_conv_cfg *c, int pool)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (!pool && absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c) &&
-        __builtin_cpu_supports("fma"))
-        return "direct";
-#endif
+    if (!pool && absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c)) return "direct";
     return absa_wino_ok(c) ? "winograd" : "patch";
 }
 size_t absa_conv_pool_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 1); }

@@ -28,13 +28,19 @@
 
 #ifndef ABSA_CONV_DIRECT_RULE_ONCE
 #define ABSA_CONV_DIRECT_RULE_ONCE
-/* Whether a layer's geometry and the environment allow the direct path (every path's build has
- * it; only the FMA paths take it, absa_dconv_ok): the direct path needs ABSA_CONV_WINO on, since
- * ABSA_CONV_WINO=0 means the patch-matrix engine for every layer. */
+/* Whether a layer takes the direct path on an FMA CPU path (every path's build has this rule;
+ * only the avx2 and avx512 builds have the path, and conv.c's absa_conv_engine_f32 asks it for
+ * the active one): the geometry, a CPU with FMA, and ABSA_CONV_WINO on, since ABSA_CONV_WINO=0
+ * means the patch-matrix engine for every layer. */
 static int absa_dconv_eligible(const absa_conv_cfg *c)
 {
     const char *e = getenv("ABSA_CONV_DIRECT");
     if ((e && e[0] == '0') || !absa_wino_ok(c)) return 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (!__builtin_cpu_supports("fma")) return 0;
+#else
+    return 0; /* no FMA path is built */
+#endif
     return c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->ph == 1 && c->pw == 1 &&
            c->C == 16 && c->O == 16 && c->Ho == c->H && c->Wo == c->W;
 }
@@ -134,12 +140,11 @@ ABSA_DCONV_FN static void absa_dconv_dw16(int Ho, int Wo, const float *xp, const
                                           float *f)
 {
     const int cin = ABSA_DCONV_CH;
-    enum { CB = 16 / ABSA_DV_NV }; /* input channels per pass: 16 (AVX-512) or 8 (AVX2) accumulators' worth */
+    enum { CB = 16 / ABSA_DV_NV }; /* input channels per pass: 16 (AVX-512) or 8 (AVX2), a divisor of cin */
     const size_t wp = (size_t)Wo + 2;
     for (int t = 0; t < 9; t++) {
         const int i = t / 3, j = t % 3;
         for (int c0 = 0; c0 < cin; c0 += CB) {
-            const int nc = cin - c0 < CB ? cin - c0 : CB;
             absa_dv acc[CB][ABSA_DV_NV];
             for (int c = 0; c < CB; c++)
                 for (int v = 0; v < ABSA_DV_NV; v++) acc[c][v] = absa_dv_zero();
@@ -151,26 +156,19 @@ ABSA_DCONV_FN static void absa_dconv_dw16(int Ho, int Wo, const float *xp, const
                     for (int v = 0; v < ABSA_DV_NV; v++) d[v] = absa_dv_load(dr + (size_t)w * 16 + v * ABSA_DV_W);
 #pragma GCC unroll 16
                     for (int c = 0; c < CB; c++) {
-                        if (c >= nc) break;
                         const absa_dv xv = absa_dv_bcast(xr[(size_t)w * cin + c]);
                         for (int v = 0; v < ABSA_DV_NV; v++) acc[c][v] = absa_dv_fma(xv, d[v], acc[c][v]);
                     }
                 }
             }
             float *fk = f + ((size_t)t * cin + c0) * 16;
-            for (int c = 0; c < nc; c++)
+            for (int c = 0; c < CB; c++)
                 for (int v = 0; v < ABSA_DV_NV; v++) {
                     float *o = fk + (size_t)c * 16 + v * ABSA_DV_W;
                     absa_dv_store(o, absa_dv_add(absa_dv_load(o), acc[c][v]));
                 }
         }
     }
-}
-
-/* Whether a layer takes the direct path (see the top of this file). */
-static int absa_dconv_ok(const absa_conv_cfg *c)
-{
-    return absa_dconv_eligible(c) && __builtin_cpu_supports("fma");
 }
 
 /* wk[(i*3 + j)*C + c][o] = W[o][c][i][j] (forward) or, flip, wk[(i*3 + j)*O + o][c] =
@@ -272,15 +270,8 @@ static void absa_dconv_bwd(const absa_conv_cfg *c, const float *x, const float *
         }
     }
     /* dW[o][ch][t] += sum of the threads' F[t][ch][o]; db += the bias partials, in thread order */
-    for (int t = 0; (dW || db) && t < T; t++) {
-        const float *slot = ABSA_DCONV_SLOT(l, ws, t);
-        for (int o = 0; db && o < O; o++) db[o] += slot[l.o_pb + o];
-        if (t == 0 || !dW) continue;
-        float *f0 = ABSA_DCONV_SLOT(l, ws, 0) + l.o_fw;
-        for (size_t i = 0; i < fsz; i++) f0[i] += slot[l.o_fw + i];
-    }
+    const float *f = absa_wino_sum_partials_f32(&l, ws, T, fsz, dW != NULL, db, O);
     if (!dW) return;
-    const float *f = ABSA_DCONV_SLOT(l, ws, 0) + l.o_fw;
     for (int o = 0; o < O; o++)
         for (int ch = 0; ch < C; ch++)
             for (int t = 0; t < 9; t++) dW[((size_t)o * C + ch) * 9 + t] += f[((size_t)t * C + ch) * O + o];

@@ -283,6 +283,22 @@ static void ABSA_FN(absa_wino_mm)(const absa_wino_lay *l, int Tg, int nin, int n
     }
 }
 
+/* The threads' weight-gradient partials (the first n elements at o_fw of each of the team's
+ * slots; only when dW) added into slot 0's, and their bias partials into db, in thread order (also
+ * the direct path's, conv_direct.h). Returns slot 0's sum. */
+static const ABSA_T *ABSA_FN(absa_wino_sum_partials)(const absa_wino_lay *l, ABSA_T *ws, int team, size_t n,
+                                                     int dW, ABSA_T *db, int O)
+{
+    ABSA_T *f0 = ws + l->shared + l->o_fw;
+    for (int t = 0; (dW || db) && t < team; t++) {
+        const ABSA_T *slot = ws + l->shared + (size_t)t * l->slot;
+        for (int o = 0; db && o < O; o++) db[o] += slot[l->o_pb + o];
+        if (t == 0 || !dW) continue;
+        for (size_t i = 0; i < n; i++) f0[i] += slot[l->o_fw + i];
+    }
+    return f0;
+}
+
 /* y = conv(x, A) [+ conv(Rx, B) when Rx] + b, overwriting y. With a fused max-pool (fp) each
  * sample's output goes to the slot's z and is pooled from there, as in absa_conv_fwd. */
 static void ABSA_FN(absa_wino_fwd)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,
@@ -408,15 +424,8 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         }
     }
     /* dW[o][ch] += G^T (sum of the threads' F) G; db += the bias partials, in thread order */
-    for (int t = 0; (dW || db) && t < T; t++) {
-        const ABSA_T *slot = ws + l.shared + (size_t)t * l.slot;
-        for (int o = 0; db && o < O; o++) db[o] += slot[l.o_pb + o];
-        if (t == 0 || !dW) continue;
-        ABSA_T *f0 = (ABSA_T *)(ws + l.shared) + l.o_fw;
-        for (size_t i = 0; i < l.u; i++) f0[i] += slot[l.o_fw + i];
-    }
+    const ABSA_T *f = ABSA_FN(absa_wino_sum_partials)(&l, ws, T, l.u, dW != NULL, db, O), h = (ABSA_T)0.5;
     if (!dW) return;
-    const ABSA_T *f = ws + l.shared + l.o_fw, h = (ABSA_T)0.5;
     for (int o = 0; o < O; o++)
         for (int ch = 0; ch < C; ch++) {
             ABSA_T m[4][4], t[3][4];

@@ -20,49 +20,42 @@ T=$(nproc)
 [ -x "$ABSA" ] || { echo "build absa first ($ABSA missing)" >&2; exit 1; }
 bench_machine
 echo "$(bench_label env); absa's OpenBLAS kernel: $(bench_kernel env "$ABSA")"
+# one run of absa (binary $1) or of torch for the current $model and $batch, as JSON
+run_absa() { "$1" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null; }
+run_torch() { /usr/bin/python3 validation/bench/bench_torch.py --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T"; }
 if [ -n "${3:-}" ]; then
-  OLD=$3; ROUNDS=${4:-3}
+  OLD=$3; ROUNDS=${4:-3}; MODE=old
+  first() { run_absa "$OLD"; }
+  second() { run_absa "$ABSA"; }
   printf '%-9s %5s | %12s %12s %7s | %10s %10s %7s\n' model batch old_img/s new_img/s new/old old_hvp_ms new_hvp_ms new/old
-  for model in lenet resnet20; do
-    for batch in 128 512; do
-      runs=()
-      for r in $(seq "$ROUNDS"); do
-        runs+=("$("$OLD" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null)")
-        runs+=("$("$ABSA" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null)")
-      done
-      /usr/bin/python3 - "${runs[@]}" <<'PY'
-import json, statistics, sys
-r = [json.loads(x) for x in sys.argv[1:]]
-old, new = r[0::2], r[1::2]
-med = lambda rs, k: statistics.median(x[k] for x in rs)
-oi, ni = med(old, "step_images_per_s"), med(new, "step_images_per_s")
-oh, nh = med(old, "hvp_s") * 1e3, med(new, "hvp_s") * 1e3
-print("%-9s %5d | %12.1f %12.1f %7.3f | %10.2f %10.2f %7.3f" % (r[0]["model"], r[0]["batch"], oi, ni, ni / oi, oh, nh, nh / oh))
-PY
-    done
-  done
-  exit 0
+else
+  ROUNDS=${ROUNDS:-1}; MODE=torch
+  first() { run_absa "$ABSA"; }
+  second() { run_torch; }
+  [ "$ROUNDS" -gt 1 ] && echo "absa and torch alternate $ROUNDS times per row; medians (a shared host's speed drifts from minute to minute)"
+  printf '%-9s %5s | %12s %12s %6s | %9s %9s\n' model batch absa_img/s torch_img/s ratio absa_hvp/g torch_hvp/g
 fi
-ROUNDS=${ROUNDS:-1}
-[ "$ROUNDS" -gt 1 ] && echo "absa and torch alternate $ROUNDS times per row; medians (a shared host's speed drifts from minute to minute)"
-printf '%-9s %5s | %12s %12s %6s | %9s %9s\n' model batch absa_img/s torch_img/s ratio absa_hvp/g torch_hvp/g
 for model in lenet resnet20; do
   for batch in 128 512; do
     runs=()
     for r in $(seq "$ROUNDS"); do
-      runs+=("$("$ABSA" bench --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T" 2>/dev/null)")
-      runs+=("$(/usr/bin/python3 validation/bench/bench_torch.py --model "$model" --batch "$batch" --steps "$STEPS" --threads "$T")")
+      runs+=("$(first)")
+      runs+=("$(second)")
     done
-    /usr/bin/python3 - "${runs[@]}" <<'PY'
+    /usr/bin/python3 - "$MODE" "${runs[@]}" <<'PY'
 import json, statistics, sys
-r = [json.loads(x) for x in sys.argv[1:]]
-a, t = r[0::2], r[1::2]
+mode, r = sys.argv[1], [json.loads(x) for x in sys.argv[2:]]
+a, b = r[0::2], r[1::2]  # old and new, or absa and torch
 med = lambda rs, k: statistics.median(x[k] for x in rs)
-ai, ti = med(a, "step_images_per_s"), med(t, "step_images_per_s")
-print("%-9s %5d | %12.1f %12.1f %6.2f | %9.2f %9.2f" % (a[0]["model"], a[0]["batch"], ai, ti, ai / ti,
-      med(a, "hvp_over_grad"), med(t, "hvp_over_grad")))
-if len(a) > 1:
-    print("          rounds: absa/torch %s" % " ".join("%.2f" % (x["step_images_per_s"] / y["step_images_per_s"]) for x, y in zip(a, t)))
+ai, bi = med(a, "step_images_per_s"), med(b, "step_images_per_s")
+if mode == "old":
+    ah, bh = med(a, "hvp_s") * 1e3, med(b, "hvp_s") * 1e3
+    print("%-9s %5d | %12.1f %12.1f %7.3f | %10.2f %10.2f %7.3f" % (r[0]["model"], r[0]["batch"], ai, bi, bi / ai, ah, bh, bh / ah))
+else:
+    print("%-9s %5d | %12.1f %12.1f %6.2f | %9.2f %9.2f" % (a[0]["model"], a[0]["batch"], ai, bi, ai / bi,
+          med(a, "hvp_over_grad"), med(b, "hvp_over_grad")))
+    if len(a) > 1:
+        print("          rounds: absa/torch %s" % " ".join("%.2f" % (x["step_images_per_s"] / y["step_images_per_s"]) for x, y in zip(a, b)))
 PY
   done
 done

@@ -60,6 +60,7 @@ typedef struct absa_bn_cfg {
     double eps;        /* 1e-5 */
     double momentum;   /* 0.1, PyTorch convention: running = (1-m)*running + m*batch */
     int dx_set;        /* backward/R-backward overwrite dx/Rdx instead of += */
+    int dq_set;        /* BN_ADD_RELU: ... and dq/Rdq (the add's other operand's gradients) */
 } absa_bn_cfg;
 
 typedef struct absa_pool_cfg {

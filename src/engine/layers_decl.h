@@ -89,6 +89,28 @@ void ABSA_FN(absa_bn_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA
                                      const ABSA_T *save_invstd, const ABSA_T *z, const ABSA_T *dz,
                                      const ABSA_T *Rdz, ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta);
 
+/* ---------------- batch norm 2d, residual add, then ReLU, one kernel per pass (bn_impl.h) ----------------
+ * z = relu(BN(x) + q) storing neither BN(x) nor the sum; bitwise what absa_bn_*, absa_add_* and
+ * absa_relu_* give. As BN_RELU, plus the add's other operand: q (forward), its R-value Rq
+ * (R-forward; NULL: zero, nothing added), and the gradients it receives, dq = mask(z) * dz and
+ * Rdq = mask(z) * Rdz (overwritten when c->dq_set, else accumulated; NULL: skipped; neither may
+ * alias x, z, dz, Rdz, dx or Rdx). */
+void ABSA_FN(absa_bn_add_relu_forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *q,
+                                       const ABSA_T *gamma, const ABSA_T *beta, ABSA_T *running_mean,
+                                       ABSA_T *running_var, ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *z);
+void ABSA_FN(absa_bn_add_relu_backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
+                                        const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                        const ABSA_T *dz, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta, ABSA_T *dq);
+void ABSA_FN(absa_bn_add_relu_rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                        const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *Vbeta,
+                                        const ABSA_T *save_mean, const ABSA_T *save_invstd, const ABSA_T *z,
+                                        const ABSA_T *Rq, ABSA_T *Rz);
+void ABSA_FN(absa_bn_add_relu_rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *Rx,
+                                         const ABSA_T *gamma, const ABSA_T *Vgamma, const ABSA_T *save_mean,
+                                         const ABSA_T *save_invstd, const ABSA_T *z, const ABSA_T *dz,
+                                         const ABSA_T *Rdz, ABSA_T *Rdx, ABSA_T *Rdgamma, ABSA_T *Rdbeta,
+                                         ABSA_T *Rdq);
+
 /* ---------------- ReLU (elementwise, n elements; derivative at 0 is 0 as PyTorch) ---------------- */
 void ABSA_FN(absa_relu_forward)(size_t n, const ABSA_T *x, ABSA_T *y);
 void ABSA_FN(absa_relu_backward)(size_t n, const ABSA_T *x, const ABSA_T *dy, ABSA_T *dx);

@@ -121,7 +121,7 @@ static void ABSA_FN(t_linear)(absa_gpu_ctx *g, int N, int in, int out, int bias)
 
 static void ABSA_FN(t_bn)(absa_gpu_ctx *g, int N, int C, int HW, int train)
 {
-    absa_bn_cfg c = {N, C, HW, 1e-5, 0.1, 0};
+    absa_bn_cfg c = {N, C, HW, 1e-5, 0.1, 0, 0};
     const size_t nx = (size_t)N * C * HW;
     ABSA_FN(buf) x = ABSA_FN(mk)(g, nx, 0), Rx = ABSA_FN(mk)(g, nx, 0), ga = ABSA_FN(mk)(g, C, 0);
     ABSA_FN(buf) be = ABSA_FN(mk)(g, C, 0), Vg = ABSA_FN(mk)(g, C, 0), Vb = ABSA_FN(mk)(g, C, 0);

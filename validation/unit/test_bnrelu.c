@@ -11,8 +11,11 @@
  *     add propagates depends on the operand order the compiler picks for the vector loop), so
  *     there the check is "NaN in both"; everything else, that Rdx included elsewhere, is bitwise.
  *  2. models: a resnet20-like graph (BN-ReLU pairs, one not adjacent to its ReLU, BNs feeding an
- *     add, a BN read by its ReLU and by an add) built fused and with keep_order = 1 (executed as
- *     declared: the oracle), compared bitwise in train and eval mode: logits, loss, running
+ *     add, a BN read by its ReLU and by an add; and for BN_ADD_RELU (mb_fuse_bn_add_relu, kernels in
+ *     test_bnaddrelu): a block's bn2 + add + ReLU with the shortcut declared between them, one whose
+ *     add's other operand is the input node (its R-value is zero), and two that must not fuse: a BN
+ *     that is the add's second operand, and a BN whose input is the add's other operand) built
+ *     fused and with keep_order = 1 (executed as declared: the oracle), compared bitwise in train and eval mode: logits, loss, running
  *     statistics and counters, parameter gradient, input gradient (FGSM), H v (and H v again on
  *     a new v; these checks are model_compare.h's), with gamma = 0 / beta = -0 channels and a
  *     NaN input sample; and the node lists (which pairs were fused and which not). */
@@ -113,7 +116,9 @@ static absa_model *build(int keep_order)
 {
     absa_model *m = absa_mc_begin("bnrelu", C, H, W, K, keep_order);
     if (!m) return NULL;
-    int c = absa_mb_conv(m, 0, "conv1", 4, 3, 1, 1, 0);
+    /* BN + add + ReLU with the input node as the add's other operand: fused, no R-value added */
+    int x0 = absa_mb_relu(m, absa_mb_add(m, absa_mb_bn(m, absa_mb_conv(m, 0, "pre", C, 3, 1, 1, 0), "pre.bn"), 0));
+    int c = absa_mb_conv(m, x0, "conv1", 4, 3, 1, 1, 0);
     int b = absa_mb_bn(m, c, "bn1");
     int side = absa_mb_conv(m, c, "side", 4, 1, 1, 0, 0); /* between the BN and its ReLU */
     int r = absa_mb_relu(m, b);
@@ -125,6 +130,7 @@ static absa_model *build(int keep_order)
     y = absa_mb_relu(m, absa_mb_add(m, y, sc));
     int t = absa_mb_bn(m, y, "fork"); /* read by its ReLU and by the add: not fused */
     y = absa_mb_add(m, absa_mb_relu(m, t), t);
+    y = absa_mb_relu(m, absa_mb_add(m, absa_mb_bn(m, y, "same"), y)); /* dx and dq one buffer: not fused */
     y = absa_mb_flatten(m, absa_mb_avgpool(m, y));
     absa_mb_linear(m, y, "fc", K, 1);
     return absa_mc_finish(m);
@@ -206,12 +212,17 @@ int main(void)
                     kernels_f32(train, set, rx, nan);
                     kernels_f64(train, set, rx, nan);
                 }
-    /* which pairs are fused: bn1 (its ReLU two nodes later) and l1.bn1; not sbn, l1.bn2, l1.scbn
-     * (they feed adds) nor fork (its output has two readers); keep_order fuses nothing */
+    /* which are fused: BN_RELU bn1 (its ReLU two nodes later) and l1.bn1; BN_ADD_RELU pre.bn and
+     * l1.bn2 (its shortcut declared between it and the add); not sbn (the add's second operand),
+     * l1.scbn (likewise), fork (its output has two readers) nor same (its input is the add's other
+     * operand); keep_order fuses nothing */
     absa_model *a = build(1), *b = build(0);
-    CHECK(a && count(a, ABSA_OP_BN_RELU) == 0 && count(a, ABSA_OP_BN) == 6, "keep_order: BNs were fused");
-    CHECK(b && count(b, ABSA_OP_BN_RELU) == 2 && count(b, ABSA_OP_BN) == 4 && b->n_nodes == a->n_nodes - 2,
-          "fused: %d BN_RELU, %d BN (want 2, 4)", b ? count(b, ABSA_OP_BN_RELU) : -1, b ? count(b, ABSA_OP_BN) : -1);
+    CHECK(a && count(a, ABSA_OP_BN_RELU) == 0 && count(a, ABSA_OP_BN_ADD_RELU) == 0 && count(a, ABSA_OP_BN) == 8,
+          "keep_order: BNs were fused");
+    CHECK(b && count(b, ABSA_OP_BN_RELU) == 2 && count(b, ABSA_OP_BN_ADD_RELU) == 2 && count(b, ABSA_OP_BN) == 4 &&
+              b->n_nodes == a->n_nodes - 6,
+          "fused: %d BN_RELU, %d BN_ADD_RELU, %d BN (want 2, 2, 4)", b ? count(b, ABSA_OP_BN_RELU) : -1,
+          b ? count(b, ABSA_OP_BN_ADD_RELU) : -1, b ? count(b, ABSA_OP_BN) : -1);
     for (int i = 1; b && i < b->n_nodes; i++)
         CHECK(b->nodes[i].in0 < i && b->nodes[i].in1 < i, "node %d reads a later node", i);
     absa_model_free(a);

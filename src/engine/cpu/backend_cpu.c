@@ -35,7 +35,8 @@ static void bn_cfg(const absa_node *n, int N, absa_bn_cfg *c)
     c->HW = n->H * n->W;
     c->eps = 1e-5;
     c->momentum = ABSA_BN_MOMENTUM;
-    c->dx_set = 0; /* the backward passes set it per call */
+    c->dx_set = 0; /* the backward passes set it (and dq_set) per call */
+    c->dq_set = 0;
 }
 
 static void pool_cfg(const absa_node *p, const absa_node *n, int N, absa_pool_cfg *c)
@@ -233,6 +234,51 @@ static void cpu_bn_relu_backward(const absa_pass *P) { cpu_bn_bwd(P, 1); }
 static void cpu_bn_relu_rforward(const absa_pass *P) { cpu_bn_rfwd(P, 1); }
 static void cpu_bn_relu_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, 1); }
 
+/* ---- batch norm, residual add, ReLU (BN_ADD_RELU, made by the builder: absa_bn_add_relu_*): the
+ * BN's input is in0, the add's other operand in1 (its R-value is zero when it is the input node),
+ * n->y the ReLU's output; the add's gradients go to P->dq as the add's backward sends them. ---- */
+static void cpu_bn_add_relu_forward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_model *m = P->m;
+    const absa_node *n = P->n;
+    const int upd = P->train && P->update_running, run = upd || !P->train;
+    absa_bn_add_relu_forward_f32(&c, P->train, P->p->y, m->nodes[n->in1].y, W_(P), m->params + n->b_off,
+                                 run ? m->bufs + n->rm_off : NULL, run ? m->bufs + n->rv_off : NULL,
+                                 n->save_mean, n->save_invstd, n->y);
+}
+static void cpu_bn_add_relu_backward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    c.dq_set = P->setq;
+    const absa_node *n = P->n;
+    float *g = P->g, *gw = g ? g + n->w_off : NULL, *gb = g ? g + n->b_off : NULL;
+    absa_bn_add_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
+                                  gw, gb, P->dq);
+}
+static void cpu_bn_add_relu_rforward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    const absa_node *n = P->n;
+    const float *Rq = n->in1 != 0 ? P->m->nodes[n->in1].Ry : NULL;
+    absa_bn_add_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off, n->save_mean,
+                                  n->save_invstd, n->y, Rq, n->Ry);
+}
+static void cpu_bn_add_relu_rbackward(const absa_pass *P)
+{
+    absa_bn_cfg c;
+    bn_cfg(P->n, P->N, &c);
+    c.dx_set = P->setx;
+    c.dq_set = P->setq;
+    const absa_node *n = P->n;
+    absa_bn_add_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
+                                   n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off, P->dq);
+}
+
 /* ---- ReLU ---- */
 static void cpu_relu_forward(const absa_pass *P) { absa_relu_forward_f32(CNT(P), P->p->y, P->n->y); }
 static void cpu_relu_backward(const absa_pass *P)
@@ -330,6 +376,7 @@ static void cpu_add_rbackward(const absa_pass *P)
 #define cpu_flatten_workspace NULL
 #define cpu_add_workspace NULL
 #define cpu_bn_relu_workspace NULL
+#define cpu_bn_add_relu_workspace NULL
 
 const absa_op_ops absa_cpu_ops[ABSA_OP_COUNT] = {
 #define ABSA_ENGINE_OP(E, nm, fl)                                                                   \

@@ -1,10 +1,17 @@
 /* bn_impl.h — batch-norm kernels, included by bn.c four times: once per precision (ABSA_T /
  * ABSA_SFX, and ABSA_BNR_UINT, the unsigned integer of ABSA_T's width) and, within it, once per
- * ABSA_BN_RELU (no include guard on purpose):
+ * ABSA_BN_RELU / ABSA_BN_ADD (no include guard on purpose):
  *  - ABSA_BN_RELU 0: batch norm, absa_bn_{forward,backward,rforward,rbackward};
  *  - ABSA_BN_RELU 1: batch norm followed by ReLU as one kernel per pass (the BN_RELU op, issue 17),
  *    absa_bn_relu_*: the same functions with the ReLU's output z as an extra argument of the
- *    three derivative passes (see layers.h; the gradients they take are those of z).
+ *    three derivative passes (see layers.h; the gradients they take are those of z);
+ *  - ABSA_BN_RELU 1 and ABSA_BN_ADD 1: batch norm, a residual add, then ReLU, z = relu(BN(x) + q),
+ *    as one kernel per pass (the BN_ADD_RELU op, issue 17), absa_bn_add_relu_*: the BN_RELU
+ *    functions with the add's other operand q (forward), its R-value Rq (R-forward; NULL when q is
+ *    the input node, whose R-value is zero: then nothing is added, as the add's R-forward copies)
+ *    and the gradients dq, Rdq it receives (backward, R-backward: mask(z) * dz and mask(z) * Rdz,
+ *    overwritten or accumulated as c->dq_set says, NULL skipped; they must not alias x, z, dz or
+ *    dx). Neither the BN's output nor the sum is stored.
  *
  * Notation, per channel c over its n = N*HW values: mu = mean, s = invstd = 1/sqrt(var + eps),
  * xhat = (x - mu) * s, y = gamma * xhat + beta. In train mode mu and var (biased) are the batch
@@ -37,6 +44,11 @@
  *    reads its dy argument (which holds dz) through it, so the BN's dy is formed in the loops
  *    instead of materialised; the R-forward writes Rz = mask(y) * Ry to its Ry argument; the
  *    R-backward reads dy and Rdy (holding dz and Rdz) through it.
+ * BN_ADD_RELU adds q to the BN's value, rounded as the separate add rounds it (the BN's value is
+ * already an ABSA_T), before the ReLU; the mask then stands for the ReLU's mask of the sum, and the
+ * add's backward (dq = or += the sum's gradient) is one more sweep over the row the dx loop has just
+ * read (absa_bna_row), so its values and its order are the separate ops' too; test_bnaddrelu checks
+ * every pass against absa_bn_*, absa_add_*, absa_relu_*.
  * The mask is read from z: y <= 0 <=> z <= 0 exactly (y <= 0 gives z = +0; y > 0 gives z = y > 0;
  * a NaN y gives a NaN z, which passes both masks, as in torch). Recomputing y from x and the saved
  * statistics would not be bit-safe: the forward's coefficient gamma*s is rounded from the double s,
@@ -54,7 +66,14 @@
 /* element (sample j, channel ch, position i) of an N x C x HW tensor */
 #define ABSA_BN_AT(ptr, j, ch, i) ((ptr)[((size_t)(j) * C + (ch)) * HW + (i)])
 
+#if ABSA_BN_ADD && !ABSA_BN_RELU
+#error "bn_impl.h: ABSA_BN_ADD needs ABSA_BN_RELU"
+#endif
+
 #if ABSA_BN_RELU
+#if ABSA_BN_ADD
+#define ABSA_BN_NAME(pass) ABSA_FN(absa_bn_add_relu_##pass)
+#else
 #define ABSA_BN_NAME(pass) ABSA_FN(absa_bn_relu_##pass)
 /* The ReLU's backward on one element: z <= 0 ? +0 : v, bit for bit (+0 is the all-zero pattern),
  * as an AND with an integer mask (ABSA_BNR_UINT: the unsigned integer of ABSA_T's width, set by
@@ -72,6 +91,7 @@ static inline ABSA_T ABSA_FN(absa_bnr_mask)(ABSA_T z, ABSA_T v)
     memcpy(&r, &u, sizeof r);
     return r;
 }
+#endif /* the BN_ADD_RELU instance, included after BN_RELU's (bn.c), uses the same function */
 #define ABSA_BNR_MASK(zv, v) ABSA_FN(absa_bnr_mask)((zv), (v))
 #define ABSA_BNR_RELU(y) ((y) <= 0 ? (ABSA_T)0 : (y))
 #else
@@ -80,8 +100,34 @@ static inline ABSA_T ABSA_FN(absa_bnr_mask)(ABSA_T z, ABSA_T v)
 #define ABSA_BNR_RELU(y) (y)
 #endif
 
-void ABSA_BN_NAME(forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, const ABSA_T *gamma,
-                           const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
+#if ABSA_BN_ADD
+/* The add's backward on one row of the sum's gradient: e = (set) or += mask(z) * d (d NULL: zero) */
+static void ABSA_FN(absa_bna_row)(int HW, const ABSA_T *z, const ABSA_T *d, ABSA_T *e, int set)
+{
+    if (!d) {
+        if (set) memset(e, 0, (size_t)HW * sizeof *e);
+        return;
+    }
+    if (set)
+        for (int i = 0; i < HW; i++) e[i] = ABSA_BNR_MASK(z[i], d[i]);
+    else
+        for (int i = 0; i < HW; i++) e[i] += ABSA_BNR_MASK(z[i], d[i]);
+}
+/* ... over one channel (for when there is no dx sweep to ride on) */
+static void ABSA_FN(absa_bna_channel)(int N, int C, int HW, int ch, const ABSA_T *z, const ABSA_T *d,
+                                      ABSA_T *e, int set)
+{
+    for (int j = 0; j < N; j++)
+        ABSA_FN(absa_bna_row)(HW, &ABSA_BN_AT(z, j, ch, 0), d ? &ABSA_BN_AT(d, j, ch, 0) : NULL,
+                              &ABSA_BN_AT(e, j, ch, 0), set);
+}
+#endif
+
+void ABSA_BN_NAME(forward)(const absa_bn_cfg *c, int train, const ABSA_T *x,
+#if ABSA_BN_ADD
+                           const ABSA_T *q, /* BN_ADD_RELU: y is relu(BN(x) + q) */
+#endif
+                           const ABSA_T *gamma, const ABSA_T *beta, ABSA_T *running_mean, ABSA_T *running_var,
                            ABSA_T *save_mean, ABSA_T *save_invstd, ABSA_T *y)
 {
     const int N = c->N, C = c->C, HW = c->HW;
@@ -122,7 +168,12 @@ void ABSA_BN_NAME(forward)(const absa_bn_cfg *c, int train, const ABSA_T *x, con
         for (int j = 0; j < N; j++)
             for (int i = 0; i < HW; i++) {
                 const ABSA_T v = (ABSA_BN_AT(x, j, ch, i) - m) * alpha + b;
+#if ABSA_BN_ADD
+                const ABSA_T vq = v + ABSA_BN_AT(q, j, ch, i); /* the add, rounded as it rounds */
+                ABSA_BN_AT(y, j, ch, i) = ABSA_BNR_RELU(vq);
+#else
                 ABSA_BN_AT(y, j, ch, i) = ABSA_BNR_RELU(v); /* BN_RELU: y is z */
+#endif
             }
     }
 }
@@ -132,7 +183,11 @@ void ABSA_BN_NAME(backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, co
 #if ABSA_BN_RELU
                             const ABSA_T *z, /* dy holds dz */
 #endif
-                            const ABSA_T *dy, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta)
+                            const ABSA_T *dy, ABSA_T *dx, ABSA_T *dgamma, ABSA_T *dbeta
+#if ABSA_BN_ADD
+                            , ABSA_T *dq /* = or += mask(z) * dz (c->dq_set) */
+#endif
+                            )
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW;
@@ -153,6 +208,9 @@ void ABSA_BN_NAME(backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, co
         }
         if (dgamma) dgamma[ch] += (ABSA_T)sdyx;
         if (dbeta) dbeta[ch] += (ABSA_T)sdy;
+#if ABSA_BN_ADD
+        if (dq && !dx) ABSA_FN(absa_bna_channel)(N, C, HW, ch, z, dy, dq, c->dq_set);
+#endif
         if (!dx) continue;
         /* dx += A*dy + B*(x - mu) + K */
         const double a = train ? sdy / n : 0, b = train ? sdyx / n : 0;
@@ -168,6 +226,9 @@ void ABSA_BN_NAME(backward)(const absa_bn_cfg *c, int train, const ABSA_T *x, co
                 for (int i = 0; i < HW; i++) d[i] = A * ABSA_BNR_MASK(zr[i], dyr[i]) + B * (xr[i] - m) + K;
             else
                 for (int i = 0; i < HW; i++) d[i] += A * ABSA_BNR_MASK(zr[i], dyr[i]) + B * (xr[i] - m) + K;
+#if ABSA_BN_ADD /* the add's gradient from the row just read (still in L1) */
+            if (dq) ABSA_FN(absa_bna_row)(HW, zr, dyr, &ABSA_BN_AT(dq, j, ch, 0), c->dq_set);
+#endif
         }
     }
 }
@@ -177,6 +238,9 @@ void ABSA_BN_NAME(rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, co
                             const ABSA_T *save_mean, const ABSA_T *save_invstd,
 #if ABSA_BN_RELU
                             const ABSA_T *z, /* Ry is Rz */
+#endif
+#if ABSA_BN_ADD
+                            const ABSA_T *Rq, /* NULL: zero, not added */
 #endif
                             ABSA_T *Ry)
 {
@@ -209,6 +273,9 @@ void ABSA_BN_NAME(rforward)(const absa_bn_cfg *c, int train, const ABSA_T *x, co
             for (int i = 0; i < HW; i++) {
                 ABSA_T r = P * (ABSA_BN_AT(x, j, ch, i) - m) + B;
                 if (Rx) r += Q * (ABSA_BN_AT(Rx, j, ch, i) - mr);
+#if ABSA_BN_ADD
+                if (Rq) r = r + ABSA_BN_AT(Rq, j, ch, i);
+#endif
                 ABSA_BN_AT(Ry, j, ch, i) = ABSA_BNR_MASK(ABSA_BN_AT(z, j, ch, i), r);
             }
     }
@@ -221,7 +288,11 @@ void ABSA_BN_NAME(rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, c
                              const ABSA_T *z, /* dy, Rdy hold dz, Rdz */
 #endif
                              const ABSA_T *dy, const ABSA_T *Rdy, ABSA_T *Rdx, ABSA_T *Rdgamma,
-                             ABSA_T *Rdbeta)
+                             ABSA_T *Rdbeta
+#if ABSA_BN_ADD
+                             , ABSA_T *Rdq /* = or += mask(z) * Rdz (c->dq_set) */
+#endif
+                             )
 {
     const int N = c->N, C = c->C, HW = c->HW;
     const double n = (double)N * HW;
@@ -279,6 +350,9 @@ void ABSA_BN_NAME(rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, c
         const double Rb = sRdyx / n + mdz - mxz * b;
         if (Rdgamma) Rdgamma[ch] += (ABSA_T)(n * Rb);
         if (Rdbeta) Rdbeta[ch] += (ABSA_T)sRdy;
+#if ABSA_BN_ADD
+        if (Rdq && !Rdx) ABSA_FN(absa_bna_channel)(N, C, HW, ch, z, Rdy, Rdq, c->dq_set);
+#endif
         if (!Rdx) continue;
         /* Rdx += Ad. dy + Ar. Rdy + Bx (x - mu) + Br (Rx - shift) + K */
         double Ad, Ar, Bx, Br, K;
@@ -313,6 +387,9 @@ void ABSA_BN_NAME(rbackward)(const absa_bn_cfg *c, int train, const ABSA_T *x, c
                 else
                     d[i] += r;
             }
+#if ABSA_BN_ADD
+            if (Rdq) ABSA_FN(absa_bna_row)(HW, zr, Rdyr, &ABSA_BN_AT(Rdq, j, ch, 0), c->dq_set);
+#endif
         }
     }
 }

@@ -1,6 +1,6 @@
-/* bn_impl.h — batch-norm kernels, included by bn.c four times: once per precision (ABSA_T /
+/* bn_impl.h — batch-norm kernels, included by bn.c six times: once per precision (ABSA_T /
  * ABSA_SFX, and ABSA_BNR_UINT, the unsigned integer of ABSA_T's width) and, within it, once per
- * ABSA_BN_RELU / ABSA_BN_ADD (no include guard on purpose):
+ * mode, ABSA_BN_RELU / ABSA_BN_ADD (no include guard on purpose):
  *  - ABSA_BN_RELU 0: batch norm, absa_bn_{forward,backward,rforward,rbackward};
  *  - ABSA_BN_RELU 1: batch norm followed by ReLU as one kernel per pass (the BN_RELU op, issue 17),
  *    absa_bn_relu_*: the same functions with the ReLU's output z as an extra argument of the

@@ -15,10 +15,12 @@
  *     test_bnaddrelu): a block's bn2 + add + ReLU with the shortcut declared between them, one whose
  *     add's other operand is the input node (its R-value is zero), and two that must not fuse: a BN
  *     that is the add's second operand, and a BN whose input is the add's other operand) built
- *     fused and with keep_order = 1 (executed as declared: the oracle), compared bitwise in train and eval mode: logits, loss, running
- *     statistics and counters, parameter gradient, input gradient (FGSM), H v (and H v again on
- *     a new v; these checks are model_compare.h's), with gamma = 0 / beta = -0 channels and a
- *     NaN input sample; and the node lists (which pairs were fused and which not). */
+ *     fused and with keep_order = 1 (executed as declared: the oracle), compared bitwise in train
+ *     and eval mode: logits, loss, running statistics and counters, parameter gradient, input
+ *     gradient (FGSM), H v (and H v again on a new v; these checks are model_compare.h's), with
+ *     gamma = 0 / beta = -0 channels and a NaN input sample; and the node lists (which pairs
+ *     were fused and which not), also of the registry's resnet20 (10 BN_RELU, 9 BN_ADD_RELU, 2
+ *     plain BNs, no add or ReLU left). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +229,18 @@ int main(void)
         CHECK(b->nodes[i].in0 < i && b->nodes[i].in1 < i, "node %d reads a later node", i);
     absa_model_free(a);
     absa_model_free(b);
+    /* the registry's resnet20 gets the fusions: BN_RELU for the stem and every bn1 (10), BN_ADD_RELU
+     * for every block's bn2 + add + ReLU (9), the two shortcut BNs stay plain, no add or ReLU left */
+    absa_model *r = NULL;
+    CHECK(absa_model_create("resnet20", 3, 32, 32, 10, &r) == ABSA_OK && r, "resnet20");
+    if (r) {
+        CHECK(count(r, ABSA_OP_BN_RELU) == 10 && count(r, ABSA_OP_BN_ADD_RELU) == 9 && count(r, ABSA_OP_BN) == 2 &&
+                  count(r, ABSA_OP_ADD) == 0 && count(r, ABSA_OP_RELU) == 0,
+              "resnet20: %d BN_RELU, %d BN_ADD_RELU, %d BN, %d ADD, %d RELU (want 10, 9, 2, 0, 0)",
+              count(r, ABSA_OP_BN_RELU), count(r, ABSA_OP_BN_ADD_RELU), count(r, ABSA_OP_BN), count(r, ABSA_OP_ADD),
+              count(r, ABSA_OP_RELU));
+        absa_model_free(r);
+    }
     compare("random", 0, 0);
     compare("zero pre-activations", 1, 0);
     compare("NaN input", 1, 1);

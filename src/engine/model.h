@@ -58,6 +58,13 @@ typedef struct absa_node {
     int dy_fresh, Rdy_fresh;
 } absa_node;
 
+/* Whether node n carries a batch norm (parameters gamma/beta, running statistics, a batch counter,
+ * save_mean/save_invstd): BN, and the builder's fused BN_RELU and BN_ADD_RELU. */
+static inline int absa_node_is_bn(const absa_node *n)
+{
+    return n->op == ABSA_OP_BN || n->op == ABSA_OP_BN_RELU || n->op == ABSA_OP_BN_ADD_RELU;
+}
+
 typedef struct absa_model {
     char name[32];
     absa_backend *be;        /* owns every float buffer below except logits and dinput (host) */

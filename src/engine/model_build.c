@@ -467,7 +467,7 @@ static absa_status reserve_impl(absa_model *m, int N, int with_r)
             n->Rdy = be->alloc(be, e);
             if (!n->Ry || !n->Rdy) goto oom;
         }
-        if (n->op == ABSA_OP_BN || n->op == ABSA_OP_BN_RELU || n->op == ABSA_OP_BN_ADD_RELU) {
+        if (absa_node_is_bn(n)) {
             n->save_mean = be->alloc(be, (size_t)n->C * sizeof(float));
             n->save_invstd = be->alloc(be, (size_t)n->C * sizeof(float));
             if (!n->save_mean || !n->save_invstd) goto oom;

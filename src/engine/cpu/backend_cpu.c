@@ -172,11 +172,15 @@ static void cpu_linear_rbackward(const absa_pass *P)
                               P->n->has_bias ? P->g + P->n->b_off : NULL);
 }
 
-/* ---- batch norm (running statistics in bufs; the counters are the executor's), and batch norm
- * then ReLU (BN_RELU, made by the builder: absa_bn_relu_*, relu = 1 below): there n->y is the
- * ReLU's output, which the backward passes read for the mask; the BN's own output is never
- * stored. One function per pass serves both, so their arguments cannot drift apart. ---- */
-static void cpu_bn_fwd(const absa_pass *P, int relu)
+/* ---- batch norm (running statistics in bufs; the counters are the executor's), in three modes:
+ * BN_PLAIN; BN_RELU (made by the builder: absa_bn_relu_*), where n->y is the ReLU's output, which
+ * the backward passes read for the mask, and the BN's own output is never stored; BN_ADD (the
+ * BN_ADD_RELU node, absa_bn_add_relu_*), BN_RELU with a residual add before the ReLU: its other
+ * operand is in1 (no R-value when in1 is the input node), its gradients go to P->dq as the add's
+ * backward sends them. One function per pass serves all three, so their arguments cannot drift
+ * apart. ---- */
+enum { BN_PLAIN, BN_RELU, BN_ADD };
+static void cpu_bn_fwd(const absa_pass *P, int mode)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
@@ -184,100 +188,75 @@ static void cpu_bn_fwd(const absa_pass *P, int relu)
     const absa_node *n = P->n;
     const int upd = P->train && P->update_running, run = upd || !P->train;
     float *rm = run ? m->bufs + n->rm_off : NULL, *rv = run ? m->bufs + n->rv_off : NULL;
-    (relu ? absa_bn_relu_forward_f32 : absa_bn_forward_f32)(&c, P->train, P->p->y, W_(P), m->params + n->b_off, rm,
-                                                           rv, n->save_mean, n->save_invstd, n->y);
+    const float *b = m->params + n->b_off;
+    if (mode == BN_ADD)
+        absa_bn_add_relu_forward_f32(&c, P->train, P->p->y, m->nodes[n->in1].y, W_(P), b, rm, rv, n->save_mean,
+                                     n->save_invstd, n->y);
+    else
+        (mode == BN_RELU ? absa_bn_relu_forward_f32 : absa_bn_forward_f32)(&c, P->train, P->p->y, W_(P), b, rm, rv,
+                                                                          n->save_mean, n->save_invstd, n->y);
 }
-static void cpu_bn_bwd(const absa_pass *P, int relu)
+static void cpu_bn_bwd(const absa_pass *P, int mode)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     c.dx_set = P->setx;
+    c.dq_set = P->setq;
     const absa_node *n = P->n;
     float *g = P->g, *gw = g ? g + n->w_off : NULL, *gb = g ? g + n->b_off : NULL;
-    if (relu)
+    if (mode == BN_ADD)
+        absa_bn_add_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy,
+                                      P->dx, gw, gb, P->dq);
+    else if (mode == BN_RELU)
         absa_bn_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
                                   gw, gb);
     else
         absa_bn_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->dy, P->dx, gw, gb);
 }
-static void cpu_bn_rfwd(const absa_pass *P, int relu)
+static void cpu_bn_rfwd(const absa_pass *P, int mode)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     const absa_node *n = P->n;
     const float *vb = P->m->v + n->b_off;
-    if (relu)
+    if (mode == BN_ADD)
+        absa_bn_add_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), vb, n->save_mean, n->save_invstd,
+                                      n->y, n->in1 != 0 ? P->m->nodes[n->in1].Ry : NULL, n->Ry);
+    else if (mode == BN_RELU)
         absa_bn_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), vb, n->save_mean, n->save_invstd,
                                   n->y, n->Ry);
     else
         absa_bn_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), vb, n->save_mean, n->save_invstd, n->Ry);
 }
-static void cpu_bn_rbwd(const absa_pass *P, int relu)
+static void cpu_bn_rbwd(const absa_pass *P, int mode)
 {
     absa_bn_cfg c;
     bn_cfg(P->n, P->N, &c);
     c.dx_set = P->setx;
+    c.dq_set = P->setq;
     const absa_node *n = P->n;
-    if (relu)
+    if (mode == BN_ADD)
+        absa_bn_add_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd,
+                                       n->y, n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off, P->dq);
+    else if (mode == BN_RELU)
         absa_bn_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
                                    n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
     else
         absa_bn_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->dy,
                               n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off);
 }
-static void cpu_bn_forward(const absa_pass *P) { cpu_bn_fwd(P, 0); }
-static void cpu_bn_backward(const absa_pass *P) { cpu_bn_bwd(P, 0); }
-static void cpu_bn_rforward(const absa_pass *P) { cpu_bn_rfwd(P, 0); }
-static void cpu_bn_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, 0); }
-static void cpu_bn_relu_forward(const absa_pass *P) { cpu_bn_fwd(P, 1); }
-static void cpu_bn_relu_backward(const absa_pass *P) { cpu_bn_bwd(P, 1); }
-static void cpu_bn_relu_rforward(const absa_pass *P) { cpu_bn_rfwd(P, 1); }
-static void cpu_bn_relu_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, 1); }
-
-/* ---- batch norm, residual add, ReLU (BN_ADD_RELU, made by the builder: absa_bn_add_relu_*): the
- * BN's input is in0, the add's other operand in1 (its R-value is zero when it is the input node),
- * n->y the ReLU's output; the add's gradients go to P->dq as the add's backward sends them. ---- */
-static void cpu_bn_add_relu_forward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    const absa_model *m = P->m;
-    const absa_node *n = P->n;
-    const int upd = P->train && P->update_running, run = upd || !P->train;
-    absa_bn_add_relu_forward_f32(&c, P->train, P->p->y, m->nodes[n->in1].y, W_(P), m->params + n->b_off,
-                                 run ? m->bufs + n->rm_off : NULL, run ? m->bufs + n->rv_off : NULL,
-                                 n->save_mean, n->save_invstd, n->y);
-}
-static void cpu_bn_add_relu_backward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    c.dx_set = P->setx;
-    c.dq_set = P->setq;
-    const absa_node *n = P->n;
-    float *g = P->g, *gw = g ? g + n->w_off : NULL, *gb = g ? g + n->b_off : NULL;
-    absa_bn_add_relu_backward_f32(&c, P->train, P->p->y, W_(P), n->save_mean, n->save_invstd, n->y, n->dy, P->dx,
-                                  gw, gb, P->dq);
-}
-static void cpu_bn_add_relu_rforward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    const absa_node *n = P->n;
-    const float *Rq = n->in1 != 0 ? P->m->nodes[n->in1].Ry : NULL;
-    absa_bn_add_relu_rforward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), P->m->v + n->b_off, n->save_mean,
-                                  n->save_invstd, n->y, Rq, n->Ry);
-}
-static void cpu_bn_add_relu_rbackward(const absa_pass *P)
-{
-    absa_bn_cfg c;
-    bn_cfg(P->n, P->N, &c);
-    c.dx_set = P->setx;
-    c.dq_set = P->setq;
-    const absa_node *n = P->n;
-    absa_bn_add_relu_rbackward_f32(&c, P->train, P->p->y, P->Rx, W_(P), V_(P), n->save_mean, n->save_invstd, n->y,
-                                   n->dy, n->Rdy, P->dx, P->g + n->w_off, P->g + n->b_off, P->dq);
-}
+static void cpu_bn_forward(const absa_pass *P) { cpu_bn_fwd(P, BN_PLAIN); }
+static void cpu_bn_backward(const absa_pass *P) { cpu_bn_bwd(P, BN_PLAIN); }
+static void cpu_bn_rforward(const absa_pass *P) { cpu_bn_rfwd(P, BN_PLAIN); }
+static void cpu_bn_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, BN_PLAIN); }
+static void cpu_bn_relu_forward(const absa_pass *P) { cpu_bn_fwd(P, BN_RELU); }
+static void cpu_bn_relu_backward(const absa_pass *P) { cpu_bn_bwd(P, BN_RELU); }
+static void cpu_bn_relu_rforward(const absa_pass *P) { cpu_bn_rfwd(P, BN_RELU); }
+static void cpu_bn_relu_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, BN_RELU); }
+static void cpu_bn_add_relu_forward(const absa_pass *P) { cpu_bn_fwd(P, BN_ADD); }
+static void cpu_bn_add_relu_backward(const absa_pass *P) { cpu_bn_bwd(P, BN_ADD); }
+static void cpu_bn_add_relu_rforward(const absa_pass *P) { cpu_bn_rfwd(P, BN_ADD); }
+static void cpu_bn_add_relu_rbackward(const absa_pass *P) { cpu_bn_rbwd(P, BN_ADD); }
 
 /* ---- ReLU ---- */
 static void cpu_relu_forward(const absa_pass *P) { absa_relu_forward_f32(CNT(P), P->p->y, P->n->y); }

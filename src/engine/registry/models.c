@@ -175,7 +175,7 @@ void absa_model_init(absa_model *m, uint64_t seed)
     /* batch norm: weight 1, bias 0 (overrides the generic draw above) */
     for (int i = 0; i < m->n_nodes; i++) {
         const absa_node *n = &m->nodes[i];
-        if (n->op != ABSA_OP_BN && n->op != ABSA_OP_BN_RELU && n->op != ABSA_OP_BN_ADD_RELU) continue;
+        if (!absa_node_is_bn(n)) continue;
         for (int c = 0; c < n->C; c++) {
             params[n->w_off + (size_t)c] = 1.0f;
             params[n->b_off + (size_t)c] = 0.0f;

@@ -3,7 +3,8 @@
  * transposes and leave edges), float32 and float64, the forward, backward (+= into pre-filled
  * gradients), R-forward and R-backward passes of every path this CPU supports equal the baseline
  * path's bitwise. Float32 layers on the direct engine (conv_direct.h: FMA chains on the avx2 and
- * avx512 paths, Winograd on the baseline one) are compared avx512 against avx2, and with
+ * avx512 paths, Winograd or patches on the baseline one; stride 1 and 2, 3x3 and 1x1, rows and
+ * flat runs, channel counts off the vector widths) are compared avx512 against avx2, and with
  * ABSA_CONV_DIRECT=0 every path against the baseline. Also: the path chosen for absa_conv2d_* is
  * supported and honours ABSA_CPU_PATH (the CTest runs of the conv and oracle tests on each path
  * set it). Prints the paths it compared; with only the baseline path on this CPU it still checks
@@ -86,11 +87,15 @@ static const char *const out_names[8] = {"y", "dx", "dW", "db", "Ry", "Rdx", "Rd
 COMPARE_T(float, f32)
 COMPARE_T(double, f64)
 
-/* The direct engine's geometry (conv_direct.h's absa_dconv_eligible, written out again). */
+/* conv_direct.h's rule on an FMA path: 3x3 padding 1 at stride 1 or 2, 1x1 padding 0 at stride
+ * 2, except Winograd's 3x3 stride-1 layers (C and O >= 8) other than 16 -> 16 (written out here,
+ * not taken from the engine, so that a change of the rule shows) */
 static int direct_geo(const absa_conv_cfg *c)
 {
-    return c->kh == 3 && c->kw == 3 && c->sh == 1 && c->sw == 1 && c->ph == 1 && c->pw == 1 &&
-           c->C == 16 && c->O == 16;
+    const int k = c->kh, s = c->sh, p = c->ph;
+    if (!((k == 3 && p == 1 && (s == 1 || s == 2)) || (k == 1 && p == 0 && s == 2))) return 0;
+    if (k == 3 && s == 1 && c->C >= 8 && c->O >= 8) return c->C == 16 && c->O == 16;
+    return 1;
 }
 
 int main(void)
@@ -107,6 +112,14 @@ int main(void)
         {3, 16, 32, 32, 16, 3, 1, 1, 0}, /* Winograd as resnet20's first stage */
         {2, 8, 17, 19, 9, 3, 1, 1, 1},   /* Winograd, odd 17x19: partial tiles */
         {3, 16, 7, 37, 16, 3, 1, 1, 1},  /* direct, rows of 2 blocks + 5 (AVX-512), 6 blocks + 1 (AVX2) */
+        {2, 3, 32, 32, 16, 3, 1, 1, 1},  /* direct as resnet20's stem: 3 channels in, 3 out of 16 in dx */
+        {3, 16, 32, 32, 32, 3, 2, 1, 0}, /* direct stride 2 as resnet20's 16->32: rows of 16 */
+        {2, 32, 16, 16, 64, 3, 2, 1, 0}, /* direct stride 2 as its 32->64: 8x8, flat runs on AVX-512 */
+        {3, 16, 32, 32, 32, 1, 2, 0, 0}, /* direct 1x1 stride 2 as its projections */
+        {2, 32, 16, 16, 64, 1, 2, 0, 1}, /* the same at 8x8, with a bias */
+        {3, 20, 9, 7, 48, 3, 2, 1, 1},   /* stride 2, odd 9x7: uneven phases; 20 -> 48 channels (3 vectors on AVX-512) */
+        {2, 5, 11, 6, 3, 1, 2, 0, 1},    /* 1x1 stride 2, odd rows: odd positions get no gradient */
+        {2, 17, 6, 45, 5, 3, 1, 1, 0},   /* 3x3 stride 1 with 5 outputs: not Winograd's (O < 8); 45-wide rows */
     };
     const char *env = getenv("ABSA_CPU_PATH");
     const int active = absa_conv_path_active();
@@ -132,7 +145,7 @@ int main(void)
         char what[64];
         snprintf(what, sizeof what, "geometry %zu", g);
         /* float32 layers on the direct engine (conv_direct.h) run FMA chains on the avx2 and
-         * avx512 paths and Winograd on the baseline one: those two paths agree with each other,
+         * avx512 paths and Winograd or patches on the baseline one: those two paths agree with each other,
          * and with ABSA_CONV_DIRECT=0 every path agrees with the baseline */
         const int direct = direct_geo(&c);
         for (int p = 1; p < ABSA_CONV_N_PATHS; p++) {
@@ -154,6 +167,6 @@ int main(void)
     }
     printf("geometries on the direct engine: %d (float32 %s there: %s)\n", n_direct,
            absa_conv_path_name(active), active == ABSA_CONV_PATH_BASELINE ? "winograd" : "direct");
-    CHECK(n_direct == 2, "expected 2 direct geometries, found %d", n_direct);
+    CHECK(n_direct == 12, "expected 12 direct geometries, found %d", n_direct);
     return absa_test_finish("test_conv_paths");
 }

@@ -55,17 +55,26 @@ static size_t absa_conv_ws(const absa_conv_cfg *c, int pool)
 {
     absa_conv_lay l;
     (pool ? absa_conv_layout_pool : absa_conv_layout)(c, &l);
-    if (!absa_wino_geo(c)) return l.total; /* also the direct path's (conv_direct.h) */
-    absa_wino_lay w;
-    (pool ? absa_wino_layout_pool : absa_wino_layout)(c, &w);
-    return w.total > l.total ? w.total : l.total;
+    size_t t = l.total;
+    if (absa_wino_geo(c)) {
+        absa_wino_lay w;
+        (pool ? absa_wino_layout_pool : absa_wino_layout)(c, &w);
+        if (w.total > t) t = w.total;
+    }
+    if (absa_dconv_geo(c)) { /* the direct path's (conv_direct.h), on any path's CPU */
+        absa_dconv_lay d;
+        absa_dconv_layout(c, pool, &d);
+        if (d.total > t) t = d.total;
+    }
+    return t;
 }
 
 size_t absa_conv_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 0); }
 
 const char *absa_conv_engine_f32(const absa_conv_cfg *c, int pool)
 {
-    if (!pool && absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c)) return "direct";
+    (void)pool; /* a fused pool runs on the layer's engine */
+    if (absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c)) return "direct";
     return absa_wino_ok(c) ? "winograd" : "patch";
 }
 size_t absa_conv_pool_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 1); }

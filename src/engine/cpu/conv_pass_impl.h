@@ -17,9 +17,9 @@ static void ABSA_FN(absa_conv_fwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
                                        ABSA_T *ws, const absa_conv_fuse *fp)
 {
 #ifdef ABSA_CONV_DIRECT
-    if (sizeof(ABSA_T) == sizeof(float) && !fp && absa_dconv_eligible(c)) {
+    if (sizeof(ABSA_T) == sizeof(float) && absa_dconv_eligible(c)) {
         absa_dconv_fwd(c, (const float *)x, (const float *)Rx, (const float *)A, (const float *)B,
-                       (const float *)b, (float *)y, (float *)ws);
+                       (const float *)b, (float *)y, (float *)ws, fp);
         return;
     }
 #endif
@@ -51,10 +51,10 @@ static void ABSA_FN(absa_conv_bwd_any)(const absa_conv_cfg *c, const ABSA_T *x, 
         return;
     }
 #ifdef ABSA_CONV_DIRECT
-    if (sizeof(ABSA_T) == sizeof(float) && !fp && absa_dconv_eligible(c)) {
+    if (sizeof(ABSA_T) == sizeof(float) && absa_dconv_eligible(c)) {
         absa_dconv_bwd(c, (const float *)x, (const float *)Rx, (const float *)dyA, (const float *)dyB,
                        (const float *)A, (const float *)B, (float *)dx, (float *)dW, (float *)db,
-                       (float *)ws);
+                       (float *)ws, fp);
         return;
     }
 #endif

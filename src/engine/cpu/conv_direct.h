@@ -23,7 +23,7 @@
  * phases, so that a tap reads consecutive elements), dy zero-padded by 1. Vectors run over
  * consecutive output pixels (a row, or, when rows are shorter than a vector, the flat run of rows
  * through a staging buffer), each FMA with a broadcast weight. The weight gradient runs vectors
- * over output channels with broadcast inputs from x's planes, on dy in HWC.
+ * over output channels with broadcast inputs, on x padded in HWC (xh) and dy in HWC.
  *
  * Bits: each output element is one chain of FMAs in a fixed order (source, tap, channel; the
  * weight gradient: per source one chain over the pixels in row-major order, added into the
@@ -70,7 +70,7 @@ static int absa_dconv_eligible(const absa_conv_cfg *c)
 /* Workspace layout (elements, float32). Shared: wA, wB the two weight sets of a pass (forward:
  * [k*k][C][Opad], data gradient: [k*k][O][Cpad], taps in the order of absa_dconv_dtaps). Per
  * slot: s0, s1 the products' CHW sources (x and Rx: C planes of fpl; dy and Rdy: O planes of dpl),
- * st the staging buffer (output channels of stl elements), xh x's or Rx's forward planes, dh dy in HWC
+ * st the staging buffer (output channels of stl elements), xh x or Rx padded in HWC, dh dy in HWC
  * ([Ho*Wo][Opad]), fw the weight-gradient partial [k*k][C][Opad], pb the bias partial; with a
  * fused max-pool (pool) also z, z2, t as conv_impl.h's absa_conv_layout_pool. */
 typedef struct absa_dconv_lay {
@@ -106,7 +106,7 @@ static void absa_dconv_layout(const absa_conv_cfg *c, int pool, absa_dconv_lay *
     l->o_s0 = at, at += absa_dconv_rup(src + ABSA_DCONV_SLACK);
     l->o_s1 = at, at += absa_dconv_rup(src + ABSA_DCONV_SLACK);
     l->o_st = at, at += (C > O ? C : O) * l->stl;
-    l->o_xh = at, at += absa_dconv_rup(C * l->fpl + ABSA_DCONV_SLACK);
+    l->o_xh = at, at += absa_dconv_rup((size_t)(c->H + 2 * p) * (c->W + 2 * p) * C);
     l->o_dh = at, at += absa_dconv_rup((size_t)c->Ho * c->Wo * l->Opad);
     l->o_fw = at, at += absa_dconv_rup(kk * C * l->Opad);
     l->o_pb = at, at += absa_dconv_rup(O);
@@ -271,32 +271,51 @@ ABSA_DCONV_FN static void absa_dconv_pix(const absa_dpix *g, int ns, const float
         }
 }
 
-/* F[row*ldf + o] += sum_{h < Ho, w < Wo} xs[h*xrs + w + roff[row]] dy[(h*Wo + w)*ldo + o] for rows
- * < nrow and the NV vectors of outputs from o0 (xs: x's forward planes, a row's offset its channel's
- * plane and tap): the chain of each element runs over the pixels in row-major order, then adds into
- * F. CB = 16 / NV rows per pass. */
+/* F[row*ldf + o] += sum_{h < Ho, w < Wo} xh[h*xrs + w*xcs + roff[row]] dy[(h*Wo + w)*ldo + o] for
+ * rows < nrow and the NV vectors of outputs from o0 (xh: x padded in HWC; a row is a tap and a
+ * channel): the chain of each element runs over the pixels in row-major order, then adds into F.
+ * CB = 16 / NV rows per pass; a pass whose rows are CB consecutive channels of one tap broadcasts
+ * from one pointer at constant displacements (the compiler keeps no per-row offsets), others
+ * (the stem's 3 channels) read each row's offset. */
 #define ABSA_DCONV_DW(NV)                                                                          \
-    ABSA_DCONV_FN static void absa_dconv_dw##NV(int Ho, int Wo, size_t xrs, const float *xs, const float *dy, \
-                                                size_t ldo, int o0, const ptrdiff_t *roff, int nrow, float *F, \
-                                                size_t ldf)                                        \
+    ABSA_DCONV_FN static void absa_dconv_dw##NV(int Ho, int Wo, size_t xrs, size_t xcs, const float *xh, \
+                                                const float *dy, size_t ldo, int o0, const ptrdiff_t *roff, \
+                                                int nrow, float *F, size_t ldf)                    \
     {                                                                                              \
         enum { CB = 16 / NV };                                                                     \
         for (int r0 = 0; r0 < nrow; r0 += CB) {                                                    \
-            const float *xb[CB];                                                                   \
+            ptrdiff_t off[CB];                                                                     \
             absa_dv acc[CB][NV];                                                                   \
+            int run = r0 + CB <= nrow;                                                             \
             for (int b = 0; b < CB; b++) { /* rows past nrow repeat the last one, not stored */   \
-                xb[b] = xs + roff[r0 + b < nrow ? r0 + b : nrow - 1];                              \
+                off[b] = roff[r0 + b < nrow ? r0 + b : nrow - 1];                                  \
+                run = run && off[b] == off[0] + b;                                                 \
                 for (int v = 0; v < NV; v++) acc[b][v] = absa_dv_zero();                           \
             }                                                                                      \
             for (int h = 0; h < Ho; h++) {                                                         \
-                const size_t xr = (size_t)h * xrs;                                                 \
+                const float *xr = xh + (size_t)h * xrs;                                            \
                 const float *dr = dy + (size_t)h * Wo * ldo + o0;                                  \
+                if (run) {                                                                         \
+                    const float *x0 = xr + off[0];                                                 \
+                    for (int w = 0; w < Wo; w++) {                                                 \
+                        absa_dv d[NV];                                                             \
+                        for (int v = 0; v < NV; v++) d[v] = absa_dv_load(dr + (size_t)w * ldo + v * ABSA_DV_W); \
+                        const float *xw = x0 + (size_t)w * xcs;                                    \
+                        _Pragma("GCC unroll 16") for (int b = 0; b < CB; b++)                      \
+                        {                                                                          \
+                            const absa_dv xv = absa_dv_bcast(xw[b]);                               \
+                            for (int v = 0; v < NV; v++) acc[b][v] = absa_dv_fma(xv, d[v], acc[b][v]); \
+                        }                                                                          \
+                    }                                                                              \
+                    continue;                                                                      \
+                }                                                                                  \
                 for (int w = 0; w < Wo; w++) {                                                     \
                     absa_dv d[NV];                                                                 \
                     for (int v = 0; v < NV; v++) d[v] = absa_dv_load(dr + (size_t)w * ldo + v * ABSA_DV_W); \
+                    const float *xw = xr + (size_t)w * xcs;                                        \
                     _Pragma("GCC unroll 16") for (int b = 0; b < CB; b++)                          \
                     {                                                                              \
-                        const absa_dv xv = absa_dv_bcast(xb[b][xr + (size_t)w]);                   \
+                        const absa_dv xv = absa_dv_bcast(xw[off[b]]);                              \
                         for (int v = 0; v < NV; v++) acc[b][v] = absa_dv_fma(xv, d[v], acc[b][v]); \
                     }                                                                              \
                 }                                                                                  \
@@ -312,25 +331,26 @@ ABSA_DCONV_DW(1)
 ABSA_DCONV_DW(2)
 ABSA_DCONV_DW(4)
 
-/* F[(t*C + c)*Opad + o] += the weight-gradient chains of one sample (xs: x's forward planes, dy in
- * HWC rows of Opad), in output-channel chunks of 4, 2 or 1 vectors; toff: the forward taps. */
-static void absa_dconv_dw(const absa_conv_cfg *c, const absa_dconv_lay *l, const ptrdiff_t *toff, const float *xs,
-                          const float *dy, float *F)
+/* F[(t*C + c)*Opad + o] += the weight-gradient chains of one sample (xh: x padded by p in HWC, dy
+ * in HWC rows of Opad), in output-channel chunks of 4, 2 or 1 vectors. */
+static void absa_dconv_dw(const absa_conv_cfg *c, const absa_dconv_lay *l, const float *xh, const float *dy,
+                          float *F)
 {
     ptrdiff_t roff[9 * 64];
+    const size_t wp = (size_t)c->W + 2 * l->p, C = (size_t)c->C, xrs = l->s * wp * C, xcs = l->s * C;
     const int kk = l->k * l->k, nrow = kk * c->C, nv = l->Opad / ABSA_DV_W;
     for (int r0 = 0; r0 < nrow; r0 += 9 * 64) { /* row offsets in batches (C up to any size) */
         const int nb = nrow - r0 < 9 * 64 ? nrow - r0 : 9 * 64;
         for (int r = 0; r < nb; r++) {
             const int t = (r0 + r) / c->C, ch = (r0 + r) % c->C;
-            roff[r] = (ptrdiff_t)ch * (ptrdiff_t)l->fpl + toff[t];
+            roff[r] = ((ptrdiff_t)(t / l->k) * (ptrdiff_t)wp + t % l->k) * c->C + ch;
         }
         float *Fr = F + (size_t)r0 * l->Opad;
         for (int v0 = 0; v0 < nv;) {
             const int left = nv - v0, o0 = v0 * ABSA_DV_W;
-            if (left >= 4) absa_dconv_dw4(c->Ho, c->Wo, l->Wq, xs, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 4;
-            else if (left >= 2) absa_dconv_dw2(c->Ho, c->Wo, l->Wq, xs, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 2;
-            else absa_dconv_dw1(c->Ho, c->Wo, l->Wq, xs, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 1;
+            if (left >= 4) absa_dconv_dw4(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 4;
+            else if (left >= 2) absa_dconv_dw2(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 2;
+            else absa_dconv_dw1(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 1;
         }
     }
 }

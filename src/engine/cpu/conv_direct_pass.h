@@ -229,9 +229,7 @@ static void absa_dconv_bwd(const absa_conv_cfg *c, const float *x, const float *
     const int C = c->C, O = c->O, P = c->Ho * c->Wo, kk = l.k * l.k;
     const size_t xsz = (size_t)C * c->H * c->W, ysz = (size_t)O * P, fsz = (size_t)kk * C * l.Opad;
     const size_t src = (size_t)O * l.dpl + ABSA_DCONV_SLACK;
-    const size_t xhn = (size_t)C * l.fpl + ABSA_DCONV_SLACK, dhn = (size_t)P * l.Opad;
-    ptrdiff_t toff[9];
-    absa_dconv_ftaps(&l, toff);
+    const size_t xhn = (size_t)(c->H + 2 * l.p) * (c->W + 2 * l.p) * C, dhn = (size_t)P * l.Opad;
     if (dx) {
         absa_dconv_weights(c, &l, A, ws + l.o_wA, 1);
         if (dyB) absa_dconv_weights(c, &l, B, ws + l.o_wB, 1);
@@ -257,14 +255,15 @@ static void absa_dconv_bwd(const absa_conv_cfg *c, const float *x, const float *
             absa_conv_fuse_dys_f32(fp, n, ysz, dyA, dyB, slot + l.o_t, slot + l.o_z, slot + l.o_z2, &dA, &dB);
             const float *dWdy = dB ? dB : dA;
             if (db) absa_conv_bias_sum_f32(O, P, dWdy, pb);
-            if (dW) { /* px: x's (then Rx's) forward planes; ht: the dy it pairs with in HWC */
-                absa_dconv_planes(c, &l, x + n * xsz, px);
+            if (dW) { /* px: x (then Rx) padded in HWC; ht: the dy it pairs with in HWC */
+                const size_t wp = (size_t)c->W + 2 * l.p;
+                absa_conv_pad_f32(x + n * xsz, C, c->H, c->W, px, wp, l.p, l.p);
                 absa_conv_transpose_f32(dWdy, (size_t)P, ht, (size_t)l.Opad, O, P, 0, NULL);
-                absa_dconv_dw(c, &l, toff, px, ht, fw);
+                absa_dconv_dw(c, &l, px, ht, fw);
                 if (dB && Rx) {
-                    absa_dconv_planes(c, &l, Rx + n * xsz, px);
+                    absa_conv_pad_f32(Rx + n * xsz, C, c->H, c->W, px, wp, l.p, l.p);
                     absa_conv_transpose_f32(dA, (size_t)P, ht, (size_t)l.Opad, O, P, 0, NULL);
-                    absa_dconv_dw(c, &l, toff, px, ht, fw);
+                    absa_dconv_dw(c, &l, px, ht, fw);
                 }
             }
             if (!dx) continue;

@@ -14,9 +14,12 @@
  *    output sizes (partial tiles), padding 0..2, planes of 2-9 tiles per row and groups of samples;
  *    its float32 check is also run with ABSA_CONV_WINO=0 (the patch-matrix engine on the same
  *    geometry);
- *  - the direct path (conv_direct.h: 3x3 stride 1 padding 1, 16 -> 16 channels, float32 on the FMA
- *    CPU paths) on every one of these checks, with rows shorter than, equal to and past its row
- *    blocks, and its float32 check also with ABSA_CONV_DIRECT=0 (Winograd on the same geometry);
+ *  - the direct path (conv_direct.h: float32 on the FMA CPU paths; 3x3 padding 1 at stride 1 or 2
+ *    and 1x1 stride 2, except Winograd's layers other than 16 -> 16) on every one of these checks
+ *    for the geometries it takes (the stride-2 and 1x1 ones above, the few-channel 3x3 ones, the
+ *    16 -> 16 ones below), with rows shorter than, equal to and past its row blocks, flat runs,
+ *    odd sizes (uneven parity phases), and its float32 check also with ABSA_CONV_DIRECT=0 (the
+ *    engine the baseline path runs on the same geometry);
  *  - absa_conv_cfg_init output sizes and rejection of impossible geometry.
  * The workspace and every overwritten output are pre-filled with NaN so a kernel that reads stale
  * memory fails loudly.
@@ -466,6 +469,9 @@ int main(void)
         {5, 16, 9, 35, 16, 3, 1, 1, 0},  /* 35 = 2 blocks + 3 (AVX-512), 5 blocks + 5 (AVX2) */
         {2, 16, 32, 32, 16, 3, 1, 1, 1}, /* resnet20's first stage */
         {3, 16, 1, 2, 16, 3, 1, 1, 0},   /* 1x2: every tap but the centre row's in the padding */
+        {2, 16, 16, 16, 32, 3, 2, 1, 1}, /* direct stride 2 as resnet20's 32->64 (8x8: flat runs on AVX-512) */
+        {3, 3, 9, 20, 16, 3, 1, 1, 1},   /* direct as resnet20's stem, 3 channels */
+        {2, 24, 13, 11, 20, 1, 2, 0, 0}, /* direct 1x1 stride 2, odd sizes, 20 outputs (a partial block) */
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 

@@ -16,7 +16,8 @@
  *    (dy[n] is [O][P] as stored); dcol[P][K] = dy[n]^T Wr; Wr is W reordered to [O][(i*kw+j)*C + c];
  *  - fold:    dcol -> xp (adjoint of patches), then dx[n] += (= when cfg.dx_set) the interior of
  *             xp back in CHW.
- * 3x3 stride-1 layers with enough channels take the Winograd path instead (conv_wino.h).
+ * 3x3 stride-1 layers with enough channels take the Winograd path instead (conv_wino.h), and on
+ * the FMA CPU paths the layers of conv_direct.h's rule the direct path (FMA chains, no GEMM).
  * Each thread accumulates dW/db partials in its slot; they are added into dW/db in thread order
  * after the samples (deterministic for a given thread count).
  * The passes follow layers.h's conventions.

@@ -1,6 +1,7 @@
 /* conv_pass_impl.h — the four public passes of the conv2d engine and of conv + max-pool as one op
- * (absa_conv2d_pool_*, the CONV_POOL op): each pass takes the Winograd path (conv_wino.h) for 3x3
- * stride-1 layers with enough channels, else the patch-matrix engine (conv_impl.h). Included at
+ * (absa_conv2d_pool_*, the CONV_POOL op): each pass takes the direct path (conv_direct.h) for the
+ * float32 layers of its rule on an FMA CPU path, the Winograd path (conv_wino.h) for 3x3 stride-1
+ * layers with enough channels, else the patch-matrix engine (conv_impl.h). Included at
  * the end of conv_impl.h, once per precision and CPU path; no include guard on purpose.
  *
  * The fused max-pool (absa_conv_fuse): on both engines each sample's conv output (or, backward,
@@ -8,8 +9,8 @@
  * in the engine's own loop over samples; the bits are those of the conv pass then the pool pass
  * (validation/unit/test_convpool.c). */
 
-/* ---- public entry points: Winograd for 3x3 stride-1 layers with enough channels, else the
- * patch-matrix engine above ---- */
+/* ---- public entry points: the direct path, Winograd for 3x3 stride-1 layers with enough
+ * channels, else the patch-matrix engine above ---- */
 
 /* Forward / R-forward on the layer's path, with a fused max-pool when fp. */
 static void ABSA_FN(absa_conv_fwd_any)(const absa_conv_cfg *c, const ABSA_T *x, const ABSA_T *Rx,

@@ -40,8 +40,11 @@ NTRAIN=2048 NTEST=1000 EPOCHS=5
 . "$REPO/slurm/local-mpi-env.sh"
 export ABSA ABSA_HOME=$REPO ABSA_STREAM=ucx ABSA_GRACE=8 ABSA_DATA=$W/data/fm-small.h5
 export ABSA_PACK_ARGS="--format idx --input $W/idx" ABSA_ALLOC=handoff ABSA_HANDOFF_RANKS_PER_NODE=4
+# lr 0.01 (0.16 at batch 512): with 0.02 (0.32 at 512, lr x the top eigenvalue ~3, past the edge of
+# stability at 2) run A's 30 epochs diverged to chance accuracy once the direct conv path changed
+# lenet's bits (2026-12-07), though no kernel was wrong: which trajectories survive there is luck
 train_args() {  # $1 = run dir
-  echo "--model lenet --epochs ${RUN_EPOCHS:-$EPOCHS} --batch 32 --micro-batch 32 --max-batch 512 --duration 1 --lr 0.02
+  echo "--model lenet --epochs ${RUN_EPOCHS:-$EPOCHS} --batch 32 --micro-batch 32 --max-batch 512 --duration 1 --lr 0.01
         --eig-samples 64 --eig-iters 4 --eig-chunk 32 --test-batch 500 --sample-log $1/ids --spawn-timeout 60"
 }
 submit() {  # $1 = run dir -> job id; the servers' audits are per job (%j); SLOTS training slots (2)

@@ -472,6 +472,7 @@ int main(void)
         {2, 16, 16, 16, 32, 3, 2, 1, 1}, /* direct stride 2 as resnet20's 32->64 (8x8: flat runs on AVX-512) */
         {3, 3, 9, 20, 16, 3, 1, 1, 1},   /* direct as resnet20's stem, 3 channels */
         {2, 24, 13, 11, 20, 1, 2, 0, 0}, /* direct 1x1 stride 2, odd sizes, 20 outputs (a partial block) */
+        {2, 72, 6, 5, 16, 3, 2, 1, 1},   /* direct stride 2 with 72 channels: 648 weight-gradient rows, two batches */
     };
     for (size_t i = 0; i < sizeof geos / sizeof geos[0]; i++) run_geo(&geos[i]);
 

@@ -4,9 +4,10 @@
  * 3x3 stride-1 layers Winograd takes (at least 8 channels each side) other than 16 -> 16. In
  * resnet20 that is the stem (3 -> 16), the six 16 -> 16 layers, the two stride-2 3x3 layers and
  * the two 1x1 projections; in lenet conv1 with its fused max-pool (each sample's output pooled
- * from the slot, as on the other engines). Included by conv_impl.h once per precision and path; the rule and the
- * layout are in every build, the kernels (here) and passes (conv_direct_pass.h) only in the
- * float32 inclusion of an FMA path (ABSA_CONV_FMA_TARGET, set by conv_avx2.c and conv_avx512.c).
+ * from the slot, as on the other engines). Included by conv_impl.h once per precision and path;
+ * the rule and the layout are in every build, the kernels (here) and passes (conv_direct_pass.h)
+ * only in the float32 inclusion of an FMA path (ABSA_CONV_FMA_TARGET, set by conv_avx2.c and
+ * conv_avx512.c).
  *
  * Why: on these layers the patch engine's per-sample GEMMs are thin ([256 x 144] x [144 x 32]
  * and less) and OpenBLAS packs both operands on every call, and Winograd's 16 GEMMs on the
@@ -97,7 +98,8 @@ static void absa_dconv_layout(const absa_conv_cfg *c, int pool, absa_dconv_lay *
     const size_t fr = (size_t)c->Ho * l->Wq, dr = (size_t)(c->H + 1) * l->Wd;
     l->stl = absa_dconv_rup((fr > dr ? fr : dr) + ABSA_DCONV_SLACK);
     const size_t C = (size_t)c->C, O = (size_t)c->O, kk = (size_t)k * k;
-    const size_t wf = kk * C * l->Opad, wd = kk * O * l->Cpad, src = C * l->fpl > O * l->dpl ? C * l->fpl : O * l->dpl;
+    const size_t wf = kk * C * l->Opad, wd = kk * O * l->Cpad;
+    const size_t src = C * l->fpl > O * l->dpl ? C * l->fpl : O * l->dpl;
     size_t at = 0;
     l->o_wA = at, at += absa_dconv_rup(wf > wd ? wf : wd);
     l->o_wB = at, at += absa_dconv_rup(wf > wd ? wf : wd);
@@ -348,9 +350,10 @@ static void absa_dconv_dw(const absa_conv_cfg *c, const absa_dconv_lay *l, const
         float *Fr = F + (size_t)r0 * l->Opad;
         for (int v0 = 0; v0 < nv;) {
             const int left = nv - v0, o0 = v0 * ABSA_DV_W;
-            if (left >= 4) absa_dconv_dw4(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 4;
-            else if (left >= 2) absa_dconv_dw2(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 2;
-            else absa_dconv_dw1(c->Ho, c->Wo, xrs, xcs, xh, dy, l->Opad, o0, roff, nb, Fr, l->Opad), v0 += 1;
+            const size_t P = l->Opad;
+            if (left >= 4) absa_dconv_dw4(c->Ho, c->Wo, xrs, xcs, xh, dy, P, o0, roff, nb, Fr, P), v0 += 4;
+            else if (left >= 2) absa_dconv_dw2(c->Ho, c->Wo, xrs, xcs, xh, dy, P, o0, roff, nb, Fr, P), v0 += 2;
+            else absa_dconv_dw1(c->Ho, c->Wo, xrs, xcs, xh, dy, P, o0, roff, nb, Fr, P), v0 += 1;
         }
     }
 }

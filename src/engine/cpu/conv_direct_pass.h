@@ -7,14 +7,16 @@
 
 /* Forward: wk[(t*C + c)*Opad + o] = W[o][c][t] (zeros past O). Data gradient: for each phase's
  * taps in absa_dconv_dtaps order, wk[(n*O + o)*Cpad + c] = W[o][c][its tap] (zeros past C). */
-static void absa_dconv_weights(const absa_conv_cfg *c, const absa_dconv_lay *l, const float *W, float *wk, int data)
+static void absa_dconv_weights(const absa_conv_cfg *c, const absa_dconv_lay *l, const float *W, float *wk,
+                               int data)
 {
     const int C = c->C, O = c->O, kk = l->k * l->k;
     if (!data) {
         memset(wk, 0, (size_t)kk * C * l->Opad * sizeof(float));
         for (int o = 0; o < O; o++)
             for (int ch = 0; ch < C; ch++)
-                for (int t = 0; t < kk; t++) wk[((size_t)t * C + ch) * l->Opad + o] = W[((size_t)o * C + ch) * kk + t];
+                for (int t = 0; t < kk; t++)
+                    wk[((size_t)t * C + ch) * l->Opad + o] = W[((size_t)o * C + ch) * kk + t];
         return;
     }
     memset(wk, 0, (size_t)kk * O * l->Cpad * sizeof(float));
@@ -284,5 +286,6 @@ static void absa_dconv_bwd(const absa_conv_cfg *c, const float *x, const float *
     if (!dW) return;
     for (int o = 0; o < O; o++)
         for (int ch = 0; ch < C; ch++)
-            for (int t = 0; t < kk; t++) dW[((size_t)o * C + ch) * kk + t] += f0[((size_t)t * C + ch) * l.Opad + o];
+            for (int t = 0; t < kk; t++)
+                dW[((size_t)o * C + ch) * kk + t] += f0[((size_t)t * C + ch) * l.Opad + o];
 }

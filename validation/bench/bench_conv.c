@@ -202,7 +202,7 @@ int main(int argc, char **argv)
          * run each product twice (W and V, x and Rx) except where Rx is absent (input layer) */
         const double pass = 2.0 * N * c.Ho * c.Wo * c.O * c.C * c.kh * c.kw;
         /* the direct engine's products are FMAs of its own, not GEMMs: it executes the nominal ones */
-        const char *eng = absa_conv_engine_f32(&c, 0);
+        const char *eng = absa_conv_engine_f32(&c);
         const int direct = !strcmp(eng, "direct");
         ex[net][0] += sh->count * ((double)f_fb + (direct ? pass * (sh->first ? 2 : 3) : 0));
         ex[net][1] += sh->count * ((double)f_r + (direct ? pass * (sh->first ? 2 : 6) : 0));

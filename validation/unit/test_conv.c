@@ -392,12 +392,12 @@ static void run_geo(const geo *g)
     setenv("ABSA_CONV_WINO", "0", 1); /* Winograd off: the patch-matrix engine for every layer */
     check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads, no Winograd");
     unsetenv("ABSA_CONV_WINO");
-    const char *eng = absa_conv_engine_f32(&c, 0);
+    const char *eng = absa_conv_engine_f32(&c);
     if (!strcmp(eng, "direct")) { /* the same geometry on Winograd, the engine the baseline path runs */
         setenv("ABSA_CONV_DIRECT", "0", 1);
         const char *want = c.kh == 3 && c.sh == 1 && c.C >= 8 && c.O >= 8 ? "winograd" : "patch";
-        CHECK(!strcmp(absa_conv_engine_f32(&c, 0), want), "ABSA_CONV_DIRECT=0 gives %s, want %s",
-              absa_conv_engine_f32(&c, 0), want);
+        CHECK(!strcmp(absa_conv_engine_f32(&c), want), "ABSA_CONV_DIRECT=0 gives %s, want %s",
+              absa_conv_engine_f32(&c), want);
         check_f32(&c, &z, x, Rx, W, V, b, Vb, r, Rdy, "2 threads, no direct");
         unsetenv("ABSA_CONV_DIRECT");
     }

@@ -71,9 +71,8 @@ static size_t absa_conv_ws(const absa_conv_cfg *c, int pool)
 
 size_t absa_conv_workspace(const absa_conv_cfg *c) { return absa_conv_ws(c, 0); }
 
-const char *absa_conv_engine_f32(const absa_conv_cfg *c, int pool)
+const char *absa_conv_engine_f32(const absa_conv_cfg *c)
 {
-    (void)pool; /* a fused pool runs on the layer's engine */
     if (absa_conv_path_active() != ABSA_CONV_PATH_BASELINE && absa_dconv_eligible(c)) return "direct";
     return absa_wino_ok(c) ? "winograd" : "patch";
 }

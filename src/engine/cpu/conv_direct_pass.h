@@ -100,15 +100,19 @@ static void absa_dconv_emit_rows(const float *stage, size_t stl, int rowlen, int
 }
 
 /* dx[ch][2r + a - p][2q + b - p] (+)= stage[ch*stl + (r - r0)*Wd + q - q0]: one parity phase's
- * data gradient into its places in dx (C x H x W). */
+ * data gradient into its places in dx (C x H x W); stage NULL: a phase no tap reaches (1x1 at an
+ * odd row or column), whose places get zeros (nothing when add). */
 static void absa_dconv_emit_phase(const absa_conv_cfg *c, const absa_dconv_lay *l, const float *stage, int a,
                                   int b, int r0, int nr, int q0, int nq, float *dx, int add)
 {
+    if (!stage && add) return;
     for (int ch = 0; ch < c->C; ch++)
         for (int r = 0; r < nr; r++) {
-            const float *s = stage + (size_t)ch * l->stl + (size_t)r * l->Wd;
+            const float *s = stage ? stage + (size_t)ch * l->stl + (size_t)r * l->Wd : NULL;
             float *d = dx + ((size_t)ch * c->H + 2 * (r0 + r) + a - l->p) * c->W + b - l->p + 2 * q0;
-            if (add)
+            if (!s)
+                for (int q = 0; q < nq; q++) d[2 * q] = 0.0f;
+            else if (add)
                 for (int q = 0; q < nq; q++) d[2 * q] += s[q];
             else
                 for (int q = 0; q < nq; q++) d[2 * q] = s[q];
@@ -198,21 +202,14 @@ static void absa_dconv_dx(const absa_conv_cfg *c, const absa_dconv_lay *l, int n
             continue;
         }
         if (g.nt == 0) { /* 1x1 at an odd row or column: no tap reaches it */
-            if (add) continue;
-            for (int ch = 0; ch < c->C; ch++)
-                for (int r = 0; r < nr; r++) {
-                    float *d = dx + ((size_t)ch * c->H + 2 * (r0 + r) + a - l->p) * c->W + b - l->p + 2 * q0;
-                    for (int q = 0; q < nq; q++) d[2 * q] = 0.0f;
-                }
+            absa_dconv_emit_phase(c, l, NULL, a, b, r0, nr, q0, nq, dx, add);
             continue;
         }
-        g.nr = nr, g.nq = nq, g.flat = 1, g.ostr = l->stl;
+        /* staged either way, rows of Wd as the flat run's */
+        g.nr = nr, g.nq = nq, g.flat = absa_dconv_flat(nr, nq, l->Wd), g.ostr = l->stl, g.orow = (size_t)l->Wd;
         const size_t base = (size_t)(r0 + 1) * l->Wd + (size_t)(q0 + 1);
         const float *cs[2] = {cA + base, cB ? cB + base : NULL};
         const float *wk[2] = {wA + (size_t)n0 * c->O * l->Cpad, wB ? wB + (size_t)n0 * c->O * l->Cpad : NULL};
-        if (!absa_dconv_flat(nr, nq, l->Wd)) { /* rows: stage rows of Wd, as the flat run's */
-            g.flat = 0, g.orow = (size_t)l->Wd;
-        }
         absa_dconv_pix(&g, ns, cs, wk, st, 0, NULL);
         absa_dconv_emit_phase(c, l, st, a, b, r0, nr, q0, nq, dx, add);
         n0 += g.nt;
@@ -276,13 +273,7 @@ static void absa_dconv_bwd(const absa_conv_cfg *c, const float *x, const float *
         }
     }
     /* the threads' partials in thread order: db += each slot's; F = slot 0's + the others' */
-    float *f0 = ws + l.shared + l.o_fw;
-    for (int t = 0; (dW || db) && t < T; t++) {
-        const float *slot = ws + l.shared + (size_t)t * l.slot;
-        for (int o = 0; db && o < O; o++) db[o] += slot[l.o_pb + o];
-        if (t == 0 || !dW) continue;
-        for (size_t i = 0; i < fsz; i++) f0[i] += slot[l.o_fw + i];
-    }
+    const float *f0 = absa_wino_sum_partials_f32(ws, l.shared, l.slot, l.o_fw, l.o_pb, T, fsz, dW != NULL, db, O);
     if (!dW) return;
     for (int o = 0; o < O; o++)
         for (int ch = 0; ch < C; ch++)

@@ -16,8 +16,8 @@ const char *absa_conv_path_name(int path); /* "baseline", "avx2", "avx512" */
 int absa_conv_path_supported(int path);    /* whether this CPU can run the path */
 int absa_conv_path_active(void);           /* the path absa_conv2d_* use (chosen on first call) */
 /* The engine a float32 layer runs on the active path: "direct" (conv_direct.h), "winograd"
- * (conv_wino.h) or "patch" (conv_impl.h); pool: as absa_conv2d_pool_* (the same engines). */
-const char *absa_conv_engine_f32(const absa_conv_cfg *c, int pool);
+ * (conv_wino.h) or "patch" (conv_impl.h); absa_conv2d_pool_* run the same one. */
+const char *absa_conv_engine_f32(const absa_conv_cfg *c);
 
 /* The entry points of path P, arguments as in layers_decl.h. */
 #define ABSA_CONV_PATH_DECL_T(T, S, P)                                                             \

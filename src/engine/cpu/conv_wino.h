@@ -284,17 +284,18 @@ static void ABSA_FN(absa_wino_mm)(const absa_wino_lay *l, int Tg, int nin, int n
 }
 
 /* The threads' weight-gradient partials (the first n elements at o_fw of each of the team's
- * slots; only when dW) added into slot 0's, and their bias partials into db, in thread order (also
- * the direct path's, conv_direct.h). Returns slot 0's sum. */
-static const ABSA_T *ABSA_FN(absa_wino_sum_partials)(const absa_wino_lay *l, ABSA_T *ws, int team, size_t n,
-                                                     int dW, ABSA_T *db, int O)
+ * slots, which start at shared and are slot elements apart; only when dW) added into slot 0's,
+ * and their bias partials (at o_pb) into db, in thread order (also the direct path's,
+ * conv_direct_pass.h). Returns slot 0's sum. */
+static ABSA_T *ABSA_FN(absa_wino_sum_partials)(ABSA_T *ws, size_t shared, size_t slot, size_t o_fw, size_t o_pb,
+                                               int team, size_t n, int dW, ABSA_T *db, int O)
 {
-    ABSA_T *f0 = ws + l->shared + l->o_fw;
+    ABSA_T *f0 = ws + shared + o_fw;
     for (int t = 0; (dW || db) && t < team; t++) {
-        const ABSA_T *slot = ws + l->shared + (size_t)t * l->slot;
-        for (int o = 0; db && o < O; o++) db[o] += slot[l->o_pb + o];
+        const ABSA_T *s = ws + shared + (size_t)t * slot;
+        for (int o = 0; db && o < O; o++) db[o] += s[o_pb + o];
         if (t == 0 || !dW) continue;
-        for (size_t i = 0; i < n; i++) f0[i] += slot[l->o_fw + i];
+        for (size_t i = 0; i < n; i++) f0[i] += s[o_fw + i];
     }
     return f0;
 }
@@ -424,7 +425,7 @@ static void ABSA_FN(absa_wino_bwd)(const absa_conv_cfg *c, const ABSA_T *x, cons
         }
     }
     /* dW[o][ch] += G^T (sum of the threads' F) G; db += the bias partials, in thread order */
-    const ABSA_T *f = ABSA_FN(absa_wino_sum_partials)(&l, ws, T, l.u, dW != NULL, db, O), h = (ABSA_T)0.5;
+    const ABSA_T *f = ABSA_FN(absa_wino_sum_partials)(ws, l.shared, l.slot, l.o_fw, l.o_pb, T, l.u, dW != NULL, db, O), h = (ABSA_T)0.5;
     if (!dW) return;
     for (int o = 0; o < O; o++)
         for (int ch = 0; ch < C; ch++) {
